@@ -1,0 +1,19 @@
+/* uvgo.h: Go's concurrency model for C, on libuv.  The one header to include.
+ *
+ *   uvgo/errno.h    error codes, uvgo_strerror()
+ *   uvgo/task.h     the runtime, tasks, task-local storage, events, offload,
+ *                   dumps, affinity with libuv loops
+ *   uvgo/time.h     durations, the clock, sleep
+ */
+#ifndef UVGO_H
+#define UVGO_H
+
+#include "uvgo/errno.h"
+#include "uvgo/task.h"
+#include "uvgo/time.h"
+
+#define UVGO_VERSION_MAJOR 0
+#define UVGO_VERSION_MINOR 1
+#define UVGO_VERSION_PATCH 0
+
+#endif /* UVGO_H */

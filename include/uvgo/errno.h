@@ -1,0 +1,49 @@
+/* uvgo/errno.h: error codes.
+ *
+ * Every uvgo call that can fail returns an int: 0 (or a count) on success and a
+ * negative code on failure.  Where libuv has a code for the condition, ours is
+ * the same number (UVGO_EINVAL == UV_EINVAL), so a libuv status passes straight
+ * through a uvgo call and uv_strerror() and uvgo_strerror() agree.  uvgo adds
+ * codes only for conditions Go distinguishes and libuv has no word for.
+ *
+ * uvgo never reports errors through errno: a task may resume on another thread,
+ * and errno is per thread.
+ */
+#ifndef UVGO_ERRNO_H
+#define UVGO_ERRNO_H
+
+#include <uv.h>
+
+/* XX(name, value, message).  The one table behind the enum, uvgo_strerror()
+ * and uvgo_err_name().  uvgo's own codes sit far from libuv's ranges
+ * (-errno, -3000 for getaddrinfo, -4000 on Windows). */
+#define UVGO_ERRNO_MAP(XX)                                                    \
+    XX(EINVAL, UV_EINVAL, "invalid argument")                                 \
+    XX(ENOMEM, UV_ENOMEM, "not enough memory")                                \
+    XX(EAGAIN, UV_EAGAIN, "resource temporarily unavailable")                 \
+    XX(EBUSY, UV_EBUSY, "resource busy or locked")                            \
+    XX(ECANCELED, UV_ECANCELED, "operation canceled")                         \
+    XX(ETIMEDOUT, UV_ETIMEDOUT, "timed out (deadline exceeded)")              \
+    XX(ENOSYS, UV_ENOSYS, "function not implemented")                         \
+    XX(ENOENT, UV_ENOENT, "no such file or directory")                        \
+    XX(EEXIST, UV_EEXIST, "file already exists")                              \
+    XX(EPERM, UV_EPERM, "operation not permitted")                            \
+    XX(ECLOSED, -20001, "use of closed channel")                              \
+    XX(ENOTTASK, -20002, "operation must be called from a uvgo task")
+
+typedef enum {
+#define UVGO_ERRNO_ENUM_(name, value, msg) UVGO_##name = (value),
+    UVGO_ERRNO_MAP(UVGO_ERRNO_ENUM_)
+#undef UVGO_ERRNO_ENUM_
+    UVGO_ERRNO_MAX_ = 0
+} uvgo_errno_t;
+
+/* A short English description of err.  Codes uvgo does not know are passed to
+ * libuv.  Owner: static storage, never freed.  Thread: any. */
+const char *uvgo_strerror(int err);
+
+/* The symbolic name of err ("ECLOSED", "EINVAL").  Owner: static storage.
+ * Thread: any. */
+const char *uvgo_err_name(int err);
+
+#endif /* UVGO_ERRNO_H */

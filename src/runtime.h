@@ -1,0 +1,260 @@
+/* runtime.h: tasks, workers and the runtime: the scheduler's internal contract.
+ *
+ * Everything that blocks in uvgo goes through three calls:
+ *
+ *   uvgo__task_self()         the running task (re-read it after any switch)
+ *   uvgo__task_park(reason)   switch out until someone readies the task
+ *   uvgo__task_ready(t)       make a parked task runnable (any thread)
+ *
+ * A blocking operation records its waiter where a waker will find it (on the
+ * task's own stack: blocking never allocates), then parks.  The waker readies
+ * the task after it has released its own locks.
+ *
+ * Readying a task never resumes it early.  A task is readied onto the worker
+ * it last ran on: into that worker's runnext slot if the waker runs on the
+ * same worker (so it is the same thread, and the parking task has switched
+ * out already), else into the worker's inbox, which only its owner drains
+ * between task switches.  So a waker may ready a task that has not finished
+ * switching out, and nothing needs a "commit after switch" step: the inbox is
+ * the commit.  The one exception is a task moving itself to another worker
+ * (uvgo_loop_enter): it cannot push itself into the target's inbox before its
+ * registers are saved, so the push is deferred to whatever runs next on the
+ * old worker (worker->pending).
+ */
+#ifndef UVGO_RUNTIME_H
+#define UVGO_RUNTIME_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "common.h"
+#include "ctx.h"
+#include "heap.h"
+#include "stack.h"
+
+struct uvgo_worker;
+struct uvgo_runtime;
+
+enum uvgo_task_state {
+    UVGO_TASK_FREE = 0,  /* must be 0: a cold stack slot reads as zero */
+    UVGO_TASK_RUNNABLE,
+    UVGO_TASK_RUNNING,
+    UVGO_TASK_WAITING,
+    UVGO_TASK_EXITED,    /* returned; the record waits for join or detach */
+};
+
+/* A task record.  Records are small and come from per-worker caches (task.c);
+ * the stack is attached when the task first runs, so a queued task that has
+ * not started costs a record and no stack. */
+struct uvgo_task {
+    /* Saved context.  Written by the task's own switch-out. */
+    uvgo_ctx_t ctx;
+    /* The worker running the task or whose queues hold it.  Written only
+     * while the task is neither running nor queued: at spawn, by a thief
+     * before it publishes the stolen task, by a moving task's old worker.
+     * Wakers read it under the lock that made them find the task. */
+    struct uvgo_worker *worker;
+    /* Queue link: inbox, global queue, pinned queue.  Owned by whichever
+     * queue holds the task. */
+    uvgo_task_t *next;
+    /* Immutable after spawn. */
+    uint64_t id;
+    uvgo_task_fn fn;
+    void *arg;
+    uint8_t flags;               /* UVGO_TASK_PINNED | TASK_JOINABLE */
+    /* Written by the task, read by joiners after `done` is set. */
+    void *result;
+    /* For dumps; relaxed, written by the task or its waker. */
+    _Atomic(const char *) wait;  /* what it waits on while WAITING */
+    _Atomic uint8_t state;       /* enum uvgo_task_state */
+    /* References: one for running, one for a joinable handle.  The last
+     * release frees the stack (uvgo__task_unref). */
+    atomic_int refs;
+    uvgo_event_t done;           /* set when fn has returned */
+    void **locals;               /* task-local values, lazily allocated */
+    uvgo_stack_t stack;          /* lo == NULL until the task first runs */
+#if defined(UVGO_TSAN)
+    void *tsan_fiber;
+#endif
+#if defined(UVGO_ASAN)
+    const void *asan_bottom;     /* this context's stack, for the sanitizer */
+    size_t asan_size;
+#endif
+    char name[UVGO_TASK_NAME_MAX];
+};
+
+#define UVGO_TASK_JOINABLE (1u << 7)
+
+/* Go's runq: a fixed ring the owner pushes at `tail` without atomics RMW;
+ * the owner and thieves take from `head` with a CAS. */
+#define UVGO_RUNQ_SIZE 256
+
+/* Work the old worker does right after a task switched out (see top). */
+enum {
+    UVGO_PENDING_NONE = 0,
+    UVGO_PENDING_REQUEUE, /* a yielding task: back of the local runq */
+    UVGO_PENDING_MOVE,    /* a moving task: the target worker's inbox */
+    UVGO_PENDING_EXIT     /* a returned task: drop its running reference */
+};
+
+struct uvgo_worker {
+    /* Immutable while the runtime runs. */
+    struct uvgo_runtime *rt;
+    int id;
+    uv_loop_t *loop;
+    uv_loop_t own_loop;         /* used unless embedded */
+    uv_thread_t thread;
+    int embedded;
+
+    /* Owner thread only. */
+    uvgo_task_t *current;       /* running task, or &sched */
+    uvgo_task_t sched;          /* the loop's own context (a pseudo-task) */
+    uint32_t tick;              /* task switches, for fairness checks */
+    uint64_t last_poll;         /* uvgo__ticks() at the last loop poll */
+    uint64_t rand;              /* xorshift state */
+    uvgo_task_t *pin_head, *pin_tail; /* pinned runnable tasks, FIFO */
+    uvgo_task_t *runnext;       /* runs next; never stolen */
+    int pending;                /* UVGO_PENDING_*: after the next switch */
+    uvgo_task_t *pending_task;
+    struct uvgo_worker *pending_to;
+    int idle_active;            /* the idle handle is started */
+    int spinning;               /* counted in rt->nspinning */
+    int dead_parked;            /* counted in rt->ndead (under rt->lock) */
+    uint64_t next_id, id_end;   /* task ids reserved for this worker */
+    uvgo_task_t *rec_free;      /* free task records, linked through next */
+    unsigned rec_nfree;
+    atomic_long spawned, freed; /* tasks created and freed here; owner writes */
+    int closing;                /* handles are closing: start nothing */
+    int open_handles;           /* embedded mode: handles not yet closed */
+    void *altstack;
+    uvgo_heap_t timers;         /* sleeping tasks, by deadline */
+    int64_t timer_armed;        /* deadline the uv timer is set for, or -1 */
+    uv_timer_t timer;
+    uv_check_t check;
+    uv_prepare_t prepare;
+    uv_idle_t idle;
+    uv_async_t doorbell;
+    uvgo_stack_cache_t stacks;
+
+    /* Shared. */
+    UVGO_ALIGNED_CACHELINE atomic_uint runq_head; /* CAS by owner and thieves */
+    atomic_uint runq_tail;      /* store-release by owner only */
+    _Atomic(uvgo_task_t *) runq[UVGO_RUNQ_SIZE];
+    UVGO_ALIGNED_CACHELINE _Atomic(uvgo_task_t *) inbox; /* Treiber stack */
+    atomic_int parked;          /* 1 while blocked (or about to) in poll */
+};
+
+struct uvgo_runtime {
+    int nworkers;
+    int embedded;
+    struct uvgo_worker **workers;
+    atomic_int nparked;         /* workers with parked == 1 */
+    atomic_int nspinning;       /* workers looking for work, not parked */
+    atomic_int stopping;        /* the main task returned */
+    atomic_uint rr;             /* round robin for spawns from outside */
+    atomic_long foreign_spawned;/* tasks created off the workers */
+    atomic_long foreign_freed;  /* tasks freed off the workers */
+    uint64_t ticks_per_poll;    /* poll the loop at least this often */
+
+    /* Under lock. */
+    pthread_mutex_t lock;
+    uvgo_task_t *gq_head, *gq_tail; /* global run queue */
+    atomic_uint gq_len;         /* relaxed hint for lock-free emptiness */
+    int ndead;                  /* workers parked with nothing to wait for */
+
+    uvgo_task_t *main_task;
+    void *main_result;
+};
+
+/* The running runtime, or NULL. */
+extern struct uvgo_runtime *_Atomic uvgo__rt;
+
+/* The worker whose thread calls, or NULL.  Never inlined, and never cached
+ * across a switch: a task may resume on another thread. */
+struct uvgo_worker *uvgo__worker_self(void);
+void uvgo__worker_set_self(struct uvgo_worker *w);
+
+static inline uvgo_task_t *uvgo__task_self(void)
+{
+    struct uvgo_worker *w = uvgo__worker_self();
+    return w && w->current != &w->sched ? w->current : NULL;
+}
+
+/* Switches the running task out until uvgo__task_ready().  The caller has
+ * published itself to its waker and stored `reason`.
+ * Precondition: called by a task (not the loop context). */
+void uvgo__task_park(const char *reason);
+
+/* Makes a parked task runnable.  Thread: any. */
+void uvgo__task_ready(uvgo_task_t *t);
+
+/* Queues a runnable task on worker w from its own thread (runq or pinned). */
+void uvgo__runq_put(struct uvgo_worker *w, uvgo_task_t *t);
+
+/* True when w's ring has no free slot.  Owner thread. */
+int uvgo__runq_full(struct uvgo_worker *w);
+
+/* Hands t to worker w from another thread: inbox, and the doorbell if w is
+ * parked. */
+void uvgo__inbox_put(struct uvgo_worker *w, uvgo_task_t *t);
+
+/* Wakes a parked worker to steal, if work is waiting and none is spinning. */
+void uvgo__wake_idle(struct uvgo_runtime *rt);
+
+/* Called by the task record's owner when its last reference goes. */
+void uvgo__task_unref(uvgo_task_t *t);
+
+/* Runs after a task's final switch-out; frees it if unreferenced. */
+void uvgo__task_exited(struct uvgo_worker *w, uvgo_task_t *t);
+
+/* Task entry point (task.c) and scheduler hooks (sched.c). */
+void uvgo__task_entry(void *arg);
+UVGO_NORETURN void uvgo__task_exit(void);
+/* First thing a new task runs (sanitizer hand-off, pending work). */
+void uvgo__sched_task_started(void);
+int uvgo__sched_worker_init(struct uvgo_runtime *rt, struct uvgo_worker *w,
+                            uv_loop_t *loop);
+void uvgo__sched_worker_close(struct uvgo_worker *w);
+void uvgo__sched_worker_run(struct uvgo_worker *w);
+void uvgo__sched_stop_all(struct uvgo_runtime *rt);
+void uvgo__sched_embedded_thread_init(struct uvgo_worker *w);
+void uvgo__sched_embedded_thread_close(struct uvgo_worker *w);
+
+/* Creates a task record on a fresh stack (task.c). */
+int uvgo__task_create(uvgo_task_t **out, uvgo_task_fn fn, void *arg,
+                      const uvgo_task_opts_t *opts, struct uvgo_worker *w,
+                      int joinable);
+
+/* For the overflow report: the name and id of the task whose stack slot
+ * ends at `top`.  Async-signal-safe. */
+const char *uvgo__task_describe_top(char *top, uint64_t *id);
+
+/* Attaches a stack to a task about to run for the first time on w.  Aborts
+ * if no stack can be had (the address space or map count is exhausted). */
+void uvgo__task_attach_stack(struct uvgo_worker *w, uvgo_task_t *t);
+
+/* The top 16 bytes of a stack hold a pointer to its task's record, for the
+ * overflow handler; frames start below. */
+#define UVGO_STACK_TOP_RESERVE 16
+
+static inline uvgo_task_t *uvgo__task_from_top(char *top)
+{
+    return *(uvgo_task_t **)(top - UVGO_STACK_TOP_RESERVE);
+}
+
+/* Calls cb for every task record that may be in use (task.c). */
+void uvgo__task_records_walk(void (*cb)(uvgo_task_t *t, void *arg),
+                             void *arg);
+/* Frees every record chunk; only when no runtime runs. */
+void uvgo__task_records_reset(void);
+
+/* Sleeping (time.c). */
+void uvgo__timers_init(struct uvgo_worker *w);
+void uvgo__timers_close(struct uvgo_worker *w);
+
+/* Live tasks (spawned minus exited and freed), summed over workers. */
+long uvgo__task_live(struct uvgo_runtime *rt);
+
+#endif /* UVGO_RUNTIME_H */

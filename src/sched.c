@@ -1,0 +1,976 @@
+/* sched.c: workers, run queues, stealing, parking, wake-ups.
+ *
+ * The scheduler is a set of handles on each worker's uv_loop_t, so a worker
+ * thread does nothing but uv_run(), and the same code serves a host program's
+ * loop in single-loop mode:
+ *
+ *   check    runs tasks after each poll (the loop's own stack is the
+ *            "scheduler context", w->sched);
+ *   idle     started while runnable tasks wait, so the next poll does not
+ *            block (and, being referenced, keeps the loop alive for them);
+ *   prepare  right before the poll: parks the worker if it has no work;
+ *   async    the doorbell other threads ring to wake a parked worker;
+ *   timer    the earliest sleeping task's deadline (time.c).
+ *
+ * Tasks switch directly to one another; a task returns to the scheduler
+ * context only when its worker has nothing runnable locally or when the loop
+ * is due for a poll.  Polling costs an epoll_wait (~100 ns here) plus libuv's
+ * bookkeeping, so it is not done every 61 switches as Go's schedtick checks
+ * its global queue: every 64 switches the worker reads the cycle counter and
+ * polls if POLL_INTERVAL_US has passed.  A yield-heavy workload thus polls
+ * every ~50 us, and an I/O callback never waits longer than that behind
+ * runnable tasks.  (A task that computes without switching still holds its
+ * worker: there is no preemption.)
+ *
+ * Run queues, after Go's proc.go.  Each worker has:
+ *   runnext  the task readied most recently by this worker; runs next, so a
+ *            ping-pong between two tasks stays on one warm core.  Owner only:
+ *            never stolen, because its owner will run it at the next switch.
+ *   runq     a 256-slot ring.  The owner pushes at the tail with a plain
+ *            store-release; the owner and thieves take from the head with a
+ *            CAS.  A thief takes half.  When full, half spills to the global
+ *            queue (mutex).
+ *   pinned   tasks spawned with UVGO_TASK_PINNED; owner-only FIFO.
+ *   inbox    tasks readied or spawned by other threads: a Treiber stack
+ *            (push = CAS, drain = exchange), drained only by its owner.
+ *
+ * Parking, the doorbell and lost wake-ups.  A worker with no work sets
+ * `parked` (seq_cst), then re-checks its inbox and the global queue before
+ * blocking in epoll.  A waker pushes to the inbox (a seq_cst CAS), then reads
+ * `parked` (seq_cst): by the total order of seq_cst operations either the
+ * worker sees the task or the waker sees `parked` and rings the doorbell
+ * (uv_async_send).  The waker clears `parked` with an exchange, so of many
+ * concurrent wakers one rings: wake-ups to a busy or already-woken worker
+ * cost no system call (libuv's async coalesces again behind that).
+ *
+ * Idle workers and stealing.  Before parking, a worker with nothing to do
+ * polls its inbox and steals for up to SPIN_US.  A worker that queues
+ * stealable work while another is parked and none is spinning wakes one
+ * (Go's wakep); the woken worker counts as spinning until it finds work,
+ * then wakes another if there is more, so parallelism ramps up without a
+ * thundering herd.
+ *
+ * Deadlock.  A worker parks "dead" when its loop has nothing that could wake
+ * it (no referenced handle or request besides the doorbell).  When every
+ * worker is dead-parked and every queue is empty, no task can ever run again:
+ * uvgo prints the task dump and aborts, as Go's "all goroutines are asleep".
+ * Code outside uvgo cannot be seen: a thread of yours that will wake a task
+ * must keep a libuv handle referenced meanwhile (libuv's own rule for when a
+ * loop is done).
+ */
+#include "runtime.h"
+
+#include <pthread.h>
+#include <sched.h>
+#include <stdio.h>
+#include <string.h>
+
+#if defined(UVGO_ASAN)
+#include <sanitizer/asan_interface.h>
+#include <sanitizer/common_interface_defs.h>
+#endif
+#if defined(UVGO_TSAN)
+#include <sanitizer/tsan_interface.h>
+#endif
+
+#define POLL_INTERVAL_US 50
+#define SPIN_US 50
+#define POLL_CHECK_MASK 63 /* read the clock every 64 switches */
+#define FAIRNESS_TICKS 61  /* Go's schedtick % 61 */
+
+struct uvgo_runtime *_Atomic uvgo__rt;
+
+static __thread struct uvgo_worker *tls_worker
+    __attribute__((tls_model("initial-exec")));
+
+UVGO_NOINLINE struct uvgo_worker *uvgo__worker_self(void)
+{
+    /* The empty asm makes the function impure in the compiler's eyes, so no
+     * caller may reuse a result fetched before a context switch. */
+    __asm__ __volatile__("" ::: "memory");
+    return tls_worker;
+}
+
+void uvgo__worker_set_self(struct uvgo_worker *w)
+{
+    tls_worker = w;
+}
+
+/* ---- the local run queue (owner side) ---------------------------------- */
+
+static void idle_on(struct uvgo_worker *w);
+
+static void gq_push_list(struct uvgo_runtime *rt, uvgo_task_t *head,
+                         uvgo_task_t *tail, unsigned n)
+{
+    pthread_mutex_lock(&rt->lock);
+    tail->next = NULL;
+    if (rt->gq_tail)
+        rt->gq_tail->next = head;
+    else
+        rt->gq_head = head;
+    rt->gq_tail = tail;
+    atomic_fetch_add_explicit(&rt->gq_len, n, memory_order_relaxed);
+    pthread_mutex_unlock(&rt->lock);
+}
+
+/* The ring is full: move half of it and t to the global queue.  Returns 0 if
+ * a thief freed room meanwhile (the caller retries). */
+static int runq_put_slow(struct uvgo_worker *w, uvgo_task_t *t, uint32_t h,
+                         uint32_t tl)
+{
+    uvgo_task_t *batch[UVGO_RUNQ_SIZE / 2 + 1];
+    uint32_t n = (tl - h) / 2;
+
+    for (uint32_t i = 0; i < n; i++)
+        batch[i] = atomic_load_explicit(&w->runq[(h + i) % UVGO_RUNQ_SIZE],
+                                        memory_order_relaxed);
+    /* release: our slot reads happen before thieves may refill them. */
+    if (!atomic_compare_exchange_strong_explicit(&w->runq_head, &h, h + n,
+                                                 memory_order_release,
+                                                 memory_order_relaxed))
+        return 0;
+    batch[n] = t;
+    for (uint32_t i = 0; i < n; i++)
+        batch[i]->next = batch[i + 1];
+    gq_push_list(w->rt, batch[0], batch[n], n + 1);
+    return 1;
+}
+
+void uvgo__runq_put(struct uvgo_worker *w, uvgo_task_t *t)
+{
+    atomic_store_explicit(&t->state, UVGO_TASK_RUNNABLE, memory_order_relaxed);
+    if (UVGO_UNLIKELY(t->flags & UVGO_TASK_PINNED)) {
+        t->next = NULL;
+        if (w->pin_tail)
+            w->pin_tail->next = t;
+        else
+            w->pin_head = t;
+        w->pin_tail = t;
+    } else {
+        for (;;) {
+            /* acquire: pairs with the head CAS of consumers, so the slots
+             * they freed are really free. */
+            uint32_t h = atomic_load_explicit(&w->runq_head,
+                                              memory_order_acquire);
+            uint32_t tl = atomic_load_explicit(&w->runq_tail,
+                                               memory_order_relaxed);
+            if (UVGO_LIKELY(tl - h < UVGO_RUNQ_SIZE)) {
+                atomic_store_explicit(&w->runq[tl % UVGO_RUNQ_SIZE], t,
+                                      memory_order_relaxed);
+                /* release: publishes the slot to consumers' acquire of
+                 * the tail. */
+                atomic_store_explicit(&w->runq_tail, tl + 1,
+                                      memory_order_release);
+                break;
+            }
+            if (runq_put_slow(w, t, h, tl))
+                break;
+        }
+    }
+    if (UVGO_UNLIKELY(!w->idle_active))
+        idle_on(w);
+}
+
+static uvgo_task_t *runq_get(struct uvgo_worker *w)
+{
+    for (;;) {
+        uint32_t h = atomic_load_explicit(&w->runq_head, memory_order_acquire);
+        uint32_t tl = atomic_load_explicit(&w->runq_tail, memory_order_relaxed);
+        if (tl == h)
+            return NULL;
+        uvgo_task_t *t = atomic_load_explicit(&w->runq[h % UVGO_RUNQ_SIZE],
+                                              memory_order_relaxed);
+        /* release: the slot read above happens before the owner refills it. */
+        if (atomic_compare_exchange_weak_explicit(&w->runq_head, &h, h + 1,
+                                                  memory_order_release,
+                                                  memory_order_relaxed))
+            return t;
+    }
+}
+
+int uvgo__runq_full(struct uvgo_worker *w)
+{
+    return atomic_load_explicit(&w->runq_tail, memory_order_relaxed) -
+               atomic_load_explicit(&w->runq_head, memory_order_relaxed) >=
+           UVGO_RUNQ_SIZE;
+}
+
+static int runq_empty(struct uvgo_worker *w)
+{
+    return atomic_load_explicit(&w->runq_head, memory_order_acquire) ==
+           atomic_load_explicit(&w->runq_tail, memory_order_acquire);
+}
+
+static uvgo_task_t *pin_get(struct uvgo_worker *w)
+{
+    uvgo_task_t *t = w->pin_head;
+    if (t) {
+        w->pin_head = t->next;
+        if (!w->pin_head)
+            w->pin_tail = NULL;
+    }
+    return t;
+}
+
+/* ---- stealing --------------------------------------------------------- */
+
+/* Takes half of victim's runq into w's ring (which the caller knows is
+ * empty) and returns how many; the caller publishes them. */
+static uint32_t runq_grab(struct uvgo_worker *w, struct uvgo_worker *victim)
+{
+    uint32_t mytail = atomic_load_explicit(&w->runq_tail, memory_order_relaxed);
+    for (;;) {
+        /* acquire both: pairs with the victim's release of its tail and
+         * other consumers' head CAS. */
+        uint32_t h = atomic_load_explicit(&victim->runq_head,
+                                          memory_order_acquire);
+        uint32_t tl = atomic_load_explicit(&victim->runq_tail,
+                                           memory_order_acquire);
+        uint32_t n = tl - h;
+        n = n - n / 2;
+        if (n == 0)
+            return 0;
+        if (n > UVGO_RUNQ_SIZE / 2)
+            continue; /* read head and tail at different times; retry */
+        for (uint32_t i = 0; i < n; i++) {
+            uvgo_task_t *t = atomic_load_explicit(
+                &victim->runq[(h + i) % UVGO_RUNQ_SIZE], memory_order_relaxed);
+            atomic_store_explicit(&w->runq[(mytail + i) % UVGO_RUNQ_SIZE], t,
+                                  memory_order_relaxed);
+        }
+        /* release: our reads of the victim's slots happen before it may
+         * overwrite them. */
+        if (atomic_compare_exchange_weak_explicit(&victim->runq_head, &h,
+                                                  h + n, memory_order_release,
+                                                  memory_order_relaxed))
+            return n;
+    }
+}
+
+static uvgo_task_t *steal(struct uvgo_worker *w)
+{
+    struct uvgo_runtime *rt = w->rt;
+    int n = rt->nworkers;
+    if (n < 2)
+        return NULL;
+    uint32_t start = uvgo__rand_below(&w->rand, (uint32_t)n);
+    for (int k = 0; k < n; k++) {
+        struct uvgo_worker *v = rt->workers[(start + (uint32_t)k) % (uint32_t)n];
+        if (v == w)
+            continue;
+        uint32_t got = runq_grab(w, v);
+        if (!got)
+            continue;
+        uint32_t tl = atomic_load_explicit(&w->runq_tail, memory_order_relaxed);
+        for (uint32_t i = 0; i < got; i++) {
+            uvgo_task_t *t = atomic_load_explicit(
+                &w->runq[(tl + i) % UVGO_RUNQ_SIZE], memory_order_relaxed);
+            t->worker = w;
+        }
+        /* Run the last one now; publish the rest. */
+        uvgo_task_t *t = atomic_load_explicit(
+            &w->runq[(tl + got - 1) % UVGO_RUNQ_SIZE], memory_order_relaxed);
+        if (got > 1) {
+            /* release: pairs with consumers' acquire of our tail. */
+            atomic_store_explicit(&w->runq_tail, tl + got - 1,
+                                  memory_order_release);
+            if (!w->idle_active)
+                idle_on(w);
+        }
+        return t;
+    }
+    return NULL;
+}
+
+/* ---- the global queue and the inbox ----------------------------------- */
+
+static uvgo_task_t *gq_get(struct uvgo_worker *w)
+{
+    struct uvgo_runtime *rt = w->rt;
+    uvgo_task_t *first, *t;
+    unsigned n, len;
+
+    if (atomic_load_explicit(&rt->gq_len, memory_order_relaxed) == 0)
+        return NULL;
+    pthread_mutex_lock(&rt->lock);
+    len = atomic_load_explicit(&rt->gq_len, memory_order_relaxed);
+    if (len == 0) {
+        pthread_mutex_unlock(&rt->lock);
+        return NULL;
+    }
+    n = len / (unsigned)rt->nworkers + 1;
+    if (n > len)
+        n = len;
+    if (n > UVGO_RUNQ_SIZE / 2)
+        n = UVGO_RUNQ_SIZE / 2;
+    first = rt->gq_head;
+    t = first;
+    for (unsigned i = 1; i < n; i++)
+        t = t->next;
+    rt->gq_head = t->next;
+    if (!rt->gq_head)
+        rt->gq_tail = NULL;
+    atomic_fetch_sub_explicit(&rt->gq_len, n, memory_order_relaxed);
+    pthread_mutex_unlock(&rt->lock);
+    t->next = NULL;
+    for (t = first->next; t;) {
+        uvgo_task_t *next = t->next;
+        t->worker = w;
+        uvgo__runq_put(w, t);
+        t = next;
+    }
+    first->worker = w;
+    return first;
+}
+
+void uvgo__inbox_put(struct uvgo_worker *w, uvgo_task_t *t)
+{
+    uvgo_task_t *old = atomic_load_explicit(&w->inbox, memory_order_relaxed);
+    do {
+        t->next = old;
+        /* seq_cst: the push and the read of `parked` below form one side
+         * of the Dekker handshake with park_prepare(). */
+    } while (!atomic_compare_exchange_weak_explicit(
+        &w->inbox, &old, t, memory_order_seq_cst, memory_order_relaxed));
+    if (atomic_load_explicit(&w->parked, memory_order_seq_cst) &&
+        atomic_exchange_explicit(&w->parked, 0, memory_order_acq_rel)) {
+        atomic_fetch_sub_explicit(&w->rt->nparked, 1, memory_order_relaxed);
+        uv_async_send(&w->doorbell);
+    }
+}
+
+/* Moves every inbox task to the local queues and returns the oldest. */
+static uvgo_task_t *inbox_take(struct uvgo_worker *w)
+{
+    uvgo_task_t *list, *rev = NULL, *first;
+
+    if (!atomic_load_explicit(&w->inbox, memory_order_relaxed))
+        return NULL;
+    /* acquire: pairs with the pushers' CAS; their writes to the tasks are
+     * visible. */
+    list = atomic_exchange_explicit(&w->inbox, NULL, memory_order_acquire);
+    while (list) { /* the stack is newest first: reverse it */
+        uvgo_task_t *next = list->next;
+        list->next = rev;
+        rev = list;
+        list = next;
+    }
+    first = rev;
+    if (!first)
+        return NULL;
+    for (uvgo_task_t *t = first->next; t;) {
+        uvgo_task_t *next = t->next;
+        uvgo__runq_put(w, t);
+        t = next;
+    }
+    return first;
+}
+
+/* ---- readying and waking ----------------------------------------------- */
+
+void uvgo__wake_idle(struct uvgo_runtime *rt)
+{
+    int zero = 0;
+    if (atomic_load_explicit(&rt->nparked, memory_order_relaxed) == 0 ||
+        atomic_load_explicit(&rt->nspinning, memory_order_relaxed) != 0)
+        return;
+    if (!atomic_compare_exchange_strong(&rt->nspinning, &zero, 1))
+        return;
+    for (int i = 0; i < rt->nworkers; i++) {
+        struct uvgo_worker *v = rt->workers[i];
+        if (atomic_load_explicit(&v->parked, memory_order_relaxed) &&
+            atomic_exchange_explicit(&v->parked, 0, memory_order_acq_rel)) {
+            atomic_fetch_sub_explicit(&rt->nparked, 1, memory_order_relaxed);
+            /* v takes over our nspinning count when it wakes (on_check);
+             * until then it is the spinner. */
+            uv_async_send(&v->doorbell);
+            return;
+        }
+    }
+    atomic_fetch_sub(&rt->nspinning, 1);
+}
+
+void uvgo__task_ready(uvgo_task_t *t)
+{
+    struct uvgo_worker *self = uvgo__worker_self();
+    struct uvgo_worker *w = t->worker;
+
+    atomic_store_explicit(&t->wait, NULL, memory_order_relaxed);
+    if (w == self) {
+        atomic_store_explicit(&t->state, UVGO_TASK_RUNNABLE,
+                              memory_order_relaxed);
+        if (self->runnext) {
+            uvgo__runq_put(self, self->runnext);
+            uvgo__wake_idle(self->rt);
+        }
+        self->runnext = t;
+        if (UVGO_UNLIKELY(!self->idle_active))
+            idle_on(self);
+    } else {
+        atomic_store_explicit(&t->state, UVGO_TASK_RUNNABLE,
+                              memory_order_relaxed);
+        uvgo__inbox_put(w, t);
+    }
+}
+
+/* ---- switching ---------------------------------------------------------- */
+
+static void run_pending(struct uvgo_worker *w);
+
+/* Picks the next runnable task from the worker's own queues, or NULL. */
+static uvgo_task_t *next_local(struct uvgo_worker *w)
+{
+    uvgo_task_t *t;
+
+    if (UVGO_UNLIKELY(++w->tick % FAIRNESS_TICKS == 0)) {
+        /* Now and then look past runnext and the local queue, so tasks
+         * handed to us from elsewhere are not starved by a local
+         * conversation. */
+        if ((t = gq_get(w)) || (t = inbox_take(w)))
+            goto got;
+        if (w->runnext && (t = runq_get(w))) {
+            uvgo__runq_put(w, w->runnext);
+            w->runnext = NULL;
+            goto got;
+        }
+    }
+    if ((t = w->runnext)) {
+        w->runnext = NULL;
+        goto got;
+    }
+    if (UVGO_UNLIKELY(w->pin_head) && (w->tick & 1)) {
+        t = pin_get(w);
+        goto got;
+    }
+    if ((t = runq_get(w)) || (t = pin_get(w)) || (t = inbox_take(w)))
+        goto got;
+    return NULL;
+got:
+    return t;
+}
+
+static int has_local_work(struct uvgo_worker *w)
+{
+    return w->runnext || w->pin_head || !runq_empty(w) ||
+           atomic_load_explicit(&w->inbox, memory_order_relaxed);
+}
+
+static inline int poll_due(struct uvgo_worker *w)
+{
+    if ((w->tick & POLL_CHECK_MASK) != 0)
+        return 0;
+    return uvgo__ticks() - w->last_poll > w->rt->ticks_per_poll;
+}
+
+#if defined(UVGO_ASAN)
+static void san_bounds(uvgo_task_t *t, const void **bottom, size_t *size)
+{
+    *bottom = t->asan_bottom;
+    *size = t->asan_size;
+}
+#endif
+
+/* Switches from `from` (the running context) to `to` on worker w.
+ * `dying`: `from` will never run again. */
+static inline void switch_to(struct uvgo_worker *w, uvgo_task_t *from,
+                             uvgo_task_t *to, int dying)
+{
+#if defined(UVGO_ASAN)
+    void *fake = NULL;
+    const void *bottom;
+    size_t size;
+#endif
+    if (UVGO_UNLIKELY(!to->stack.lo) && to != &w->sched)
+        uvgo__task_attach_stack(w, to);
+    if (UVGO_UNLIKELY(from != &w->sched && !uvgo__stack_canary_ok(&from->stack)))
+        uvgo__panic("stack overflow (canary under the stack of %zu bytes "
+                    "clobbered); spawn the task with a larger stack_size",
+                    from->stack.size);
+    w->current = to;
+    if (to != &w->sched)
+        atomic_store_explicit(&to->state, UVGO_TASK_RUNNING,
+                              memory_order_relaxed);
+#if defined(UVGO_ASAN)
+    san_bounds(to, &bottom, &size);
+    __sanitizer_start_switch_fiber(dying ? NULL : &fake, bottom, size);
+#else
+    (void)dying;
+#endif
+#if defined(UVGO_TSAN)
+    __tsan_switch_to_fiber(to->tsan_fiber, 0);
+#endif
+    uvgo__ctx_switch(&from->ctx, &to->ctx);
+    /* Resumed, perhaps on another worker: nothing cached above is valid. */
+#if defined(UVGO_ASAN)
+    __sanitizer_finish_switch_fiber(fake, &bottom, &size);
+#endif
+    w = uvgo__worker_self();
+    if (UVGO_UNLIKELY(w->pending))
+        run_pending(w);
+}
+
+/* Called in a new task before anything else. */
+void uvgo__sched_task_started(void)
+{
+    struct uvgo_worker *w;
+#if defined(UVGO_ASAN)
+    const void *bottom;
+    size_t size;
+    __sanitizer_finish_switch_fiber(NULL, &bottom, &size);
+#endif
+    w = uvgo__worker_self();
+    if (w->pending)
+        run_pending(w);
+}
+
+/* The running task `self` stops running: switch to what runs next. */
+static void schedule(struct uvgo_worker *w, uvgo_task_t *self, int dying)
+{
+    uvgo_task_t *next = NULL;
+
+    if (!poll_due(w) &&
+        !atomic_load_explicit(&w->rt->stopping, memory_order_relaxed))
+        next = next_local(w);
+    if (!next)
+        next = &w->sched;
+    switch_to(w, self, next, dying);
+}
+
+void uvgo__task_park(const char *reason)
+{
+    struct uvgo_worker *w = uvgo__worker_self();
+    uvgo_task_t *self = w->current;
+
+    uvgo__assert(self != &w->sched);
+    if (!atomic_load_explicit(&self->wait, memory_order_relaxed))
+        atomic_store_explicit(&self->wait, reason, memory_order_relaxed);
+    /* A waker may already have readied us (into our own worker's inbox or,
+     * on this thread, runnext); then the state is RUNNABLE and we are found
+     * again below or at the next switch.  Either way we switch out now. */
+    atomic_store_explicit(&self->state, UVGO_TASK_WAITING,
+                          memory_order_relaxed);
+    schedule(w, self, 0);
+}
+
+static void run_pending(struct uvgo_worker *w)
+{
+    int op = w->pending;
+    uvgo_task_t *t = w->pending_task;
+
+    w->pending = UVGO_PENDING_NONE;
+    w->pending_task = NULL;
+    switch (op) {
+    case UVGO_PENDING_REQUEUE:
+        uvgo__runq_put(w, t);
+        break;
+    case UVGO_PENDING_MOVE:
+        uvgo__inbox_put(w->pending_to, t);
+        break;
+    case UVGO_PENDING_EXIT:
+        uvgo__task_exited(w, t);
+        break;
+    }
+}
+
+int uvgo_task_yield(void)
+{
+    struct uvgo_worker *w = uvgo__worker_self();
+    uvgo_task_t *self, *next;
+
+    if (!w || w->current == &w->sched)
+        return UVGO_ENOTTASK;
+    self = w->current;
+    if (poll_due(w) ||
+        atomic_load_explicit(&w->rt->stopping, memory_order_relaxed)) {
+        next = &w->sched;
+    } else if (!(next = next_local(w))) {
+        return 0; /* nothing else wants to run */
+    }
+    /* We may not sit in a stealable queue while still on our stack (a thief
+     * could resume us on another thread mid-switch): the re-queue happens
+     * on the other side of the switch.  If the loop context runs next, it
+     * polls and then finds us queued. */
+    w->pending = UVGO_PENDING_REQUEUE;
+    w->pending_task = self;
+    switch_to(w, self, next, 0);
+    return 0;
+}
+
+void uvgo__task_exit(void)
+{
+    struct uvgo_worker *w = uvgo__worker_self();
+    uvgo_task_t *self = w->current;
+
+    w->pending = UVGO_PENDING_EXIT;
+    w->pending_task = self;
+    schedule(w, self, 1);
+    __builtin_unreachable();
+}
+
+int uvgo_loop_enter(uv_loop_t *loop)
+{
+    struct uvgo_runtime *rt = atomic_load(&uvgo__rt);
+    struct uvgo_worker *w = uvgo__worker_self();
+    struct uvgo_worker *to = NULL;
+    uvgo_task_t *self;
+
+    if (!w || w->current == &w->sched)
+        return UVGO_ENOTTASK;
+    if (!loop)
+        return UVGO_EINVAL;
+    if (w->loop == loop)
+        return 0;
+    for (int i = 0; rt && i < rt->nworkers; i++)
+        if (rt->workers[i]->loop == loop)
+            to = rt->workers[i];
+    if (!to)
+        return UVGO_EINVAL;
+    self = w->current;
+    self->worker = to;
+    atomic_store_explicit(&self->state, UVGO_TASK_RUNNABLE,
+                          memory_order_relaxed);
+    w->pending = UVGO_PENDING_MOVE;
+    w->pending_task = self;
+    w->pending_to = to;
+    {
+        uvgo_task_t *next = NULL;
+        if (!poll_due(w))
+            next = next_local(w);
+        switch_to(w, self, next ? next : &w->sched, 0);
+    }
+    return 0;
+}
+
+/* ---- the loop side ------------------------------------------------------ */
+
+static void on_idle(uv_idle_t *h)
+{
+    (void)h; /* its only job is to keep the poll from blocking */
+}
+
+static void idle_on(struct uvgo_worker *w)
+{
+    if (w->closing)
+        return;
+    w->idle_active = 1;
+    uv_idle_start(&w->idle, on_idle);
+}
+
+static void idle_off(struct uvgo_worker *w)
+{
+    w->idle_active = 0;
+    uv_idle_stop(&w->idle);
+}
+
+static void stop_spinning(struct uvgo_worker *w)
+{
+    if (w->spinning) {
+        w->spinning = 0;
+        atomic_fetch_sub(&w->rt->nspinning, 1);
+    }
+}
+
+/* Looks beyond the local queues: global queue, other workers' runqs. */
+static uvgo_task_t *find_work(struct uvgo_worker *w)
+{
+    uvgo_task_t *t;
+    if ((t = inbox_take(w)) || (t = gq_get(w)) || (t = steal(w)))
+        return t;
+    return NULL;
+}
+
+/* Busy-polls for work for up to SPIN_US before the worker parks: waking a
+ * parked worker costs an eventfd write and an epoll wake-up (microseconds),
+ * a spinning one notices a new task in ~100 ns. */
+static uvgo_task_t *spin_for_work(struct uvgo_worker *w)
+{
+    struct uvgo_runtime *rt = w->rt;
+    uint64_t start = uvgo__ticks();
+    uint64_t limit = rt->ticks_per_poll * SPIN_US / POLL_INTERVAL_US;
+    uvgo_task_t *t;
+    unsigned i = 0;
+
+    if (!w->spinning) {
+        w->spinning = 1;
+        atomic_fetch_add(&rt->nspinning, 1);
+    }
+    do {
+        if ((t = find_work(w)))
+            return t;
+        if (atomic_load_explicit(&rt->stopping, memory_order_relaxed))
+            break;
+        for (int k = 0; k < 16; k++)
+            uvgo__cpu_relax();
+    } while ((++i & 7) || uvgo__ticks() - start < limit);
+    stop_spinning(w);
+    /* Go's rule: after dropping the spinning count, look once more, or a
+     * worker that readied work while we counted as spinning (and so did not
+     * wake anyone) would leave it stranded. */
+    return find_work(w);
+}
+
+static void run(struct uvgo_worker *w)
+{
+    struct uvgo_runtime *rt = w->rt;
+    int spin = rt->nworkers > 1 && !rt->embedded;
+
+    w->last_poll = uvgo__ticks();
+    for (;;) {
+        uvgo_task_t *t;
+        if (atomic_load_explicit(&rt->stopping, memory_order_relaxed))
+            break;
+        t = next_local(w);
+        if (!t)
+            t = find_work(w);
+        if (!t && spin)
+            t = spin_for_work(w);
+        if (!t)
+            break;
+        if (w->spinning) {
+            stop_spinning(w);
+            if (has_local_work(w))
+                uvgo__wake_idle(rt);
+        }
+        switch_to(w, &w->sched, t, 0);
+        if (poll_due(w))
+            break;
+    }
+    if (has_local_work(w)) {
+        if (!w->idle_active)
+            idle_on(w);
+    } else if (w->idle_active) {
+        idle_off(w);
+    }
+}
+
+static void undead(struct uvgo_worker *w)
+{
+    if (w->dead_parked) {
+        pthread_mutex_lock(&w->rt->lock);
+        w->dead_parked = 0;
+        w->rt->ndead--;
+        pthread_mutex_unlock(&w->rt->lock);
+    }
+}
+
+static void on_check(uv_check_t *h)
+{
+    struct uvgo_worker *w = uvgo__container_of(h, struct uvgo_worker, check);
+    struct uvgo_runtime *rt = w->rt;
+
+    if (atomic_load_explicit(&w->parked, memory_order_relaxed) &&
+        atomic_exchange_explicit(&w->parked, 0, memory_order_acq_rel))
+        atomic_fetch_sub_explicit(&rt->nparked, 1, memory_order_relaxed);
+    undead(w);
+    if (atomic_load_explicit(&rt->stopping, memory_order_relaxed)) {
+        if (!rt->embedded)
+            uv_stop(w->loop);
+        return;
+    }
+    run(w);
+    if (atomic_load_explicit(&rt->stopping, memory_order_relaxed) &&
+        !rt->embedded)
+        uv_stop(w->loop);
+}
+
+static void on_doorbell(uv_async_t *h)
+{
+    struct uvgo_worker *w = uvgo__container_of(h, struct uvgo_worker, doorbell);
+    (void)w; /* the check handle, right after this poll, does the work */
+}
+
+static int all_queues_empty(struct uvgo_runtime *rt)
+{
+    if (atomic_load(&rt->gq_len))
+        return 0;
+    for (int i = 0; i < rt->nworkers; i++) {
+        struct uvgo_worker *v = rt->workers[i];
+        if (atomic_load(&v->inbox) || !runq_empty(v))
+            return 0;
+    }
+    return 1;
+}
+
+static void deadlock(struct uvgo_runtime *rt)
+{
+    (void)rt;
+    fprintf(stderr, "uvgo: fatal error: all tasks are asleep - deadlock!\n");
+    uvgo_dump(stderr);
+    fflush(stderr);
+    abort();
+}
+
+/* Right before the poll: park if there is nothing to run. */
+static void on_prepare(uv_prepare_t *h)
+{
+    struct uvgo_worker *w = uvgo__container_of(h, struct uvgo_worker, prepare);
+    struct uvgo_runtime *rt = w->rt;
+    int alive;
+
+    if (has_local_work(w) || atomic_load(&rt->stopping)) {
+        if (!w->idle_active)
+            idle_on(w);
+        return;
+    }
+    if (w->idle_active)
+        idle_off(w);
+    /* Going idle: give cached stacks' memory back, keep a few warm. */
+    uvgo__stack_cache_trim(&w->stacks, 16);
+    stop_spinning(w);
+
+    atomic_store_explicit(&w->parked, 1, memory_order_seq_cst);
+    atomic_fetch_add_explicit(&rt->nparked, 1, memory_order_relaxed);
+    /* seq_cst: the other side of uvgo__inbox_put()'s handshake. */
+    if (atomic_load_explicit(&w->inbox, memory_order_seq_cst) ||
+        atomic_load_explicit(&rt->gq_len, memory_order_seq_cst)) {
+        if (atomic_exchange_explicit(&w->parked, 0, memory_order_acq_rel))
+            atomic_fetch_sub_explicit(&rt->nparked, 1, memory_order_relaxed);
+        idle_on(w);
+        return;
+    }
+    if (rt->embedded)
+        return;
+
+    /* Would anything wake this loop besides another worker? */
+    uv_unref((uv_handle_t *)&w->doorbell);
+    alive = uv_loop_alive(w->loop);
+    uv_ref((uv_handle_t *)&w->doorbell);
+    if (alive)
+        return;
+    pthread_mutex_lock(&rt->lock);
+    w->dead_parked = 1;
+    rt->ndead++;
+    if (rt->ndead == rt->nworkers && all_queues_empty(rt) &&
+        !atomic_load(&rt->stopping))
+        deadlock(rt);
+    pthread_mutex_unlock(&rt->lock);
+}
+
+/* ---- worker lifecycle ------------------------------------------------- */
+
+static void thread_stack_bounds(uvgo_task_t *sched)
+{
+#if defined(UVGO_ASAN)
+    pthread_attr_t attr;
+    void *addr = NULL;
+    size_t size = 0;
+    if (pthread_getattr_np(pthread_self(), &attr) == 0) {
+        pthread_attr_getstack(&attr, &addr, &size);
+        pthread_attr_destroy(&attr);
+    }
+    sched->asan_bottom = addr;
+    sched->asan_size = size;
+#else
+    (void)sched;
+#endif
+}
+
+int uvgo__sched_worker_init(struct uvgo_runtime *rt, struct uvgo_worker *w,
+                            uv_loop_t *loop)
+{
+    int err;
+
+    w->rt = rt;
+    w->embedded = loop != NULL;
+    if (!loop) {
+        err = uv_loop_init(&w->own_loop);
+        if (err)
+            return err;
+        loop = &w->own_loop;
+    }
+    w->loop = loop;
+    w->current = &w->sched;
+    w->rand = 0x9E3779B97F4A7C15ULL * (uint64_t)(w->id + 1) ^ uv_hrtime();
+    if (!w->rand)
+        w->rand = 1;
+    snprintf(w->sched.name, sizeof w->sched.name, "worker %d loop", w->id);
+    w->sched.worker = w;
+    uv_check_init(loop, &w->check);
+    uv_prepare_init(loop, &w->prepare);
+    uv_idle_init(loop, &w->idle);
+    uv_async_init(loop, &w->doorbell, on_doorbell);
+    uv_check_start(&w->check, on_check);
+    uv_prepare_start(&w->prepare, on_prepare);
+    uv_unref((uv_handle_t *)&w->check);
+    uv_unref((uv_handle_t *)&w->prepare);
+    /* A worker thread's loop must stay up until shutdown even with nothing
+     * to do; a host's loop must not be kept alive by us. */
+    if (w->embedded)
+        uv_unref((uv_handle_t *)&w->doorbell);
+    uvgo__timers_init(w);
+    return 0;
+}
+
+/* Runs on the worker's own thread. */
+void uvgo__sched_worker_run(struct uvgo_worker *w)
+{
+    uvgo__worker_set_self(w);
+    thread_stack_bounds(&w->sched);
+#if defined(UVGO_TSAN)
+    w->sched.tsan_fiber = __tsan_get_current_fiber();
+#endif
+    uvgo__stack_thread_init(&w->altstack);
+    uv_run(w->loop, UV_RUN_DEFAULT);
+}
+
+static void close_walk(uv_handle_t *h, void *arg)
+{
+    (void)arg;
+    if (!uv_is_closing(h))
+        uv_close(h, NULL);
+}
+
+/* Runs on the worker's own thread after uv_run returned (worker mode). */
+void uvgo__sched_worker_close(struct uvgo_worker *w)
+{
+    w->closing = 1;
+    uvgo__timers_close(w);
+    uv_walk(w->loop, close_walk, NULL);
+    uv_run(w->loop, UV_RUN_DEFAULT);
+    uv_loop_close(w->loop);
+    uvgo__stack_thread_close(w->altstack);
+    w->altstack = NULL;
+    uvgo__worker_set_self(NULL);
+}
+
+void uvgo__sched_stop_all(struct uvgo_runtime *rt)
+{
+    atomic_store(&rt->stopping, 1);
+    for (int i = 0; i < rt->nworkers; i++)
+        uv_async_send(&rt->workers[i]->doorbell);
+}
+
+/* Single-loop mode: the host's thread plays the worker thread. */
+void uvgo__sched_embedded_thread_init(struct uvgo_worker *w)
+{
+    thread_stack_bounds(&w->sched);
+#if defined(UVGO_TSAN)
+    w->sched.tsan_fiber = __tsan_get_current_fiber();
+#endif
+    uvgo__stack_thread_init(&w->altstack);
+}
+
+void uvgo__sched_embedded_thread_close(struct uvgo_worker *w)
+{
+    uvgo__timers_close(w);
+    uvgo__stack_thread_close(w->altstack);
+    w->altstack = NULL;
+}
+
+void uvgo__spin_lock_slow(uvgo_spinlock_t *l)
+{
+    for (unsigned i = 0;; i++) {
+        while (atomic_load_explicit(&l->locked, memory_order_relaxed)) {
+            if (i < 64) {
+                uvgo__cpu_relax();
+            } else {
+                /* The holder's thread may have been preempted. */
+                sched_yield();
+            }
+            i++;
+        }
+        if (!atomic_exchange_explicit(&l->locked, 1, memory_order_acquire))
+            return;
+    }
+}

@@ -1,0 +1,541 @@
+/* stack.c: task stacks: slabs, guard pages, canaries, caches.
+ *
+ * A task's stack is a slot in a slab: one mmap(MAP_NORESERVE) region cut into
+ * equal slots.  Nothing is committed up front; a task pays for the pages it
+ * touches.  The task record itself lives at the top of its slot, so a task
+ * that parks right away costs one 4 KiB page and nothing else.
+ *
+ *   slab:  | slot 0 | slot 1 | slot 2 | ...                 (SLAB_BYTES)
+ *   slot:  | reserved page | usable stack ... | task record |
+ *          ^ slot base      ^ st->lo            top of slot ^
+ *
+ * Why slabs.  Linux allows 65,530 memory mappings per process by default
+ * (vm.max_map_count).  A stack per mmap would stop near 65,000 tasks, and a
+ * guard page costs a mapping of its own (it splits the region), so a million
+ * guarded stacks cannot exist.  A slab of ~1,000 slots is one mapping.
+ *
+ * Overflow.  The reserved page under each stack is either a guard page
+ * (PROT_NONE: the overflowing write faults, and the SIGSEGV handler, running
+ * on an alternate signal stack, names the task) or, once the guard budget is
+ * spent, a canary zone: the 64 bytes right under the stack must read as zero.
+ * They are never written, and an untouched anonymous page reads as zero
+ * without costing memory, so the canary needs no initialising write (which
+ * would double the cost of an idle task).  The scheduler checks it each time
+ * it switches a task out and aborts naming the task.  Slabs are guarded while
+ * the guard budget (a quarter of vm.max_map_count, two mappings per guard)
+ * allows: the first ~16,000 stacks of a default system are guarded, later
+ * ones have canaries.  Meson option guard_pages=always|never forces either.
+ *
+ * Caching.  A worker keeps up to UVGO_STACK_HOT_MAX free stacks per size
+ * class, with their pages still resident, so spawn/exit cycles cost no system
+ * call.  Beyond that (and when a worker goes idle) stacks go "cold": their
+ * memory is handed back with madvise(MADV_DONTNEED) and the slot returns to
+ * its slab.  A slab whose slots are all cold is unmapped once its pool has
+ * another slab to serve from.
+ *
+ * Locking.  Each size class has a pool with one mutex guarding its slabs'
+ * free lists and partial list.  The registry of slab records is a push-only
+ * list; records are reused, never freed, so the SIGSEGV handler can walk it
+ * without locks.
+ */
+#include "stack.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "common.h"
+#include "runtime.h"
+
+#ifndef UVGO_GUARD_MODE
+#define UVGO_GUARD_MODE 0 /* 0 auto, 1 always, 2 never */
+#endif
+
+#define SLAB_BYTES ((size_t)64 << 20)
+#define MIN_CLASS 14 /* 16 KiB */
+#define COLD_BATCH 16
+#define ALTSTACK_SIZE (64 * 1024)
+
+struct uvgo_slab {
+    /* Immutable while live; read by the signal handler. */
+    _Atomic(char *) base;     /* NULL when the record is unused */
+    size_t slot_size;         /* reserved page + usable stack */
+    uint32_t nslots;
+    uint8_t cls;
+    uint8_t guarded;
+    /* Under pools[cls].lock. */
+    uint32_t nfree;           /* entries in free[] */
+    atomic_uint hwm;          /* slots ever handed out; relaxed for walkers */
+    uint32_t *free;           /* cold free slot indices */
+    struct uvgo_slab *prev, *next; /* partial list */
+    int on_partial;
+    /* Registry link, push-only. */
+    struct uvgo_slab *_Atomic next_all;
+};
+
+struct pool {
+    pthread_mutex_t lock;
+    struct uvgo_slab *partial; /* slabs with a cold or never-used slot */
+    unsigned nslabs;
+};
+
+static struct pool pools[UVGO_STACK_CLASSES];
+static struct uvgo_slab *_Atomic registry;
+static pthread_mutex_t registry_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_once_t global_once = PTHREAD_ONCE_INIT;
+static size_t page_size;
+static size_t guard_budget;          /* slots we may guard */
+static atomic_size_t guarded_slots;  /* slots in guarded slabs */
+static struct sigaction old_segv;
+
+static void pools_init(void)
+{
+    for (int i = 0; i < UVGO_STACK_CLASSES; i++)
+        pthread_mutex_init(&pools[i].lock, NULL);
+}
+
+static size_t read_max_map_count(void)
+{
+    FILE *f = fopen("/proc/sys/vm/max_map_count", "r");
+    unsigned long v = 0;
+    if (f) {
+        if (fscanf(f, "%lu", &v) != 1)
+            v = 0;
+        fclose(f);
+    }
+    return v ? v : 65530;
+}
+
+/* ---- overflow reporting (async-signal-safe) ---------------------------- */
+
+static void put_str(char *buf, size_t *n, size_t cap, const char *s)
+{
+    while (*s && *n + 1 < cap)
+        buf[(*n)++] = *s++;
+}
+
+static void put_u64(char *buf, size_t *n, size_t cap, uint64_t v)
+{
+    char tmp[24];
+    int i = 0;
+    do {
+        tmp[i++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    while (i > 0 && *n + 1 < cap)
+        buf[(*n)++] = tmp[--i];
+}
+
+/* Finds the slab slot whose reserved page holds addr; returns its top. */
+static char *find_guard_hit(char *addr, size_t *stack_size)
+{
+    for (struct uvgo_slab *s = atomic_load(&registry); s;
+         s = atomic_load(&s->next_all)) {
+        char *base = atomic_load(&s->base);
+        if (!base || !s->guarded)
+            continue;
+        if (addr < base || addr >= base + (size_t)s->nslots * s->slot_size)
+            continue;
+        size_t off = (size_t)(addr - base) % s->slot_size;
+        if (off >= page_size)
+            return NULL; /* inside a stack, not a guard */
+        *stack_size = s->slot_size - page_size;
+        return addr - off + s->slot_size;
+    }
+    return NULL;
+}
+
+static void on_segv(int sig, siginfo_t *si, void *uc)
+{
+    size_t size = 0;
+    char *top = find_guard_hit((char *)si->si_addr, &size);
+    if (top) {
+        char msg[256];
+        size_t n = 0;
+        uint64_t id = 0;
+        const char *name = uvgo__task_describe_top(top, &id);
+        put_str(msg, &n, sizeof msg, "uvgo: fatal error: stack overflow in task ");
+        put_u64(msg, &n, sizeof msg, id);
+        put_str(msg, &n, sizeof msg, " \"");
+        put_str(msg, &n, sizeof msg, name);
+        put_str(msg, &n, sizeof msg, "\" (stack ");
+        put_u64(msg, &n, sizeof msg, size);
+        put_str(msg, &n, sizeof msg, " bytes; spawn it with a larger stack_size)\n");
+        ssize_t r = write(2, msg, n);
+        (void)r;
+        signal(SIGABRT, SIG_DFL);
+        abort();
+    }
+    /* Not ours: hand the fault to whoever had SIGSEGV before us. */
+    if (old_segv.sa_flags & SA_SIGINFO) {
+        if (old_segv.sa_sigaction) {
+            old_segv.sa_sigaction(sig, si, uc);
+            return;
+        }
+    } else if (old_segv.sa_handler != SIG_DFL &&
+               old_segv.sa_handler != SIG_IGN) {
+        old_segv.sa_handler(sig);
+        return;
+    }
+    /* Re-executing the faulting instruction now takes the default action. */
+    sigaction(SIGSEGV, &old_segv, NULL);
+}
+
+static void global_init_once(void)
+{
+    struct sigaction sa;
+
+    page_size = (size_t)sysconf(_SC_PAGESIZE);
+    pools_init();
+    guard_budget = read_max_map_count() / 4;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_sigaction = on_segv;
+    sa.sa_flags = SA_SIGINFO | SA_ONSTACK | SA_NODEFER;
+    sigemptyset(&sa.sa_mask);
+#if !defined(UVGO_ASAN) && !defined(UVGO_TSAN)
+    /* Sanitizers install their own SIGSEGV reporting, which also names the
+     * faulting address; keep theirs. */
+    sigaction(SIGSEGV, &sa, &old_segv);
+#else
+    (void)sa;
+#endif
+}
+
+int uvgo__stack_global_init(void)
+{
+    pthread_once(&global_once, global_init_once);
+    return 0;
+}
+
+int uvgo__stack_thread_init(void **altstack)
+{
+    stack_t ss;
+    void *mem = mmap(NULL, ALTSTACK_SIZE, PROT_READ | PROT_WRITE,
+                     MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    *altstack = NULL;
+    if (mem == MAP_FAILED)
+        return UVGO_ENOMEM;
+    memset(&ss, 0, sizeof ss);
+    ss.ss_sp = mem;
+    ss.ss_size = ALTSTACK_SIZE;
+    if (sigaltstack(&ss, NULL) != 0) {
+        munmap(mem, ALTSTACK_SIZE);
+        return UVGO_ENOMEM;
+    }
+    *altstack = mem;
+    return 0;
+}
+
+void uvgo__stack_thread_close(void *altstack)
+{
+    stack_t ss;
+    if (!altstack)
+        return;
+    memset(&ss, 0, sizeof ss);
+    ss.ss_flags = SS_DISABLE;
+    sigaltstack(&ss, NULL);
+    munmap(altstack, ALTSTACK_SIZE);
+}
+
+/* ---- slabs --------------------------------------------------------------- */
+
+static int class_of(size_t size, size_t *rounded)
+{
+    int cls = MIN_CLASS;
+    while (((size_t)1 << cls) < size)
+        cls++;
+    if (cls - MIN_CLASS >= UVGO_STACK_CLASSES)
+        return -1;
+    *rounded = (size_t)1 << cls;
+    return cls - MIN_CLASS;
+}
+
+static void partial_push(struct pool *p, struct uvgo_slab *s)
+{
+    if (s->on_partial)
+        return;
+    s->prev = NULL;
+    s->next = p->partial;
+    if (p->partial)
+        p->partial->prev = s;
+    p->partial = s;
+    s->on_partial = 1;
+}
+
+static void partial_remove(struct pool *p, struct uvgo_slab *s)
+{
+    if (!s->on_partial)
+        return;
+    if (s->prev)
+        s->prev->next = s->next;
+    else
+        p->partial = s->next;
+    if (s->next)
+        s->next->prev = s->prev;
+    s->prev = s->next = NULL;
+    s->on_partial = 0;
+}
+
+/* Maps a new slab for class `cls`.  Caller holds pools[cls].lock. */
+static struct uvgo_slab *slab_create(int cls)
+{
+    size_t stack = (size_t)1 << (cls + MIN_CLASS);
+    size_t slot = stack + page_size;
+    uint32_t nslots = (uint32_t)(SLAB_BYTES / slot);
+    struct uvgo_slab *s = NULL;
+    int guarded;
+    char *base;
+
+    if (nslots == 0)
+        nslots = 1;
+    if (UVGO_GUARD_MODE == 1)
+        guarded = 1;
+    else if (UVGO_GUARD_MODE == 2)
+        guarded = 0;
+    else
+        guarded = atomic_load(&guarded_slots) + nslots <= guard_budget;
+
+    base = mmap(NULL, (size_t)nslots * slot, PROT_READ | PROT_WRITE,
+                MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK, -1, 0);
+    if (base == MAP_FAILED)
+        return NULL;
+    /* A huge page would commit 2 MiB for a task that touches 4 KiB. */
+    madvise(base, (size_t)nslots * slot, MADV_NOHUGEPAGE);
+    if (guarded) {
+        for (uint32_t i = 0; i < nslots; i++) {
+            if (mprotect(base + (size_t)i * slot, page_size, PROT_NONE) != 0) {
+                munmap(base, (size_t)nslots * slot);
+                return NULL; /* map-count limit reached */
+            }
+        }
+        atomic_fetch_add(&guarded_slots, nslots);
+    }
+
+    pthread_mutex_lock(&registry_lock);
+    for (struct uvgo_slab *r = atomic_load(&registry); r;
+         r = atomic_load(&r->next_all)) {
+        if (!atomic_load(&r->base)) {
+            s = r;
+            break;
+        }
+    }
+    if (!s) {
+        s = calloc(1, sizeof *s);
+        if (s) {
+            atomic_store(&s->next_all, atomic_load(&registry));
+            atomic_store(&registry, s);
+        }
+    }
+    if (s) {
+        s->free = malloc(sizeof(uint32_t) * nslots);
+        if (!s->free) {
+            pthread_mutex_unlock(&registry_lock);
+            goto fail;
+        }
+        s->slot_size = slot;
+        s->nslots = nslots;
+        s->cls = (uint8_t)cls;
+        s->guarded = (uint8_t)guarded;
+        s->nfree = 0;
+        atomic_store(&s->hwm, 0);
+        s->on_partial = 0;
+        atomic_store(&s->base, base);
+    }
+    pthread_mutex_unlock(&registry_lock);
+    if (!s)
+        goto fail;
+    pools[cls].nslabs++;
+    return s;
+
+fail:
+    if (guarded)
+        atomic_fetch_sub(&guarded_slots, nslots);
+    munmap(base, (size_t)nslots * slot);
+    return NULL;
+}
+
+/* Unmaps a slab whose slots are all cold.  Caller holds its pool's lock. */
+static void slab_destroy(struct pool *p, struct uvgo_slab *s)
+{
+    char *base = atomic_load(&s->base);
+    partial_remove(p, s);
+    pthread_mutex_lock(&registry_lock);
+    atomic_store(&s->base, NULL);
+    free(s->free);
+    s->free = NULL;
+    pthread_mutex_unlock(&registry_lock);
+    munmap(base, (size_t)s->nslots * s->slot_size);
+    if (s->guarded)
+        atomic_fetch_sub(&guarded_slots, s->nslots);
+    p->nslabs--;
+}
+
+static void slot_fill(struct uvgo_slab *s, uint32_t i, uvgo_stack_t *st)
+{
+    char *slot = atomic_load(&s->base) + (size_t)i * s->slot_size;
+    st->lo = slot + page_size;
+    st->size = s->slot_size - page_size;
+    st->slab = s;
+    st->index = i;
+    st->cls = s->cls;
+    st->guarded = s->guarded;
+}
+
+/* Takes one cold slot.  Caller holds pools[cls].lock. */
+static int slot_take(int cls, uvgo_stack_t *st)
+{
+    struct pool *p = &pools[cls];
+    struct uvgo_slab *s = p->partial;
+    uint32_t i;
+
+    if (!s) {
+        s = slab_create(cls);
+        if (!s)
+            return 0;
+        partial_push(p, s);
+    }
+    if (s->nfree > 0) {
+        i = s->free[--s->nfree];
+    } else {
+        i = atomic_load_explicit(&s->hwm, memory_order_relaxed);
+        atomic_store_explicit(&s->hwm, i + 1, memory_order_relaxed);
+    }
+    if (s->nfree == 0 && atomic_load(&s->hwm) == s->nslots)
+        partial_remove(p, s);
+    slot_fill(s, i, st);
+    return 1;
+}
+
+/* Returns a slot to its slab.  The slot's memory must already be released.
+ * Caller holds the slab's pool lock. */
+static void slot_put(const uvgo_stack_t *st)
+{
+    struct uvgo_slab *s = st->slab;
+    struct pool *p = &pools[s->cls];
+
+    s->free[s->nfree++] = st->index;
+    partial_push(p, s);
+    if (s->nfree == atomic_load(&s->hwm) && p->nslabs > 1)
+        slab_destroy(p, s);
+}
+
+static void slot_release_memory(const uvgo_stack_t *st)
+{
+    /* The task record sits in the last page: give back everything. */
+    madvise(st->lo, st->size, MADV_DONTNEED);
+}
+
+char *uvgo__stack_alloc(uvgo_stack_cache_t *cache, size_t size,
+                        uvgo_stack_t *st)
+{
+    size_t rounded;
+    int cls = class_of(size, &rounded);
+
+    if (cls < 0)
+        return NULL;
+    if (cache && cache->n[cls]) {
+        *st = cache->slot[cls][--cache->n[cls]];
+        return st->lo + st->size;
+    }
+    pthread_mutex_lock(&pools[cls].lock);
+    if (!slot_take(cls, st)) {
+        pthread_mutex_unlock(&pools[cls].lock);
+        return NULL;
+    }
+    /* Refill the cache while holding the lock, so the next spawns on this
+     * worker find stacks without it. */
+    if (cache) {
+        uvgo_stack_t extra;
+        while (cache->n[cls] < COLD_BATCH && pools[cls].partial &&
+               slot_take(cls, &extra))
+            cache->slot[cls][cache->n[cls]++] = extra;
+    }
+    pthread_mutex_unlock(&pools[cls].lock);
+    return st->lo + st->size;
+}
+
+static void free_cold(const uvgo_stack_t *st)
+{
+    slot_release_memory(st);
+    pthread_mutex_lock(&pools[st->cls].lock);
+    slot_put(st);
+    pthread_mutex_unlock(&pools[st->cls].lock);
+}
+
+void uvgo__stack_free(uvgo_stack_cache_t *cache, const uvgo_stack_t *st)
+{
+    int cls = st->cls;
+
+    if (cache) {
+        if (cache->n[cls] == UVGO_STACK_HOT_MAX) {
+            /* Hand the older half back, keeping the warmest stacks. */
+            unsigned half = UVGO_STACK_HOT_MAX / 2;
+            for (unsigned i = 0; i < half; i++)
+                free_cold(&cache->slot[cls][i]);
+            memmove(&cache->slot[cls][0], &cache->slot[cls][half],
+                    sizeof(cache->slot[cls][0]) * (UVGO_STACK_HOT_MAX - half));
+            cache->n[cls] = (uint16_t)(UVGO_STACK_HOT_MAX - half);
+        }
+        cache->slot[cls][cache->n[cls]++] = *st;
+        return;
+    }
+    free_cold(st);
+}
+
+void uvgo__stack_cache_trim(uvgo_stack_cache_t *cache, unsigned keep)
+{
+    for (int cls = 0; cls < UVGO_STACK_CLASSES; cls++) {
+        unsigned n = cache->n[cls];
+        if (n <= keep)
+            continue;
+        unsigned drop = n - keep;
+        for (unsigned i = 0; i < drop; i++)
+            free_cold(&cache->slot[cls][i]);
+        memmove(&cache->slot[cls][0], &cache->slot[cls][drop],
+                sizeof(cache->slot[cls][0]) * keep);
+        cache->n[cls] = (uint16_t)keep;
+    }
+}
+
+void uvgo__stack_walk(void (*cb)(char *top, void *arg), void *arg)
+{
+    for (struct uvgo_slab *s = atomic_load(&registry); s;
+         s = atomic_load(&s->next_all)) {
+        int cls = s->cls;
+        pthread_mutex_lock(&pools[cls].lock);
+        char *base = atomic_load(&s->base);
+        if (base && s->cls == cls) {
+            uint32_t hwm = atomic_load_explicit(&s->hwm, memory_order_relaxed);
+            for (uint32_t i = 0; i < hwm; i++)
+                cb(base + (size_t)(i + 1) * s->slot_size, arg);
+        }
+        pthread_mutex_unlock(&pools[cls].lock);
+    }
+}
+
+void uvgo__stack_global_reset(void)
+{
+    for (int cls = 0; cls < UVGO_STACK_CLASSES; cls++) {
+        struct pool *p = &pools[cls];
+        pthread_mutex_lock(&p->lock);
+        for (struct uvgo_slab *s = atomic_load(&registry); s;
+             s = atomic_load(&s->next_all)) {
+            if (atomic_load(&s->base) && s->cls == cls) {
+                p->nslabs = 0; /* let slab_destroy unmap every one */
+                slab_destroy(p, s);
+            }
+        }
+        p->partial = NULL;
+        p->nslabs = 0;
+        pthread_mutex_unlock(&p->lock);
+    }
+}
+
+size_t uvgo__stack_guarded_slots(void)
+{
+    return atomic_load(&guarded_slots);
+}

@@ -1,0 +1,667 @@
+/* task.c: task records: spawning, entry and exit, join, task-local storage,
+ * events, and the views of all tasks (walk, dump, panic).
+ *
+ * Records and stacks.  A task is a small record (this file) plus a stack
+ * (stack.c) attached when it first runs, as Go pairs a g with a stack.  A
+ * burst of spawns therefore queues records, not stacks, and a stack is taken
+ * from and returned to the cache of the worker that runs the task, so short
+ * tasks recycle a few warm stacks.  Records come from per-worker free lists
+ * (no lock), refilled from and spilled to a global list in batches, carved
+ * from chunks that are never returned to the kernel (a record is ~200 bytes).
+ *
+ * Lifetime.  A record holds up to two references: one while the task runs
+ * (dropped by the worker that switches it out for the last time, which also
+ * frees the stack, now that nothing runs on it) and one for a joinable
+ * handle (dropped by join or detach).  The last reference frees the record.
+ *
+ * Enumeration costs nothing on the spawn path: there is no list of tasks.
+ * A dump walks the record chunks; a free record reads UVGO_TASK_FREE.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#include "runtime.h"
+
+#if defined(UVGO_ASAN)
+#include <sanitizer/asan_interface.h>
+#endif
+#if defined(UVGO_TSAN)
+#include <sanitizer/tsan_interface.h>
+#endif
+
+#ifndef UVGO_DEFAULT_STACK_SIZE
+#define UVGO_DEFAULT_STACK_SIZE 65536
+#endif
+#define MAX_STACK_SIZE ((size_t)1 << 30)
+#define ID_BLOCK 1024
+
+#define REC_SIZE ((sizeof(uvgo_task_t) + 63) & ~(size_t)63)
+#define REC_CHUNK_BYTES ((size_t)1 << 20)
+#define REC_BATCH 64      /* records moved to or from the global list at once */
+#define REC_LOCAL_MAX 256 /* a worker's free list beyond this spills half */
+
+#define EVENT_SET ((uintptr_t)1)
+
+static atomic_uint_fast64_t next_id_block = 1;
+
+/* ---- records ------------------------------------------------------------ */
+
+struct rec_chunk {
+    struct rec_chunk *_Atomic next; /* push-only list, for walks */
+    atomic_size_t used;             /* records carved so far */
+    size_t cap;
+};
+
+static struct {
+    pthread_mutex_t lock;
+    uvgo_task_t *free;                 /* under lock, linked through next */
+    size_t nfree;
+    struct rec_chunk *_Atomic chunks;  /* newest first */
+} recs = {PTHREAD_MUTEX_INITIALIZER, NULL, 0, NULL};
+
+static inline char *chunk_base(struct rec_chunk *c)
+{
+    return (char *)c + REC_SIZE; /* the header takes the first slot */
+}
+
+/* Takes up to `want` records from the global list or fresh chunk space into
+ * a list.  Caller holds recs.lock. */
+static uvgo_task_t *rec_grab_locked(size_t want, size_t *got)
+{
+    uvgo_task_t *list = NULL;
+    size_t n = 0;
+
+    while (n < want && recs.free) {
+        uvgo_task_t *t = recs.free;
+        recs.free = t->next;
+        recs.nfree--;
+        t->next = list;
+        list = t;
+        n++;
+    }
+    while (n < want) {
+        struct rec_chunk *c = atomic_load(&recs.chunks);
+        if (!c || atomic_load(&c->used) == c->cap) {
+            c = mmap(NULL, REC_CHUNK_BYTES, PROT_READ | PROT_WRITE,
+                     MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+            if (c == MAP_FAILED)
+                break;
+            c->cap = REC_CHUNK_BYTES / REC_SIZE - 1;
+            atomic_store(&c->used, 0);
+            atomic_store(&c->next, atomic_load(&recs.chunks));
+            atomic_store(&recs.chunks, c);
+        }
+        size_t u = atomic_load(&c->used);
+        uvgo_task_t *t = (uvgo_task_t *)(chunk_base(c) + u * REC_SIZE);
+        atomic_store(&c->used, u + 1);
+        t->next = list;
+        list = t;
+        n++;
+    }
+    *got = n;
+    return list;
+}
+
+static uvgo_task_t *rec_alloc(struct uvgo_worker *w)
+{
+    uvgo_task_t *t;
+    size_t got;
+
+    if (w && w->rec_free) {
+        t = w->rec_free;
+        w->rec_free = t->next;
+        w->rec_nfree--;
+        return t;
+    }
+    pthread_mutex_lock(&recs.lock);
+    t = rec_grab_locked(w ? REC_BATCH : 1, &got);
+    pthread_mutex_unlock(&recs.lock);
+    if (!t)
+        return NULL;
+    if (w) {
+        w->rec_free = t->next;
+        w->rec_nfree = (unsigned)got - 1;
+    }
+    return t;
+}
+
+static void rec_free(struct uvgo_worker *w, uvgo_task_t *t)
+{
+    if (w) {
+        t->next = w->rec_free;
+        w->rec_free = t;
+        if (++w->rec_nfree <= REC_LOCAL_MAX)
+            return;
+        /* Spill half, keeping the most recently freed (warmest). */
+        uvgo_task_t *keep_last = w->rec_free;
+        for (unsigned i = 1; i < REC_LOCAL_MAX / 2; i++)
+            keep_last = keep_last->next;
+        uvgo_task_t *spill = keep_last->next, *last = spill;
+        size_t n = 1;
+        while (last->next) {
+            last = last->next;
+            n++;
+        }
+        keep_last->next = NULL;
+        w->rec_nfree = REC_LOCAL_MAX / 2;
+        pthread_mutex_lock(&recs.lock);
+        last->next = recs.free;
+        recs.free = spill;
+        recs.nfree += n;
+        pthread_mutex_unlock(&recs.lock);
+        return;
+    }
+    pthread_mutex_lock(&recs.lock);
+    t->next = recs.free;
+    recs.free = t;
+    recs.nfree++;
+    pthread_mutex_unlock(&recs.lock);
+}
+
+void uvgo__task_records_walk(void (*cb)(uvgo_task_t *t, void *arg), void *arg)
+{
+    for (struct rec_chunk *c = atomic_load(&recs.chunks); c;
+         c = atomic_load(&c->next)) {
+        size_t used = atomic_load(&c->used);
+        for (size_t i = 0; i < used; i++)
+            cb((uvgo_task_t *)(chunk_base(c) + i * REC_SIZE), arg);
+    }
+}
+
+void uvgo__task_records_reset(void)
+{
+    pthread_mutex_lock(&recs.lock);
+    struct rec_chunk *c = atomic_load(&recs.chunks);
+    while (c) {
+        struct rec_chunk *next = atomic_load(&c->next);
+        munmap(c, REC_CHUNK_BYTES);
+        c = next;
+    }
+    atomic_store(&recs.chunks, NULL);
+    recs.free = NULL;
+    recs.nfree = 0;
+    pthread_mutex_unlock(&recs.lock);
+}
+
+/* ---- creation ----------------------------------------------------------- */
+
+static uint64_t new_id(struct uvgo_worker *w)
+{
+    if (!w)
+        return atomic_fetch_add(&next_id_block, 1);
+    if (w->next_id == w->id_end) {
+        w->next_id = atomic_fetch_add(&next_id_block, ID_BLOCK);
+        w->id_end = w->next_id + ID_BLOCK;
+    }
+    return w->next_id++;
+}
+
+static void count_add(atomic_long *c)
+{
+    /* Only the owning worker writes; readers sum the counters. */
+    atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) + 1,
+                          memory_order_relaxed);
+}
+
+int uvgo__task_create(uvgo_task_t **out, uvgo_task_fn fn, void *arg,
+                      const uvgo_task_opts_t *opts, struct uvgo_worker *w,
+                      int joinable)
+{
+    size_t size = opts && opts->stack_size ? opts->stack_size
+                                           : (size_t)UVGO_DEFAULT_STACK_SIZE;
+    const char *name = opts && opts->name ? opts->name : "task";
+    uvgo_task_t *t;
+    size_t n;
+
+    if (size > MAX_STACK_SIZE)
+        return UVGO_EINVAL;
+    t = rec_alloc(w);
+    if (!t)
+        return UVGO_ENOMEM;
+    memset(t, 0, sizeof *t);
+    t->stack.size = size; /* the wish; the real size once attached */
+    t->fn = fn;
+    t->arg = arg;
+    t->flags = (uint8_t)((opts ? opts->flags : 0) & UVGO_TASK_PINNED);
+    if (joinable)
+        t->flags |= UVGO_TASK_JOINABLE;
+    atomic_init(&t->refs, joinable ? 2 : 1);
+    t->id = new_id(w);
+    n = strlen(name);
+    if (n >= sizeof t->name)
+        n = sizeof t->name - 1;
+    memcpy(t->name, name, n);
+    t->name[n] = '\0';
+#if defined(UVGO_TSAN)
+    t->tsan_fiber = __tsan_create_fiber(0);
+    __tsan_set_fiber_name(t->tsan_fiber, t->name);
+#endif
+    atomic_store_explicit(&t->state, UVGO_TASK_RUNNABLE, memory_order_relaxed);
+    if (w)
+        count_add(&w->spawned);
+    else
+        atomic_fetch_add(&atomic_load(&uvgo__rt)->foreign_spawned, 1);
+    *out = t;
+    return 0;
+}
+
+void uvgo__task_attach_stack(struct uvgo_worker *w, uvgo_task_t *t)
+{
+    uvgo_stack_t st;
+    char *top = uvgo__stack_alloc(&w->stacks, t->stack.size, &st);
+    char *frames;
+
+    if (!top)
+        uvgo__panic("cannot allocate a %zu-byte stack for task %llu \"%s\": "
+                    "out of memory or address space",
+                    t->stack.size, (unsigned long long)t->id, t->name);
+#if defined(UVGO_ASAN)
+    /* A recycled stack may still carry poisoned redzones of frames that
+     * never returned. */
+    ASAN_UNPOISON_MEMORY_REGION(st.lo, st.size);
+#endif
+    *(uvgo_task_t **)(top - UVGO_STACK_TOP_RESERVE) = t;
+    frames = top - UVGO_STACK_TOP_RESERVE;
+    t->stack = st;
+    uvgo__ctx_make(&t->ctx, st.lo, (size_t)(frames - st.lo), uvgo__task_entry,
+                   t);
+#if defined(UVGO_ASAN)
+    t->asan_bottom = st.lo;
+    t->asan_size = (size_t)(frames - st.lo);
+#endif
+}
+
+int uvgo_task_spawn(uvgo_task_t **task, uvgo_task_fn fn, void *arg,
+                    const uvgo_task_opts_t *opts)
+{
+    struct uvgo_runtime *rt = atomic_load_explicit(&uvgo__rt,
+                                                   memory_order_acquire);
+    struct uvgo_worker *self, *target;
+    uvgo_task_t *t;
+    int err;
+
+    if (!rt)
+        return UVGO_ENOTTASK;
+    if (!fn || (opts && (opts->worker < 0 || opts->worker > rt->nworkers)))
+        return UVGO_EINVAL;
+    self = uvgo__worker_self();
+    if (self && self->rt != rt)
+        self = NULL;
+    /* Backpressure: a task that fills its worker's run queue takes a turn
+     * behind what it queued, instead of spilling an unbounded backlog to
+     * the global queue.  A spawn loop then alternates with the tasks it
+     * starts, and their records and stacks recycle while still warm.  This
+     * is the only case where spawning is a scheduling point (as Go's
+     * preemption would, eventually); from outside a task it never is. */
+    if (self && self->current != &self->sched && uvgo__runq_full(self))
+        uvgo_task_yield();
+    if (opts && opts->worker)
+        target = rt->workers[opts->worker - 1];
+    else if (self)
+        target = self;
+    else
+        target = rt->workers[atomic_fetch_add(&rt->rr, 1) %
+                             (unsigned)rt->nworkers];
+    /* Off the workers (self NULL) there is no record cache, and the count
+     * is a shared one. */
+    err = uvgo__task_create(&t, fn, arg, opts, self, task != NULL);
+    if (err)
+        return err;
+    if (task)
+        *task = t;
+    t->worker = target;
+    if (target == self) {
+        uvgo__runq_put(self, t);
+        if (!(t->flags & UVGO_TASK_PINNED))
+            uvgo__wake_idle(rt);
+    } else {
+        uvgo__inbox_put(target, t);
+    }
+    return 0;
+}
+
+int uvgo_go(uvgo_task_fn fn, void *arg)
+{
+    return uvgo_task_spawn(NULL, fn, arg, NULL);
+}
+
+/* ---- running and ending ------------------------------------------------ */
+
+static void locals_destroy(uvgo_task_t *t);
+
+void uvgo__task_entry(void *arg)
+{
+    uvgo_task_t *t = arg;
+    struct uvgo_runtime *rt;
+
+    uvgo__sched_task_started();
+    t->result = t->fn(t->arg);
+    if (t->locals)
+        locals_destroy(t);
+    rt = atomic_load(&uvgo__rt);
+    if (t == rt->main_task) {
+        rt->main_result = t->result;
+        uvgo__sched_stop_all(rt);
+    }
+    atomic_store_explicit(&t->state, UVGO_TASK_EXITED, memory_order_relaxed);
+    uvgo_event_set(&t->done);
+    uvgo__task_exit();
+}
+
+static void task_free(struct uvgo_worker *w, uvgo_task_t *t)
+{
+    struct uvgo_runtime *rt = atomic_load(&uvgo__rt);
+
+    atomic_store_explicit(&t->state, UVGO_TASK_FREE, memory_order_relaxed);
+    if (w) {
+        count_add(&w->freed);
+    } else if (rt) {
+        atomic_fetch_add(&rt->foreign_freed, 1);
+    }
+    rec_free(w, t);
+}
+
+void uvgo__task_unref(uvgo_task_t *t)
+{
+    /* acq_rel: the last releaser sees every write the others made. */
+    if (atomic_fetch_sub_explicit(&t->refs, 1, memory_order_acq_rel) == 1) {
+        struct uvgo_worker *w = uvgo__worker_self();
+        if (w && w->rt != atomic_load(&uvgo__rt))
+            w = NULL;
+        task_free(w, t);
+    }
+}
+
+void uvgo__task_exited(struct uvgo_worker *w, uvgo_task_t *t)
+{
+#if defined(UVGO_TSAN)
+    __tsan_destroy_fiber(t->tsan_fiber);
+    t->tsan_fiber = NULL;
+#endif
+    /* Nothing runs on the stack any more: it goes back now, even if a
+     * joinable record lingers. */
+    uvgo__stack_free(&w->stacks, &t->stack);
+    t->stack.lo = NULL;
+    if (atomic_fetch_sub_explicit(&t->refs, 1, memory_order_acq_rel) == 1)
+        task_free(w, t);
+}
+
+int uvgo_task_join(uvgo_task_t *task, void **result)
+{
+    uvgo_task_t *self = uvgo__task_self();
+    int err;
+
+    if (!self)
+        return UVGO_ENOTTASK;
+    if (!task || task == self || !(task->flags & UVGO_TASK_JOINABLE))
+        return UVGO_EINVAL;
+    err = uvgo_event_wait(&task->done, "task join");
+    if (err)
+        return err;
+    if (result)
+        *result = task->result;
+    uvgo__task_unref(task);
+    return 0;
+}
+
+int uvgo_task_detach(uvgo_task_t *task)
+{
+    if (!task || !(task->flags & UVGO_TASK_JOINABLE))
+        return UVGO_EINVAL;
+    uvgo__task_unref(task);
+    return 0;
+}
+
+uvgo_task_t *uvgo_task_self(void)
+{
+    return uvgo__task_self();
+}
+
+uint64_t uvgo_task_id(const uvgo_task_t *task)
+{
+    if (!task)
+        task = uvgo__task_self();
+    return task ? task->id : 0;
+}
+
+const char *uvgo_task_name(const uvgo_task_t *task)
+{
+    if (!task)
+        task = uvgo__task_self();
+    return task ? task->name : "";
+}
+
+/* ---- task-local storage ------------------------------------------------ */
+
+static void (*key_destructor[UVGO_TASK_KEYS_MAX])(void *);
+static atomic_uint key_count;
+
+int uvgo_task_key_create(uvgo_task_key_t *key, void (*destructor)(void *))
+{
+    unsigned k;
+    if (!key)
+        return UVGO_EINVAL;
+    k = atomic_load(&key_count);
+    do {
+        if (k >= UVGO_TASK_KEYS_MAX)
+            return UVGO_EAGAIN;
+    } while (!atomic_compare_exchange_weak(&key_count, &k, k + 1));
+    key_destructor[k] = destructor;
+    *key = k;
+    return 0;
+}
+
+void *uvgo_task_local_get(uvgo_task_key_t key)
+{
+    uvgo_task_t *t = uvgo__task_self();
+    if (!t || !t->locals || key >= UVGO_TASK_KEYS_MAX)
+        return NULL;
+    return t->locals[key];
+}
+
+int uvgo_task_local_set(uvgo_task_key_t key, void *value)
+{
+    uvgo_task_t *t = uvgo__task_self();
+    if (!t)
+        return UVGO_ENOTTASK;
+    if (key >= atomic_load(&key_count))
+        return UVGO_EINVAL;
+    if (!t->locals) {
+        if (!value)
+            return 0;
+        /* One array per task that uses locals; most tasks never pay. */
+        t->locals = calloc(UVGO_TASK_KEYS_MAX, sizeof(void *));
+        if (!t->locals)
+            return UVGO_ENOMEM;
+    }
+    t->locals[key] = value;
+    return 0;
+}
+
+static void locals_destroy(uvgo_task_t *t)
+{
+    /* A destructor may set values again: retry a few rounds, as pthreads
+     * does (PTHREAD_DESTRUCTOR_ITERATIONS). */
+    for (int round = 0; round < 4; round++) {
+        int again = 0;
+        unsigned n = atomic_load(&key_count);
+        for (unsigned k = 0; k < n; k++) {
+            void *v = t->locals[k];
+            if (v && key_destructor[k]) {
+                t->locals[k] = NULL;
+                key_destructor[k](v);
+                again = 1;
+            }
+        }
+        if (!again)
+            break;
+    }
+    free(t->locals);
+    t->locals = NULL;
+}
+
+/* ---- events ------------------------------------------------------------- */
+
+int uvgo_event_wait(uvgo_event_t *ev, const char *what)
+{
+    uvgo_task_t *self = uvgo__task_self();
+    uintptr_t s;
+
+    if (!self)
+        return UVGO_ENOTTASK;
+    if (!ev)
+        return UVGO_EINVAL;
+    s = __atomic_load_n(&ev->state_, __ATOMIC_ACQUIRE);
+    if (s == EVENT_SET)
+        return 0;
+    if (s != 0)
+        return UVGO_EINVAL;
+    /* acq_rel: pairs with the exchange in uvgo_event_set(). */
+    if (!__atomic_compare_exchange_n(&ev->state_, &s, (uintptr_t)self, 0,
+                                     __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+        return s == EVENT_SET ? 0 : UVGO_EINVAL;
+    uvgo__task_park(what ? what : "event");
+    return 0;
+}
+
+void uvgo_event_set(uvgo_event_t *ev)
+{
+    uintptr_t s;
+    if (!ev)
+        return;
+    /* acq_rel: pairs with the waiter's CAS; what the setter wrote before is
+     * visible to the waiter once it runs. */
+    s = __atomic_exchange_n(&ev->state_, EVENT_SET, __ATOMIC_ACQ_REL);
+    if (s > EVENT_SET)
+        uvgo__task_ready((uvgo_task_t *)s);
+}
+
+/* ---- views of all tasks -------------------------------------------------- */
+
+static const char *state_name(int s)
+{
+    switch (s) {
+    case UVGO_TASK_RUNNABLE:
+        return "runnable";
+    case UVGO_TASK_RUNNING:
+        return "running";
+    case UVGO_TASK_WAITING:
+        return "waiting";
+    case UVGO_TASK_EXITED:
+        return "exited";
+    }
+    return "free";
+}
+
+struct walk {
+    int (*cb)(const uvgo_task_info_t *, void *);
+    void *arg;
+    int count;
+    int stop;
+};
+
+static void walk_record(uvgo_task_t *t, void *arg)
+{
+    struct walk *wk = arg;
+    uvgo_task_info_t info;
+    char name[UVGO_TASK_NAME_MAX];
+    int state;
+
+    if (wk->stop)
+        return;
+    state = atomic_load_explicit(&t->state, memory_order_relaxed);
+    if (state == UVGO_TASK_FREE)
+        return;
+    memcpy(name, t->name, sizeof name);
+    name[sizeof name - 1] = '\0';
+    info.id = t->id;
+    info.name = name;
+    info.state = state_name(state);
+    info.wait = atomic_load_explicit(&t->wait, memory_order_relaxed);
+    if (!info.wait || state != UVGO_TASK_WAITING)
+        info.wait = "";
+    info.worker = t->worker ? t->worker->id : -1;
+    info.stack_size = t->stack.size;
+    wk->count++;
+    if (wk->cb) {
+        int r = wk->cb(&info, wk->arg);
+        if (r)
+            wk->stop = r;
+    }
+}
+
+int uvgo_task_walk(int (*cb)(const uvgo_task_info_t *info, void *arg),
+                   void *arg)
+{
+    struct walk wk = {cb, arg, 0, 0};
+    uvgo__task_records_walk(walk_record, &wk);
+    return wk.stop ? wk.stop : wk.count;
+}
+
+long uvgo__task_live(struct uvgo_runtime *rt)
+{
+    long n = atomic_load(&rt->foreign_spawned) - atomic_load(&rt->foreign_freed);
+    for (int i = 0; i < rt->nworkers; i++)
+        n += atomic_load(&rt->workers[i]->spawned) -
+             atomic_load(&rt->workers[i]->freed);
+    return n;
+}
+
+int uvgo_task_count(void)
+{
+    struct uvgo_runtime *rt = atomic_load(&uvgo__rt);
+    return rt ? (int)uvgo__task_live(rt) : 0;
+}
+
+static int dump_one(const uvgo_task_info_t *info, void *arg)
+{
+    FILE *out = arg;
+    fprintf(out, "  task %llu \"%s\": %s%s%s (worker %d, stack %zu)\n",
+            (unsigned long long)info->id, info->name, info->state,
+            info->wait[0] ? " on " : "", info->wait, info->worker,
+            info->stack_size);
+    return 0;
+}
+
+void uvgo_dump(FILE *out)
+{
+    if (!out)
+        return;
+    fprintf(out, "uvgo: tasks:\n");
+    int n = uvgo_task_walk(dump_one, out);
+    fprintf(out, "uvgo: %d task%s\n", n, n == 1 ? "" : "s");
+    fflush(out);
+}
+
+const char *uvgo__task_describe_top(char *top, uint64_t *id)
+{
+    uvgo_task_t *t = uvgo__task_from_top(top);
+    if (!t) {
+        *id = 0;
+        return "?";
+    }
+    t->name[sizeof t->name - 1] = '\0';
+    *id = t->id;
+    return t->name;
+}
+
+void uvgo__panic(const char *fmt, ...)
+{
+    char msg[512];
+    va_list ap;
+    uvgo_task_t *t = uvgo__task_self();
+
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    if (t)
+        fprintf(stderr, "uvgo: fatal error: %s [in task %llu \"%s\"]\n", msg,
+                (unsigned long long)t->id, t->name);
+    else
+        fprintf(stderr, "uvgo: fatal error: %s [outside any task]\n", msg);
+    uvgo_dump(stderr);
+    fflush(stderr);
+    abort();
+}

@@ -1,0 +1,308 @@
+/* test.h: the uvgo test harness.
+ *
+ * Each test program lists its cases in one table at the bottom and ends with
+ * TEST_MAIN(cases).  Every case runs in a child process of its own (fork), so
+ * a crash, a hang or an abort stays in that case, and every case starts with
+ * a fresh runtime.  Output is TAP; `prog [filter]` runs the cases whose name
+ * contains filter.
+ *
+ * Case kinds:
+ *   CASE(fn)               fn runs as the main task of uvgo_main(); after it
+ *                          returns, every other task must have ended too
+ *                          (a leaked task fails the case, with a dump)
+ *   CASE_PROCS(fn, n)      the same with n workers (default 2)
+ *   CASE_PLAIN(fn)         fn runs in the child's main thread, no runtime
+ *   CASE_ABORTS(fn, msg)   fn (as CASE) must abort, printing msg on stderr
+ *
+ * Assertions print both sides (and error names) and fail the case.
+ */
+#ifndef UVGO_TEST_H
+#define UVGO_TEST_H
+
+#include <errno.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "uvgo.h"
+
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#define TEST_SANITIZED 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
+#define TEST_SANITIZED 1
+#endif
+#endif
+#if defined(__SANITIZE_THREAD__)
+#define TEST_TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define TEST_TSAN 1
+#endif
+#endif
+
+enum { TEST_TASK, TEST_PLAIN };
+
+typedef struct test_case {
+    const char *name;
+    void (*fn)(void);
+    int kind;
+    int procs;
+    const char *expect_abort;
+} test_case_t;
+
+#define CASE(fn) {#fn, fn, TEST_TASK, 0, NULL}
+#define CASE_PROCS(fn, n) {#fn, fn, TEST_TASK, (n), NULL}
+#define CASE_PLAIN(fn) {#fn, fn, TEST_PLAIN, 0, NULL}
+#define CASE_ABORTS(fn, msg) {#fn, fn, TEST_TASK, 0, (msg)}
+
+/* Scales a stress count down under sanitizers, which are 5-20x slower and
+ * (TSan) keep per-task shadow state. */
+static inline long test_scale(long n, long sanitized)
+{
+#ifdef TEST_SANITIZED
+    (void)n;
+    return sanitized;
+#else
+    (void)sanitized;
+    return n;
+#endif
+}
+
+static inline int64_t test_now_ms(void)
+{
+    return uvgo_now() / 1000000;
+}
+
+#define TEST_FAIL_(...)                                                       \
+    do {                                                                      \
+        fprintf(stderr, "# %s:%d: ", __FILE__, __LINE__);                     \
+        fprintf(stderr, __VA_ARGS__);                                         \
+        fprintf(stderr, "\n");                                                \
+        fflush(stderr);                                                       \
+        _exit(1);                                                             \
+    } while (0)
+
+#define ASSERT(cond)                                                          \
+    do {                                                                      \
+        if (!(cond))                                                          \
+            TEST_FAIL_("assertion failed: %s", #cond);                        \
+    } while (0)
+
+#define ASSERT_EQ(a, b)                                                       \
+    do {                                                                      \
+        long long a_ = (long long)(a), b_ = (long long)(b);                   \
+        if (a_ != b_)                                                         \
+            TEST_FAIL_("%s == %s: %lld != %lld", #a, #b, a_, b_);             \
+    } while (0)
+
+#define ASSERT_NE(a, b)                                                       \
+    do {                                                                      \
+        long long a_ = (long long)(a), b_ = (long long)(b);                   \
+        if (a_ == b_)                                                         \
+            TEST_FAIL_("%s != %s: both %lld", #a, #b, a_);                    \
+    } while (0)
+
+#define ASSERT_CMP_(a, op, b)                                                 \
+    do {                                                                      \
+        long long a_ = (long long)(a), b_ = (long long)(b);                   \
+        if (!(a_ op b_))                                                      \
+            TEST_FAIL_("%s %s %s: %lld vs %lld", #a, #op, #b, a_, b_);        \
+    } while (0)
+#define ASSERT_LT(a, b) ASSERT_CMP_(a, <, b)
+#define ASSERT_LE(a, b) ASSERT_CMP_(a, <=, b)
+#define ASSERT_GT(a, b) ASSERT_CMP_(a, >, b)
+#define ASSERT_GE(a, b) ASSERT_CMP_(a, >=, b)
+
+#define ASSERT_PTR_EQ(a, b)                                                   \
+    do {                                                                      \
+        const void *a_ = (const void *)(a), *b_ = (const void *)(b);          \
+        if (a_ != b_)                                                         \
+            TEST_FAIL_("%s == %s: %p != %p", #a, #b, a_, b_);                 \
+    } while (0)
+
+#define ASSERT_OK(expr)                                                       \
+    do {                                                                      \
+        int r_ = (expr);                                                      \
+        if (r_ < 0)                                                           \
+            TEST_FAIL_("%s: %s (%s)", #expr, uvgo_err_name(r_),               \
+                       uvgo_strerror(r_));                                    \
+    } while (0)
+
+#define ASSERT_ERR(expr, code)                                                \
+    do {                                                                      \
+        int r_ = (expr), c_ = (code);                                         \
+        if (r_ != c_)                                                         \
+            TEST_FAIL_("%s: got %s (%d), want %s (%d)", #expr,                \
+                       uvgo_err_name(r_), r_, uvgo_err_name(c_), c_);         \
+    } while (0)
+
+#define ASSERT_STR_EQ(a, b)                                                   \
+    do {                                                                      \
+        const char *a_ = (a), *b_ = (b);                                      \
+        if (strcmp(a_, b_) != 0)                                              \
+            TEST_FAIL_("%s == %s: \"%s\" != \"%s\"", #a, #b, a_, b_);         \
+    } while (0)
+
+/* ---- running a case in a child ----------------------------------------- */
+
+static const test_case_t *test_current_;
+
+static void *test_task_main_(void *arg)
+{
+    const test_case_t *c = arg;
+    int64_t deadline;
+
+    c->fn();
+    /* Every task the case started must be gone.  Tasks that already
+     * returned may still be switching out: give them a moment. */
+    deadline = test_now_ms() + 5000;
+    while (uvgo_task_count() > 1 && test_now_ms() < deadline)
+        uvgo_sleep(UVGO_MILLISECOND);
+    if (uvgo_task_count() > 1) {
+        uvgo_dump(stderr);
+        TEST_FAIL_("%d task(s) still alive after the case returned",
+                   uvgo_task_count() - 1);
+    }
+    return (void *)(uintptr_t)0x600d;
+}
+
+static void test_child_(const test_case_t *c)
+{
+    test_current_ = c;
+    if (c->kind == TEST_PLAIN) {
+        c->fn();
+        exit(0);
+    }
+    void *result = NULL;
+    uvgo_procs(c->procs ? c->procs : 2);
+    int err = uvgo_main(test_task_main_, (void *)c, &result);
+    if (err < 0)
+        TEST_FAIL_("uvgo_main: %s", uvgo_strerror(err));
+    if (result != (void *)(uintptr_t)0x600d)
+        TEST_FAIL_("main task returned %p", result);
+    exit(0);
+}
+
+static unsigned test_timeout_s_(void)
+{
+    const char *e = getenv("UVGO_TEST_TIMEOUT");
+    if (e && atoi(e) > 0)
+        return (unsigned)atoi(e);
+#ifdef TEST_SANITIZED
+    return 600;
+#else
+    return 120;
+#endif
+}
+
+/* Runs one case; returns 1 when it passed.  Child stderr is relayed as TAP
+ * comments; for CASE_ABORTS it must contain the expected message. */
+static int test_run_one_(const test_case_t *c)
+{
+    int pipefd[2];
+    char buf[4096];
+    size_t cap = 1 << 16, len = 0;
+    char *err_text = malloc(cap);
+    pid_t pid;
+    int status = 0, ok;
+    ssize_t n;
+
+    fflush(stdout);
+    fflush(stderr);
+    if (!err_text || pipe(pipefd) != 0) {
+        perror("pipe");
+        exit(2);
+    }
+    pid = fork();
+    if (pid < 0) {
+        perror("fork");
+        exit(2);
+    }
+    if (pid == 0) {
+        close(pipefd[0]);
+        dup2(pipefd[1], 2);
+        close(pipefd[1]);
+        alarm(test_timeout_s_());
+        test_child_(c);
+    }
+    close(pipefd[1]);
+    while ((n = read(pipefd[0], buf, sizeof buf)) > 0) {
+        if (len + (size_t)n + 1 > cap) {
+            cap = (len + (size_t)n + 1) * 2;
+            err_text = realloc(err_text, cap);
+        }
+        memcpy(err_text + len, buf, (size_t)n);
+        len += (size_t)n;
+    }
+    err_text[len] = '\0';
+    close(pipefd[0]);
+    waitpid(pid, &status, 0);
+
+    if (c->expect_abort) {
+        ok = WIFSIGNALED(status) && WTERMSIG(status) == SIGABRT &&
+             strstr(err_text, c->expect_abort) != NULL;
+    } else {
+        ok = WIFEXITED(status) && WEXITSTATUS(status) == 0;
+    }
+    if (!ok || getenv("UVGO_TEST_VERBOSE")) {
+        char *line = err_text;
+        while (line && *line) {
+            char *nl = strchr(line, '\n');
+            if (nl)
+                *nl = '\0';
+            printf("# %s\n", line);
+            line = nl ? nl + 1 : NULL;
+        }
+        if (WIFSIGNALED(status))
+            printf("# killed by signal %d%s\n", WTERMSIG(status),
+                   WTERMSIG(status) == SIGALRM ? " (timeout)" : "");
+        else if (WIFEXITED(status) && WEXITSTATUS(status))
+            printf("# exit status %d\n", WEXITSTATUS(status));
+        if (c->expect_abort && !ok)
+            printf("# expected an abort with \"%s\"\n", c->expect_abort);
+    }
+    free(err_text);
+    return ok;
+}
+
+static int test_run_(int argc, char **argv, const test_case_t *cases,
+                     size_t ncases)
+{
+    const char *filter = argc > 1 ? argv[1] : NULL;
+    size_t planned = 0, num = 0;
+    int failed = 0;
+
+    setvbuf(stdout, NULL, _IOLBF, 0);
+    for (size_t i = 0; i < ncases; i++)
+        if (!filter || strstr(cases[i].name, filter))
+            planned++;
+    printf("1..%zu\n", planned);
+    for (size_t i = 0; i < ncases; i++) {
+        if (filter && !strstr(cases[i].name, filter))
+            continue;
+        num++;
+        int64_t t0 = test_now_ms();
+        int ok = test_run_one_(&cases[i]);
+        printf("%s %zu - %s # %lld ms\n", ok ? "ok" : "not ok", num,
+               cases[i].name, (long long)(test_now_ms() - t0));
+        if (!ok)
+            failed++;
+    }
+    return failed ? 1 : 0;
+}
+
+#define TEST_MAIN(cases)                                                      \
+    int main(int argc, char **argv)                                           \
+    {                                                                         \
+        return test_run_(argc, argv, cases, sizeof(cases) / sizeof(cases[0])); \
+    }
+
+#endif /* UVGO_TEST_H */
