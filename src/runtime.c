@@ -201,6 +201,8 @@ int uvgo_main(uvgo_task_fn fn, void *arg, void **result)
     main_task->worker = w0;
     uvgo__runq_put(w0, main_task);
 
+    /* The monitor is a backstop (see sched.c); run without it if need be. */
+    (void)uvgo__monitor_start(rt);
     for (int i = 1; i < n; i++) {
         err = uv_thread_create(&rt->workers[i]->thread, worker_thread,
                                rt->workers[i]);
@@ -213,6 +215,7 @@ int uvgo_main(uvgo_task_fn fn, void *arg, void **result)
     uvgo__sched_worker_run(w0);
     for (int i = 1; i < n; i++)
         uv_thread_join(&rt->workers[i]->thread);
+    uvgo__monitor_stop(rt);
     uvgo__sched_worker_close(w0);
 
     if (result)

@@ -112,6 +112,7 @@ struct uvgo_worker {
     uvgo_task_t *current;       /* running task, or &sched */
     uvgo_task_t sched;          /* the loop's own context (a pseudo-task) */
     uint32_t tick;              /* task switches, for fairness checks */
+    atomic_uint switches;       /* tick, published (relaxed) for the monitor */
     uint64_t last_poll;         /* uvgo__ticks() at the last loop poll */
     uint64_t rand;              /* xorshift state */
     uvgo_task_t *pin_head, *pin_tail; /* pinned runnable tasks, FIFO */
@@ -144,6 +145,8 @@ struct uvgo_worker {
     _Atomic(uvgo_task_t *) runq[UVGO_RUNQ_SIZE];
     UVGO_ALIGNED_CACHELINE _Atomic(uvgo_task_t *) inbox; /* Treiber stack */
     atomic_int parked;          /* 1 while blocked (or about to) in poll */
+    atomic_int woken_to_spin;   /* set by uvgo__wake_idle: we own one
+                                   rt->nspinning count once awake */
 };
 
 struct uvgo_runtime {
@@ -166,6 +169,13 @@ struct uvgo_runtime {
 
     uvgo_task_t *main_task;
     void *main_result;
+
+    /* The monitor thread (sched.c). */
+    uv_thread_t monitor;
+    int monitor_started;
+    uv_mutex_t monitor_lock;
+    uv_cond_t monitor_cond;
+    int monitor_stop;           /* under monitor_lock */
 };
 
 /* The running runtime, or NULL. */
@@ -219,6 +229,8 @@ int uvgo__sched_worker_init(struct uvgo_runtime *rt, struct uvgo_worker *w,
 void uvgo__sched_worker_close(struct uvgo_worker *w);
 void uvgo__sched_worker_run(struct uvgo_worker *w);
 void uvgo__sched_stop_all(struct uvgo_runtime *rt);
+int uvgo__monitor_start(struct uvgo_runtime *rt);
+void uvgo__monitor_stop(struct uvgo_runtime *rt);
 void uvgo__sched_embedded_thread_init(struct uvgo_worker *w);
 void uvgo__sched_embedded_thread_close(struct uvgo_worker *w);
 

@@ -167,6 +167,9 @@ void uvgo__runq_put(struct uvgo_worker *w, uvgo_task_t *t)
             if (runq_put_slow(w, t, h, tl))
                 break;
         }
+        /* Stealable work: an idle worker should come and take it.  One
+         * relaxed load when no worker is parked. */
+        uvgo__wake_idle(w->rt);
     }
     if (UVGO_UNLIKELY(!w->idle_active))
         idle_on(w);
@@ -383,7 +386,8 @@ void uvgo__wake_idle(struct uvgo_runtime *rt)
             atomic_exchange_explicit(&v->parked, 0, memory_order_acq_rel)) {
             atomic_fetch_sub_explicit(&rt->nparked, 1, memory_order_relaxed);
             /* v takes over our nspinning count when it wakes (on_check);
-             * until then it is the spinner. */
+             * until then it counts as the spinner. */
+            atomic_store_explicit(&v->woken_to_spin, 1, memory_order_release);
             uv_async_send(&v->doorbell);
             return;
         }
@@ -400,10 +404,8 @@ void uvgo__task_ready(uvgo_task_t *t)
     if (w == self) {
         atomic_store_explicit(&t->state, UVGO_TASK_RUNNABLE,
                               memory_order_relaxed);
-        if (self->runnext) {
+        if (self->runnext)
             uvgo__runq_put(self, self->runnext);
-            uvgo__wake_idle(self->rt);
-        }
         self->runnext = t;
         if (UVGO_UNLIKELY(!self->idle_active))
             idle_on(self);
@@ -423,7 +425,8 @@ static uvgo_task_t *next_local(struct uvgo_worker *w)
 {
     uvgo_task_t *t;
 
-    if (UVGO_UNLIKELY(++w->tick % FAIRNESS_TICKS == 0)) {
+    atomic_store_explicit(&w->switches, ++w->tick, memory_order_relaxed);
+    if (UVGO_UNLIKELY(w->tick % FAIRNESS_TICKS == 0)) {
         /* Now and then look past runnext and the local queue, so tasks
          * handed to us from elsewhere are not starved by a local
          * conversation. */
@@ -487,7 +490,8 @@ static inline void switch_to(struct uvgo_worker *w, uvgo_task_t *from,
         uvgo__panic("stack overflow (canary under the stack of %zu bytes "
                     "clobbered); spawn the task with a larger stack_size",
                     from->stack.size);
-    w->current = to;
+    /* Atomic (a plain store) only because the monitor reads it. */
+    __atomic_store_n(&w->current, to, __ATOMIC_RELAXED);
     if (to != &w->sched)
         atomic_store_explicit(&to->state, UVGO_TASK_RUNNING,
                               memory_order_relaxed);
@@ -762,6 +766,12 @@ static void on_check(uv_check_t *h)
     if (atomic_load_explicit(&w->parked, memory_order_relaxed) &&
         atomic_exchange_explicit(&w->parked, 0, memory_order_acq_rel))
         atomic_fetch_sub_explicit(&rt->nparked, 1, memory_order_relaxed);
+    if (atomic_load_explicit(&w->woken_to_spin, memory_order_relaxed) &&
+        atomic_exchange_explicit(&w->woken_to_spin, 0, memory_order_acquire)) {
+        if (w->spinning)
+            atomic_fetch_sub(&rt->nspinning, 1); /* counted already */
+        w->spinning = 1;
+    }
     undead(w);
     if (atomic_load_explicit(&rt->stopping, memory_order_relaxed)) {
         if (!rt->embedded)
@@ -778,6 +788,17 @@ static void on_doorbell(uv_async_t *h)
 {
     struct uvgo_worker *w = uvgo__container_of(h, struct uvgo_worker, doorbell);
     (void)w; /* the check handle, right after this poll, does the work */
+}
+
+static int others_have_work(struct uvgo_worker *w)
+{
+    struct uvgo_runtime *rt = w->rt;
+    for (int i = 0; i < rt->nworkers; i++) {
+        struct uvgo_worker *v = rt->workers[i];
+        if (v != w && !runq_empty(v))
+            return 1;
+    }
+    return 0;
 }
 
 static int all_queues_empty(struct uvgo_runtime *rt)
@@ -821,9 +842,13 @@ static void on_prepare(uv_prepare_t *h)
 
     atomic_store_explicit(&w->parked, 1, memory_order_seq_cst);
     atomic_fetch_add_explicit(&rt->nparked, 1, memory_order_relaxed);
-    /* seq_cst: the other side of uvgo__inbox_put()'s handshake. */
+    /* seq_cst: the other side of uvgo__inbox_put()'s handshake.  Work
+     * queued elsewhere since our last steal attempt keeps us up too: its
+     * owner may have looked for parked workers just before we counted
+     * ourselves (the monitor catches what slips through this window). */
     if (atomic_load_explicit(&w->inbox, memory_order_seq_cst) ||
-        atomic_load_explicit(&rt->gq_len, memory_order_seq_cst)) {
+        atomic_load_explicit(&rt->gq_len, memory_order_seq_cst) ||
+        others_have_work(w)) {
         if (atomic_exchange_explicit(&w->parked, 0, memory_order_acq_rel))
             atomic_fetch_sub_explicit(&rt->nparked, 1, memory_order_relaxed);
         idle_on(w);
@@ -932,6 +957,109 @@ void uvgo__sched_worker_close(struct uvgo_worker *w)
     uvgo__stack_thread_close(w->altstack);
     w->altstack = NULL;
     uvgo__worker_set_self(NULL);
+}
+
+/* ---- the monitor ---------------------------------------------------------- *
+ *
+ * One thread per runtime that looks at the workers every MONITOR_MS, like
+ * Go's sysmon.  It does two things no hot path should pay for:
+ *
+ *   - A worker that has run one task for a while (its switch count did not
+ *     move) while it has stealable work queued, with another worker parked
+ *     and none spinning, gets help: the monitor wakes an idle worker to
+ *     steal.  This also closes the window in which a task was queued just
+ *     as the last idle worker was going to sleep.
+ *   - A task that runs longer than UVGO_LONG_RUN_MS (default 1000) without a
+ *     switch is reported once, by name, on stderr: it starves everything
+ *     else on its worker, I/O included.  0 turns the report off.
+ */
+#define MONITOR_MS 2
+
+static void monitor_main(void *arg)
+{
+    struct uvgo_runtime *rt = arg;
+    int n = rt->nworkers;
+    unsigned *seen = calloc((size_t)n, sizeof *seen);
+    uint64_t *since = calloc((size_t)n, sizeof *since);
+    uint64_t *reported = calloc((size_t)n, sizeof *reported);
+    const char *env = getenv("UVGO_LONG_RUN_MS");
+    uint64_t long_run_ns = (env && *env ? strtoull(env, NULL, 10) : 1000) *
+                           1000000ull;
+
+    if (!seen || !since || !reported)
+        goto out;
+    uv_mutex_lock(&rt->monitor_lock);
+    while (!rt->monitor_stop) {
+        uv_cond_timedwait(&rt->monitor_cond, &rt->monitor_lock,
+                          MONITOR_MS * 1000000ull);
+        if (rt->monitor_stop)
+            break;
+        uint64_t now = uv_hrtime();
+        for (int i = 0; i < n; i++) {
+            struct uvgo_worker *v = rt->workers[i];
+            unsigned sw = atomic_load_explicit(&v->switches,
+                                               memory_order_relaxed);
+            if (sw != seen[i] ||
+                atomic_load_explicit(&v->parked, memory_order_relaxed)) {
+                seen[i] = sw;
+                since[i] = now;
+                reported[i] = 0;
+                continue;
+            }
+            if (now - since[i] < MONITOR_MS * 1000000ull)
+                continue;
+            if (!runq_empty(v))
+                uvgo__wake_idle(rt);
+            if (long_run_ns && !reported[i] && now - since[i] > long_run_ns) {
+                uvgo_task_t *t = __atomic_load_n(&v->current, __ATOMIC_RELAXED);
+                reported[i] = 1;
+                if (t && t != &v->sched)
+                    fprintf(stderr,
+                            "uvgo: task %llu \"%.*s\" has run for %llu ms on "
+                            "worker %d without a switch; tasks queued behind "
+                            "it and the worker's I/O wait\n",
+                            (unsigned long long)t->id, UVGO_TASK_NAME_MAX - 1,
+                            t->name,
+                            (unsigned long long)((now - since[i]) / 1000000),
+                            i);
+            }
+        }
+    }
+    uv_mutex_unlock(&rt->monitor_lock);
+out:
+    free(seen);
+    free(since);
+    free(reported);
+}
+
+int uvgo__monitor_start(struct uvgo_runtime *rt)
+{
+    int err;
+    uv_mutex_init(&rt->monitor_lock);
+    uv_cond_init(&rt->monitor_cond);
+    rt->monitor_stop = 0;
+    err = uv_thread_create(&rt->monitor, monitor_main, rt);
+    if (err) {
+        uv_cond_destroy(&rt->monitor_cond);
+        uv_mutex_destroy(&rt->monitor_lock);
+        return err;
+    }
+    rt->monitor_started = 1;
+    return 0;
+}
+
+void uvgo__monitor_stop(struct uvgo_runtime *rt)
+{
+    if (!rt->monitor_started)
+        return;
+    uv_mutex_lock(&rt->monitor_lock);
+    rt->monitor_stop = 1;
+    uv_cond_signal(&rt->monitor_cond);
+    uv_mutex_unlock(&rt->monitor_lock);
+    uv_thread_join(&rt->monitor);
+    uv_cond_destroy(&rt->monitor_cond);
+    uv_mutex_destroy(&rt->monitor_lock);
+    rt->monitor_started = 0;
 }
 
 void uvgo__sched_stop_all(struct uvgo_runtime *rt)

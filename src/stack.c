@@ -24,7 +24,9 @@
  * it switches a task out and aborts naming the task.  Slabs are guarded while
  * the guard budget (a quarter of vm.max_map_count, two mappings per guard)
  * allows: the first ~16,000 stacks of a default system are guarded, later
- * ones have canaries.  Meson option guard_pages=always|never forces either.
+ * ones have canaries.  Meson option guard_pages=always|never forces either,
+ * and the environment variable UVGO_GUARD_PAGES=auto|always|never overrides
+ * the build's choice at run time.
  *
  * Caching.  A worker keeps up to UVGO_STACK_HOT_MAX free stacks per size
  * class, with their pages still resident, so spawn/exit cycles cost no system
@@ -89,6 +91,7 @@ static pthread_mutex_t registry_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_once_t global_once = PTHREAD_ONCE_INIT;
 static size_t page_size;
 static size_t guard_budget;          /* slots we may guard */
+static int guard_mode = UVGO_GUARD_MODE; /* the build's, or UVGO_GUARD_PAGES */
 static atomic_size_t guarded_slots;  /* slots in guarded slabs */
 static struct sigaction old_segv;
 
@@ -189,20 +192,24 @@ static void global_init_once(void)
 {
     struct sigaction sa;
 
+    const char *env = getenv("UVGO_GUARD_PAGES");
+
     page_size = (size_t)sysconf(_SC_PAGESIZE);
     pools_init();
+    if (env && !strcmp(env, "auto"))
+        guard_mode = 0;
+    else if (env && !strcmp(env, "always"))
+        guard_mode = 1;
+    else if (env && !strcmp(env, "never"))
+        guard_mode = 2;
     guard_budget = read_max_map_count() / 4;
     memset(&sa, 0, sizeof sa);
     sa.sa_sigaction = on_segv;
     sa.sa_flags = SA_SIGINFO | SA_ONSTACK | SA_NODEFER;
     sigemptyset(&sa.sa_mask);
-#if !defined(UVGO_ASAN) && !defined(UVGO_TSAN)
-    /* Sanitizers install their own SIGSEGV reporting, which also names the
-     * faulting address; keep theirs. */
+    /* Under sanitizers this replaces their SIGSEGV report, which we chain
+     * to for every fault that is not a guard-page hit. */
     sigaction(SIGSEGV, &sa, &old_segv);
-#else
-    (void)sa;
-#endif
 }
 
 int uvgo__stack_global_init(void)
@@ -292,9 +299,9 @@ static struct uvgo_slab *slab_create(int cls)
 
     if (nslots == 0)
         nslots = 1;
-    if (UVGO_GUARD_MODE == 1)
+    if (guard_mode == 1)
         guarded = 1;
-    else if (UVGO_GUARD_MODE == 2)
+    else if (guard_mode == 2)
         guarded = 0;
     else
         guarded = atomic_load(&guarded_slots) + nslots <= guard_budget;

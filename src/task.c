@@ -294,9 +294,12 @@ int uvgo_task_spawn(uvgo_task_t **task, uvgo_task_fn fn, void *arg,
      * the global queue.  A spawn loop then alternates with the tasks it
      * starts, and their records and stacks recycle while still warm.  This
      * is the only case where spawning is a scheduling point (as Go's
-     * preemption would, eventually); from outside a task it never is. */
-    if (self && self->current != &self->sched && uvgo__runq_full(self))
+     * preemption would, eventually); from outside a task it never is.
+     * The yield may resume us on another worker: look again. */
+    if (self && self->current != &self->sched && uvgo__runq_full(self)) {
         uvgo_task_yield();
+        self = uvgo__worker_self();
+    }
     if (opts && opts->worker)
         target = rt->workers[opts->worker - 1];
     else if (self)
@@ -314,8 +317,6 @@ int uvgo_task_spawn(uvgo_task_t **task, uvgo_task_fn fn, void *arg,
     t->worker = target;
     if (target == self) {
         uvgo__runq_put(self, t);
-        if (!(t->flags & UVGO_TASK_PINNED))
-            uvgo__wake_idle(rt);
     } else {
         uvgo__inbox_put(target, t);
     }
@@ -653,6 +654,8 @@ void uvgo__panic(const char *fmt, ...)
     va_list ap;
     uvgo_task_t *t = uvgo__task_self();
 
+    if (!fmt)
+        fmt = "?"; /* keeps GCC's sanitizer builds from seeing a NULL path */
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);

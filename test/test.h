@@ -13,6 +13,7 @@
  *   CASE_PROCS(fn, n)      the same with n workers (default 2)
  *   CASE_PLAIN(fn)         fn runs in the child's main thread, no runtime
  *   CASE_ABORTS(fn, msg)   fn (as CASE) must abort, printing msg on stderr
+ *                          (msg may list several parts: "a|b" needs both)
  *
  * Assertions print both sides (and error names) and fail the case.
  */
@@ -171,7 +172,7 @@ static void *test_task_main_(void *arg)
         TEST_FAIL_("%d task(s) still alive after the case returned",
                    uvgo_task_count() - 1);
     }
-    return (void *)(uintptr_t)0x600d;
+    return (void *)(uintptr_t)0x600dUL;
 }
 
 static void test_child_(const test_case_t *c)
@@ -247,8 +248,20 @@ static int test_run_one_(const test_case_t *c)
     waitpid(pid, &status, 0);
 
     if (c->expect_abort) {
-        ok = WIFSIGNALED(status) && WTERMSIG(status) == SIGABRT &&
-             strstr(err_text, c->expect_abort) != NULL;
+        /* Every '|'-separated part of the expectation must appear. */
+        ok = WIFSIGNALED(status) && WTERMSIG(status) == SIGABRT;
+        const char *p = c->expect_abort;
+        while (ok && *p) {
+            const char *bar = strchr(p, '|');
+            size_t plen = bar ? (size_t)(bar - p) : strlen(p);
+            char part[256];
+            if (plen >= sizeof part)
+                plen = sizeof part - 1;
+            memcpy(part, p, plen);
+            part[plen] = '\0';
+            ok = strstr(err_text, part) != NULL;
+            p += plen + (bar ? 1 : 0);
+        }
     } else {
         ok = WIFEXITED(status) && WEXITSTATUS(status) == 0;
     }
