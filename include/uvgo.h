@@ -1,6 +1,7 @@
 /* uvgo.h: Go's concurrency model for C, on libuv.  The one header to include.
  *
  *   uvgo/errno.h    error codes, uvgo_strerror()
+ *   uvgo/chan.h     channels and select
  *   uvgo/task.h     the runtime, tasks, task-local storage, events, offload,
  *                   dumps, affinity with libuv loops
  *   uvgo/time.h     durations, the clock, sleep
@@ -8,6 +9,7 @@
 #ifndef UVGO_H
 #define UVGO_H
 
+#include "uvgo/chan.h"
 #include "uvgo/errno.h"
 #include "uvgo/task.h"
 #include "uvgo/time.h"

@@ -56,6 +56,27 @@ int uvgo_procs(int n)
     return prev;
 }
 
+int uvgo_ref(void)
+{
+    struct uvgo_runtime *rt = atomic_load(&uvgo__rt);
+    if (!rt)
+        return UVGO_ENOTTASK;
+    atomic_fetch_add(&rt->external_refs, 1);
+    return 0;
+}
+
+int uvgo_unref(void)
+{
+    struct uvgo_runtime *rt = atomic_load(&uvgo__rt);
+    if (!rt)
+        return UVGO_ENOTTASK;
+    if (atomic_fetch_sub(&rt->external_refs, 1) <= 0) {
+        atomic_fetch_add(&rt->external_refs, 1);
+        return UVGO_EINVAL;
+    }
+    return 0;
+}
+
 int uvgo_worker_count(void)
 {
     struct uvgo_runtime *rt = atomic_load(&uvgo__rt);
@@ -198,7 +219,7 @@ int uvgo_main(uvgo_task_fn fn, void *arg, void **result)
     if (err)
         goto out;
     rt->main_task = main_task;
-    main_task->worker = w0;
+    uvgo__task_set_worker(main_task, w0);
     uvgo__runq_put(w0, main_task);
 
     /* The monitor is a backstop (see sched.c); run without it if need be. */

@@ -75,6 +75,7 @@ struct uvgo_task {
     uvgo_event_t done;           /* set when fn has returned */
     void **locals;               /* task-local values, lazily allocated */
     uvgo_stack_t stack;          /* lo == NULL until the task first runs */
+    size_t stack_want;           /* the size asked for; immutable */
 #if defined(UVGO_TSAN)
     void *tsan_fiber;
 #endif
@@ -159,6 +160,7 @@ struct uvgo_runtime {
     atomic_uint rr;             /* round robin for spawns from outside */
     atomic_long foreign_spawned;/* tasks created off the workers */
     atomic_long foreign_freed;  /* tasks freed off the workers */
+    atomic_int external_refs;   /* uvgo_ref(): outside wakers may exist */
     uint64_t ticks_per_poll;    /* poll the loop at least this often */
 
     /* Under lock. */
@@ -177,6 +179,14 @@ struct uvgo_runtime {
     uv_cond_t monitor_cond;
     int monitor_stop;           /* under monitor_lock */
 };
+
+/* Sets t->worker.  A relaxed atomic store (a plain mov): the owners of the
+ * task synchronise through the queues, but dumps read it from anywhere. */
+static inline void uvgo__task_set_worker(uvgo_task_t *t,
+                                         struct uvgo_worker *w)
+{
+    __atomic_store_n(&t->worker, w, __ATOMIC_RELAXED);
+}
 
 /* The running runtime, or NULL. */
 extern struct uvgo_runtime *_Atomic uvgo__rt;

@@ -55,8 +55,8 @@
  * worker is dead-parked and every queue is empty, no task can ever run again:
  * uvgo prints the task dump and aborts, as Go's "all goroutines are asleep".
  * Code outside uvgo cannot be seen: a thread of yours that will wake a task
- * must keep a libuv handle referenced meanwhile (libuv's own rule for when a
- * loop is done).
+ * holds a uvgo_ref() meanwhile (as a referenced libuv handle keeps a loop
+ * alive).
  */
 #include "runtime.h"
 
@@ -269,7 +269,7 @@ static uvgo_task_t *steal(struct uvgo_worker *w)
         for (uint32_t i = 0; i < got; i++) {
             uvgo_task_t *t = atomic_load_explicit(
                 &w->runq[(tl + i) % UVGO_RUNQ_SIZE], memory_order_relaxed);
-            t->worker = w;
+            uvgo__task_set_worker(t, w);
         }
         /* Run the last one now; publish the rest. */
         uvgo_task_t *t = atomic_load_explicit(
@@ -319,11 +319,11 @@ static uvgo_task_t *gq_get(struct uvgo_worker *w)
     t->next = NULL;
     for (t = first->next; t;) {
         uvgo_task_t *next = t->next;
-        t->worker = w;
+        uvgo__task_set_worker(t, w);
         uvgo__runq_put(w, t);
         t = next;
     }
-    first->worker = w;
+    uvgo__task_set_worker(first, w);
     return first;
 }
 
@@ -364,7 +364,20 @@ static uvgo_task_t *inbox_take(struct uvgo_worker *w)
         return NULL;
     for (uvgo_task_t *t = first->next; t;) {
         uvgo_task_t *next = t->next;
-        uvgo__runq_put(w, t);
+        if (UVGO_UNLIKELY(t == w->current)) {
+            /* Readied by another thread while it was still parking, and we
+             * are now inside its own switch-out: it must not enter the
+             * stealable queue, where a thief could resume it on another
+             * thread before its registers are saved.  runnext is ours
+             * alone; whatever sat there is switched out and may go. */
+            if (w->runnext)
+                uvgo__runq_put(w, w->runnext);
+            atomic_store_explicit(&t->state, UVGO_TASK_RUNNABLE,
+                                  memory_order_relaxed);
+            w->runnext = t;
+        } else {
+            uvgo__runq_put(w, t);
+        }
         t = next;
     }
     return first;
@@ -631,7 +644,7 @@ int uvgo_loop_enter(uv_loop_t *loop)
     if (!to)
         return UVGO_EINVAL;
     self = w->current;
-    self->worker = to;
+    uvgo__task_set_worker(self, to);
     atomic_store_explicit(&self->state, UVGO_TASK_RUNNABLE,
                           memory_order_relaxed);
     w->pending = UVGO_PENDING_MOVE;
@@ -867,7 +880,7 @@ static void on_prepare(uv_prepare_t *h)
     w->dead_parked = 1;
     rt->ndead++;
     if (rt->ndead == rt->nworkers && all_queues_empty(rt) &&
-        !atomic_load(&rt->stopping))
+        !atomic_load(&rt->stopping) && !atomic_load(&rt->external_refs))
         deadlock(rt);
     pthread_mutex_unlock(&rt->lock);
 }

@@ -220,8 +220,12 @@ int uvgo__task_create(uvgo_task_t **out, uvgo_task_fn fn, void *arg,
     t = rec_alloc(w);
     if (!t)
         return UVGO_ENOMEM;
-    memset(t, 0, sizeof *t);
-    t->stack.size = size; /* the wish; the real size once attached */
+    /* Everything but the state, which a concurrent dump may be reading
+     * (it is FREE: the record was free). */
+    memset(t, 0, offsetof(uvgo_task_t, state));
+    memset((char *)t + offsetof(uvgo_task_t, state) + sizeof t->state, 0,
+           sizeof *t - offsetof(uvgo_task_t, state) - sizeof t->state);
+    t->stack_want = size;
     t->fn = fn;
     t->arg = arg;
     t->flags = (uint8_t)((opts ? opts->flags : 0) & UVGO_TASK_PINNED);
@@ -238,7 +242,8 @@ int uvgo__task_create(uvgo_task_t **out, uvgo_task_fn fn, void *arg,
     t->tsan_fiber = __tsan_create_fiber(0);
     __tsan_set_fiber_name(t->tsan_fiber, t->name);
 #endif
-    atomic_store_explicit(&t->state, UVGO_TASK_RUNNABLE, memory_order_relaxed);
+    /* release: a dump that sees the state sees the fields above. */
+    atomic_store_explicit(&t->state, UVGO_TASK_RUNNABLE, memory_order_release);
     if (w)
         count_add(&w->spawned);
     else
@@ -250,13 +255,13 @@ int uvgo__task_create(uvgo_task_t **out, uvgo_task_fn fn, void *arg,
 void uvgo__task_attach_stack(struct uvgo_worker *w, uvgo_task_t *t)
 {
     uvgo_stack_t st;
-    char *top = uvgo__stack_alloc(&w->stacks, t->stack.size, &st);
+    char *top = uvgo__stack_alloc(&w->stacks, t->stack_want, &st);
     char *frames;
 
     if (!top)
         uvgo__panic("cannot allocate a %zu-byte stack for task %llu \"%s\": "
                     "out of memory or address space",
-                    t->stack.size, (unsigned long long)t->id, t->name);
+                    t->stack_want, (unsigned long long)t->id, t->name);
 #if defined(UVGO_ASAN)
     /* A recycled stack may still carry poisoned redzones of frames that
      * never returned. */
@@ -314,7 +319,7 @@ int uvgo_task_spawn(uvgo_task_t **task, uvgo_task_fn fn, void *arg,
         return err;
     if (task)
         *task = t;
-    t->worker = target;
+    uvgo__task_set_worker(t, target);
     if (target == self) {
         uvgo__runq_put(self, t);
     } else {
@@ -572,7 +577,8 @@ static void walk_record(uvgo_task_t *t, void *arg)
 
     if (wk->stop)
         return;
-    state = atomic_load_explicit(&t->state, memory_order_relaxed);
+    /* acquire: pairs with the release that publishes a new record. */
+    state = atomic_load_explicit(&t->state, memory_order_acquire);
     if (state == UVGO_TASK_FREE)
         return;
     memcpy(name, t->name, sizeof name);
@@ -583,8 +589,9 @@ static void walk_record(uvgo_task_t *t, void *arg)
     info.wait = atomic_load_explicit(&t->wait, memory_order_relaxed);
     if (!info.wait || state != UVGO_TASK_WAITING)
         info.wait = "";
-    info.worker = t->worker ? t->worker->id : -1;
-    info.stack_size = t->stack.size;
+    struct uvgo_worker *w = __atomic_load_n(&t->worker, __ATOMIC_RELAXED);
+    info.worker = w ? w->id : -1;
+    info.stack_size = t->stack_want;
     wk->count++;
     if (wk->cb) {
         int r = wk->cb(&info, wk->arg);

@@ -65,7 +65,8 @@ typedef void *(*uvgo_task_fn)(void *arg);
  * returns are abandoned: uvgo prints a dump of them to stderr and frees their
  * stacks.  If every task is blocked and nothing (a timer, I/O, a thread-pool
  * job) can wake one, uvgo prints the dump and aborts ("all tasks are asleep -
- * deadlock!").  Returns 0, UVGO_EBUSY if a runtime is already running, or
+ * deadlock!"; see uvgo_ref()).  Returns 0, UVGO_EBUSY if a runtime is
+ * already running, or
  * UVGO_ENOMEM / a libuv error if it could not start (fn did not run).
  * Owner: the runtime is created and destroyed inside the call.
  * Thread: any thread that is not a uvgo worker. */
@@ -76,6 +77,16 @@ int uvgo_main(uvgo_task_fn fn, void *arg, void **result);
  * the UVGO_PROCS environment variable.  Returns UVGO_EBUSY when n > 0 while a
  * runtime runs.  Owner: none.  Thread: any. */
 int uvgo_procs(int n);
+
+/* uvgo aborts with a deadlock report when every task is blocked and nothing
+ * it can see (a referenced libuv handle or request) could wake one.  A thread
+ * of yours that will wake a task (uvgo_chan_try_send, uvgo_event_set...)
+ * is invisible to it: take a reference with uvgo_ref() before handing the
+ * thread its work and drop it with uvgo_unref() when it is done.  Returns 0
+ * or UVGO_ENOTTASK when no runtime runs.  Owner: a count on the runtime.
+ * Thread: any. */
+int uvgo_ref(void);
+int uvgo_unref(void);
 
 /* The number of workers of the running runtime, or 0 when none runs.
  * Owner: none.  Thread: any. */

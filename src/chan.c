@@ -1,0 +1,277 @@
+/* chan.c: channels (see uvgo/chan.h for the semantics, src/chan.h for the
+ * waiter protocol).
+ *
+ * Invariants, under ch->lock:
+ *   - recvq non-empty => the buffer is empty (a receiver waits only when
+ *     nothing is buffered), and no sender waits;
+ *   - sendq non-empty => the buffer is full;
+ *   - closed => both queues are empty (close wakes everyone, and nobody
+ *     queues on a closed channel).
+ *
+ * A send to a waiting receiver copies straight into the receiver's
+ * destination: one copy, no trip through the buffer.  A receive from a full
+ * channel with a waiting sender takes the oldest buffered value and puts the
+ * sender's value at the back, so order is kept (Go's recv()).
+ *
+ * The lock is a spinlock: critical sections are a few dozen instructions and
+ * never block, and a task never parks holding it (it unlocks, then parks;
+ * see src/runtime.h for why that is safe).
+ */
+#include "chan.h"
+
+int uvgo_chan_make(uvgo_chan_t **out, size_t elem_size, size_t cap)
+{
+    uvgo_chan_t *ch;
+
+    if (!out || elem_size > UVGO_CHAN_ELEM_MAX || cap > UVGO_CHAN_CAP_MAX)
+        return UVGO_EINVAL;
+    ch = calloc(1, sizeof *ch + elem_size * cap);
+    if (!ch)
+        return UVGO_ENOMEM;
+    atomic_init(&ch->refs, 1);
+    ch->elem_size = (uint32_t)elem_size;
+    ch->cap = (uint32_t)cap;
+    *out = ch;
+    return 0;
+}
+
+uvgo_chan_t *uvgo_chan_retain(uvgo_chan_t *ch)
+{
+    if (ch)
+        atomic_fetch_add_explicit(&ch->refs, 1, memory_order_relaxed);
+    return ch;
+}
+
+void uvgo_chan_release(uvgo_chan_t *ch)
+{
+    /* acq_rel: the last releaser sees every use the others made. */
+    if (ch && atomic_fetch_sub_explicit(&ch->refs, 1, memory_order_acq_rel) == 1)
+        free(ch);
+}
+
+size_t uvgo_chan_len(uvgo_chan_t *ch)
+{
+    size_t n;
+    if (!ch)
+        return 0;
+    uvgo__spin_lock(&ch->lock);
+    n = ch->count;
+    uvgo__spin_unlock(&ch->lock);
+    return n;
+}
+
+size_t uvgo_chan_cap(uvgo_chan_t *ch)
+{
+    return ch ? ch->cap : 0;
+}
+
+void uvgo__block_forever(const char *what)
+{
+    for (;;)
+        uvgo__task_park(what); /* nothing will ready us */
+}
+
+int uvgo__chan_try_send_locked(uvgo_chan_t *ch, const void *elem,
+                               uvgo_task_t **wake)
+{
+    struct uvgo_waiter *r;
+
+    if (ch->closed)
+        return UVGO_TRY_CLOSED;
+    if ((r = uvgo__waitq_take(&ch->recvq))) {
+        uvgo__elem_copy(r->elem, elem, ch->elem_size);
+        r->ok = 1;
+        *wake = r->task;
+        return UVGO_TRY_DONE;
+    }
+    if (ch->count < ch->cap) {
+        uvgo__elem_copy(uvgo__chan_slot(ch, ch->sendx), elem, ch->elem_size);
+        if (++ch->sendx == ch->cap)
+            ch->sendx = 0;
+        ch->count++;
+        return UVGO_TRY_DONE;
+    }
+    return UVGO_TRY_BLOCK;
+}
+
+int uvgo__chan_try_recv_locked(uvgo_chan_t *ch, void *elem,
+                               uvgo_task_t **wake)
+{
+    struct uvgo_waiter *s;
+
+    if ((s = uvgo__waitq_take(&ch->sendq))) {
+        if (ch->cap == 0) {
+            uvgo__elem_copy(elem, s->elem, ch->elem_size);
+        } else {
+            /* Full buffer: the oldest value is ours, the sender's goes to
+             * the back, in the slot just freed. */
+            char *slot = uvgo__chan_slot(ch, ch->recvx);
+            uvgo__elem_copy(elem, slot, ch->elem_size);
+            uvgo__elem_copy(slot, s->elem, ch->elem_size);
+            if (++ch->recvx == ch->cap)
+                ch->recvx = 0;
+            ch->sendx = ch->recvx;
+        }
+        s->ok = 1;
+        *wake = s->task;
+        return UVGO_TRY_DONE;
+    }
+    if (ch->count > 0) {
+        uvgo__elem_copy(elem, uvgo__chan_slot(ch, ch->recvx), ch->elem_size);
+        if (++ch->recvx == ch->cap)
+            ch->recvx = 0;
+        ch->count--;
+        return UVGO_TRY_DONE;
+    }
+    if (ch->closed) {
+        if (elem)
+            memset(elem, 0, ch->elem_size);
+        return UVGO_TRY_CLOSED;
+    }
+    return UVGO_TRY_BLOCK;
+}
+
+/* Queues a waiter for the calling task and parks it.  Caller holds ch->lock
+ * (released here).  Returns the waiter's ok. */
+static int block_on(uvgo_chan_t *ch, struct uvgo_waitq *q, uvgo_task_t *self,
+                    void *elem, const char *what)
+{
+    struct uvgo_waiter w;
+
+    w.task = self;
+    w.elem = elem;
+    w.sel = NULL;
+    w.index = 0;
+    w.ok = 0;
+    uvgo__waitq_push(q, &w);
+    /* The blocked task's own reference: see "Ownership" in uvgo/chan.h. */
+    atomic_fetch_add_explicit(&ch->refs, 1, memory_order_relaxed);
+    uvgo__spin_unlock(&ch->lock);
+    uvgo__task_park(what);
+    uvgo_chan_release(ch);
+    return w.ok;
+}
+
+int uvgo_chan_send(uvgo_chan_t *ch, const void *elem)
+{
+    uvgo_task_t *self = uvgo__task_self(), *wake = NULL;
+    int r;
+
+    if (!self)
+        return UVGO_ENOTTASK;
+    if (!ch)
+        uvgo__block_forever("chan send (nil chan)");
+    if (!elem && ch->elem_size)
+        return UVGO_EINVAL;
+    uvgo__spin_lock(&ch->lock);
+    r = uvgo__chan_try_send_locked(ch, elem, &wake);
+    if (r == UVGO_TRY_BLOCK)
+        return block_on(ch, &ch->sendq, self, (void *)elem, "chan send")
+                   ? 0
+                   : UVGO_ECLOSED;
+    uvgo__spin_unlock(&ch->lock);
+    if (wake)
+        uvgo__task_ready(wake);
+    return r == UVGO_TRY_DONE ? 0 : UVGO_ECLOSED;
+}
+
+int uvgo_chan_recv(uvgo_chan_t *ch, void *elem, int *ok)
+{
+    uvgo_task_t *self = uvgo__task_self(), *wake = NULL;
+    int r;
+
+    if (!self)
+        return UVGO_ENOTTASK;
+    if (!ch)
+        uvgo__block_forever("chan receive (nil chan)");
+    uvgo__spin_lock(&ch->lock);
+    r = uvgo__chan_try_recv_locked(ch, elem, &wake);
+    if (r == UVGO_TRY_BLOCK) {
+        r = block_on(ch, &ch->recvq, self, elem, "chan receive");
+        if (ok)
+            *ok = r;
+        return r ? 0 : UVGO_ECLOSED;
+    }
+    uvgo__spin_unlock(&ch->lock);
+    if (wake)
+        uvgo__task_ready(wake);
+    if (ok)
+        *ok = r == UVGO_TRY_DONE;
+    return r == UVGO_TRY_DONE ? 0 : UVGO_ECLOSED;
+}
+
+int uvgo_chan_try_send(uvgo_chan_t *ch, const void *elem)
+{
+    uvgo_task_t *wake = NULL;
+    int r;
+
+    if (!ch)
+        return UVGO_EAGAIN;
+    if (!elem && ch->elem_size)
+        return UVGO_EINVAL;
+    uvgo__spin_lock(&ch->lock);
+    r = uvgo__chan_try_send_locked(ch, elem, &wake);
+    uvgo__spin_unlock(&ch->lock);
+    if (wake)
+        uvgo__task_ready(wake);
+    return r == UVGO_TRY_DONE ? 0 : r == UVGO_TRY_CLOSED ? UVGO_ECLOSED
+                                                         : UVGO_EAGAIN;
+}
+
+int uvgo_chan_try_recv(uvgo_chan_t *ch, void *elem, int *ok)
+{
+    uvgo_task_t *wake = NULL;
+    int r;
+
+    if (ok)
+        *ok = 0;
+    if (!ch)
+        return UVGO_EAGAIN;
+    uvgo__spin_lock(&ch->lock);
+    r = uvgo__chan_try_recv_locked(ch, elem, &wake);
+    uvgo__spin_unlock(&ch->lock);
+    if (wake)
+        uvgo__task_ready(wake);
+    if (ok)
+        *ok = r == UVGO_TRY_DONE;
+    return r == UVGO_TRY_DONE ? 0 : r == UVGO_TRY_CLOSED ? UVGO_ECLOSED
+                                                         : UVGO_EAGAIN;
+}
+
+int uvgo_chan_close(uvgo_chan_t *ch)
+{
+    struct uvgo_waiter *w, *list = NULL, **tail = &list;
+
+    if (!ch)
+        return UVGO_EINVAL;
+    uvgo__spin_lock(&ch->lock);
+    if (ch->closed) {
+        uvgo__spin_unlock(&ch->lock);
+        return UVGO_ECLOSED;
+    }
+    ch->closed = 1;
+    /* Collect everyone, in arrival order, then wake them after unlocking.
+     * The list reuses the waiters' links: they are off the queues now. */
+    while ((w = uvgo__waitq_take(&ch->recvq))) {
+        if (w->elem)
+            memset(w->elem, 0, ch->elem_size);
+        w->ok = 0;
+        *tail = w;
+        tail = &w->next;
+    }
+    while ((w = uvgo__waitq_take(&ch->sendq))) {
+        w->ok = 0;
+        *tail = w;
+        tail = &w->next;
+    }
+    *tail = NULL;
+    uvgo__spin_unlock(&ch->lock);
+    while (list) {
+        /* Read the link before readying: the waiter lives on the woken
+         * task's stack. */
+        struct uvgo_waiter *next = list->next;
+        uvgo__task_ready(list->task);
+        list = next;
+    }
+    return 0;
+}

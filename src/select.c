@@ -1,0 +1,238 @@
+/* select.c: Go's select over any number of send and receive cases.
+ *
+ * Pass 1 visits the cases in a random order (a Fisher-Yates shuffle), each
+ * under its own channel's lock, and commits the first that is ready: when
+ * several are ready each is equally likely to be chosen, because the ready
+ * one that comes first in a uniformly random order is uniformly random.
+ * Taking one lock at a time makes the common case (something is ready) cost
+ * one or two lock round trips instead of locking every channel, which Go's
+ * selectgo does.  Rejected: Go's lock-all-first pass 1; measured slower with
+ * bench select, and atomicity only matters for the blocking step below.
+ *
+ * Pass 2, only if nothing was ready: lock every channel in address order (so
+ * two selects cannot deadlock on each other), look once more (a case may
+ * have become ready since), else queue one waiter per case, all sharing one
+ * uvgo_sel, unlock and park.  A waker claims the select with a CAS on
+ * sel->done; losing cases are never touched by anyone but us.
+ *
+ * Pass 3, once woken: lock every channel again and unlink the waiters of the
+ * cases that did not win.
+ *
+ * The waiters live on this stack for up to STACK_CASES cases; bigger selects
+ * allocate them (and may fail with UVGO_ENOMEM).
+ */
+#include "chan.h"
+
+#define STACK_CASES 16
+
+static __thread uint64_t thread_rand;
+
+static uint64_t *rand_state(void)
+{
+    struct uvgo_worker *w = uvgo__worker_self();
+    if (w)
+        return &w->rand;
+    if (!thread_rand)
+        thread_rand = uv_hrtime() | 1;
+    return &thread_rand;
+}
+
+static int validate(uvgo_select_case_t *cases, size_t n)
+{
+    if (n && !cases)
+        return UVGO_EINVAL;
+    if (n > UVGO_SELECT_MAX)
+        return UVGO_EINVAL;
+    for (size_t i = 0; i < n; i++) {
+        uvgo_select_case_t *c = &cases[i];
+        if (c->dir != UVGO_SELECT_RECV && c->dir != UVGO_SELECT_SEND)
+            return UVGO_EINVAL;
+        if (c->dir == UVGO_SELECT_SEND && c->chan && !c->elem &&
+            c->chan->elem_size)
+            return UVGO_EINVAL;
+    }
+    return 0;
+}
+
+/* Tries case c on its locked channel.  UVGO_TRY_BLOCK, or the case has
+ * committed: its ok is set and *wake may name a task to ready. */
+static int try_case(uvgo_select_case_t *c, uvgo_task_t **wake)
+{
+    int r;
+    if (c->dir == UVGO_SELECT_SEND)
+        r = uvgo__chan_try_send_locked(c->chan, c->elem, wake);
+    else
+        r = uvgo__chan_try_recv_locked(c->chan, c->elem, wake);
+    if (r != UVGO_TRY_BLOCK)
+        c->ok = r == UVGO_TRY_DONE;
+    return r;
+}
+
+/* Pass 1: returns the committed case's index, or -1. */
+static int pass1(uvgo_select_case_t *cases, const uint16_t *order, size_t n)
+{
+    for (size_t k = 0; k < n; k++) {
+        uvgo_select_case_t *c = &cases[order[k]];
+        uvgo_task_t *wake = NULL;
+        if (!c->chan)
+            continue;
+        uvgo__spin_lock(&c->chan->lock);
+        int r = try_case(c, &wake);
+        uvgo__spin_unlock(&c->chan->lock);
+        if (r != UVGO_TRY_BLOCK) {
+            if (wake)
+                uvgo__task_ready(wake);
+            return order[k];
+        }
+    }
+    return -1;
+}
+
+static void lock_all(uvgo_chan_t **locks, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        uvgo__spin_lock(&locks[i]->lock);
+}
+
+static void unlock_all(uvgo_chan_t **locks, size_t n)
+{
+    for (size_t i = n; i-- > 0;)
+        uvgo__spin_unlock(&locks[i]->lock);
+}
+
+/* Sorts the distinct non-NULL channels by address into locks[]; returns
+ * how many there are. */
+static size_t lock_order(uvgo_select_case_t *cases, size_t n,
+                         uvgo_chan_t **locks)
+{
+    size_t m = 0, d = 0;
+    for (size_t i = 0; i < n; i++) {
+        uvgo_chan_t *ch = cases[i].chan;
+        size_t j;
+        if (!ch)
+            continue;
+        /* Insertion sort: selects are small. */
+        for (j = m; j > 0 && (uintptr_t)locks[j - 1] > (uintptr_t)ch; j--)
+            locks[j] = locks[j - 1];
+        locks[j] = ch;
+        m++;
+    }
+    for (size_t i = 0; i < m; i++) /* drop duplicates */
+        if (d == 0 || locks[d - 1] != locks[i])
+            locks[d++] = locks[i];
+    return d;
+}
+
+static int select_impl(uvgo_select_case_t *cases, size_t n, int block)
+{
+    uint16_t order_stack[STACK_CASES];
+    uvgo_chan_t *locks_stack[STACK_CASES];
+    struct uvgo_waiter waiters_stack[STACK_CASES];
+    uint16_t *order = order_stack;
+    uvgo_chan_t **locks = locks_stack;
+    struct uvgo_waiter *waiters = waiters_stack;
+    void *heap = NULL;
+    uvgo_task_t *self = NULL;
+    struct uvgo_sel sel;
+    uint64_t *rnd;
+    size_t nlocks;
+    int err, won;
+
+    err = validate(cases, n);
+    if (err)
+        return err;
+    if (block) {
+        self = uvgo__task_self();
+        if (!self)
+            return UVGO_ENOTTASK;
+    }
+    if (n > STACK_CASES) {
+        heap = malloc(n * (sizeof *order + sizeof *locks + sizeof *waiters));
+        if (!heap)
+            return UVGO_ENOMEM;
+        waiters = heap;
+        locks = (uvgo_chan_t **)(waiters + n);
+        order = (uint16_t *)(locks + n);
+    }
+
+    /* A uniformly random poll order. */
+    rnd = rand_state();
+    for (size_t i = 0; i < n; i++) {
+        size_t j = uvgo__rand_below(rnd, (uint32_t)(i + 1));
+        order[i] = order[j];
+        order[j] = (uint16_t)i;
+    }
+
+    won = pass1(cases, order, n);
+    if (won >= 0 || !block) {
+        free(heap);
+        return won >= 0 ? won : UVGO_EAGAIN;
+    }
+
+    nlocks = lock_order(cases, n, locks);
+    if (nlocks == 0) {
+        free(heap);
+        uvgo__block_forever(n ? "select (nil chans only)" : "select (no cases)");
+    }
+
+    /* Pass 2. */
+    lock_all(locks, nlocks);
+    for (size_t k = 0; k < n; k++) {
+        uvgo_select_case_t *c = &cases[order[k]];
+        uvgo_task_t *wake = NULL;
+        if (c->chan && try_case(c, &wake) != UVGO_TRY_BLOCK) {
+            unlock_all(locks, nlocks);
+            if (wake)
+                uvgo__task_ready(wake);
+            free(heap);
+            return order[k];
+        }
+    }
+    atomic_init(&sel.done, 0);
+    for (size_t i = 0; i < n; i++) {
+        uvgo_select_case_t *c = &cases[i];
+        struct uvgo_waiter *w = &waiters[i];
+        w->linked = 0;
+        if (!c->chan)
+            continue;
+        w->task = self;
+        w->elem = c->elem;
+        w->sel = &sel;
+        w->index = (int)i;
+        w->ok = 0;
+        uvgo__waitq_push(c->dir == UVGO_SELECT_SEND ? &c->chan->sendq
+                                                    : &c->chan->recvq,
+                         w);
+        atomic_fetch_add_explicit(&c->chan->refs, 1, memory_order_relaxed);
+    }
+    unlock_all(locks, nlocks);
+    uvgo__task_park("select");
+
+    /* Pass 3.  acquire: pairs with the winner's CAS. */
+    won = atomic_load_explicit(&sel.done, memory_order_acquire) - 1;
+    lock_all(locks, nlocks);
+    for (size_t i = 0; i < n; i++) {
+        uvgo_select_case_t *c = &cases[i];
+        if (c->chan && waiters[i].linked)
+            uvgo__waitq_unlink(c->dir == UVGO_SELECT_SEND ? &c->chan->sendq
+                                                          : &c->chan->recvq,
+                               &waiters[i]);
+    }
+    unlock_all(locks, nlocks);
+    for (size_t i = 0; i < n; i++)
+        if (cases[i].chan)
+            uvgo_chan_release(cases[i].chan);
+    cases[won].ok = waiters[won].ok;
+    free(heap);
+    return won;
+}
+
+int uvgo_select(uvgo_select_case_t *cases, size_t n)
+{
+    return select_impl(cases, n, 1);
+}
+
+int uvgo_select_try(uvgo_select_case_t *cases, size_t n)
+{
+    return select_impl(cases, n, 0);
+}
