@@ -78,7 +78,7 @@ int uvgo__chan_try_send_locked(uvgo_chan_t *ch, const void *elem,
 
     if (ch->closed)
         return UVGO_TRY_CLOSED;
-    if ((r = uvgo__waitq_take(&ch->recvq))) {
+    if ((r = uvgo__waitq_take(ch, &ch->recvq))) {
         uvgo__elem_copy(r->elem, elem, ch->elem_size);
         r->ok = 1;
         *wake = r->task;
@@ -99,7 +99,7 @@ int uvgo__chan_try_recv_locked(uvgo_chan_t *ch, void *elem,
 {
     struct uvgo_waiter *s;
 
-    if ((s = uvgo__waitq_take(&ch->sendq))) {
+    if ((s = uvgo__waitq_take(ch, &ch->sendq))) {
         if (ch->cap == 0) {
             uvgo__elem_copy(elem, s->elem, ch->elem_size);
         } else {
@@ -144,11 +144,11 @@ static int block_on(uvgo_chan_t *ch, struct uvgo_waitq *q, uvgo_task_t *self,
     w.index = 0;
     w.ok = 0;
     uvgo__waitq_push(q, &w);
-    /* The blocked task's own reference: see "Ownership" in uvgo/chan.h. */
+    /* The waiter's reference (see "Ownership" in uvgo/chan.h), dropped by
+     * whoever unlinks it: we never touch the channel once woken. */
     atomic_fetch_add_explicit(&ch->refs, 1, memory_order_relaxed);
     uvgo__spin_unlock(&ch->lock);
     uvgo__task_park(what);
-    uvgo_chan_release(ch);
     return w.ok;
 }
 
@@ -252,14 +252,14 @@ int uvgo_chan_close(uvgo_chan_t *ch)
     ch->closed = 1;
     /* Collect everyone, in arrival order, then wake them after unlocking.
      * The list reuses the waiters' links: they are off the queues now. */
-    while ((w = uvgo__waitq_take(&ch->recvq))) {
+    while ((w = uvgo__waitq_take(ch, &ch->recvq))) {
         if (w->elem)
             memset(w->elem, 0, ch->elem_size);
         w->ok = 0;
         *tail = w;
         tail = &w->next;
     }
-    while ((w = uvgo__waitq_take(&ch->sendq))) {
+    while ((w = uvgo__waitq_take(ch, &ch->sendq))) {
         w->ok = 0;
         *tail = w;
         tail = &w->next;

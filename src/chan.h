@@ -83,12 +83,17 @@ static inline void uvgo__waitq_unlink(struct uvgo_waitq *q,
 
 /* Unlinks and returns the first waiter that can still be woken, skipping
  * (and unlinking) select waiters whose select another case already won.
+ * Every waiter holds a reference on its channel, and whoever unlinks a
+ * waiter drops it: here the caller's own reference keeps the count above
+ * zero, and the woken task never has to touch the channel again.
  * Caller holds the channel's lock. */
-static inline struct uvgo_waiter *uvgo__waitq_take(struct uvgo_waitq *q)
+static inline struct uvgo_waiter *uvgo__waitq_take(uvgo_chan_t *ch,
+                                                   struct uvgo_waitq *q)
 {
     struct uvgo_waiter *w;
     while ((w = q->first)) {
         uvgo__waitq_unlink(q, w);
+        atomic_fetch_sub_explicit(&ch->refs, 1, memory_order_relaxed);
         if (!w->sel)
             return w;
         int zero = 0;

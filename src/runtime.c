@@ -112,6 +112,13 @@ static uint64_t calibrate_poll_ticks(void)
     return cached;
 }
 
+static void close_walk_cb(uv_handle_t *h, void *arg)
+{
+    (void)arg;
+    if (!uv_is_closing(h))
+        uv_close(h, NULL);
+}
+
 static void rt_free(struct uvgo_runtime *rt)
 {
     if (!rt)
@@ -159,7 +166,7 @@ static int rt_create(int n, uv_loop_t *host, struct uvgo_runtime **out)
 fail:
     for (int i = 0; i < rt->nworkers; i++) {
         struct uvgo_worker *w = rt->workers[i];
-        uv_walk(w->loop, (uv_walk_cb)uv_close, NULL);
+        uv_walk(w->loop, close_walk_cb, NULL);
         uv_run(w->loop, UV_RUN_DEFAULT);
         uv_loop_close(w->loop);
     }
@@ -171,6 +178,7 @@ static void worker_thread(void *arg)
 {
     struct uvgo_worker *w = arg;
     uvgo__sched_worker_run(w);
+    uv_barrier_wait(&w->rt->stopped);
     uvgo__sched_worker_close(w);
 }
 
@@ -210,14 +218,23 @@ int uvgo_main(uvgo_task_fn fn, void *arg, void **result)
         pthread_mutex_unlock(&start_lock);
         return err;
     }
+    if (uv_barrier_init(&rt->stopped, (unsigned)n)) {
+        pthread_mutex_unlock(&start_lock);
+        err = UVGO_ENOMEM;
+        goto out_early;
+    }
     w0 = rt->workers[0];
     uvgo__worker_set_self(w0);
     atomic_store_explicit(&uvgo__rt, rt, memory_order_release);
     pthread_mutex_unlock(&start_lock);
 
     err = uvgo__task_create(&main_task, fn, arg, &opts, w0, 0);
-    if (err)
+    if (err) {
+        /* Nothing ran: close the loops from here. */
+        for (int i = 0; i < n; i++)
+            uvgo__sched_worker_close(rt->workers[i]);
         goto out;
+    }
     rt->main_task = main_task;
     uvgo__task_set_worker(main_task, w0);
     uvgo__runq_put(w0, main_task);
@@ -234,9 +251,12 @@ int uvgo_main(uvgo_task_fn fn, void *arg, void **result)
         }
     }
     uvgo__sched_worker_run(w0);
+    /* Two phases: every worker has stopped running tasks (and the monitor
+     * has stopped) before any closes the handles the others may touch. */
+    uvgo__monitor_stop(rt);
+    uv_barrier_wait(&rt->stopped);
     for (int i = 1; i < n; i++)
         uv_thread_join(&rt->workers[i]->thread);
-    uvgo__monitor_stop(rt);
     uvgo__sched_worker_close(w0);
 
     if (result)
@@ -257,6 +277,16 @@ out:
     uvgo__task_records_reset();
     pthread_mutex_unlock(&start_lock);
     uvgo__worker_set_self(NULL);
+    uv_barrier_destroy(&rt->stopped);
+    rt_free(rt);
+    return err;
+out_early:
+    for (int i = 0; i < n; i++) {
+        struct uvgo_worker *w = rt->workers[i];
+        uv_walk(w->loop, close_walk_cb, NULL);
+        uv_run(w->loop, UV_RUN_DEFAULT);
+        uv_loop_close(w->loop);
+    }
     rt_free(rt);
     return err;
 }

@@ -49,8 +49,10 @@ enum uvgo_task_state {
  * the stack is attached when the task first runs, so a queued task that has
  * not started costs a record and no stack. */
 struct uvgo_task {
-    /* Saved context.  Written by the task's own switch-out. */
-    uvgo_ctx_t ctx;
+    /* The fields a waker on another thread touches come first, in one cache
+     * line with the saved stack pointer (asm backend): a cross-thread
+     * wake-up moves as few lines between cores as possible. */
+
     /* The worker running the task or whose queues hold it.  Written only
      * while the task is neither running nor queued: at spawn, by a thief
      * before it publishes the stolen task, by a moving task's old worker.
@@ -59,18 +61,24 @@ struct uvgo_task {
     /* Queue link: inbox, global queue, pinned queue.  Owned by whichever
      * queue holds the task. */
     uvgo_task_t *next;
+    /* For dumps; relaxed.  state is written by the task's worker (and by
+     * a same-thread waker), wait by the task when it parks. */
+    _Atomic(const char *) wait;  /* what it waits on while WAITING */
+    _Atomic uint8_t state;       /* enum uvgo_task_state */
+    uint8_t flags;               /* UVGO_TASK_PINNED | TASK_* below */
+    /* 1 from the moment a worker switches to the task until the switch
+     * away from it has completed (cleared by whatever runs next). */
+    atomic_uchar on_cpu;
+    /* Saved context.  Written by the task's own switch-out. */
+    uvgo_ctx_t ctx;
     /* Immutable after spawn. */
     uint64_t id;
     uvgo_task_fn fn;
     void *arg;
-    uint8_t flags;               /* UVGO_TASK_PINNED | TASK_JOINABLE */
     /* Written by the task, read by joiners after `done` is set. */
     void *result;
-    /* For dumps; relaxed, written by the task or its waker. */
-    _Atomic(const char *) wait;  /* what it waits on while WAITING */
-    _Atomic uint8_t state;       /* enum uvgo_task_state */
     /* References: one for running, one for a joinable handle.  The last
-     * release frees the stack (uvgo__task_unref). */
+     * release frees the record (uvgo__task_unref). */
     atomic_int refs;
     uvgo_event_t done;           /* set when fn has returned */
     void **locals;               /* task-local values, lazily allocated */
@@ -87,6 +95,9 @@ struct uvgo_task {
 };
 
 #define UVGO_TASK_JOINABLE (1u << 7)
+/* The task entered a loop (uvgo_loop_enter): it uses that loop's handles, so
+ * wake-ups send it home instead of pulling it to the waker's worker. */
+#define UVGO_TASK_BOUND (1u << 6)
 
 /* Go's runq: a fixed ring the owner pushes at `tail` without atomics RMW;
  * the owner and thieves take from `head` with a CAS. */
@@ -98,6 +109,14 @@ enum {
     UVGO_PENDING_REQUEUE, /* a yielding task: back of the local runq */
     UVGO_PENDING_MOVE,    /* a moving task: the target worker's inbox */
     UVGO_PENDING_EXIT     /* a returned task: drop its running reference */
+};
+
+/* What a thief saw of a victim, for deciding whether it has stalled. */
+#define UVGO_STEAL_SEEN 8
+struct uvgo_steal_seen {
+    struct uvgo_worker *worker;
+    unsigned switches;
+    uint64_t since;
 };
 
 struct uvgo_worker {
@@ -119,10 +138,14 @@ struct uvgo_worker {
     uvgo_task_t *pin_head, *pin_tail; /* pinned runnable tasks, FIFO */
     uvgo_task_t *runnext;       /* runs next; never stolen */
     int pending;                /* UVGO_PENDING_*: after the next switch */
+    uvgo_task_t *switched_out;  /* its on_cpu is cleared after the switch */
     uvgo_task_t *pending_task;
     struct uvgo_worker *pending_to;
     int idle_active;            /* the idle handle is started */
     int spinning;               /* counted in rt->nspinning */
+    uint64_t idle_since;        /* ticks when it ran out of work, or 0 */
+    struct uvgo_steal_seen seen[UVGO_STEAL_SEEN]; /* by victim id */
+    int keep_polling;           /* idle but still spinning: do not park */
     int dead_parked;            /* counted in rt->ndead (under rt->lock) */
     uint64_t next_id, id_end;   /* task ids reserved for this worker */
     uvgo_task_t *rec_free;      /* free task records, linked through next */
@@ -171,6 +194,11 @@ struct uvgo_runtime {
 
     uvgo_task_t *main_task;
     void *main_result;
+
+    /* Shutdown: no worker closes its handles before all have stopped
+     * running tasks (a task on one worker may still ring another's
+     * doorbell) and the monitor has stopped. */
+    uv_barrier_t stopped;
 
     /* The monitor thread (sched.c). */
     uv_thread_t monitor;

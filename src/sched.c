@@ -77,6 +77,10 @@
 #define SPIN_US 50
 #define POLL_CHECK_MASK 63 /* read the clock every 64 switches */
 #define FAIRNESS_TICKS 61  /* Go's schedtick % 61 */
+#define STEAL_MIN_LEN 4    /* a queue this long is always worth stealing */
+#define STEAL_STALL_US 20  /* or a queue whose owner has not switched since */
+#define SPIN_BACKOFF_MIN 32  /* pauses between lock polls, at first */
+#define SPIN_BACKOFF_MAX 128 /* pauses between lock polls, at most */
 
 struct uvgo_runtime *_Atomic uvgo__rt;
 
@@ -251,6 +255,35 @@ static uint32_t runq_grab(struct uvgo_worker *w, struct uvgo_worker *victim)
     }
 }
 
+/* Whether w should steal from v now.  Stealing buys parallelism, but it
+ * also splits tasks that talk to each other across cores, where every later
+ * hand-off costs cache-line transfers: bench select ran at ~190 ns per
+ * receive on two workers against ~100 on one.  So a thief takes from a
+ * queue only when it is long (more than its owner will get to soon) or when
+ * the owner has stalled (one task has run for STEAL_STALL_US without a
+ * switch).  The owner's switch count is read only when its queue is short
+ * and non-empty, so idle workers do not pull that line on every spin. */
+static int worth_stealing(struct uvgo_worker *w, struct uvgo_worker *v)
+{
+    uint32_t len = atomic_load_explicit(&v->runq_tail, memory_order_relaxed) -
+                   atomic_load_explicit(&v->runq_head, memory_order_relaxed);
+    if (len == 0 || len > UVGO_RUNQ_SIZE)
+        return 0;
+    if (len >= STEAL_MIN_LEN)
+        return 1;
+    unsigned sw = atomic_load_explicit(&v->switches, memory_order_relaxed);
+    uint64_t now = uvgo__ticks();
+    struct uvgo_steal_seen *seen = &w->seen[v->id % UVGO_STEAL_SEEN];
+    if (seen->worker != v || seen->switches != sw) {
+        seen->worker = v;
+        seen->switches = sw;
+        seen->since = now;
+        return 0;
+    }
+    return now - seen->since >= w->rt->ticks_per_poll * STEAL_STALL_US /
+                                    POLL_INTERVAL_US;
+}
+
 static uvgo_task_t *steal(struct uvgo_worker *w)
 {
     struct uvgo_runtime *rt = w->rt;
@@ -260,7 +293,7 @@ static uvgo_task_t *steal(struct uvgo_worker *w)
     uint32_t start = uvgo__rand_below(&w->rand, (uint32_t)n);
     for (int k = 0; k < n; k++) {
         struct uvgo_worker *v = rt->workers[(start + (uint32_t)k) % (uint32_t)n];
-        if (v == w)
+        if (v == w || !worth_stealing(w, v))
             continue;
         uint32_t got = runq_grab(w, v);
         if (!got)
@@ -408,25 +441,47 @@ void uvgo__wake_idle(struct uvgo_runtime *rt)
     atomic_fetch_sub(&rt->nspinning, 1);
 }
 
+/* Where a woken task runs.
+ *
+ * A task woken by a task on its own worker runs next there (runnext).  A
+ * task woken from another worker moves to the waker's worker and runs next
+ * there, as Go's ready() does: the two are talking, and keeping them on one
+ * core turns every later hand-off into a local one (bench select: ~100 ns
+ * per receive instead of 175-450 when the receiver and its senders sit on
+ * different workers and each wake-up crosses cores).  Idle workers steal
+ * the rest.  Three kinds of task go home through their worker's inbox
+ * instead (the doorbell rung only if that worker is parked):
+ *   - pinned tasks, and tasks bound to a loop because they use its handles
+ *     (uvgo_loop_enter): moving them would only buy a hop back;
+ *   - a task still switching out on its old worker (on_cpu): it parked, a
+ *     waker on another thread claimed it at once, and its registers are not
+ *     saved yet; its own worker resumes it after the switch;
+ *   - wake-ups from outside a task (loop callbacks, other threads).
+ */
 void uvgo__task_ready(uvgo_task_t *t)
 {
     struct uvgo_worker *self = uvgo__worker_self();
     struct uvgo_worker *w = t->worker;
 
-    atomic_store_explicit(&t->wait, NULL, memory_order_relaxed);
-    if (w == self) {
-        atomic_store_explicit(&t->state, UVGO_TASK_RUNNABLE,
-                              memory_order_relaxed);
-        if (self->runnext)
-            uvgo__runq_put(self, self->runnext);
-        self->runnext = t;
-        if (UVGO_UNLIKELY(!self->idle_active))
-            idle_on(self);
-    } else {
-        atomic_store_explicit(&t->state, UVGO_TASK_RUNNABLE,
-                              memory_order_relaxed);
-        uvgo__inbox_put(w, t);
+    if (w != self) {
+        /* acquire: pairs with the release that clears on_cpu once the
+         * task's switch-out completed. */
+        if (!self || self->current == &self->sched || self->rt != w->rt ||
+            (t->flags & (UVGO_TASK_PINNED | UVGO_TASK_BOUND)) ||
+            atomic_load_explicit(&t->on_cpu, memory_order_acquire)) {
+            /* The state stays "waiting" until its worker picks it up:
+             * writing it here would drag one more line across cores. */
+            uvgo__inbox_put(w, t);
+            return;
+        }
+        uvgo__task_set_worker(t, self);
     }
+    atomic_store_explicit(&t->state, UVGO_TASK_RUNNABLE, memory_order_relaxed);
+    if (self->runnext)
+        uvgo__runq_put(self, self->runnext);
+    self->runnext = t;
+    if (UVGO_UNLIKELY(!self->idle_active))
+        idle_on(self);
 }
 
 /* ---- switching ---------------------------------------------------------- */
@@ -505,9 +560,13 @@ static inline void switch_to(struct uvgo_worker *w, uvgo_task_t *from,
                     from->stack.size);
     /* Atomic (a plain store) only because the monitor reads it. */
     __atomic_store_n(&w->current, to, __ATOMIC_RELAXED);
-    if (to != &w->sched)
+    atomic_store_explicit(&to->on_cpu, 1, memory_order_relaxed);
+    w->switched_out = from;
+    if (to != &w->sched) {
         atomic_store_explicit(&to->state, UVGO_TASK_RUNNING,
                               memory_order_relaxed);
+        atomic_store_explicit(&to->wait, NULL, memory_order_relaxed);
+    }
 #if defined(UVGO_ASAN)
     san_bounds(to, &bottom, &size);
     __sanitizer_start_switch_fiber(dying ? NULL : &fake, bottom, size);
@@ -523,6 +582,8 @@ static inline void switch_to(struct uvgo_worker *w, uvgo_task_t *from,
     __sanitizer_finish_switch_fiber(fake, &bottom, &size);
 #endif
     w = uvgo__worker_self();
+    /* release: whoever sees on_cpu == 0 sees the registers saved. */
+    atomic_store_explicit(&w->switched_out->on_cpu, 0, memory_order_release);
     if (UVGO_UNLIKELY(w->pending))
         run_pending(w);
 }
@@ -537,6 +598,7 @@ void uvgo__sched_task_started(void)
     __sanitizer_finish_switch_fiber(NULL, &bottom, &size);
 #endif
     w = uvgo__worker_self();
+    atomic_store_explicit(&w->switched_out->on_cpu, 0, memory_order_release);
     if (w->pending)
         run_pending(w);
 }
@@ -636,6 +698,8 @@ int uvgo_loop_enter(uv_loop_t *loop)
         return UVGO_ENOTTASK;
     if (!loop)
         return UVGO_EINVAL;
+    /* From now on wake-ups send this task home to the loop's worker. */
+    w->current->flags |= UVGO_TASK_BOUND;
     if (w->loop == loop)
         return 0;
     for (int i = 0; rt && i < rt->nworkers; i++)
@@ -688,23 +752,27 @@ static void stop_spinning(struct uvgo_worker *w)
     }
 }
 
-/* Looks beyond the local queues: global queue, other workers' runqs. */
-static uvgo_task_t *find_work(struct uvgo_worker *w)
+/* Looks beyond the local queues: the inbox, the global queue and (if
+ * `remote`) other workers' runqs. */
+static uvgo_task_t *find_work_in(struct uvgo_worker *w, int remote)
 {
     uvgo_task_t *t;
-    if ((t = inbox_take(w)) || (t = gq_get(w)) || (t = steal(w)))
+    if ((t = inbox_take(w)) || (t = gq_get(w)) || (remote && (t = steal(w))))
         return t;
     return NULL;
 }
 
-/* Busy-polls for work for up to SPIN_US before the worker parks: waking a
- * parked worker costs an eventfd write and an epoll wake-up (microseconds),
- * a spinning one notices a new task in ~100 ns. */
-static uvgo_task_t *spin_for_work(struct uvgo_worker *w)
+static uvgo_task_t *find_work(struct uvgo_worker *w)
+{
+    return find_work_in(w, 1);
+}
+
+/* Busy-polls for work until `until` (ticks).  Waking a parked worker costs
+ * an eventfd write and an epoll wake-up (microseconds); a spinning one
+ * notices a new task in ~100 ns. */
+static uvgo_task_t *spin_for_work(struct uvgo_worker *w, uint64_t until)
 {
     struct uvgo_runtime *rt = w->rt;
-    uint64_t start = uvgo__ticks();
-    uint64_t limit = rt->ticks_per_poll * SPIN_US / POLL_INTERVAL_US;
     uvgo_task_t *t;
     unsigned i = 0;
 
@@ -713,26 +781,45 @@ static uvgo_task_t *spin_for_work(struct uvgo_worker *w)
         atomic_fetch_add(&rt->nspinning, 1);
     }
     do {
-        if ((t = find_work(w)))
+        /* Our inbox every time (only wakers write that line); other
+         * workers' queues every 16th time, so that polling them does not
+         * make their owners miss on every queue operation. */
+        if ((t = find_work_in(w, (i & 15) == 0)))
             return t;
         if (atomic_load_explicit(&rt->stopping, memory_order_relaxed))
             break;
-        for (int k = 0; k < 16; k++)
+        for (int k = 0; k < 4; k++)
             uvgo__cpu_relax();
-    } while ((++i & 7) || uvgo__ticks() - start < limit);
+    } while ((++i & 7) || uvgo__ticks() < until);
+    return NULL;
+}
+
+/* The worker gives up spinning and will park. */
+static uvgo_task_t *stop_idling(struct uvgo_worker *w)
+{
+    w->idle_since = 0;
+    w->keep_polling = 0;
+    if (!w->spinning)
+        return NULL;
     stop_spinning(w);
     /* Go's rule: after dropping the spinning count, look once more, or a
-     * worker that readied work while we counted as spinning (and so did not
-     * wake anyone) would leave it stranded. */
+     * worker that queued work while we counted as spinning (and so woke
+     * nobody) would leave it stranded. */
     return find_work(w);
 }
 
+/* The scheduler context: runs tasks until none is runnable or the loop is due
+ * for a poll.  An idle worker spins for up to SPIN_US in all, returning to
+ * the loop for a non-blocking poll every POLL_INTERVAL_US meanwhile, and
+ * only then lets the loop block. */
 static void run(struct uvgo_worker *w)
 {
     struct uvgo_runtime *rt = w->rt;
     int spin = rt->nworkers > 1 && !rt->embedded;
+    uint64_t spin_ticks = rt->ticks_per_poll * SPIN_US / POLL_INTERVAL_US;
 
     w->last_poll = uvgo__ticks();
+    w->keep_polling = 0;
     for (;;) {
         uvgo_task_t *t;
         if (atomic_load_explicit(&rt->stopping, memory_order_relaxed))
@@ -740,10 +827,25 @@ static void run(struct uvgo_worker *w)
         t = next_local(w);
         if (!t)
             t = find_work(w);
-        if (!t && spin)
-            t = spin_for_work(w);
+        if (!t && spin) {
+            uint64_t now = uvgo__ticks();
+            if (!w->idle_since)
+                w->idle_since = now;
+            uint64_t until = w->idle_since + spin_ticks;
+            if (now < until) {
+                uint64_t poll_at = w->last_poll + rt->ticks_per_poll;
+                t = spin_for_work(w, poll_at < until ? poll_at : until);
+                if (!t && uvgo__ticks() < until) {
+                    w->keep_polling = 1; /* poll the loop, then spin on */
+                    break;
+                }
+            }
+            if (!t)
+                t = stop_idling(w);
+        }
         if (!t)
             break;
+        w->idle_since = 0;
         if (w->spinning) {
             stop_spinning(w);
             if (has_local_work(w))
@@ -753,7 +855,7 @@ static void run(struct uvgo_worker *w)
         if (poll_due(w))
             break;
     }
-    if (has_local_work(w)) {
+    if (has_local_work(w) || w->keep_polling) {
         if (!w->idle_active)
             idle_on(w);
     } else if (w->idle_active) {
@@ -842,7 +944,7 @@ static void on_prepare(uv_prepare_t *h)
     struct uvgo_runtime *rt = w->rt;
     int alive;
 
-    if (has_local_work(w) || atomic_load(&rt->stopping)) {
+    if (has_local_work(w) || w->keep_polling || atomic_load(&rt->stopping)) {
         if (!w->idle_active)
             idle_on(w);
         return;
@@ -852,6 +954,7 @@ static void on_prepare(uv_prepare_t *h)
     /* Going idle: give cached stacks' memory back, keep a few warm. */
     uvgo__stack_cache_trim(&w->stacks, 16);
     stop_spinning(w);
+    w->idle_since = 0;
 
     atomic_store_explicit(&w->parked, 1, memory_order_seq_cst);
     atomic_fetch_add_explicit(&rt->nparked, 1, memory_order_relaxed);
@@ -1101,17 +1204,22 @@ void uvgo__sched_embedded_thread_close(struct uvgo_worker *w)
 
 void uvgo__spin_lock_slow(uvgo_spinlock_t *l)
 {
-    for (unsigned i = 0;; i++) {
-        while (atomic_load_explicit(&l->locked, memory_order_relaxed)) {
-            if (i < 64) {
-                uvgo__cpu_relax();
-            } else {
-                /* The holder's thread may have been preempted. */
-                sched_yield();
-            }
-            i++;
-        }
-        if (!atomic_exchange_explicit(&l->locked, 1, memory_order_acquire))
+    /* Exponential backoff: a waiter that keeps re-reading the line takes it
+     * away from the holder on every poll, and the holder pays a transfer
+     * to unlock.  Backing off lets the holder run several critical sections
+     * back to back with the line in its own cache (this is what gives mpmc
+     * its throughput), and after a long wait the holder has probably been
+     * preempted, so the thread yields its CPU. */
+    unsigned backoff = SPIN_BACKOFF_MIN, rounds = 0;
+    for (;;) {
+        for (unsigned i = 0; i < backoff; i++)
+            uvgo__cpu_relax();
+        if (!atomic_load_explicit(&l->locked, memory_order_relaxed) &&
+            !atomic_exchange_explicit(&l->locked, 1, memory_order_acquire))
             return;
+        if (backoff < SPIN_BACKOFF_MAX)
+            backoff <<= 1;
+        else if (++rounds >= 64)
+            sched_yield();
     }
 }

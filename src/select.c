@@ -213,14 +213,18 @@ static int select_impl(uvgo_select_case_t *cases, size_t n, int block)
     lock_all(locks, nlocks);
     for (size_t i = 0; i < n; i++) {
         uvgo_select_case_t *c = &cases[i];
-        if (c->chan && waiters[i].linked)
+        waiters[i].index = -1; /* marks the ones we unlink ourselves */
+        if (c->chan && waiters[i].linked) {
             uvgo__waitq_unlink(c->dir == UVGO_SELECT_SEND ? &c->chan->sendq
                                                           : &c->chan->recvq,
                                &waiters[i]);
+            waiters[i].index = (int)i;
+        }
     }
     unlock_all(locks, nlocks);
+    /* Whoever unlinks a waiter drops its reference: these are ours. */
     for (size_t i = 0; i < n; i++)
-        if (cases[i].chan)
+        if (cases[i].chan && waiters[i].index >= 0)
             uvgo_chan_release(cases[i].chan);
     cases[won].ok = waiters[won].ok;
     free(heap);

@@ -93,6 +93,249 @@ static void bench_yield(const char *variant)
     uvgo_main(yield_main, (void *)variant, NULL);
 }
 
+/* ---- pingpong -------------------------------------------------------------- */
+
+static struct {
+    uvgo_chan_t *ping, *pong;
+    long n;
+    const char *variant;
+} pp;
+
+static void *pingpong_echo(void *arg)
+{
+    int v;
+    (void)arg;
+    UVGO_CHAN_RANGE(pp.ping, &v) {
+        v++;
+        uvgo_chan_send(pp.pong, &v);
+    }
+    return NULL;
+}
+
+static void *pingpong_driver(void *arg)
+{
+    int x = 0;
+    (void)arg;
+    int64_t t0 = uvgo_now();
+    for (long i = 0; i < pp.n; i++) {
+        uvgo_chan_send(pp.ping, &x);
+        uvgo_chan_recv(pp.pong, &x, NULL);
+    }
+    int64_t elapsed = uvgo_now() - t0;
+    uvgo_chan_close(pp.ping);
+    bench_check(x == pp.n, "pingpong: got %d, want %ld", x, pp.n);
+    bench_report("pingpong", pp.variant, pp.n, elapsed, NULL);
+    return NULL;
+}
+
+static void *pingpong_main(void *arg)
+{
+    /* "cross": each task pinned to its own worker, so every message crosses
+     * threads; "local": one worker. */
+    int cross = !strcmp(pp.variant, "cross");
+    uvgo_task_opts_t a = {.worker = 1, .flags = cross ? UVGO_TASK_PINNED : 0};
+    uvgo_task_opts_t b = {.worker = cross ? 2 : 1,
+                          .flags = cross ? UVGO_TASK_PINNED : 0};
+    uvgo_task_t *ta, *tb;
+    (void)arg;
+    uvgo_chan_make(&pp.ping, sizeof(int), 0);
+    uvgo_chan_make(&pp.pong, sizeof(int), 0);
+    uvgo_task_spawn(&tb, pingpong_echo, NULL, &b);
+    uvgo_task_spawn(&ta, pingpong_driver, NULL, &a);
+    uvgo_task_join(ta, NULL);
+    uvgo_task_join(tb, NULL);
+    uvgo_chan_release(pp.ping);
+    uvgo_chan_release(pp.pong);
+    return NULL;
+}
+
+static void bench_pingpong(const char *variant)
+{
+    pp.n = bench_scale(1000000);
+    pp.variant = variant;
+    uvgo_main(pingpong_main, NULL, NULL);
+}
+
+/* ---- mpmc ---------------------------------------------------------------- */
+
+static struct {
+    uvgo_chan_t *ch;
+    long n;
+    atomic_int producers_left;
+    atomic_long sum;
+} mp;
+
+static void *mpmc_producer(void *arg)
+{
+    long p = (long)(intptr_t)arg;
+    for (long i = mp.n * p / 4; i < mp.n * (p + 1) / 4; i++)
+        uvgo_chan_send(mp.ch, &i);
+    if (atomic_fetch_sub(&mp.producers_left, 1) == 1)
+        uvgo_chan_close(mp.ch);
+    return NULL;
+}
+
+static void *mpmc_consumer(void *arg)
+{
+    long v, s = 0;
+    (void)arg;
+    UVGO_CHAN_RANGE(mp.ch, &v) s += v;
+    atomic_fetch_add(&mp.sum, s);
+    return NULL;
+}
+
+static void *mpmc_main(void *arg)
+{
+    const char *variant = arg;
+    uvgo_task_t *t[8];
+    mp.n = bench_scale(10000000);
+    atomic_store(&mp.producers_left, 4);
+    uvgo_chan_make(&mp.ch, sizeof(long), 1024);
+    int64_t t0 = uvgo_now();
+    for (long p = 0; p < 4; p++)
+        uvgo_task_spawn(&t[p], mpmc_producer, (void *)(intptr_t)p, NULL);
+    for (int c = 0; c < 4; c++)
+        uvgo_task_spawn(&t[4 + c], mpmc_consumer, NULL, NULL);
+    for (int i = 0; i < 8; i++)
+        uvgo_task_join(t[i], NULL);
+    int64_t elapsed = uvgo_now() - t0;
+    long want = mp.n * (mp.n - 1) / 2;
+    bench_check(atomic_load(&mp.sum) == want, "mpmc: sum %ld, want %ld",
+                atomic_load(&mp.sum), want);
+    bench_report("mpmc", variant, mp.n, elapsed, NULL);
+    uvgo_chan_release(mp.ch);
+    return NULL;
+}
+
+static void bench_mpmc(const char *variant)
+{
+    uvgo_main(mpmc_main, (void *)variant, NULL);
+}
+
+/* ---- select ---------------------------------------------------------------- */
+
+static struct {
+    uvgo_chan_t *ch[4];
+    long n;
+} sl;
+
+static void *select_sender(void *arg)
+{
+    long k = (long)(intptr_t)arg;
+    for (long i = 0; i < sl.n; i++) {
+        long v = k * sl.n + i;
+        uvgo_chan_send(sl.ch[k], &v);
+    }
+    return NULL;
+}
+
+static void *select_main(void *arg)
+{
+    const char *variant = arg;
+    uvgo_task_t *t[4];
+    uvgo_select_case_t c[4];
+    long v = 0, sum = 0;
+    sl.n = bench_scale(1000000);
+    for (int k = 0; k < 4; k++) {
+        uvgo_chan_make(&sl.ch[k], sizeof(long), 0);
+        c[k] = (uvgo_select_case_t)UVGO_CASE_RECV(sl.ch[k], &v);
+    }
+    int64_t t0 = uvgo_now();
+    for (long k = 0; k < 4; k++)
+        uvgo_task_spawn(&t[k], select_sender, (void *)(intptr_t)k, NULL);
+    long total = 4 * sl.n;
+    for (long got = 0; got < total; got++) {
+        uvgo_select(c, 4);
+        sum += v;
+    }
+    int64_t elapsed = uvgo_now() - t0;
+    for (int k = 0; k < 4; k++)
+        uvgo_task_join(t[k], NULL);
+    bench_check(sum == total * (total - 1) / 2, "select: sum %ld, want %ld",
+                sum, total * (total - 1) / 2);
+    bench_report("select", variant, total, elapsed, NULL);
+    for (int k = 0; k < 4; k++)
+        uvgo_chan_release(sl.ch[k]);
+    return NULL;
+}
+
+static void bench_select(const char *variant)
+{
+    uvgo_main(select_main, (void *)variant, NULL);
+}
+
+/* ---- idle / idle1m ------------------------------------------------------- */
+
+static struct {
+    uvgo_chan_t *release;
+    unsigned char *woke;
+    atomic_long ready, left;
+    uvgo_event_t done;
+} id;
+
+static void *idle_task(void *arg)
+{
+    atomic_fetch_add_explicit(&id.ready, 1, memory_order_relaxed);
+    uvgo_chan_recv(id.release, NULL, NULL);
+    id.woke[(uintptr_t)arg] = 1;
+    if (atomic_fetch_sub_explicit(&id.left, 1, memory_order_acq_rel) == 1)
+        uvgo_event_set(&id.done);
+    return NULL;
+}
+
+static void run_idle(const char *name, const char *variant, long n)
+{
+    n = bench_scale(n);
+    id.woke = calloc((size_t)n, 1);
+    uvgo_chan_make(&id.release, 0, 0);
+    atomic_store(&id.left, n);
+    long before = bench_status_kb("VmRSS");
+    int64_t t0 = uvgo_now();
+    for (long i = 0; i < n; i++)
+        bench_check(uvgo_go(idle_task, (void *)(uintptr_t)i) == 0, "spawn");
+    while (atomic_load(&id.ready) < n)
+        uvgo_sleep(UVGO_MILLISECOND);
+    int64_t spawned = uvgo_now() - t0;
+    long blocked = bench_status_kb("VmRSS");
+    t0 = uvgo_now();
+    uvgo_chan_close(id.release);
+    uvgo_event_wait(&id.done, "bench wait");
+    int64_t elapsed = spawned + (uvgo_now() - t0);
+    long count = 0;
+    for (long i = 0; i < n; i++)
+        count += id.woke[i];
+    bench_check(count == n, "%s: %ld of %ld tasks woke", name, count, n);
+    char extra[160];
+    snprintf(extra, sizeof extra,
+             "rss_before_kb=%ld rss_blocked_kb=%ld bytes_per_task=%ld", before,
+             blocked, (blocked - before) * 1024 / n);
+    bench_report(name, variant, n, elapsed, extra);
+    uvgo_chan_release(id.release);
+    free(id.woke);
+}
+
+static void *idle_main(void *arg)
+{
+    run_idle("idle", arg, 100000);
+    return NULL;
+}
+
+static void *idle1m_main(void *arg)
+{
+    run_idle("idle1m", arg, 1000000);
+    return NULL;
+}
+
+static void bench_idle(const char *variant)
+{
+    uvgo_main(idle_main, (void *)variant, NULL);
+}
+
+static void bench_idle1m(const char *variant)
+{
+    uvgo_main(idle1m_main, (void *)variant, NULL);
+}
+
 /* ---- the table ----------------------------------------------------------- */
 
 static const struct {
@@ -101,6 +344,12 @@ static const struct {
 } benches[] = {
     {"spawn", "all", bench_spawn},
     {"yield", "1", bench_yield},
+    {"pingpong", "local", bench_pingpong},
+    {"pingpong", "cross", bench_pingpong},
+    {"mpmc", "all", bench_mpmc},
+    {"select", "all", bench_select},
+    {"idle", "all", bench_idle},
+    {"idle1m", "all", bench_idle1m},
 };
 
 static void set_procs(const char *variant)
