@@ -4,14 +4,18 @@
  *   uvgo/chan.h     channels and select
  *   uvgo/task.h     the runtime, tasks, task-local storage, events, offload,
  *                   dumps, affinity with libuv loops
- *   uvgo/time.h     durations, the clock, sleep
+ *   uvgo/time.h     durations, the clock, sleep, timers, tickers
+ *   uvgo/context.h  contexts (cancel, deadline, values), *_ctx waits
+ *   uvgo/signal.h   signals delivered into channels
  */
 #ifndef UVGO_H
 #define UVGO_H
 
 #include "uvgo/chan.h"
+#include "uvgo/context.h"
 #include "uvgo/errno.h"
 #include "uvgo/task.h"
+#include "uvgo/signal.h"
 #include "uvgo/time.h"
 
 #define UVGO_VERSION_MAJOR 0

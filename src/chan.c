@@ -52,7 +52,7 @@ void uvgo_chan_release(uvgo_chan_t *ch)
 size_t uvgo_chan_len(uvgo_chan_t *ch)
 {
     size_t n;
-    if (!ch)
+    if (!ch || ch->timer)
         return 0;
     uvgo__spin_lock(&ch->lock);
     n = ch->count;
@@ -62,13 +62,59 @@ size_t uvgo_chan_len(uvgo_chan_t *ch)
 
 size_t uvgo_chan_cap(uvgo_chan_t *ch)
 {
-    return ch ? ch->cap : 0;
+    return ch && !ch->timer ? ch->cap : 0;
 }
 
 void uvgo__block_forever(const char *what)
 {
     for (;;)
         uvgo__task_park(what); /* nothing will ready us */
+}
+
+int uvgo__park_or_done(struct uvgo_sel *sel, uvgo_chan_t *done,
+                       const char *what)
+{
+    struct uvgo_waiter w;
+    int zero = 0;
+
+    if (!done) {
+        uvgo__task_park(what);
+        return 1;
+    }
+    uvgo__spin_lock(&done->lock);
+    if (done->closed) {
+        uvgo__spin_unlock(&done->lock);
+        /* acq_rel: pairs with the source's CAS. */
+        if (atomic_compare_exchange_strong_explicit(
+                &sel->done, &zero, 2, memory_order_acq_rel,
+                memory_order_acquire))
+            return 2;
+        /* The source won first; its wake-up is ours to consume. */
+        uvgo__task_park(what);
+        return 1;
+    }
+    w.task = uvgo__task_self();
+    w.elem = NULL;
+    w.sel = sel;
+    w.index = 1; /* a win stores index + 1 == 2 */
+    w.ok = 0;
+    uvgo__waitq_push(&done->recvq, &w);
+    atomic_fetch_add_explicit(&done->refs, 1, memory_order_relaxed);
+    uvgo__spin_unlock(&done->lock);
+    uvgo__task_park(what);
+    int won = atomic_load_explicit(&sel->done, memory_order_acquire);
+    if (won == 1) {
+        int mine = 0;
+        uvgo__spin_lock(&done->lock);
+        if (w.linked) {
+            uvgo__waitq_unlink(&done->recvq, &w);
+            mine = 1;
+        }
+        uvgo__spin_unlock(&done->lock);
+        if (mine)
+            uvgo_chan_release(done);
+    }
+    return won;
 }
 
 int uvgo__chan_try_send_locked(uvgo_chan_t *ch, const void *elem,

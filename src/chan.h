@@ -50,6 +50,7 @@ struct uvgo_chan {
     uint32_t recvx;  /* next buffered element to receive */
     uint32_t sendx;  /* next free buffer slot */
     int closed;
+    int timer;       /* a timer's channel: len and cap report 0 (Go 1.23) */
     struct uvgo_waitq recvq, sendq;
     char buf[];      /* cap * elem_size bytes */
 };
@@ -146,5 +147,22 @@ int uvgo__chan_try_recv_locked(uvgo_chan_t *ch, void *elem,
 
 /* Parks the calling task forever (a NULL channel, an empty select). */
 UVGO_NORETURN void uvgo__block_forever(const char *what);
+
+/* Waiting on something that is not a channel, bounded by a context.
+ *
+ * The caller has registered itself with some source (a timer heap, an
+ * event) that, to wake it, must win `sel` with CAS(done, 0, 1) and then
+ * ready the task.  This parks until that happens or until `done` (a
+ * context's Done channel; NULL: never) closes, which wins with 2.  Returns
+ * the winner: 1, or 2 when the caller must withdraw its registration from
+ * the source, knowing the source can no longer claim it.  On 1 the Done
+ * waiter is gone from `done` when this returns. */
+int uvgo__park_or_done(struct uvgo_sel *sel, uvgo_chan_t *done,
+                       const char *what);
+
+/* Select with one more receive case on `done` (NULL: none), for the *_ctx
+ * forms.  Returns a case index, n if `done` won, or an error. */
+int uvgo__select_done(uvgo_select_case_t *cases, size_t n, int block,
+                      uvgo_chan_t *done);
 
 #endif /* UVGO_CHAN_INTERNAL_H */

@@ -17,7 +17,7 @@ static void ctx_start(unsigned e_hi, unsigned e_lo, unsigned a_hi,
     __builtin_trap();
 }
 
-void uvgo__ctx_make(uvgo_ctx_t *ctx, void *lo, size_t size,
+void uvgo__ctx_make(uvgo__exec_t *ctx, void *lo, size_t size,
                     void (*entry)(void *), void *arg)
 {
     uintptr_t e = (uintptr_t)entry, a = (uintptr_t)arg;

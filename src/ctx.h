@@ -31,28 +31,28 @@
 
 #if defined(UVGO_SWITCH_UCONTEXT)
 #include <ucontext.h>
-typedef struct uvgo_ctx {
+typedef struct uvgo__exec {
     ucontext_t uc;
-} uvgo_ctx_t;
+} uvgo__exec_t;
 #else
-typedef struct uvgo_ctx {
+typedef struct uvgo__exec {
     void *sp; /* saved stack pointer while switched out */
-} uvgo_ctx_t;
+} uvgo__exec_t;
 #endif
 
 /* Prepares `ctx` to run entry(arg) on the stack [lo, lo + size). */
-void uvgo__ctx_make(uvgo_ctx_t *ctx, void *lo, size_t size,
+void uvgo__ctx_make(uvgo__exec_t *ctx, void *lo, size_t size,
                     void (*entry)(void *), void *arg);
 
 /* Saves the running context in `from` and resumes `to`.  Returns when
  * something switches back to `from`, possibly on another thread. */
 #if defined(UVGO_SWITCH_UCONTEXT)
-static inline void uvgo__ctx_switch(uvgo_ctx_t *from, uvgo_ctx_t *to)
+static inline void uvgo__ctx_switch(uvgo__exec_t *from, uvgo__exec_t *to)
 {
     swapcontext(&from->uc, &to->uc);
 }
 #else
-void uvgo__ctx_switch(uvgo_ctx_t *from, uvgo_ctx_t *to);
+void uvgo__ctx_switch(uvgo__exec_t *from, uvgo__exec_t *to);
 #endif
 
 #endif /* UVGO_CTX_H */

@@ -297,8 +297,8 @@ static void embedded_closed(uv_handle_t *h)
 {
     struct uvgo_worker *w = h->data;
     if (--w->open_handles == 0) {
-        struct uvgo_runtime *rt = w->rt;
-        rt_free(rt);
+        uvgo__timers_finish(w);
+        rt_free(w->rt);
     }
 }
 
@@ -332,7 +332,8 @@ int uvgo_loop_detach(uv_loop_t *loop)
 {
     struct uvgo_runtime *rt = atomic_load(&uvgo__rt);
     struct uvgo_worker *w;
-    uv_handle_t *handles[5];
+    uv_handle_t *handles[6];
+    int nh = 0;
 
     if (!rt || !rt->embedded || rt->workers[0]->loop != loop)
         return UVGO_EINVAL;
@@ -347,13 +348,15 @@ int uvgo_loop_detach(uv_loop_t *loop)
     w->closing = 1;
     uvgo__stack_cache_trim(&w->stacks, 0);
     uvgo__sched_embedded_thread_close(w);
-    handles[0] = (uv_handle_t *)&w->check;
-    handles[1] = (uv_handle_t *)&w->prepare;
-    handles[2] = (uv_handle_t *)&w->idle;
-    handles[3] = (uv_handle_t *)&w->doorbell;
-    handles[4] = (uv_handle_t *)&w->timer;
-    w->open_handles = 5;
-    for (int i = 0; i < 5; i++) {
+    handles[nh++] = (uv_handle_t *)&w->check;
+    handles[nh++] = (uv_handle_t *)&w->prepare;
+    handles[nh++] = (uv_handle_t *)&w->idle;
+    handles[nh++] = (uv_handle_t *)&w->doorbell;
+    handles[nh++] = (uv_handle_t *)&w->timer;
+    if (w->tfd >= 0)
+        handles[nh++] = (uv_handle_t *)&w->tpoll;
+    w->open_handles = nh;
+    for (int i = 0; i < nh; i++) {
         handles[i]->data = w;
         uv_close(handles[i], embedded_closed);
     }

@@ -70,7 +70,7 @@ struct uvgo_task {
      * away from it has completed (cleared by whatever runs next). */
     atomic_uchar on_cpu;
     /* Saved context.  Written by the task's own switch-out. */
-    uvgo_ctx_t ctx;
+    uvgo__exec_t ctx;
     /* Immutable after spawn. */
     uint64_t id;
     uvgo_task_fn fn;
@@ -154,9 +154,18 @@ struct uvgo_worker {
     int closing;                /* handles are closing: start nothing */
     int open_handles;           /* embedded mode: handles not yet closed */
     void *altstack;
-    uvgo_heap_t timers;         /* sleeping tasks, by deadline */
-    int64_t timer_armed;        /* deadline the uv timer is set for, or -1 */
-    uv_timer_t timer;
+    /* Timers (time.c).  The heap is shared: any thread may add or remove
+     * entries under timers_lock; the wake-up source is armed for the
+     * earliest deadline. */
+    uvgo_spinlock_t timers_lock;
+    uvgo_heap_t timers;         /* sleepers and timers, by deadline */
+    atomic_long ntimers;        /* timers.count, for lock-free readers */
+    int64_t timer_armed;        /* deadline armed for (timers_lock), or -1 */
+    atomic_int timers_dirty;    /* re-arm needed on the owner thread */
+    int tfd;                    /* timerfd (Linux), else -1 */
+    uv_poll_t tpoll;            /* watches tfd */
+    uv_timer_t timer;           /* the wake-up source where no timerfd */
+    int embedded_timers_ref;    /* single-loop mode: the source is ref'd */
     uv_check_t check;
     uv_prepare_t prepare;
     uv_idle_t idle;
@@ -300,9 +309,12 @@ void uvgo__task_records_walk(void (*cb)(uvgo_task_t *t, void *arg),
 /* Frees every record chunk; only when no runtime runs. */
 void uvgo__task_records_reset(void);
 
-/* Sleeping (time.c). */
-void uvgo__timers_init(struct uvgo_worker *w);
-void uvgo__timers_close(struct uvgo_worker *w);
+/* Timers (time.c). */
+int uvgo__timers_init(struct uvgo_worker *w);
+void uvgo__timers_close(struct uvgo_worker *w);   /* stops the source */
+void uvgo__timers_finish(struct uvgo_worker *w);  /* after the loop closed */
+void uvgo__timers_rearm(struct uvgo_worker *w);   /* owner thread */
+void uvgo__timers_thread_init(void);              /* a worker thread */
 
 /* Live tasks (spawned minus exited and freed), summed over workers. */
 long uvgo__task_live(struct uvgo_runtime *rt);

@@ -902,7 +902,9 @@ static void on_check(uv_check_t *h)
 static void on_doorbell(uv_async_t *h)
 {
     struct uvgo_worker *w = uvgo__container_of(h, struct uvgo_worker, doorbell);
-    (void)w; /* the check handle, right after this poll, does the work */
+    /* Tasks: the check handle, right after this poll, runs them.  Timers
+     * armed from another thread where only we may touch the uv timer: */
+    uvgo__timers_rearm(w);
 }
 
 static int others_have_work(struct uvgo_worker *w)
@@ -975,7 +977,8 @@ static void on_prepare(uv_prepare_t *h)
 
     /* Would anything wake this loop besides another worker? */
     uv_unref((uv_handle_t *)&w->doorbell);
-    alive = uv_loop_alive(w->loop);
+    alive = uv_loop_alive(w->loop) ||
+            atomic_load_explicit(&w->ntimers, memory_order_relaxed) > 0;
     uv_ref((uv_handle_t *)&w->doorbell);
     if (alive)
         return;
@@ -1040,6 +1043,10 @@ int uvgo__sched_worker_init(struct uvgo_runtime *rt, struct uvgo_worker *w,
     if (w->embedded)
         uv_unref((uv_handle_t *)&w->doorbell);
     uvgo__timers_init(w);
+    if (w->embedded) {
+        /* Sleeping tasks keep the host's loop alive (see time.c). */
+        w->embedded_timers_ref = 0;
+    }
     return 0;
 }
 
@@ -1047,6 +1054,7 @@ int uvgo__sched_worker_init(struct uvgo_runtime *rt, struct uvgo_worker *w,
 void uvgo__sched_worker_run(struct uvgo_worker *w)
 {
     uvgo__worker_set_self(w);
+    uvgo__timers_thread_init();
     thread_stack_bounds(&w->sched);
 #if defined(UVGO_TSAN)
     w->sched.tsan_fiber = __tsan_get_current_fiber();
@@ -1070,6 +1078,7 @@ void uvgo__sched_worker_close(struct uvgo_worker *w)
     uv_walk(w->loop, close_walk, NULL);
     uv_run(w->loop, UV_RUN_DEFAULT);
     uv_loop_close(w->loop);
+    uvgo__timers_finish(w);
     uvgo__stack_thread_close(w->altstack);
     w->altstack = NULL;
     uvgo__worker_set_self(NULL);

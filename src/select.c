@@ -123,7 +123,7 @@ static size_t lock_order(uvgo_select_case_t *cases, size_t n,
     return d;
 }
 
-static int select_impl(uvgo_select_case_t *cases, size_t n, int block)
+static int select_core(uvgo_select_case_t *cases, size_t n, int block)
 {
     uint16_t order_stack[STACK_CASES];
     uvgo_chan_t *locks_stack[STACK_CASES];
@@ -136,11 +136,8 @@ static int select_impl(uvgo_select_case_t *cases, size_t n, int block)
     struct uvgo_sel sel;
     uint64_t *rnd;
     size_t nlocks;
-    int err, won;
+    int won;
 
-    err = validate(cases, n);
-    if (err)
-        return err;
     if (block) {
         self = uvgo__task_self();
         if (!self)
@@ -231,12 +228,38 @@ static int select_impl(uvgo_select_case_t *cases, size_t n, int block)
     return won;
 }
 
+int uvgo__select_done(uvgo_select_case_t *ucases, size_t un, int block,
+                      uvgo_chan_t *done)
+{
+    uvgo_select_case_t stack[STACK_CASES];
+    uvgo_select_case_t *cases;
+    int err = validate(ucases, un), won;
+
+    if (err)
+        return err;
+    if (!done)
+        return select_core(ucases, un, block);
+    /* The Done channel is one more receive case, at index un. */
+    cases = un + 1 > STACK_CASES ? malloc((un + 1) * sizeof *cases) : stack;
+    if (!cases)
+        return UVGO_ENOMEM;
+    if (un)
+        memcpy(cases, ucases, un * sizeof *cases);
+    cases[un] = (uvgo_select_case_t)UVGO_CASE_RECV(done, NULL);
+    won = select_core(cases, un + 1, block);
+    if (won >= 0 && (size_t)won < un)
+        ucases[won].ok = cases[won].ok;
+    if (cases != stack)
+        free(cases);
+    return won;
+}
+
 int uvgo_select(uvgo_select_case_t *cases, size_t n)
 {
-    return select_impl(cases, n, 1);
+    return uvgo__select_done(cases, n, 1, NULL);
 }
 
 int uvgo_select_try(uvgo_select_case_t *cases, size_t n)
 {
-    return select_impl(cases, n, 0);
+    return uvgo__select_done(cases, n, 0, NULL);
 }

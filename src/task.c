@@ -22,6 +22,7 @@
 #include <string.h>
 #include <sys/mman.h>
 
+#include "chan.h"
 #include "runtime.h"
 
 #if defined(UVGO_ASAN)
@@ -394,7 +395,7 @@ void uvgo__task_exited(struct uvgo_worker *w, uvgo_task_t *t)
         task_free(w, t);
 }
 
-int uvgo_task_join(uvgo_task_t *task, void **result)
+int uvgo_task_join_ctx(uvgo_task_t *task, void **result, uvgo_ctx_t *ctx)
 {
     uvgo_task_t *self = uvgo__task_self();
     int err;
@@ -403,13 +404,19 @@ int uvgo_task_join(uvgo_task_t *task, void **result)
         return UVGO_ENOTTASK;
     if (!task || task == self || !(task->flags & UVGO_TASK_JOINABLE))
         return UVGO_EINVAL;
-    err = uvgo_event_wait(&task->done, "task join");
+    /* On a context error the handle stays valid: join it again later. */
+    err = uvgo_event_wait_ctx(&task->done, "task join", ctx);
     if (err)
         return err;
     if (result)
         *result = task->result;
     uvgo__task_unref(task);
     return 0;
+}
+
+int uvgo_task_join(uvgo_task_t *task, void **result)
+{
+    return uvgo_task_join_ctx(task, result, NULL);
 }
 
 int uvgo_task_detach(uvgo_task_t *task)
@@ -508,12 +515,31 @@ static void locals_destroy(uvgo_task_t *t)
     t->locals = NULL;
 }
 
-/* ---- events ------------------------------------------------------------- */
+/* ---- events ------------------------------------------------------------- *
+ *
+ * An event's word is 0 (unset), EVENT_SET, or the address of the one
+ * waiter, a struct ev_waiter on the waiting task's stack.  A waiter bounded
+ * by a context can be woken by the event or by the context; they race for
+ * its uvgo_sel.  If the context wins, the waiter takes its address back out
+ * of the word with a CAS; if a setter already swapped it out, the setter
+ * still holds the address, and the waiter waits (a few instructions) for its
+ * `acked` before its frame may go.
+ */
 
-int uvgo_event_wait(uvgo_event_t *ev, const char *what)
+struct ev_waiter {
+    uvgo_task_t *task;
+    struct uvgo_sel *sel;
+    atomic_int acked; /* the setter is done with this waiter */
+};
+
+int uvgo_event_wait_ctx(uvgo_event_t *ev, const char *what, uvgo_ctx_t *ctx)
 {
     uvgo_task_t *self = uvgo__task_self();
+    struct ev_waiter w;
+    struct uvgo_sel sel;
+    uvgo_chan_t *done = NULL;
     uintptr_t s;
+    int err;
 
     if (!self)
         return UVGO_ENOTTASK;
@@ -524,24 +550,57 @@ int uvgo_event_wait(uvgo_event_t *ev, const char *what)
         return 0;
     if (s != 0)
         return UVGO_EINVAL;
+    if (ctx) {
+        if ((err = uvgo_ctx_err(ctx)))
+            return err;
+        done = uvgo_ctx_done(ctx);
+    }
+    w.task = self;
+    w.sel = &sel;
+    atomic_init(&w.acked, 0);
+    atomic_init(&sel.done, 0);
     /* acq_rel: pairs with the exchange in uvgo_event_set(). */
-    if (!__atomic_compare_exchange_n(&ev->state_, &s, (uintptr_t)self, 0,
+    if (!__atomic_compare_exchange_n(&ev->state_, &s, (uintptr_t)&w, 0,
                                      __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
         return s == EVENT_SET ? 0 : UVGO_EINVAL;
-    uvgo__task_park(what ? what : "event");
-    return 0;
+    if (uvgo__park_or_done(&sel, done, what ? what : "event") == 1)
+        return 0;
+    /* The context won: withdraw, or wait for the setter to let go. */
+    s = (uintptr_t)&w;
+    if (!__atomic_compare_exchange_n(&ev->state_, &s, 0, 0, __ATOMIC_ACQ_REL,
+                                     __ATOMIC_ACQUIRE)) {
+        while (!atomic_load_explicit(&w.acked, memory_order_acquire))
+            uvgo__cpu_relax();
+    }
+    return uvgo_ctx_err(ctx);
+}
+
+int uvgo_event_wait(uvgo_event_t *ev, const char *what)
+{
+    return uvgo_event_wait_ctx(ev, what, NULL);
 }
 
 void uvgo_event_set(uvgo_event_t *ev)
 {
-    uintptr_t s;
+    struct ev_waiter *w;
+    uvgo_task_t *t;
+    int zero = 0, won;
+
     if (!ev)
         return;
     /* acq_rel: pairs with the waiter's CAS; what the setter wrote before is
      * visible to the waiter once it runs. */
-    s = __atomic_exchange_n(&ev->state_, EVENT_SET, __ATOMIC_ACQ_REL);
-    if (s > EVENT_SET)
-        uvgo__task_ready((uvgo_task_t *)s);
+    w = (struct ev_waiter *)__atomic_exchange_n(&ev->state_, EVENT_SET,
+                                                __ATOMIC_ACQ_REL);
+    if ((uintptr_t)w <= EVENT_SET)
+        return;
+    t = w->task;
+    won = atomic_compare_exchange_strong_explicit(
+        &w->sel->done, &zero, 1, memory_order_acq_rel, memory_order_acquire);
+    /* release: after this the waiter's frame may go; touch it no more. */
+    atomic_store_explicit(&w->acked, 1, memory_order_release);
+    if (won)
+        uvgo__task_ready(t);
 }
 
 /* ---- views of all tasks -------------------------------------------------- */

@@ -1,91 +1,665 @@
-/* time.c: sleeping.
+/* time.c: sleeping, timers, tickers, after-funcs.
  *
- * Each worker keeps its sleeping tasks in a pairing heap keyed by deadline
- * (nanoseconds on uv_hrtime's clock) and one uv_timer_t armed for the
- * earliest.  A sleeper's heap node lives on its own stack.  A sleeping task is
- * parked on its worker and cannot be stolen, so heap and timer are touched by
- * the owner thread only.
+ * Each worker keeps a pairing heap of timer entries keyed by deadline
+ * (nanoseconds on uv_hrtime's clock), guarded by timers_lock, and one wake-up
+ * source armed for the earliest: on Linux a timerfd armed with an absolute
+ * deadline (any thread may arm it, since timerfd_settime is a system call on
+ * a file descriptor), watched by a uv_poll handle; elsewhere a uv_timer_t,
+ * which only the owner thread may touch, so other threads flag timers_dirty
+ * and ring the doorbell.  Worker threads run with a timer slack of 1 ns so
+ * the kernel does not round their wake-ups (its default is 50 us).
  *
- * Never early: libuv's timers count milliseconds on the loop's clock, which
- * may lag the precise clock.  The timer is armed for whole milliseconds
- * rounded up from the loop's clock, and on firing each deadline is checked
- * against uv_hrtime(); a sleeper that is not yet due waits for a re-armed
- * timer.
+ * An entry (struct tnode) is either a sleeping task (on that task's stack)
+ * or a timer object.  An entry is added to the heap of the worker the caller
+ * runs on, and removed from whatever heap holds it (node->owner) under that
+ * heap's lock, so a timer made on one worker can be stopped from another.
+ *
+ * Firing.  The owner pops every due entry under the heap lock.  A sleeper is
+ * claimed there, with the CAS on its uvgo_sel (a context may be racing to
+ * wake it), so the popped node is never touched after the lock is released.
+ * A timer is delivered after the heap lock is released, under the timer's
+ * own lock, and only if no stop or reset happened since it was armed: every
+ * arming bumps timer->seq and the node records the seq it was inserted with.
+ * That is what makes Go 1.23's promise hold: once Stop or Reset returns, no
+ * value from before can be delivered, and a value delivered but not yet
+ * received is taken back out of the channel.
+ *
+ * Lock order: timer->lock, then a heap lock, then a channel lock.  The fire
+ * path takes the heap lock alone, drops it, then takes timer->lock.
+ *
+ * References on a timer: one for the user's handle (none for uvgo_after and
+ * handle-less after-funcs), and one for each arming still in a heap or in
+ * flight from one; the fire or stop that ends an arming drops its reference.
  */
+#include "chan.h"
 #include "runtime.h"
 
-struct sleeper {
-    uvgo_heap_node_t node;
-    uvgo_task_t *task;
+#include <errno.h>
+#include <string.h>
+#include <unistd.h>
+
+#if defined(__linux__)
+#include <sys/prctl.h>
+#include <sys/timerfd.h>
+#define USE_TIMERFD 1
+#endif
+
+enum { TNODE_SLEEP = 1, TNODE_TIMER };
+
+struct tnode {
+    uvgo_heap_node_t heap;      /* key: the deadline */
+    struct uvgo_worker *owner;  /* whose heap holds it (its lock) */
+    uint64_t seq;               /* timers: timer->seq when inserted */
+    uint8_t in_heap;            /* under owner->timers_lock */
+    uint8_t kind;
 };
 
-static void on_timer(uv_timer_t *h);
+struct sleeper {
+    struct tnode node;
+    uvgo_task_t *task;
+    struct uvgo_sel *sel;
+};
 
-static void arm(struct uvgo_worker *w)
+enum { TIMER_CHAN = 1, TIMER_FUNC, TIMER_CALLBACK };
+
+struct uvgo_timer {
+    struct tnode node;
+    uvgo_spinlock_t lock;
+    /* Under lock. */
+    uint64_t seq;               /* bumped by every arm, stop and reset */
+    int pending;                /* armed, neither delivered nor stopped */
+    int64_t when;               /* the armed deadline */
+    int64_t period;             /* > 0: a ticker */
+    /* Immutable. */
+    int kind;
+    uvgo_chan_t *ch;            /* TIMER_CHAN: one int64_t slot */
+    uvgo_task_fn fn;            /* TIMER_FUNC: spawned; TIMER_CALLBACK: */
+    void *arg;                  /*   called on the loop, timer unlocked */
+    atomic_int refs;
+};
+
+/* ---- the wake-up source ------------------------------------------------ */
+
+#if USE_TIMERFD
+static void tfd_arm(struct uvgo_worker *w, int64_t when)
+{
+    struct itimerspec its;
+    memset(&its, 0, sizeof its);
+    if (when >= 0) {
+        if (when == 0)
+            when = 1; /* 0 would disarm */
+        its.it_value.tv_sec = when / 1000000000;
+        its.it_value.tv_nsec = when % 1000000000;
+    }
+    timerfd_settime(w->tfd, TFD_TIMER_ABSTIME, &its, NULL);
+}
+#endif
+
+static void on_uv_timer(uv_timer_t *h);
+
+/* Arms the source for the heap's earliest deadline.  Caller holds
+ * w->timers_lock. */
+static void arm_locked(struct uvgo_worker *w)
 {
     uvgo_heap_node_t *n = uvgo__heap_min(&w->timers);
-    int64_t wait_ns;
-    uint64_t ms;
+    int64_t when = n ? n->key : -1;
 
-    if (!n) {
-        if (w->timer_armed >= 0) {
-            uv_timer_stop(&w->timer);
-            w->timer_armed = -1;
+    if (when == w->timer_armed)
+        return;
+#if USE_TIMERFD
+    if (w->tfd >= 0) {
+        /* Arming later than needed would be a bug; arming earlier costs a
+         * spurious wake-up, so a removal does not bother to re-arm. */
+        if (when < 0 || w->timer_armed < 0 || when < w->timer_armed) {
+            tfd_arm(w, when);
+            w->timer_armed = when;
         }
         return;
     }
-    if (n->key == w->timer_armed)
-        return;
-    uv_update_time(w->loop);
-    wait_ns = n->key - (int64_t)uv_now(w->loop) * 1000000;
-    ms = wait_ns <= 0 ? 0 : (uint64_t)(wait_ns + 999999) / 1000000;
-    uv_timer_start(&w->timer, on_timer, ms, 0);
-    w->timer_armed = n->key;
+#endif
+    if (uvgo__worker_self() == w) {
+        if (when < 0) {
+            uv_timer_stop(&w->timer);
+        } else {
+            /* libuv counts whole milliseconds on a clock that may lag
+             * uv_hrtime: round up against it, never fire early. */
+            int64_t wait;
+            uint64_t ms;
+            uv_update_time(w->loop);
+            wait = when - (int64_t)uv_now(w->loop) * 1000000;
+            ms = wait <= 0 ? 0 : (uint64_t)(wait + 999999) / 1000000;
+            uv_timer_start(&w->timer, on_uv_timer, ms, 0);
+        }
+        w->timer_armed = when;
+    } else {
+        atomic_store(&w->timers_dirty, 1);
+        uv_async_send(&w->doorbell);
+    }
 }
 
-static void on_timer(uv_timer_t *h)
+/* Single-loop mode: pending timers keep the host's loop alive, as a
+ * referenced libuv timer would.  Everything runs on the loop's thread
+ * there, so touching the handle here is allowed. */
+static void embedded_ref(struct uvgo_worker *w)
+{
+    uv_handle_t *h;
+    int want;
+    if (!w->embedded)
+        return;
+    want = w->timers.count > 0;
+    if (want == w->embedded_timers_ref)
+        return;
+#if USE_TIMERFD
+    h = w->tfd >= 0 ? (uv_handle_t *)&w->tpoll : (uv_handle_t *)&w->timer;
+#else
+    h = (uv_handle_t *)&w->timer;
+#endif
+    if (want)
+        uv_ref(h);
+    else
+        uv_unref(h);
+    w->embedded_timers_ref = want;
+}
+
+static void heap_insert_locked(struct uvgo_worker *w, struct tnode *n,
+                               int64_t when)
+{
+    n->owner = w;
+    n->in_heap = 1;
+    uvgo__heap_insert(&w->timers, &n->heap, when);
+    atomic_store_explicit(&w->ntimers, (long)w->timers.count,
+                          memory_order_relaxed);
+    embedded_ref(w);
+    if (uvgo__heap_min(&w->timers) == &n->heap)
+        arm_locked(w);
+}
+
+static void heap_remove_locked(struct uvgo_worker *w, struct tnode *n)
+{
+    uvgo__heap_remove(&w->timers, &n->heap);
+    n->in_heap = 0;
+    atomic_store_explicit(&w->ntimers, (long)w->timers.count,
+                          memory_order_relaxed);
+    embedded_ref(w);
+}
+
+/* Removes n from whatever heap holds it.  Returns 1 if it was there. */
+static int tnode_remove(struct tnode *n)
+{
+    struct uvgo_worker *w = n->owner;
+    int was = 0;
+    if (!w)
+        return 0;
+    uvgo__spin_lock(&w->timers_lock);
+    if (n->in_heap) {
+        heap_remove_locked(w, n);
+        was = 1;
+    }
+    uvgo__spin_unlock(&w->timers_lock);
+    return was;
+}
+
+/* The worker whose heap new entries go into: the caller's, or (for a
+ * thread that is not a worker) worker 0. */
+static struct uvgo_worker *home_worker(void)
+{
+    struct uvgo_worker *w = uvgo__worker_self();
+    struct uvgo_runtime *rt = atomic_load(&uvgo__rt);
+    if (w && w->rt == rt)
+        return w;
+    return rt ? rt->workers[0] : NULL;
+}
+
+/* ---- timers ------------------------------------------------------------- */
+
+static void timer_unref(struct uvgo_timer *t)
+{
+    if (atomic_fetch_sub_explicit(&t->refs, 1, memory_order_acq_rel) == 1) {
+        uvgo_chan_release(t->ch);
+        free(t);
+    }
+}
+
+/* Takes back a delivered value nobody received.  Caller holds t->lock. */
+static int drain_locked(struct uvgo_timer *t)
+{
+    int drained = 0;
+    if (!t->ch)
+        return 0;
+    uvgo__spin_lock(&t->ch->lock);
+    if (t->ch->count) {
+        t->ch->count = 0;
+        t->ch->recvx = t->ch->sendx = 0;
+        drained = 1;
+    }
+    uvgo__spin_unlock(&t->ch->lock);
+    return drained;
+}
+
+/* Ends the current arming, if any.  Returns 1 if the timer was active (as
+ * Go's Stop counts it).  Caller holds t->lock. */
+static int stop_locked(struct uvgo_timer *t)
+{
+    int was = t->pending;
+    t->seq++;
+    if (t->pending) {
+        t->pending = 0;
+        /* In a heap: the arming's reference is ours to drop.  Popped and
+         * in flight: the fire sees the new seq and drops it. */
+        if (tnode_remove(&t->node))
+            atomic_fetch_sub_explicit(&t->refs, 1, memory_order_relaxed);
+    }
+    return drain_locked(t) || was;
+}
+
+/* Arms t to fire at `when`.  Caller holds t->lock; t is not pending. */
+static void arm_timer_locked(struct uvgo_timer *t, int64_t when)
+{
+    struct uvgo_worker *w = home_worker();
+    t->when = when;
+    t->pending = 1;
+    atomic_fetch_add_explicit(&t->refs, 1, memory_order_relaxed);
+    uvgo__spin_lock(&w->timers_lock);
+    t->node.seq = t->seq;
+    heap_insert_locked(w, &t->node, when);
+    uvgo__spin_unlock(&w->timers_lock);
+}
+
+/* Delivers one timer that fired with arming `seq`; drops that arming's
+ * reference unless a ticker re-arms. */
+static void timer_fire(struct uvgo_timer *t, uint64_t seq, int64_t now)
+{
+    uvgo_task_t *wake = NULL;
+    int call = 0, rearmed = 0;
+
+    uvgo__spin_lock(&t->lock);
+    if (t->seq == seq && t->pending) {
+        if (t->kind == TIMER_CHAN) {
+            uvgo__spin_lock(&t->ch->lock);
+            /* A waiting receiver gets it; else one slot buffers it; a
+             * ticker's value that finds the slot full is dropped. */
+            uvgo__chan_try_send_locked(t->ch, &now, &wake);
+            uvgo__spin_unlock(&t->ch->lock);
+        } else if (t->kind == TIMER_FUNC) {
+            uvgo_go(t->fn, t->arg);
+        } else {
+            call = 1;
+        }
+        if (t->period > 0) {
+            /* Keep the phase: the next tick is the first multiple of the
+             * period after now, counted from the previous schedule. */
+            int64_t next = t->when + t->period;
+            if (next <= now)
+                next += ((now - next) / t->period + 1) * t->period;
+            t->pending = 0;
+            arm_timer_locked(t, next);
+            rearmed = 1;
+        } else {
+            t->pending = 0;
+        }
+    }
+    uvgo__spin_unlock(&t->lock);
+    if (wake)
+        uvgo__task_ready(wake);
+    if (call)
+        t->fn(t->arg); /* unlocked: it may stop or free the timer */
+    (void)rearmed;
+    timer_unref(t); /* the arming that fired */
+}
+
+static void fire_due(struct uvgo_worker *w)
+{
+    enum { BATCH = 64 };
+    struct {
+        struct uvgo_timer *t;
+        uint64_t seq;
+    } fired[BATCH];
+    uvgo_task_t *wake[BATCH];
+    int64_t now;
+    int nf, nw, more;
+
+    do {
+        nf = nw = 0;
+        more = 0;
+        now = (int64_t)uv_hrtime();
+        uvgo__spin_lock(&w->timers_lock);
+        uvgo_heap_node_t *h;
+        while ((h = uvgo__heap_min(&w->timers)) && h->key <= now) {
+            if (nf == BATCH || nw == BATCH) {
+                more = 1;
+                break;
+            }
+            struct tnode *n = uvgo__container_of(h, struct tnode, heap);
+            heap_remove_locked(w, n);
+            if (n->kind == TNODE_SLEEP) {
+                struct sleeper *s = (struct sleeper *)n;
+                int zero = 0;
+                /* Claimed here, under the lock, so the sleeper (whose frame
+                 * may vanish as soon as it is woken) is never touched after
+                 * the lock is dropped. */
+                if (atomic_compare_exchange_strong_explicit(
+                        &s->sel->done, &zero, 1, memory_order_acq_rel,
+                        memory_order_acquire))
+                    wake[nw++] = s->task;
+            } else {
+                struct uvgo_timer *t = (struct uvgo_timer *)n;
+                fired[nf].t = t;
+                fired[nf].seq = n->seq;
+                nf++;
+            }
+        }
+        w->timer_armed = -2; /* force: the source fired */
+        arm_locked(w);
+        uvgo__spin_unlock(&w->timers_lock);
+        for (int i = 0; i < nw; i++)
+            uvgo__task_ready(wake[i]);
+        for (int i = 0; i < nf; i++)
+            timer_fire(fired[i].t, fired[i].seq, now);
+    } while (more);
+}
+
+#if USE_TIMERFD
+static void on_tfd(uv_poll_t *h, int status, int events)
+{
+    struct uvgo_worker *w = uvgo__container_of(h, struct uvgo_worker, tpoll);
+    uint64_t expirations;
+    (void)status;
+    (void)events;
+    while (read(w->tfd, &expirations, sizeof expirations) < 0 &&
+           errno == EINTR)
+        ;
+    fire_due(w);
+}
+#endif
+
+static void on_uv_timer(uv_timer_t *h)
 {
     struct uvgo_worker *w = uvgo__container_of(h, struct uvgo_worker, timer);
-    int64_t now = (int64_t)uv_hrtime();
-    uvgo_heap_node_t *n;
-
-    w->timer_armed = -1;
-    while ((n = uvgo__heap_min(&w->timers)) && n->key <= now) {
-        uvgo__heap_remove(&w->timers, n);
-        uvgo__task_ready(uvgo__container_of(n, struct sleeper, node)->task);
-    }
-    arm(w);
+    fire_due(w);
 }
 
-void uvgo__timers_init(struct uvgo_worker *w)
+void uvgo__timers_rearm(struct uvgo_worker *w)
 {
-    uv_timer_init(w->loop, &w->timer);
+    if (atomic_load_explicit(&w->timers_dirty, memory_order_relaxed) &&
+        atomic_exchange(&w->timers_dirty, 0)) {
+        uvgo__spin_lock(&w->timers_lock);
+        w->timer_armed = -2;
+        arm_locked(w);
+        uvgo__spin_unlock(&w->timers_lock);
+    }
+}
+
+int uvgo__timers_init(struct uvgo_worker *w)
+{
     w->timer_armed = -1;
+    w->tfd = -1;
+    uv_timer_init(w->loop, &w->timer);
+    uv_unref((uv_handle_t *)&w->timer);
+#if USE_TIMERFD
+    w->tfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+    if (w->tfd >= 0) {
+        if (uv_poll_init(w->loop, &w->tpoll, w->tfd) == 0) {
+            uv_poll_start(&w->tpoll, UV_READABLE, on_tfd);
+            /* Liveness comes from the heap's count (the deadlock check and
+             * single-loop mode read it), not from this handle. */
+            uv_unref((uv_handle_t *)&w->tpoll);
+        } else {
+            close(w->tfd);
+            w->tfd = -1;
+        }
+    }
+#endif
+    return 0;
 }
 
 void uvgo__timers_close(struct uvgo_worker *w)
 {
     uv_timer_stop(&w->timer);
+#if USE_TIMERFD
+    if (w->tfd >= 0)
+        uv_poll_stop(&w->tpoll);
+#endif
     w->timer_armed = -1;
 }
+
+void uvgo__timers_finish(struct uvgo_worker *w)
+{
+#if USE_TIMERFD
+    if (w->tfd >= 0)
+        close(w->tfd);
+    w->tfd = -1;
+#endif
+}
+
+void uvgo__timers_thread_init(void)
+{
+#if USE_TIMERFD
+    prctl(PR_SET_TIMERSLACK, 1UL, 0, 0, 0);
+#endif
+}
+
+/* ---- sleeping ------------------------------------------------------------- */
 
 int64_t uvgo_now(void)
 {
     return (int64_t)uv_hrtime();
 }
 
-int uvgo_sleep(uvgo_duration_t d)
+int uvgo_sleep_ctx(uvgo_duration_t d, struct uvgo_ctx *ctx)
 {
     struct uvgo_worker *w = uvgo__worker_self();
     struct sleeper s;
+    struct uvgo_sel sel;
+    uvgo_chan_t *done = NULL;
+    int err;
 
     if (!w || w->current == &w->sched)
         return UVGO_ENOTTASK;
+    if (ctx) {
+        if ((err = uvgo_ctx_err(ctx)))
+            return err;
+        done = uvgo_ctx_done(ctx);
+    }
     if (d <= 0)
         return uvgo_task_yield();
+    atomic_init(&sel.done, 0);
     s.task = w->current;
-    uvgo__heap_insert(&w->timers, &s.node, (int64_t)uv_hrtime() + d);
-    arm(w);
-    uvgo__task_park("sleep");
+    s.sel = &sel;
+    s.node.kind = TNODE_SLEEP;
+    uvgo__spin_lock(&w->timers_lock);
+    heap_insert_locked(w, &s.node, (int64_t)uv_hrtime() + d);
+    uvgo__spin_unlock(&w->timers_lock);
+    if (uvgo__park_or_done(&sel, done, "sleep") == 2) {
+        /* The context won; the heap can no longer claim us. */
+        tnode_remove(&s.node);
+        return uvgo_ctx_err(ctx);
+    }
     return 0;
+}
+
+int uvgo_sleep(uvgo_duration_t d)
+{
+    return uvgo_sleep_ctx(d, NULL);
+}
+
+/* ---- the public timer calls -------------------------------------------- */
+
+static int timer_new(struct uvgo_timer **out, int kind, int64_t period,
+                     int refs)
+{
+    struct uvgo_timer *t;
+    int err;
+
+    if (!atomic_load(&uvgo__rt))
+        return UVGO_ENOTTASK;
+    t = calloc(1, sizeof *t);
+    if (!t)
+        return UVGO_ENOMEM;
+    t->kind = kind;
+    t->period = period;
+    t->node.kind = TNODE_TIMER;
+    atomic_init(&t->refs, refs);
+    if (kind == TIMER_CHAN) {
+        err = uvgo_chan_make(&t->ch, sizeof(int64_t), 1);
+        if (err) {
+            free(t);
+            return err;
+        }
+        t->ch->timer = 1;
+    }
+    *out = t;
+    return 0;
+}
+
+static void start(struct uvgo_timer *t, uvgo_duration_t d)
+{
+    uvgo__spin_lock(&t->lock);
+    t->seq++;
+    arm_timer_locked(t, (int64_t)uv_hrtime() + (d > 0 ? d : 0));
+    uvgo__spin_unlock(&t->lock);
+}
+
+int uvgo_timer_make(uvgo_timer_t **out, uvgo_duration_t d)
+{
+    struct uvgo_timer *t;
+    int err;
+    if (!out)
+        return UVGO_EINVAL;
+    if ((err = timer_new(&t, TIMER_CHAN, 0, 1)))
+        return err;
+    start(t, d);
+    *out = t;
+    return 0;
+}
+
+uvgo_chan_t *uvgo_timer_chan(uvgo_timer_t *t)
+{
+    return t ? t->ch : NULL;
+}
+
+int uvgo_timer_stop(uvgo_timer_t *t)
+{
+    int was;
+    if (!t)
+        return UVGO_EINVAL;
+    uvgo__spin_lock(&t->lock);
+    was = stop_locked(t);
+    uvgo__spin_unlock(&t->lock);
+    return was;
+}
+
+int uvgo_timer_reset(uvgo_timer_t *t, uvgo_duration_t d)
+{
+    int was;
+    if (!t)
+        return UVGO_EINVAL;
+    uvgo__spin_lock(&t->lock);
+    was = stop_locked(t);
+    t->seq++;
+    arm_timer_locked(t, (int64_t)uv_hrtime() + (d > 0 ? d : 0));
+    uvgo__spin_unlock(&t->lock);
+    return was;
+}
+
+void uvgo_timer_free(uvgo_timer_t *t)
+{
+    if (!t)
+        return;
+    uvgo_timer_stop(t);
+    timer_unref(t);
+}
+
+int uvgo_after(uvgo_chan_t **ch, uvgo_duration_t d)
+{
+    struct uvgo_timer *t;
+    int err;
+    if (!ch)
+        return UVGO_EINVAL;
+    /* No handle: the arming's reference is the only one, and it goes when
+     * the timer fires. */
+    if ((err = timer_new(&t, TIMER_CHAN, 0, 0)))
+        return err;
+    *ch = uvgo_chan_retain(t->ch);
+    start(t, d);
+    return 0;
+}
+
+int uvgo_after_func(uvgo_timer_t **out, uvgo_duration_t d, uvgo_task_fn fn,
+                    void *arg)
+{
+    struct uvgo_timer *t;
+    int err;
+    if (!fn)
+        return UVGO_EINVAL;
+    if ((err = timer_new(&t, TIMER_FUNC, 0, out ? 1 : 0)))
+        return err;
+    t->fn = fn;
+    t->arg = arg;
+    start(t, d);
+    if (out)
+        *out = t;
+    return 0;
+}
+
+/* For contexts: fn(arg) called on the loop (not in a task) at `deadline`;
+ * it must not block.  The handle is the caller's. */
+int uvgo__timer_callback(uvgo_timer_t **out, int64_t deadline,
+                         void (*fn)(void *), void *arg)
+{
+    struct uvgo_timer *t;
+    int err;
+    if ((err = timer_new(&t, TIMER_CALLBACK, 0, 1)))
+        return err;
+    t->fn = (uvgo_task_fn)(void (*)(void))fn;
+    t->arg = arg;
+    uvgo__spin_lock(&t->lock);
+    t->seq++;
+    arm_timer_locked(t, deadline);
+    uvgo__spin_unlock(&t->lock);
+    *out = t;
+    return 0;
+}
+
+int uvgo_ticker_make(uvgo_ticker_t **out, uvgo_duration_t period)
+{
+    struct uvgo_timer *t;
+    int err;
+    if (!out || period <= 0)
+        return UVGO_EINVAL;
+    if ((err = timer_new(&t, TIMER_CHAN, period, 1)))
+        return err;
+    start(t, period);
+    *out = t;
+    return 0;
+}
+
+uvgo_chan_t *uvgo_ticker_chan(uvgo_ticker_t *t)
+{
+    return t ? t->ch : NULL;
+}
+
+int uvgo_ticker_stop(uvgo_ticker_t *t)
+{
+    if (!t)
+        return UVGO_EINVAL;
+    uvgo_timer_stop(t);
+    return 0;
+}
+
+int uvgo_ticker_reset(uvgo_ticker_t *t, uvgo_duration_t period)
+{
+    if (!t || period <= 0)
+        return UVGO_EINVAL;
+    uvgo__spin_lock(&t->lock);
+    stop_locked(t);
+    t->period = period;
+    t->seq++;
+    arm_timer_locked(t, (int64_t)uv_hrtime() + period);
+    uvgo__spin_unlock(&t->lock);
+    return 0;
+}
+
+void uvgo_ticker_free(uvgo_ticker_t *t)
+{
+    uvgo_timer_free(t);
 }

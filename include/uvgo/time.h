@@ -1,20 +1,36 @@
-/* uvgo/time.h: durations, the clock, sleeping.
+/* uvgo/time.h: durations, the clock, sleeping, timers and tickers.
  *
  * Durations are signed 64-bit nanosecond counts, as Go's time.Duration, so
- * `uvgo_sleep(250 * UVGO_MILLISECOND)` reads as it does in Go.
+ * `uvgo_sleep(250 * UVGO_MILLISECOND)` reads as it does in Go.  Points in
+ * time are uvgo_now() values: nanoseconds on a monotonic clock.
  *
- * Resolution.  Timers are kept per worker in nanoseconds and fire no earlier
- * than their deadline.  They are woken by the worker's libuv loop, whose poll
- * timeout counts whole milliseconds: uvgo promises a wake-up no earlier than
- * asked and, on an idle worker, normally within about 1 ms after.  A duration
- * <= 0 does not wait (a sleep of 0 still yields).
+ * Timers and tickers deliver into ordinary channels, so a timeout is a
+ * select case like any other.  Their channels follow Go 1.23: they behave as
+ * unbuffered (uvgo_chan_len and uvgo_chan_cap report 0), and once Stop or
+ * Reset has returned no value from before the call can be received.  Each
+ * delivered value is an int64_t: uvgo_now() at delivery.
+ *
+ * Resolution.  Each worker keeps its timers in a heap and wakes its loop for
+ * the earliest through a timerfd armed to the nanosecond (Linux; elsewhere a
+ * libuv timer, which counts whole milliseconds).  uvgo promises: never
+ * early; on an idle worker late by the kernel's wake-up latency (tens of
+ * microseconds on Linux, up to 1 ms elsewhere) plus whatever the worker is
+ * busy running.  A duration <= 0 fires at once; a sleep of 0 only yields.
+ *
+ * Threads.  Timers, tickers and after-funcs may be created, stopped, reset
+ * and freed from any task on any worker, and from loop callbacks on worker
+ * threads; a timer lives in the heap of the worker that last armed it, and
+ * stopping it from another worker is race-free.  Heap operations are
+ * O(log n).
  */
 #ifndef UVGO_TIME_H
 #define UVGO_TIME_H
 
 #include <stdint.h>
 
+#include "chan.h"
 #include "errno.h"
+#include "task.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -29,7 +45,9 @@ typedef int64_t uvgo_duration_t;
 #define UVGO_MINUTE (60 * UVGO_SECOND)
 #define UVGO_HOUR (60 * UVGO_MINUTE)
 
-/* A monotonic clock in nanoseconds (an arbitrary origin; libuv's
+struct uvgo_ctx;
+
+/* The monotonic clock in nanoseconds (an arbitrary origin; libuv's
  * uv_hrtime()).  Deadlines are points on this clock.  Owner: none.
  * Thread: any. */
 int64_t uvgo_now(void);
@@ -37,6 +55,94 @@ int64_t uvgo_now(void);
 /* Parks the calling task for at least d; d <= 0 only yields.  Returns 0 or
  * UVGO_ENOTTASK outside a task.  Owner: none.  Thread: any task. */
 int uvgo_sleep(uvgo_duration_t d);
+
+/* uvgo_sleep bounded by a context: returns 0 after d, or the context's error
+ * (UVGO_ECANCELED, UVGO_ETIMEDOUT) as soon as it is done.  NULL ctx: plain
+ * sleep.  Owner: none.  Thread: any task. */
+int uvgo_sleep_ctx(uvgo_duration_t d, struct uvgo_ctx *ctx);
+
+/* ------------------------------------------------------------------------ */
+/* Timers                                                                   */
+/* ------------------------------------------------------------------------ */
+
+typedef struct uvgo_timer uvgo_timer_t;
+
+/* Go's time.NewTimer: a timer that delivers once, after at least d (at once
+ * for d <= 0), into uvgo_timer_chan(*t).  Returns 0, UVGO_EINVAL (NULL t),
+ * UVGO_ENOMEM or UVGO_ENOTTASK when no runtime runs.  Owner: the caller; free
+ * with uvgo_timer_free().  Thread: any task or worker thread. */
+int uvgo_timer_make(uvgo_timer_t **t, uvgo_duration_t d);
+
+/* The timer's channel of int64_t values, NULL for an after-func timer.
+ * Owner: borrowed, valid while the timer is; retain it to keep it longer.
+ * Thread: any. */
+uvgo_chan_t *uvgo_timer_chan(uvgo_timer_t *t);
+
+/* Go's Timer.Stop: prevents a pending delivery (or after-func call).
+ * Returns 1 if the call stopped the timer (it was pending, or had delivered
+ * a value nobody received yet, which is discarded), 0 if it had already
+ * been received or stopped, UVGO_EINVAL for NULL.  Never closes the channel
+ * and does not wait for a running after-func.  Owner: unchanged.
+ * Thread: any task or worker thread. */
+int uvgo_timer_stop(uvgo_timer_t *t);
+
+/* Go's Timer.Reset: stops the timer and re-arms it to fire after d; no value
+ * from before the call can be received afterwards.  Returns 1 if the timer
+ * had been active (as uvgo_timer_stop counts it), 0 if not, UVGO_EINVAL.
+ * An after-func timer runs its function again.  Thread: as uvgo_timer_stop. */
+int uvgo_timer_reset(uvgo_timer_t *t, uvgo_duration_t d);
+
+/* Stops the timer and releases it.  Tasks blocked on its channel stay
+ * blocked (as in Go); the channel lives while referenced.  NULL is ignored.
+ * Owner: consumes the timer.  Thread: as uvgo_timer_stop. */
+void uvgo_timer_free(uvgo_timer_t *t);
+
+/* Go's time.After: a channel that receives uvgo_now() once, after d.  The
+ * timer behind it frees itself once it has fired.  Returns 0, UVGO_EINVAL,
+ * UVGO_ENOMEM or UVGO_ENOTTASK.  Owner: the caller holds a channel
+ * reference; release it with uvgo_chan_release().  Thread: as
+ * uvgo_timer_make. */
+int uvgo_after(uvgo_chan_t **ch, uvgo_duration_t d);
+
+/* Go's time.AfterFunc: after d, fn(arg) runs in a task of its own.  With t
+ * non-NULL the caller gets a timer to stop or reset (its channel is NULL)
+ * and must free it; with t NULL the timer frees itself after firing.
+ * Returns 0, UVGO_EINVAL (NULL fn), UVGO_ENOMEM or UVGO_ENOTTASK.
+ * Owner: as described.  Thread: as uvgo_timer_make. */
+int uvgo_after_func(uvgo_timer_t **t, uvgo_duration_t d, uvgo_task_fn fn,
+                    void *arg);
+
+/* ------------------------------------------------------------------------ */
+/* Tickers                                                                  */
+/* ------------------------------------------------------------------------ */
+
+typedef struct uvgo_timer uvgo_ticker_t;
+
+/* Go's time.NewTicker: delivers into uvgo_ticker_chan(*t) every `period`.
+ * A slow receiver misses ticks: at most one value waits, the rest are
+ * dropped, never queued.  The phase is kept: each tick is scheduled a whole
+ * number of periods after the first, not "now + period" as a libuv repeat
+ * timer drifts.  Returns 0, UVGO_EINVAL (NULL t, period <= 0), UVGO_ENOMEM,
+ * UVGO_ENOTTASK.  Owner: the caller; free with uvgo_ticker_free().
+ * Thread: as uvgo_timer_make. */
+int uvgo_ticker_make(uvgo_ticker_t **t, uvgo_duration_t period);
+
+/* The ticker's channel of int64_t values.  Owner: borrowed.  Thread: any. */
+uvgo_chan_t *uvgo_ticker_chan(uvgo_ticker_t *t);
+
+/* Turns the ticker off; no tick from before the call can be received
+ * afterwards; the channel is not closed.  Returns 0 or UVGO_EINVAL.
+ * Thread: as uvgo_timer_stop. */
+int uvgo_ticker_stop(uvgo_ticker_t *t);
+
+/* Stops the ticker, sets its period and restarts it: the next tick comes
+ * `period` from now.  Returns 0, or UVGO_EINVAL (NULL, period <= 0).
+ * Thread: as uvgo_timer_stop. */
+int uvgo_ticker_reset(uvgo_ticker_t *t, uvgo_duration_t period);
+
+/* Stops and releases the ticker.  Owner: consumes it.  Thread: as
+ * uvgo_timer_stop. */
+void uvgo_ticker_free(uvgo_ticker_t *t);
 
 #ifdef __cplusplus
 }

@@ -13,7 +13,7 @@
 
     .text
 
-/* void uvgo__ctx_switch(uvgo_ctx_t *from, uvgo_ctx_t *to) */
+/* void uvgo__ctx_switch(uvgo__exec_t *from, uvgo__exec_t *to) */
     .globl  uvgo__ctx_switch
     .hidden uvgo__ctx_switch
     .type   uvgo__ctx_switch, %function
@@ -66,7 +66,7 @@ uvgo__ctx_trampoline:
     .cfi_endproc
     .size   uvgo__ctx_trampoline, .-uvgo__ctx_trampoline
 
-/* void uvgo__ctx_make(uvgo_ctx_t *ctx, void *lo, size_t size,
+/* void uvgo__ctx_make(uvgo__exec_t *ctx, void *lo, size_t size,
  *                     void (*entry)(void *), void *arg) */
     .globl  uvgo__ctx_make
     .hidden uvgo__ctx_make

@@ -1,0 +1,565 @@
+/* context.c: Go's context package (see uvgo/context.h).
+ *
+ * Three kinds of node: CANCEL (with_cancel, with_deadline, with_timeout and
+ * their cause forms), VALUE (with_value) and DETACHED (without_cancel).
+ * NULL is the background context.  A VALUE node answers Done, Err, Cause and
+ * Deadline from its parent; a DETACHED node stops that walk.
+ *
+ * A CANCEL node links itself into the children of its nearest CANCEL
+ * ancestor (the "cancel parent"), which holds a reference on it until it is
+ * unlinked.  Cancelling walks the subtree with an explicit work list (no
+ * recursion, whatever the depth): each node gets the error and cause once
+ * (an atomic error, set under its lock), closes its Done channel if it has
+ * one, hands its children to the work list, stops its deadline timer and
+ * starts its after-funcs.  The node where a cancel started unlinks itself
+ * from its cancel parent.
+ *
+ * Locking: each CANCEL node's lock guards its children, after-funcs, done
+ * channel creation and linked flag of its children.  No code holds two node
+ * locks at once, so there is no lock order to get wrong.  A Done channel is
+ * closed after the node's lock is released.
+ *
+ * Done channels are made on first request (most contexts are never waited
+ * on): an atomic pointer, set under the lock.
+ */
+#include "chan.h"
+#include "runtime.h"
+
+#include <string.h>
+
+enum { CTX_CANCEL = 1, CTX_VALUE, CTX_DETACHED };
+
+struct uvgo_ctx_after {
+    struct uvgo_ctx_after *next, *prev; /* in ctx->afters, under its lock */
+    struct uvgo_ctx *ctx;               /* the CANCEL node it waits on */
+    uvgo_task_fn fn;
+    void *arg;
+    int state;                          /* under the node's lock: */
+    atomic_int refs;                    /* handle + registration */
+};
+enum { AFTER_WAITING = 0, AFTER_STARTED, AFTER_STOPPED };
+
+struct uvgo_ctx {
+    atomic_int refs;
+    int kind;
+    struct uvgo_ctx *parent;   /* retained; NULL: background */
+    /* VALUE. */
+    const void *key;
+    void *value;
+    /* CANCEL. */
+    uvgo_spinlock_t lock;
+    atomic_int err;            /* 0 until done; set once, under lock */
+    int cause;                 /* under lock; final once err is set */
+    _Atomic(uvgo_chan_t *) done;
+    int has_deadline;
+    int64_t deadline;
+    int deadline_cause;        /* the cause when the deadline fires */
+    uvgo_timer_t *timer;       /* under lock */
+    struct uvgo_ctx *cancel_parent; /* an ancestor: kept alive by parent */
+    struct uvgo_ctx *children; /* under lock; linked through sib_* */
+    struct uvgo_ctx *sib_prev, *sib_next; /* under cancel_parent's lock */
+    int linked;                /* under cancel_parent's lock */
+    struct uvgo_ctx_after *afters;
+    struct uvgo_ctx *work_next; /* the cancel work list */
+};
+
+int uvgo__timer_callback(uvgo_timer_t **out, int64_t deadline,
+                         void (*fn)(void *), void *arg);
+
+uvgo_ctx_t *uvgo_ctx_background(void)
+{
+    return NULL;
+}
+
+uvgo_ctx_t *uvgo_ctx_retain(uvgo_ctx_t *c)
+{
+    if (c)
+        atomic_fetch_add_explicit(&c->refs, 1, memory_order_relaxed);
+    return c;
+}
+
+void uvgo_ctx_release(uvgo_ctx_t *c)
+{
+    /* Iterative: releasing a node may release its parent. */
+    while (c && atomic_fetch_sub_explicit(&c->refs, 1,
+                                          memory_order_acq_rel) == 1) {
+        uvgo_ctx_t *parent = c->parent;
+        uvgo_chan_release(atomic_load(&c->done));
+        free(c);
+        c = parent;
+    }
+}
+
+/* The CANCEL node that answers for c (c itself, or through VALUE nodes),
+ * or NULL if c can never be cancelled. */
+static uvgo_ctx_t *cancel_node(uvgo_ctx_t *c)
+{
+    while (c && c->kind == CTX_VALUE)
+        c = c->parent;
+    return c && c->kind == CTX_CANCEL ? c : NULL;
+}
+
+int uvgo_ctx_err(uvgo_ctx_t *c)
+{
+    c = cancel_node(c);
+    /* acquire: pairs with the release in cancel_one(). */
+    return c ? atomic_load_explicit(&c->err, memory_order_acquire) : 0;
+}
+
+int uvgo_ctx_cause(uvgo_ctx_t *c)
+{
+    int cause;
+    c = cancel_node(c);
+    if (!c || !atomic_load_explicit(&c->err, memory_order_acquire))
+        return 0;
+    uvgo__spin_lock(&c->lock);
+    cause = c->cause;
+    uvgo__spin_unlock(&c->lock);
+    return cause;
+}
+
+int uvgo_ctx_deadline(uvgo_ctx_t *c, int64_t *deadline)
+{
+    for (; c && c->kind != CTX_DETACHED; c = c->parent) {
+        if (c->kind == CTX_CANCEL && c->has_deadline) {
+            if (deadline)
+                *deadline = c->deadline;
+            return 1;
+        }
+    }
+    return 0;
+}
+
+void *uvgo_ctx_value(uvgo_ctx_t *c, const void *key)
+{
+    for (; c; c = c->parent)
+        if (c->kind == CTX_VALUE && c->key == key)
+            return c->value;
+    return NULL;
+}
+
+uvgo_chan_t *uvgo_ctx_done(uvgo_ctx_t *c)
+{
+    uvgo_chan_t *ch;
+    c = cancel_node(c);
+    if (!c)
+        return NULL;
+    /* acquire: pairs with the release store below. */
+    ch = atomic_load_explicit(&c->done, memory_order_acquire);
+    if (ch)
+        return ch;
+    uvgo__spin_lock(&c->lock);
+    ch = atomic_load_explicit(&c->done, memory_order_relaxed);
+    if (!ch && uvgo_chan_make(&ch, 0, 0) == 0) {
+        if (atomic_load_explicit(&c->err, memory_order_relaxed))
+            uvgo_chan_close(ch); /* born after the cancel */
+        atomic_store_explicit(&c->done, ch, memory_order_release);
+    }
+    uvgo__spin_unlock(&c->lock);
+    return ch;
+}
+
+/* ---- cancelling ------------------------------------------------------------ */
+
+/* Cancels one node with (err, cause); hands its children to *work.
+ * Returns 0 if it was already done. */
+static int cancel_one(uvgo_ctx_t *c, int err, int cause, uvgo_ctx_t **work)
+{
+    uvgo_chan_t *done;
+    uvgo_timer_t *timer;
+    struct uvgo_ctx_after *afters;
+
+    uvgo__spin_lock(&c->lock);
+    if (atomic_load_explicit(&c->err, memory_order_relaxed)) {
+        uvgo__spin_unlock(&c->lock);
+        return 0;
+    }
+    c->cause = cause ? cause : err;
+    /* release: a reader that sees err sees the cause. */
+    atomic_store_explicit(&c->err, err, memory_order_release);
+    done = atomic_load_explicit(&c->done, memory_order_relaxed);
+    for (uvgo_ctx_t *k = c->children; k; k = k->sib_next) {
+        k->linked = 0; /* ours now: its reference comes with it */
+        k->work_next = *work;
+        *work = k;
+    }
+    c->children = NULL;
+    timer = c->timer;
+    c->timer = NULL;
+    afters = c->afters;
+    c->afters = NULL;
+    for (struct uvgo_ctx_after *a = afters; a; a = a->next)
+        a->state = AFTER_STARTED;
+    uvgo__spin_unlock(&c->lock);
+
+    if (done)
+        uvgo_chan_close(done);
+    if (timer) {
+        /* The deadline callback holds a reference on c; if this stop kept
+         * it from running, that reference is ours to drop (c stays alive:
+         * the caller holds one too). */
+        if (uvgo_timer_stop(timer) == 1)
+            uvgo_ctx_release(c);
+        uvgo_timer_free(timer);
+    }
+    while (afters) {
+        struct uvgo_ctx_after *next = afters->next;
+        uvgo_go(afters->fn, afters->arg);
+        if (atomic_fetch_sub(&afters->refs, 1) == 1)
+            free(afters);
+        afters = next;
+    }
+    return 1;
+}
+
+/* Removes c from its cancel parent's children, if still there. */
+static void unlink_from_parent(uvgo_ctx_t *c)
+{
+    uvgo_ctx_t *p = c->cancel_parent;
+    int mine = 0;
+    if (!p)
+        return;
+    uvgo__spin_lock(&p->lock);
+    if (c->linked) {
+        if (c->sib_prev)
+            c->sib_prev->sib_next = c->sib_next;
+        else
+            p->children = c->sib_next;
+        if (c->sib_next)
+            c->sib_next->sib_prev = c->sib_prev;
+        c->linked = 0;
+        mine = 1;
+    }
+    uvgo__spin_unlock(&p->lock);
+    if (mine)
+        uvgo_ctx_release(c); /* the parent's reference */
+}
+
+static void cancel_tree(uvgo_ctx_t *c, int err, int cause)
+{
+    uvgo_ctx_t *work = NULL;
+    uvgo_ctx_retain(c);
+    if (cancel_one(c, err, cause, &work))
+        unlink_from_parent(c);
+    while (work) {
+        uvgo_ctx_t *k = work;
+        work = k->work_next;
+        /* Children get the ancestor's error and cause. */
+        cancel_one(k, err, cause, &work);
+        uvgo_ctx_release(k); /* the reference its parent held */
+    }
+    uvgo_ctx_release(c);
+}
+
+void uvgo_ctx_cancel(uvgo_ctx_t *c)
+{
+    if (c && c->kind == CTX_CANCEL)
+        cancel_tree(c, UVGO_ECANCELED, 0);
+}
+
+void uvgo_ctx_cancel_cause(uvgo_ctx_t *c, int cause)
+{
+    if (c && c->kind == CTX_CANCEL)
+        cancel_tree(c, UVGO_ECANCELED, cause ? cause : UVGO_ECANCELED);
+}
+
+static void on_deadline(void *arg)
+{
+    uvgo_ctx_t *c = arg;
+    cancel_tree(c, UVGO_ETIMEDOUT, c->deadline_cause);
+    uvgo_ctx_release(c); /* the timer's reference */
+}
+
+/* ---- making contexts ---------------------------------------------------- */
+
+static uvgo_ctx_t *ctx_alloc(int kind, uvgo_ctx_t *parent)
+{
+    uvgo_ctx_t *c = calloc(1, sizeof *c);
+    if (!c)
+        return NULL;
+    atomic_init(&c->refs, 1);
+    c->kind = kind;
+    c->parent = uvgo_ctx_retain(parent);
+    return c;
+}
+
+static int make_cancel(uvgo_ctx_t **out, uvgo_ctx_t *parent, int has_deadline,
+                       int64_t deadline, int deadline_cause)
+{
+    uvgo_ctx_t *c, *p;
+    int64_t pd;
+
+    if (!out)
+        return UVGO_EINVAL;
+    c = ctx_alloc(CTX_CANCEL, parent);
+    if (!c)
+        return UVGO_ENOMEM;
+    /* A deadline later than an ancestor's adds only a cancel scope. */
+    if (has_deadline && !(uvgo_ctx_deadline(parent, &pd) && pd <= deadline)) {
+        c->has_deadline = 1;
+        c->deadline = deadline;
+        c->deadline_cause = deadline_cause;
+    }
+    p = cancel_node(parent);
+    if (p) {
+        uvgo__spin_lock(&p->lock);
+        int perr = atomic_load_explicit(&p->err, memory_order_relaxed);
+        if (perr) {
+            /* Born done, with the parent's error and cause. */
+            c->cause = p->cause;
+            atomic_store_explicit(&c->err, perr, memory_order_release);
+        } else {
+            c->cancel_parent = p; /* alive as long as c: it is an ancestor */
+            uvgo_ctx_retain(c); /* the parent's reference */
+            c->sib_prev = NULL;
+            c->sib_next = p->children;
+            if (p->children)
+                p->children->sib_prev = c;
+            p->children = c;
+            c->linked = 1;
+        }
+        uvgo__spin_unlock(&p->lock);
+    }
+    if (c->has_deadline && !atomic_load(&c->err)) {
+        if (deadline <= uvgo_now()) {
+            cancel_tree(c, UVGO_ETIMEDOUT, deadline_cause);
+        } else {
+            uvgo_timer_t *t;
+            /* The deadline callback's reference: dropped by the callback,
+             * or by the cancel whose stop keeps it from running. */
+            uvgo_ctx_retain(c);
+            if (uvgo__timer_callback(&t, deadline, on_deadline, c) != 0) {
+                uvgo_ctx_release(c);
+                uvgo_ctx_cancel(c);
+                uvgo_ctx_release(c);
+                return UVGO_ENOMEM;
+            }
+            uvgo__spin_lock(&c->lock);
+            if (!atomic_load(&c->err)) {
+                c->timer = t;
+                t = NULL;
+            }
+            uvgo__spin_unlock(&c->lock);
+            if (t) { /* cancelled meanwhile */
+                if (uvgo_timer_stop(t) == 1)
+                    uvgo_ctx_release(c);
+                uvgo_timer_free(t);
+            }
+        }
+    }
+    *out = c;
+    return 0;
+}
+
+int uvgo_ctx_with_cancel(uvgo_ctx_t **out, uvgo_ctx_t *parent)
+{
+    return make_cancel(out, parent, 0, 0, 0);
+}
+
+int uvgo_ctx_with_deadline(uvgo_ctx_t **out, uvgo_ctx_t *parent,
+                           int64_t deadline)
+{
+    return make_cancel(out, parent, 1, deadline, 0);
+}
+
+int uvgo_ctx_with_timeout(uvgo_ctx_t **out, uvgo_ctx_t *parent,
+                          uvgo_duration_t d)
+{
+    return make_cancel(out, parent, 1, uvgo_now() + d, 0);
+}
+
+int uvgo_ctx_with_deadline_cause(uvgo_ctx_t **out, uvgo_ctx_t *parent,
+                                 int64_t deadline, int cause)
+{
+    return make_cancel(out, parent, 1, deadline, cause);
+}
+
+int uvgo_ctx_with_timeout_cause(uvgo_ctx_t **out, uvgo_ctx_t *parent,
+                                uvgo_duration_t d, int cause)
+{
+    return make_cancel(out, parent, 1, uvgo_now() + d, cause);
+}
+
+int uvgo_ctx_with_value(uvgo_ctx_t **out, uvgo_ctx_t *parent, const void *key,
+                        void *value)
+{
+    uvgo_ctx_t *c;
+    if (!out || !key)
+        return UVGO_EINVAL;
+    c = ctx_alloc(CTX_VALUE, parent);
+    if (!c)
+        return UVGO_ENOMEM;
+    c->key = key;
+    c->value = value;
+    *out = c;
+    return 0;
+}
+
+int uvgo_ctx_without_cancel(uvgo_ctx_t **out, uvgo_ctx_t *parent)
+{
+    uvgo_ctx_t *c;
+    if (!out)
+        return UVGO_EINVAL;
+    c = ctx_alloc(CTX_DETACHED, parent);
+    if (!c)
+        return UVGO_ENOMEM;
+    *out = c;
+    return 0;
+}
+
+/* ---- after-funcs ------------------------------------------------------------ */
+
+int uvgo_ctx_after_func(uvgo_ctx_after_t **stop, uvgo_ctx_t *ctx,
+                        uvgo_task_fn fn, void *arg)
+{
+    uvgo_ctx_t *c = cancel_node(ctx);
+    struct uvgo_ctx_after *a;
+    int run = 0;
+
+    if (!fn)
+        return UVGO_EINVAL;
+    a = calloc(1, sizeof *a);
+    if (!a)
+        return UVGO_ENOMEM;
+    a->fn = fn;
+    a->arg = arg;
+    a->ctx = uvgo_ctx_retain(c);
+    atomic_init(&a->refs, stop ? 2 : 1);
+    if (c) {
+        uvgo__spin_lock(&c->lock);
+        if (atomic_load_explicit(&c->err, memory_order_relaxed)) {
+            a->state = AFTER_STARTED;
+            run = 1;
+        } else {
+            a->prev = NULL;
+            a->next = c->afters;
+            if (c->afters)
+                c->afters->prev = a;
+            c->afters = a;
+        }
+        uvgo__spin_unlock(&c->lock);
+    }
+    /* A context that can never be cancelled never runs it; the handle can
+     * still be stopped (prevented, as Go's stop reports). */
+    if (run) {
+        int err = uvgo_go(fn, arg);
+        if (atomic_fetch_sub(&a->refs, 1) == 1) {
+            uvgo_ctx_release(a->ctx);
+            free(a);
+        }
+        if (err < 0)
+            return err;
+    } else if (!c) {
+        /* Nothing will ever run it: no registration holds it. */
+        if (atomic_fetch_sub(&a->refs, 1) == 1) {
+            free(a);
+            a = NULL;
+        }
+    }
+    if (stop)
+        *stop = a;
+    return 0;
+}
+
+static void after_unref(struct uvgo_ctx_after *a)
+{
+    if (atomic_fetch_sub(&a->refs, 1) == 1) {
+        uvgo_ctx_release(a->ctx);
+        free(a);
+    }
+}
+
+int uvgo_ctx_after_stop(uvgo_ctx_after_t *a)
+{
+    uvgo_ctx_t *c;
+    int prevented = 0;
+    if (!a)
+        return 0;
+    c = a->ctx;
+    if (!c) {
+        prevented = a->state == AFTER_WAITING;
+        a->state = AFTER_STOPPED;
+    } else {
+        uvgo__spin_lock(&c->lock);
+        if (a->state == AFTER_WAITING) {
+            if (a->prev)
+                a->prev->next = a->next;
+            else
+                c->afters = a->next;
+            if (a->next)
+                a->next->prev = a->prev;
+            a->state = AFTER_STOPPED;
+            prevented = 1;
+        }
+        uvgo__spin_unlock(&c->lock);
+        if (prevented)
+            after_unref(a); /* the registration's reference */
+    }
+    after_unref(a); /* the handle's */
+    return prevented;
+}
+
+void uvgo_ctx_after_free(uvgo_ctx_after_t *a)
+{
+    if (a)
+        after_unref(a);
+}
+
+/* ---- blocking calls bounded by a context ---------------------------------- */
+
+int uvgo_chan_send_ctx(uvgo_chan_t *ch, const void *elem, uvgo_ctx_t *ctx)
+{
+    uvgo_chan_t *done;
+    int err, r;
+    if (!ctx)
+        return uvgo_chan_send(ch, elem);
+    if ((err = uvgo_ctx_err(ctx)))
+        return err;
+    if (!uvgo__task_self())
+        return UVGO_ENOTTASK;
+    if (ch && !elem && ch->elem_size)
+        return UVGO_EINVAL;
+    done = uvgo_ctx_done(ctx);
+    uvgo_select_case_t c[1] = {UVGO_CASE_SEND(ch, elem)};
+    r = uvgo__select_done(c, 1, 1, done);
+    if (r == 1)
+        return uvgo_ctx_err(ctx);
+    if (r < 0)
+        return r;
+    return c[0].ok ? 0 : UVGO_ECLOSED;
+}
+
+int uvgo_chan_recv_ctx(uvgo_chan_t *ch, void *elem, int *ok, uvgo_ctx_t *ctx)
+{
+    uvgo_chan_t *done;
+    int err, r;
+    if (!ctx)
+        return uvgo_chan_recv(ch, elem, ok);
+    if ((err = uvgo_ctx_err(ctx)))
+        return err;
+    if (!uvgo__task_self())
+        return UVGO_ENOTTASK;
+    done = uvgo_ctx_done(ctx);
+    uvgo_select_case_t c[1] = {UVGO_CASE_RECV(ch, elem)};
+    r = uvgo__select_done(c, 1, 1, done);
+    if (r == 1)
+        return uvgo_ctx_err(ctx);
+    if (r < 0)
+        return r;
+    if (ok)
+        *ok = c[0].ok;
+    return c[0].ok ? 0 : UVGO_ECLOSED;
+}
+
+int uvgo_select_ctx(uvgo_select_case_t *cases, size_t n, uvgo_ctx_t *ctx)
+{
+    int err, r;
+    if (!ctx)
+        return uvgo_select(cases, n);
+    if ((err = uvgo_ctx_err(ctx)))
+        return err;
+    r = uvgo__select_done(cases, n, 1, uvgo_ctx_done(ctx));
+    if (r >= 0 && (size_t)r == n)
+        return uvgo_ctx_err(ctx);
+    return r;
+}
