@@ -953,8 +953,17 @@ static void on_prepare(uv_prepare_t *h)
     }
     if (w->idle_active)
         idle_off(w);
-    /* Going idle: give cached stacks' memory back, keep a few warm. */
+    /* Going idle: cached stacks beyond a few go to the warm pool, whose
+     * memory goes back on the next release pass (the monitor's, or ours
+     * in single-loop mode, where there is no monitor). */
     uvgo__stack_cache_trim(&w->stacks, 16);
+    if (rt->embedded) {
+        uint64_t now = uv_hrtime();
+        if (now - w->last_release >= UVGO_STACK_RELEASE_MS * 1000000ull) {
+            w->last_release = now;
+            uvgo__stack_release_idle();
+        }
+    }
     stop_spinning(w);
     w->idle_since = 0;
 
@@ -1113,6 +1122,7 @@ static void monitor_main(void *arg)
 
     if (!seen || !since || !reported)
         goto out;
+    uint64_t last_release = uv_hrtime();
     uv_mutex_lock(&rt->monitor_lock);
     while (!rt->monitor_stop) {
         uv_cond_timedwait(&rt->monitor_cond, &rt->monitor_lock,
@@ -1120,6 +1130,13 @@ static void monitor_main(void *arg)
         if (rt->monitor_stop)
             break;
         uint64_t now = uv_hrtime();
+        if (now - last_release >= UVGO_STACK_RELEASE_MS * 1000000ull) {
+            /* Off every worker's path: madvise shoots down TLBs. */
+            uv_mutex_unlock(&rt->monitor_lock);
+            uvgo__stack_release_idle();
+            uv_mutex_lock(&rt->monitor_lock);
+            last_release = now;
+        }
         for (int i = 0; i < n; i++) {
             struct uvgo_worker *v = rt->workers[i];
             unsigned sw = atomic_load_explicit(&v->switches,

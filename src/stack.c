@@ -28,11 +28,18 @@
  * and the environment variable UVGO_GUARD_PAGES=auto|always|never overrides
  * the build's choice at run time.
  *
- * Caching.  A worker keeps up to UVGO_STACK_HOT_MAX free stacks per size
- * class, with their pages still resident, so spawn/exit cycles cost no system
- * call.  Beyond that (and when a worker goes idle) stacks go "cold": their
- * memory is handed back with madvise(MADV_DONTNEED) and the slot returns to
- * its slab.  A slab whose slots are all cold is unmapped once its pool has
+ * Caching, in three tiers.  A worker keeps up to UVGO_STACK_HOT_MAX free
+ * stacks per size class, with their pages still resident, so spawn/exit
+ * cycles cost no system call.  Beyond that (and when a worker goes idle)
+ * stacks move in batches to a global "warm" pool, still resident.  Memory
+ * goes back to the kernel lazily: every release pass (the monitor thread,
+ * or an idle worker, about every 100 ms) hands the stacks that sat in the
+ * warm pool since the previous pass to the kernel with madvise(DONTNEED),
+ * sorted by address so adjacent slots go in one call, and returns their
+ * slots to their slabs ("cold").  Rejected: madvise on every overflow.  Each
+ * call shoots down the TLB of every core running the process (an IPI), and
+ * bench ctxtree spent most of its time there when 10,000 tasks exited at
+ * once.  A slab whose slots are all cold is unmapped once its pool has
  * another slab to serve from.
  *
  * Locking.  Each size class has a pool with one mutex guarding its slabs'
@@ -86,6 +93,15 @@ struct pool {
 };
 
 static struct pool pools[UVGO_STACK_CLASSES];
+
+/* The warm pool of a size class: two generations, so a stack is released
+ * only after a whole release interval unused. */
+struct warm {
+    pthread_mutex_t lock;
+    uvgo_stack_t *cur, *old;    /* arrays */
+    size_t ncur, nold, capcur, capold;
+};
+static struct warm warms[UVGO_STACK_CLASSES];
 static struct uvgo_slab *_Atomic registry;
 static pthread_mutex_t registry_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_once_t global_once = PTHREAD_ONCE_INIT;
@@ -97,8 +113,10 @@ static struct sigaction old_segv;
 
 static void pools_init(void)
 {
-    for (int i = 0; i < UVGO_STACK_CLASSES; i++)
+    for (int i = 0; i < UVGO_STACK_CLASSES; i++) {
         pthread_mutex_init(&pools[i].lock, NULL);
+        pthread_mutex_init(&warms[i].lock, NULL);
+    }
 }
 
 static size_t read_max_map_count(void)
@@ -436,6 +454,53 @@ static void slot_release_memory(const uvgo_stack_t *st)
     madvise(st->lo, st->size, MADV_DONTNEED);
 }
 
+static void free_cold(const uvgo_stack_t *st)
+{
+    slot_release_memory(st);
+    pthread_mutex_lock(&pools[st->cls].lock);
+    slot_put(st);
+    pthread_mutex_unlock(&pools[st->cls].lock);
+}
+
+/* Moves n stacks into the warm pool (or, if it cannot grow, releases
+ * them at once). */
+static void warm_put(int cls, const uvgo_stack_t *st, size_t n)
+{
+    struct warm *wp = &warms[cls];
+    pthread_mutex_lock(&wp->lock);
+    if (wp->ncur + n > wp->capcur) {
+        size_t cap = (wp->ncur + n) * 2;
+        uvgo_stack_t *a = realloc(wp->cur, cap * sizeof *a);
+        if (!a) {
+            pthread_mutex_unlock(&wp->lock);
+            for (size_t i = 0; i < n; i++)
+                free_cold(&st[i]);
+            return;
+        }
+        wp->cur = a;
+        wp->capcur = cap;
+    }
+    memcpy(&wp->cur[wp->ncur], st, n * sizeof *st);
+    wp->ncur += n;
+    pthread_mutex_unlock(&wp->lock);
+}
+
+/* Takes up to `want` warm stacks into out[]; returns how many. */
+static size_t warm_take(int cls, uvgo_stack_t *out, size_t want)
+{
+    struct warm *wp = &warms[cls];
+    size_t got = 0;
+    if (!wp->ncur && !wp->nold)
+        return 0; /* racy peek: a miss only costs the cold path */
+    pthread_mutex_lock(&wp->lock);
+    while (got < want && wp->ncur)
+        out[got++] = wp->cur[--wp->ncur];
+    while (got < want && wp->nold)
+        out[got++] = wp->old[--wp->nold];
+    pthread_mutex_unlock(&wp->lock);
+    return got;
+}
+
 char *uvgo__stack_alloc(uvgo_stack_cache_t *cache, size_t size,
                         uvgo_stack_t *st)
 {
@@ -444,8 +509,15 @@ char *uvgo__stack_alloc(uvgo_stack_cache_t *cache, size_t size,
 
     if (cls < 0)
         return NULL;
-    if (cache && cache->n[cls]) {
-        *st = cache->slot[cls][--cache->n[cls]];
+    if (cache) {
+        if (cache->n[cls] == 0)
+            cache->n[cls] = (uint16_t)warm_take(cls, cache->slot[cls],
+                                                COLD_BATCH * 2);
+        if (cache->n[cls]) {
+            *st = cache->slot[cls][--cache->n[cls]];
+            return st->lo + st->size;
+        }
+    } else if (warm_take(cls, st, 1)) {
         return st->lo + st->size;
     }
     pthread_mutex_lock(&pools[cls].lock);
@@ -465,24 +537,15 @@ char *uvgo__stack_alloc(uvgo_stack_cache_t *cache, size_t size,
     return st->lo + st->size;
 }
 
-static void free_cold(const uvgo_stack_t *st)
-{
-    slot_release_memory(st);
-    pthread_mutex_lock(&pools[st->cls].lock);
-    slot_put(st);
-    pthread_mutex_unlock(&pools[st->cls].lock);
-}
-
 void uvgo__stack_free(uvgo_stack_cache_t *cache, const uvgo_stack_t *st)
 {
     int cls = st->cls;
 
     if (cache) {
         if (cache->n[cls] == UVGO_STACK_HOT_MAX) {
-            /* Hand the older half back, keeping the warmest stacks. */
+            /* Hand the older half to the warm pool, keep the warmest. */
             unsigned half = UVGO_STACK_HOT_MAX / 2;
-            for (unsigned i = 0; i < half; i++)
-                free_cold(&cache->slot[cls][i]);
+            warm_put(cls, &cache->slot[cls][0], half);
             memmove(&cache->slot[cls][0], &cache->slot[cls][half],
                     sizeof(cache->slot[cls][0]) * (UVGO_STACK_HOT_MAX - half));
             cache->n[cls] = (uint16_t)(UVGO_STACK_HOT_MAX - half);
@@ -490,7 +553,7 @@ void uvgo__stack_free(uvgo_stack_cache_t *cache, const uvgo_stack_t *st)
         cache->slot[cls][cache->n[cls]++] = *st;
         return;
     }
-    free_cold(st);
+    warm_put(cls, st, 1);
 }
 
 void uvgo__stack_cache_trim(uvgo_stack_cache_t *cache, unsigned keep)
@@ -500,11 +563,67 @@ void uvgo__stack_cache_trim(uvgo_stack_cache_t *cache, unsigned keep)
         if (n <= keep)
             continue;
         unsigned drop = n - keep;
-        for (unsigned i = 0; i < drop; i++)
-            free_cold(&cache->slot[cls][i]);
+        warm_put(cls, &cache->slot[cls][0], drop);
         memmove(&cache->slot[cls][0], &cache->slot[cls][drop],
                 sizeof(cache->slot[cls][0]) * keep);
         cache->n[cls] = (uint16_t)keep;
+    }
+}
+
+static int cmp_lo(const void *a, const void *b)
+{
+    uintptr_t x = (uintptr_t)((const uvgo_stack_t *)a)->lo;
+    uintptr_t y = (uintptr_t)((const uvgo_stack_t *)b)->lo;
+    return x < y ? -1 : x > y;
+}
+
+/* Gives the memory of n stacks back, in as few madvise calls as adjacent
+ * slots allow, and returns their slots to their slabs. */
+static void release_batch(int cls, uvgo_stack_t *st, size_t n)
+{
+    size_t i = 0;
+    qsort(st, n, sizeof *st, cmp_lo);
+    while (i < n) {
+        size_t j = i + 1;
+        size_t slot = st[i].size + page_size;
+        /* Slot j follows slot j-1 in one slab: extend the run (it takes in
+         * the reserved page between them, which is harmless to zap). */
+        while (j < n && st[j].slab == st[i].slab &&
+               st[j].lo == st[j - 1].lo + slot)
+            j++;
+        madvise(st[i].lo, (size_t)(st[j - 1].lo - st[i].lo) + st[j - 1].size,
+                MADV_DONTNEED);
+        i = j;
+    }
+    pthread_mutex_lock(&pools[cls].lock);
+    for (i = 0; i < n; i++)
+        slot_put(&st[i]);
+    pthread_mutex_unlock(&pools[cls].lock);
+}
+
+void uvgo__stack_release_idle(void)
+{
+    for (int cls = 0; cls < UVGO_STACK_CLASSES; cls++) {
+        struct warm *wp = &warms[cls];
+        uvgo_stack_t *old;
+        size_t nold;
+        if (!wp->ncur && !wp->nold)
+            continue; /* racy peek: checked again next pass */
+        pthread_mutex_lock(&wp->lock);
+        /* The old generation goes (its array with it, released outside the
+         * lock); the current one becomes old; a new current array grows on
+         * the next put. */
+        old = wp->old;
+        nold = wp->nold;
+        wp->old = wp->cur;
+        wp->nold = wp->ncur;
+        wp->capold = wp->capcur;
+        wp->cur = NULL;
+        wp->ncur = wp->capcur = 0;
+        pthread_mutex_unlock(&wp->lock);
+        if (nold)
+            release_batch(cls, old, nold);
+        free(old);
     }
 }
 
@@ -526,6 +645,15 @@ void uvgo__stack_walk(void (*cb)(char *top, void *arg), void *arg)
 
 void uvgo__stack_global_reset(void)
 {
+    for (int cls = 0; cls < UVGO_STACK_CLASSES; cls++) {
+        struct warm *wp = &warms[cls];
+        pthread_mutex_lock(&wp->lock);
+        free(wp->cur);
+        free(wp->old);
+        wp->cur = wp->old = NULL;
+        wp->ncur = wp->nold = wp->capcur = wp->capold = 0;
+        pthread_mutex_unlock(&wp->lock);
+    }
     for (int cls = 0; cls < UVGO_STACK_CLASSES; cls++) {
         struct pool *p = &pools[cls];
         pthread_mutex_lock(&p->lock);

@@ -52,8 +52,13 @@ char *uvgo__stack_alloc(uvgo_stack_cache_t *cache, size_t size,
 /* Returns a stack to `cache` (or straight to its slab when cache is NULL). */
 void uvgo__stack_free(uvgo_stack_cache_t *cache, const uvgo_stack_t *st);
 
-/* Returns all but `keep` stacks of every class in `cache` to their slabs. */
+/* Moves all but `keep` stacks of every class in `cache` to the warm pool. */
 void uvgo__stack_cache_trim(uvgo_stack_cache_t *cache, unsigned keep);
+
+/* A release pass: gives back the memory of warm stacks unused since the
+ * previous pass.  Call about every UVGO_STACK_RELEASE_MS. */
+void uvgo__stack_release_idle(void);
+#define UVGO_STACK_RELEASE_MS 100
 
 /* True when the canary under an unguarded stack is intact.  Guarded stacks
  * always pass: their guard page faults first. */

@@ -781,6 +781,57 @@ static void hundred_thousand_tasks_block_and_all_wake(void)
     free(gates);
 }
 
+static long rss_kb(void)
+{
+    char line[256];
+    long v = -1;
+    FILE *f = fopen("/proc/self/status", "r");
+    if (!f)
+        return -1;
+    while (fgets(line, sizeof line, f))
+        if (!strncmp(line, "VmRSS:", 6))
+            v = strtol(line + 6, NULL, 10);
+    fclose(f);
+    return v;
+}
+
+static void *touch_and_wait(void *arg)
+{
+    volatile char deep[16384]; /* four more pages of stack */
+    memset((char *)deep, 1, sizeof deep);
+    atomic_fetch_add(&gate_waiting, 1);
+    uvgo_event_wait(&gates[(intptr_t)arg], "gate");
+    return (void *)(intptr_t)deep[100];
+}
+
+static void stack_memory_goes_back_after_a_burst(void)
+{
+    long n = test_scale(20000, 2000);
+    long before = rss_kb();
+    gates = calloc((size_t)n, sizeof *gates);
+    for (long i = 0; i < n; i++)
+        ASSERT_OK(uvgo_go(touch_and_wait, (void *)(intptr_t)i));
+    while (atomic_load(&gate_waiting) < n)
+        uvgo_sleep(UVGO_MILLISECOND);
+    long peak = rss_kb();
+    ASSERT_GT(peak - before, n * 16); /* ~20 KiB each, resident */
+    for (long i = 0; i < n; i++)
+        uvgo_event_set(&gates[i]);
+    while (uvgo_task_count() > 1)
+        uvgo_sleep(UVGO_MILLISECOND);
+    /* Release passes run every UVGO_STACK_RELEASE_MS and free what sat
+     * unused through a whole pass: within a second, most must be back. */
+    long now = peak;
+    for (int i = 0; i < 100 && now - before > (peak - before) / 4; i++) {
+        uvgo_sleep(10 * UVGO_MILLISECOND);
+        now = rss_kb();
+    }
+    fprintf(stderr, "rss before %ld, peak %ld, after %ld KiB\n", before, peak,
+            now);
+    ASSERT_LT(now - before, (peak - before) / 4);
+    free(gates);
+}
+
 struct seen {
     int named, waiting_on_gate;
 };
@@ -889,6 +940,7 @@ static const test_case_t cases[] = {
                 "stack overflow|deep-recursion"),
     CASE_ABORTS(canary_case, "stack overflow|canary-victim"),
     CASE(hundred_thousand_tasks_block_and_all_wake),
+    CASE(stack_memory_goes_back_after_a_burst),
     CASE(dump_lists_blocked_tasks_with_what_they_wait_on),
     CASE_ABORTS(all_tasks_blocked_is_reported_as_deadlock,
                 "all tasks are asleep - deadlock!|stuck-helper|"

@@ -336,6 +336,199 @@ static void bench_idle1m(const char *variant)
     uvgo_main(idle1m_main, (void *)variant, NULL);
 }
 
+/* ---- timers ------------------------------------------------------------------ */
+
+/* splitmix64, as the Go peer draws its delays, so both sleep the same. */
+static uint64_t splitmix64(uint64_t *s)
+{
+    uint64_t z = (*s += 0x9e3779b97f4a7c15ULL);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    return z ^ (z >> 31);
+}
+
+static struct {
+    int64_t *late;
+    atomic_long left;
+    uvgo_event_t done;
+} tm;
+
+struct timer_job {
+    long i;
+    int64_t d;
+};
+
+static void *timer_task(void *arg)
+{
+    struct timer_job *j = arg;
+    int64_t t0 = uvgo_now();
+    uvgo_sleep(j->d);
+    tm.late[j->i] = uvgo_now() - t0 - j->d;
+    if (atomic_fetch_sub_explicit(&tm.left, 1, memory_order_acq_rel) == 1)
+        uvgo_event_set(&tm.done);
+    return NULL;
+}
+
+static int cmp_i64(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+static void *timers_main(void *arg)
+{
+    const char *variant = arg;
+    long n = bench_scale(100000);
+    uint64_t rng = 42;
+    struct timer_job *jobs = malloc((size_t)n * sizeof *jobs);
+    tm.late = malloc((size_t)n * sizeof *tm.late);
+    atomic_store(&tm.left, n);
+    int64_t t0 = uvgo_now();
+    for (long i = 0; i < n; i++) {
+        jobs[i].i = i;
+        jobs[i].d = (int64_t)(1 + splitmix64(&rng) % 1000) * UVGO_MILLISECOND;
+        bench_check(uvgo_go(timer_task, &jobs[i]) == 0, "spawn");
+    }
+    uvgo_event_wait(&tm.done, "bench wait");
+    int64_t elapsed = uvgo_now() - t0;
+    qsort(tm.late, (size_t)n, sizeof *tm.late, cmp_i64);
+    bench_check(tm.late[0] >= 0, "timers: a task woke %lld ns early",
+                (long long)-tm.late[0]);
+    char extra[160];
+    snprintf(extra, sizeof extra, "p50_late_us=%lld p99_late_us=%lld "
+             "max_late_us=%lld",
+             (long long)tm.late[(n - 1) * 50 / 100] / 1000,
+             (long long)tm.late[(n - 1) * 99 / 100] / 1000,
+             (long long)tm.late[n - 1] / 1000);
+    bench_report("timers", variant, n, elapsed, extra);
+    free(jobs);
+    free(tm.late);
+    return NULL;
+}
+
+static void bench_timers(const char *variant)
+{
+    uvgo_main(timers_main, (void *)variant, NULL);
+}
+
+/* ---- ticker ---------------------------------------------------------------- */
+
+static void *ticker_main(void *arg)
+{
+    const char *variant = arg;
+    long n = bench_scale(2000);
+    const int64_t period = UVGO_MILLISECOND;
+    int64_t *jitter = malloc((size_t)n * sizeof *jitter);
+    uvgo_ticker_t *tk;
+    int64_t start = uvgo_now(), prev = start, v;
+    uvgo_ticker_make(&tk, period);
+    for (long i = 0; i < n; i++) {
+        uvgo_chan_recv(uvgo_ticker_chan(tk), &v, NULL);
+        int64_t now = uvgo_now();
+        jitter[i] = now - prev - period;
+        if (jitter[i] < 0)
+            jitter[i] = -jitter[i];
+        prev = now;
+    }
+    uvgo_ticker_free(tk);
+    int64_t elapsed = prev - start;
+    bench_check(elapsed >= n * period, "ticker: %ld ticks in %lld ns", n,
+                (long long)elapsed);
+    qsort(jitter, (size_t)n, sizeof *jitter, cmp_i64);
+    char extra[160];
+    snprintf(extra, sizeof extra,
+             "mean_interval_us=%lld p99_jitter_us=%lld missed=%lld",
+             (long long)(elapsed / n / 1000),
+             (long long)jitter[(n - 1) * 99 / 100] / 1000,
+             (long long)(elapsed / period - n));
+    bench_report("ticker", variant, n, elapsed, extra);
+    free(jitter);
+    return NULL;
+}
+
+static void bench_ticker(const char *variant)
+{
+    uvgo_main(ticker_main, (void *)variant, NULL);
+}
+
+/* ---- ctxtree ------------------------------------------------------------- */
+
+static struct {
+    atomic_long ready, left;
+    uvgo_event_t all_ready, done;
+    int *errs;
+} ct;
+
+struct leaf {
+    uvgo_ctx_t *ctx;
+    long i;
+};
+
+static void *ctx_leaf(void *arg)
+{
+    struct leaf *l = arg;
+    uvgo_chan_t *done = uvgo_ctx_done(l->ctx);
+    if (atomic_fetch_add(&ct.ready, 1) + 1 == 10000)
+        uvgo_event_set(&ct.all_ready);
+    uvgo_chan_recv(done, NULL, NULL);
+    ct.errs[l->i] = uvgo_ctx_err(l->ctx);
+    if (atomic_fetch_sub_explicit(&ct.left, 1, memory_order_acq_rel) == 1)
+        uvgo_event_set(&ct.done);
+    return NULL;
+}
+
+static void *ctxtree_main(void *arg)
+{
+    const char *variant = arg;
+    enum { FANOUT = 10, DEPTH = 4, LEAVES = 10000, ALL = 11110 };
+    uvgo_ctx_t *root, **ctxs = malloc(ALL * sizeof *ctxs);
+    struct leaf *leaves = malloc(LEAVES * sizeof *leaves);
+    long n = 0, level = 0, level_end;
+    ct.errs = calloc(LEAVES, sizeof *ct.errs);
+    uvgo_ctx_with_cancel(&root, NULL);
+    /* Level by level: 10, 100, 1000, 10000 contexts. */
+    for (long k = 0; k < FANOUT; k++)
+        uvgo_ctx_with_cancel(&ctxs[n++], root);
+    level_end = n;
+    for (int d = 1; d < DEPTH; d++) {
+        for (long p = level; p < level_end; p++)
+            for (long k = 0; k < FANOUT; k++)
+                uvgo_ctx_with_cancel(&ctxs[n++], ctxs[p]);
+        level = level_end;
+        level_end = n;
+    }
+    bench_check(n == ALL, "ctxtree: %ld contexts", n);
+    atomic_store(&ct.left, LEAVES);
+    for (long i = 0; i < LEAVES; i++) {
+        leaves[i].ctx = ctxs[level + i];
+        leaves[i].i = i;
+        uvgo_go(ctx_leaf, &leaves[i]);
+    }
+    uvgo_event_wait(&ct.all_ready, "bench ready");
+    int64_t t0 = uvgo_now();
+    uvgo_ctx_cancel(root);
+    uvgo_event_wait(&ct.done, "bench wait");
+    int64_t elapsed = uvgo_now() - t0;
+    for (long i = 0; i < LEAVES; i++)
+        bench_check(ct.errs[i] == UVGO_ECANCELED, "ctxtree: leaf error %d",
+                    ct.errs[i]);
+    for (long i = 0; i < ALL; i++) {
+        uvgo_ctx_cancel(ctxs[i]);
+        uvgo_ctx_release(ctxs[i]);
+    }
+    uvgo_ctx_release(root);
+    bench_report("ctxtree", variant, LEAVES, elapsed, NULL);
+    free(ctxs);
+    free(leaves);
+    free(ct.errs);
+    return NULL;
+}
+
+static void bench_ctxtree(const char *variant)
+{
+    uvgo_main(ctxtree_main, (void *)variant, NULL);
+}
+
 /* ---- the table ----------------------------------------------------------- */
 
 static const struct {
@@ -348,8 +541,11 @@ static const struct {
     {"pingpong", "cross", bench_pingpong},
     {"mpmc", "all", bench_mpmc},
     {"select", "all", bench_select},
+    {"timers", "all", bench_timers},
+    {"ticker", "1", bench_ticker},
     {"idle", "all", bench_idle},
     {"idle1m", "all", bench_idle1m},
+    {"ctxtree", "all", bench_ctxtree},
 };
 
 static void set_procs(const char *variant)
