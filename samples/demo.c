@@ -1,88 +1,107 @@
-/* demo.c: the main uvgo demo.
+/* demo.c: the main uvgo demo, a fan-out with a deadline.
  *
- * A "fan-out" in straight-line code: the main task starts one task per job,
- * each job waits on a timer (standing in for network I/O) and one also runs
- * a blocking C call on libuv's thread pool, and main collects the results in
- * order with join.  All of it runs on one libuv loop per core.
+ * The main task starts one task per job.  Each job waits on a timer (it
+ * stands in for network I/O); one also runs a blocking C call on libuv's
+ * thread pool.  Results come back over a channel, and main collects them
+ * with a select on that channel and a context whose deadline (150 ms)
+ * cancels the jobs that are too slow: they return at once with
+ * UVGO_ETIMEDOUT.  All of it is straight-line code on one libuv loop per
+ * core.
  *
  *   run:    sh .ci/demo          (or ./build/samples/demo)
- *   prints: one line per job as it finishes, then the total time, which is
- *           the longest job's, not the sum.
+ *   prints: each result as it arrives, the jobs cut off by the deadline,
+ *           and the total time (the deadline's, not the sum of the waits).
  */
 #include <stdio.h>
 #include <unistd.h>
 #include <uvgo.h>
 
 #define JOBS 8
+#define MS UVGO_MILLISECOND
+
+struct result {
+    int id, worker, err;
+    long value;
+};
 
 struct job {
-    int id;
-    int ms;      /* how long this job's "I/O" takes */
-    long result; /* filled in by the job */
+    int id, ms;
+    uvgo_ctx_t *ctx;       /* the deadline */
+    uvgo_chan_t *results;  /* of struct result */
 };
 
 static void crunch(void *arg)
 {
     /* A blocking call: fine on the thread pool, never on a loop thread. */
-    struct job *j = arg;
+    long *v = arg;
     usleep(30 * 1000);
-    j->result = (long)j->id * 1000;
+    *v = 42;
 }
 
 static void *run_job(void *arg)
 {
     struct job *j = arg;
-    int64_t t0 = uvgo_now();
+    struct result r = {.id = j->id};
 
-    uvgo_sleep(j->ms * UVGO_MILLISECOND); /* the task parks; its loop runs on */
-    if (j->id == 3)
-        uvgo_offload(crunch, j);
-    else
-        j->result = (long)j->id * j->ms;
-    printf("job %d done on worker %d after %3lld ms (task %s)\n", j->id,
-           uvgo_worker_id(), (long long)((uvgo_now() - t0) / UVGO_MILLISECOND),
-           uvgo_task_name(NULL));
-    return j;
+    /* The task parks; its loop runs other tasks meanwhile.  The wait ends
+     * early, with the context's error, if the deadline passes first. */
+    r.err = uvgo_sleep_ctx(j->ms * MS, j->ctx);
+    if (!r.err && j->id == 3)
+        uvgo_offload(crunch, &r.value);
+    else if (!r.err)
+        r.value = (long)j->id * j->ms;
+    r.worker = uvgo_worker_id();
+    uvgo_chan_send(j->results, &r);
+    return NULL;
 }
 
 static void *main_task(void *arg)
 {
     struct job jobs[JOBS];
-    uvgo_task_t *tasks[JOBS];
-    char name[UVGO_TASK_NAME_MAX];
+    uvgo_chan_t *results;
+    uvgo_ctx_t *ctx;
     int64_t t0 = uvgo_now();
+    int waits = 0, late = 0;
     long sum = 0;
-    int total_ms = 0;
 
     (void)arg;
-    printf("uvgo demo: %d workers, %d jobs\n", uvgo_worker_count(), JOBS);
+    printf("uvgo demo: %d workers, %d jobs, deadline 150 ms\n",
+           uvgo_worker_count(), JOBS);
+    uvgo_chan_make(&results, sizeof(struct result), 0);
+    uvgo_ctx_with_timeout(&ctx, NULL, 150 * MS);
     for (int i = 0; i < JOBS; i++) {
-        jobs[i] = (struct job){.id = i, .ms = 20 + (i * 37) % 100};
-        total_ms += jobs[i].ms;
-        snprintf(name, sizeof name, "job-%d", i);
-        uvgo_task_opts_t opts = {.name = name};
-        if (uvgo_task_spawn(&tasks[i], run_job, &jobs[i], &opts) < 0)
-            return (void *)1;
+        jobs[i] = (struct job){i, 20 + (i * 37) % 200, ctx, results};
+        waits += jobs[i].ms;
+        uvgo_go(run_job, &jobs[i]); /* queued; main goes on */
     }
-    for (int i = 0; i < JOBS; i++) {
-        void *r;
-        uvgo_task_join(tasks[i], &r);
-        sum += ((struct job *)r)->result;
+    for (int n = 0; n < JOBS; n++) {
+        struct result r;
+        uvgo_chan_recv(results, &r, NULL);
+        if (r.err) {
+            printf("job %d: cut off after %3lld ms: %s\n", r.id,
+                   (long long)((uvgo_now() - t0) / MS), uvgo_strerror(r.err));
+            late++;
+            continue;
+        }
+        printf("job %d: %5ld from worker %d at %3lld ms\n", r.id, r.value,
+               r.worker, (long long)((uvgo_now() - t0) / MS));
+        sum += r.value;
     }
-    printf("all %d jobs done in %lld ms (their waits add up to %d ms); "
-           "checksum %ld\n",
-           JOBS, (long long)((uvgo_now() - t0) / UVGO_MILLISECOND), total_ms,
-           sum);
+    printf("%d jobs done, %d cut off, in %lld ms (their waits add up to "
+           "%d ms); checksum %ld\n",
+           JOBS - late, late, (long long)((uvgo_now() - t0) / MS), waits, sum);
+    uvgo_ctx_cancel(ctx);
+    uvgo_ctx_release(ctx);
+    uvgo_chan_release(results);
     return NULL;
 }
 
 int main(void)
 {
-    void *result = NULL;
-    int err = uvgo_main(main_task, NULL, &result);
+    int err = uvgo_main(main_task, NULL, NULL);
     if (err < 0) {
         fprintf(stderr, "uvgo_main: %s\n", uvgo_strerror(err));
         return 1;
     }
-    return result == NULL ? 0 : 1;
+    return 0;
 }
