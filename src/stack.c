@@ -490,8 +490,6 @@ static size_t warm_take(int cls, uvgo_stack_t *out, size_t want)
 {
     struct warm *wp = &warms[cls];
     size_t got = 0;
-    if (!wp->ncur && !wp->nold)
-        return 0; /* racy peek: a miss only costs the cold path */
     pthread_mutex_lock(&wp->lock);
     while (got < want && wp->ncur)
         out[got++] = wp->cur[--wp->ncur];
@@ -607,8 +605,6 @@ void uvgo__stack_release_idle(void)
         struct warm *wp = &warms[cls];
         uvgo_stack_t *old;
         size_t nold;
-        if (!wp->ncur && !wp->nold)
-            continue; /* racy peek: checked again next pass */
         pthread_mutex_lock(&wp->lock);
         /* The old generation goes (its array with it, released outside the
          * lock); the current one becomes old; a new current array grows on

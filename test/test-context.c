@@ -315,6 +315,34 @@ static void waits_return_the_context_error_and_change_nothing(void)
     uvgo_chan_release(ch);
 }
 
+static atomic_int job_ran;
+
+static void slow_job(void *arg)
+{
+    usleep(50000);
+    atomic_store(&job_ran, (int)(intptr_t)arg);
+}
+
+static void offload_ctx_returns_at_deadline_and_the_job_still_finishes(void)
+{
+    uvgo_ctx_t *c;
+    ASSERT_OK(uvgo_ctx_with_timeout(&c, NULL, 10 * MS));
+    int64_t t0 = uvgo_now();
+    ASSERT_ERR(uvgo_offload_ctx(slow_job, (void *)7, c), UVGO_ETIMEDOUT);
+    ASSERT_LT(uvgo_now() - t0, 40 * MS + SLACK);
+    ASSERT_ERR(uvgo_offload_ctx(slow_job, (void *)8, c), UVGO_ETIMEDOUT);
+    while (atomic_load(&job_ran) != 7)
+        uvgo_sleep(MS);
+    done(c);
+    ASSERT_OK(uvgo_offload_ctx(slow_job, (void *)9, NULL));
+    ASSERT_EQ(atomic_load(&job_ran), 9);
+    c = with_cancel(NULL);
+    ASSERT_OK(uvgo_offload_ctx(slow_job, (void *)10, c));
+    ASSERT_EQ(atomic_load(&job_ran), 10);
+    ASSERT_ERR(uvgo_offload_ctx(NULL, NULL, c), UVGO_EINVAL);
+    done(c);
+}
+
 static void *sleep_long(void *arg)
 {
     return (void *)(intptr_t)uvgo_sleep_ctx(UVGO_HOUR, arg);
@@ -445,6 +473,7 @@ static const test_case_t cases[] = {
     CASE(ten_thousand_tasks_waiting_on_one_context_all_wake),
     CASE(waits_return_the_context_error_and_change_nothing),
     CASE(cancel_from_another_worker_wakes_sleepers_and_joiners),
+    CASE(offload_ctx_returns_at_deadline_and_the_job_still_finishes),
     CASE_PROCS(context_trees_cancelled_concurrently_across_workers, 4),
     CASE(cancelling_a_big_tree_frees_it_all),
 };

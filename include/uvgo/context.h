@@ -154,6 +154,10 @@ int uvgo_chan_recv_ctx(uvgo_chan_t *ch, void *elem, int *ok, uvgo_ctx_t *ctx);
 int uvgo_select_ctx(uvgo_select_case_t *cases, size_t n, uvgo_ctx_t *ctx);
 int uvgo_task_join_ctx(uvgo_task_t *task, void **result, uvgo_ctx_t *ctx);
 int uvgo_event_wait_ctx(uvgo_event_t *ev, const char *what, uvgo_ctx_t *ctx);
+/* Returns promptly when ctx is done, but a job already queued still runs
+ * to completion on the thread pool: keep arg valid until fn has run (let fn
+ * own it).  UVGO_ENOMEM: this form allocates its request. */
+int uvgo_offload_ctx(void (*fn)(void *arg), void *arg, uvgo_ctx_t *ctx);
 
 #ifdef __cplusplus
 }
