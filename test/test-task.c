@@ -915,6 +915,43 @@ static void tasks_alive_when_main_returns_are_reported(void)
     ASSERT(strstr(buf, "\"left-behind\": waiting on nothing at all"));
 }
 
+static void *spin_200ms(void *arg)
+{
+    int64_t until = uvgo_now() + 200 * UVGO_MILLISECOND;
+    (void)arg;
+    while (uvgo_now() < until)
+        ; /* no switch: the monitor must notice */
+    return NULL;
+}
+
+static void *run_a_hog(void *arg)
+{
+    uvgo_task_opts_t o = {.name = "cpu-hog"};
+    uvgo_task_t *t;
+    (void)arg;
+    uvgo_task_spawn(&t, spin_200ms, NULL, &o);
+    uvgo_task_join(t, NULL);
+    return NULL;
+}
+
+static void long_running_task_is_reported_by_name(void)
+{
+    char path[] = "/tmp/uvgo-test-XXXXXX";
+    int fd = mkstemp(path), saved = dup(2);
+    char buf[4096] = {0};
+    setenv("UVGO_LONG_RUN_MS", "50", 1);
+    dup2(fd, 2);
+    ASSERT_OK(uvgo_main(run_a_hog, NULL, NULL));
+    fflush(stderr);
+    dup2(saved, 2);
+    lseek(fd, 0, SEEK_SET);
+    ASSERT(read(fd, buf, sizeof buf - 1) > 0);
+    close(fd);
+    unlink(path);
+    ASSERT(strstr(buf, "\"cpu-hog\" has run for"));
+    ASSERT(strstr(buf, "without a switch"));
+}
+
 static const test_case_t cases[] = {
     CASE_PROCS(spawn_queues_task_and_spawner_keeps_running, 1),
     CASE(join_returns_each_result),
@@ -951,6 +988,7 @@ static const test_case_t cases[] = {
                 "all tasks are asleep - deadlock!|stuck-helper|"
                 "the end of the world"),
     CASE_PLAIN(tasks_alive_when_main_returns_are_reported),
+    CASE_PLAIN(long_running_task_is_reported_by_name),
 };
 
 TEST_MAIN(cases)
