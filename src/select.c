@@ -154,9 +154,10 @@ static int select_core(uvgo_select_case_t *cases, size_t n, int block)
 
     /* A uniformly random poll order. */
     rnd = rand_state();
-    for (size_t i = 0; i < n; i++) {
+    for (size_t i = 0; i < n; i++) { /* inside-out Fisher-Yates */
         size_t j = uvgo__rand_below(rnd, (uint32_t)(i + 1));
-        order[i] = order[j];
+        if (j != i)
+            order[i] = order[j];
         order[j] = (uint16_t)i;
     }
 
