@@ -7,6 +7,7 @@
  *   uvgo/time.h     durations, the clock, sleep, timers, tickers
  *   uvgo/context.h  contexts (cancel, deadline, values), *_ctx waits
  *   uvgo/signal.h   signals delivered into channels
+ *   uvgo/sync.h     Mutex, RWMutex, WaitGroup, Once, Cond, Pool
  */
 #ifndef UVGO_H
 #define UVGO_H
@@ -16,6 +17,7 @@
 #include "uvgo/errno.h"
 #include "uvgo/task.h"
 #include "uvgo/signal.h"
+#include "uvgo/sync.h"
 #include "uvgo/time.h"
 
 #define UVGO_VERSION_MAJOR 0
