@@ -336,6 +336,46 @@ static void bench_idle1m(const char *variant)
     uvgo_main(idle1m_main, (void *)variant, NULL);
 }
 
+/* ---- mutex ---------------------------------------------------------------- */
+
+static struct {
+    uvgo_mutex_t mu;
+    long per;
+    long counter;
+    uvgo_wg_t wg;
+} mx;
+
+static void *mutex_task(void *arg)
+{
+    (void)arg;
+    for (long i = 0; i < mx.per; i++) {
+        uvgo_mutex_lock(&mx.mu);
+        mx.counter++;
+        uvgo_mutex_unlock(&mx.mu);
+    }
+    return NULL;
+}
+
+static void *mutex_main(void *arg)
+{
+    const char *variant = arg;
+    mx.per = bench_scale(2500000);
+    int64_t t0 = uvgo_now();
+    for (int t = 0; t < 4; t++)
+        bench_check(uvgo_wg_go(&mx.wg, mutex_task, NULL) == 0, "spawn");
+    uvgo_wg_wait(&mx.wg);
+    int64_t elapsed = uvgo_now() - t0;
+    bench_check(mx.counter == 4 * mx.per, "mutex: counter %ld, want %ld",
+                mx.counter, 4 * mx.per);
+    bench_report("mutex", variant, 4 * mx.per, elapsed, NULL);
+    return NULL;
+}
+
+static void bench_mutex(const char *variant)
+{
+    uvgo_main(mutex_main, (void *)variant, NULL);
+}
+
 /* ---- the table ----------------------------------------------------------- */
 
 static const struct {
@@ -350,6 +390,7 @@ static const struct {
     {"select", "all", bench_select},
     {"idle", "all", bench_idle},
     {"idle1m", "all", bench_idle1m},
+    {"mutex", "all", bench_mutex},
 };
 
 static void set_procs(const char *variant)
