@@ -8,6 +8,7 @@
  *   uvgo/context.h  contexts (cancel, deadline, values), *_ctx waits
  *   uvgo/signal.h   signals delivered into channels
  *   uvgo/sync.h     Mutex, RWMutex, WaitGroup, Once, Cond, Pool
+ *   uvgo/xsync.h    semaphore, errgroup, singleflight, rate limiter
  */
 #ifndef UVGO_H
 #define UVGO_H
@@ -19,6 +20,7 @@
 #include "uvgo/signal.h"
 #include "uvgo/sync.h"
 #include "uvgo/time.h"
+#include "uvgo/xsync.h"
 
 #define UVGO_VERSION_MAJOR 0
 #define UVGO_VERSION_MINOR 1
