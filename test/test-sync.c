@@ -528,9 +528,9 @@ static void rwmutex_writer_giving_up_admits_readers_queued_behind_it(void)
 static void rwmutex_rlock_ctx_times_out_behind_a_writer(void)
 {
     uvgo_rwmutex_t rw = UVGO_RWMUTEX_INIT;
+    int64_t t0 = uvgo_now();
     uvgo_ctx_t *c = timeout_ctx(5 * MS);
     ASSERT_OK(uvgo_rwmutex_lock(&rw));
-    int64_t t0 = uvgo_now();
     ASSERT_ERR(uvgo_rwmutex_rlock_ctx(&rw, c), UVGO_ETIMEDOUT);
     ASSERT_GE(uvgo_now() - t0, 5 * MS);
     ASSERT_ERR(uvgo_rwmutex_lock_ctx(&rw, c), UVGO_ETIMEDOUT);
