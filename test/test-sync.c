@@ -6,33 +6,6 @@
 
 #define MS UVGO_MILLISECOND
 
-static uvgo_ctx_t *timeout_ctx(int64_t d)
-{
-    uvgo_ctx_t *c;
-    ASSERT_OK(uvgo_ctx_with_timeout(&c, NULL, d));
-    return c;
-}
-
-static void ctx_done(uvgo_ctx_t *c)
-{
-    uvgo_ctx_cancel(c);
-    uvgo_ctx_release(c);
-}
-
-static uvgo_task_t *spawn(uvgo_task_fn fn, void *arg)
-{
-    uvgo_task_t *t;
-    ASSERT_OK(uvgo_task_spawn(&t, fn, arg, NULL));
-    return t;
-}
-
-static void *join(uvgo_task_t *t)
-{
-    void *r;
-    ASSERT_OK(uvgo_task_join(t, &r));
-    return r;
-}
-
 /* ---- Mutex ---------------------------------------------------------------- */
 
 static void mutex_zero_value_is_unlocked(void)
@@ -78,13 +51,13 @@ static void mutex_lock_parks_the_task_not_the_worker(void)
 {
     uvgo_mutex_t m = UVGO_MUTEX_INIT;
     ASSERT_OK(uvgo_mutex_lock(&m));
-    uvgo_task_t *a = spawn(lock_and_flag, &m);
+    uvgo_task_t *a = test_spawn(lock_and_flag, &m);
     test_wait_blocked("sync.Mutex.Lock", 1);
-    uvgo_task_t *b = spawn(set_flag_two, NULL);
-    join(b);
+    uvgo_task_t *b = test_spawn(set_flag_two, NULL);
+    test_join(b);
     ASSERT_EQ(atomic_load(&flag), 2);
     ASSERT_OK(uvgo_mutex_unlock(&m));
-    join(a);
+    test_join(a);
     ASSERT_EQ(atomic_load(&flag), 1);
 }
 
@@ -98,7 +71,7 @@ static void mutex_may_be_unlocked_by_another_task(void)
 {
     uvgo_mutex_t m = UVGO_MUTEX_INIT;
     ASSERT_OK(uvgo_mutex_lock(&m));
-    join(spawn(unlock_it, &m));
+    test_join(test_spawn(unlock_it, &m));
     ASSERT_OK(uvgo_mutex_try_lock(&m));
     ASSERT_OK(uvgo_mutex_unlock(&m));
 }
@@ -106,12 +79,12 @@ static void mutex_may_be_unlocked_by_another_task(void)
 static void mutex_is_not_reentrant(void)
 {
     uvgo_mutex_t m = UVGO_MUTEX_INIT;
-    uvgo_ctx_t *c = timeout_ctx(10 * MS);
+    uvgo_ctx_t *c = test_ctx_timeout(10 * MS);
     ASSERT_OK(uvgo_mutex_lock(&m));
     /* A second lock by the holder waits like anyone else's. */
     ASSERT_ERR(uvgo_mutex_lock_ctx(&m, c), UVGO_ETIMEDOUT);
     ASSERT_OK(uvgo_mutex_unlock(&m));
-    ctx_done(c);
+    test_ctx_done(c);
 }
 
 static void mutex_unlock_of_unlocked_aborts(void)
@@ -145,30 +118,28 @@ static void *lock_with_ctx(void *arg)
 static void mutex_lock_ctx_returns_the_context_error_holding_nothing(void)
 {
     uvgo_mutex_t m = UVGO_MUTEX_INIT;
-    uvgo_ctx_t *c;
-    ASSERT_OK(uvgo_ctx_with_cancel(&c, NULL));
+    uvgo_ctx_t *c = test_ctx_cancel();
     struct lock_ctx_arg a = {&m, c}, b = {&m, NULL};
     ASSERT_OK(uvgo_mutex_lock(&m));
-    uvgo_task_t *ta = spawn(lock_with_ctx, &a);
+    uvgo_task_t *ta = test_spawn(lock_with_ctx, &a);
     test_wait_blocked("sync.Mutex.Lock", 1);
-    uvgo_task_t *tb = spawn(lock_with_ctx, &b);
+    uvgo_task_t *tb = test_spawn(lock_with_ctx, &b);
     test_wait_blocked("sync.Mutex.Lock", 2);
     uvgo_ctx_cancel(c);
-    ASSERT_EQ((intptr_t)join(ta), UVGO_ECANCELED);
+    ASSERT_EQ((intptr_t)test_join(ta), UVGO_ECANCELED);
     /* The one that gave up is gone from the queue: unlock wakes the
      * other, and the mutex ends free. */
     ASSERT_OK(uvgo_mutex_unlock(&m));
-    ASSERT_EQ((intptr_t)join(tb), 0);
+    ASSERT_EQ((intptr_t)test_join(tb), 0);
     ASSERT_OK(uvgo_mutex_try_lock(&m));
     ASSERT_OK(uvgo_mutex_unlock(&m));
-    ctx_done(c);
+    test_ctx_done(c);
 }
 
 static void mutex_lock_ctx_on_a_done_context_fails_even_if_free(void)
 {
     uvgo_mutex_t m = UVGO_MUTEX_INIT;
-    uvgo_ctx_t *c;
-    ASSERT_OK(uvgo_ctx_with_cancel(&c, NULL));
+    uvgo_ctx_t *c = test_ctx_cancel();
     uvgo_ctx_cancel(c);
     ASSERT_ERR(uvgo_mutex_lock_ctx(&m, c), UVGO_ECANCELED);
     ASSERT_OK(uvgo_mutex_try_lock(&m)); /* still free */
@@ -200,12 +171,12 @@ static void mutex_parked_lockers_are_woken_in_arrival_order(void)
     for (int i = 0; i < 8; i++) {
         args[i][0] = &m;
         args[i][1] = (void *)(intptr_t)i;
-        t[i] = spawn(lock_record_unlock, args[i]);
+        t[i] = test_spawn(lock_record_unlock, args[i]);
         test_wait_blocked("sync.Mutex.Lock", i + 1);
     }
     ASSERT_OK(uvgo_mutex_unlock(&m));
     for (int i = 0; i < 8; i++)
-        join(t[i]);
+        test_join(t[i]);
     ASSERT_EQ(norder, 8);
     for (int i = 0; i < 8; i++)
         ASSERT_EQ(order[i], i);
@@ -226,7 +197,7 @@ static void mutex_starving_waiter_is_handed_the_lock(void)
 {
     uvgo_mutex_t m = UVGO_MUTEX_INIT;
     ASSERT_OK(uvgo_mutex_lock(&m));
-    uvgo_task_t *w = spawn(lock_once, &m);
+    uvgo_task_t *w = test_spawn(lock_once, &m);
     test_wait_blocked("sync.Mutex.Lock", 1);
     uvgo_sleep(2 * MS);
     /* Normal mode: the unlock wakes the waiter, but we barge first. */
@@ -238,7 +209,7 @@ static void mutex_starving_waiter_is_handed_the_lock(void)
     test_wait_blocked("sync.Mutex.Lock", 1);
     ASSERT_OK(uvgo_mutex_unlock(&m));
     ASSERT_ERR(uvgo_mutex_try_lock(&m), UVGO_EAGAIN); /* handed off */
-    join(w);
+    test_join(w);
     /* The queue drained: back to normal mode. */
     ASSERT_OK(uvgo_mutex_try_lock(&m));
     ASSERT_OK(uvgo_mutex_unlock(&m));
@@ -288,8 +259,8 @@ static void mutex_tight_loop_on_another_worker_cannot_starve_a_locker(void)
     uvgo_task_t *h, *s;
     ASSERT_OK(uvgo_task_spawn(&h, hog, NULL, &w1));
     ASSERT_OK(uvgo_task_spawn(&s, starving_locker, NULL, &w2));
-    join(s);
-    join(h);
+    test_join(s);
+    test_join(h);
     ASSERT_EQ(atomic_load(&st.stop), 1);
     ASSERT_LT(st.waited, test_scale(200, 1000) * MS);
 }
@@ -316,9 +287,9 @@ static void mutex_counter_4_tasks_x_1000000_is_exact(void)
     uvgo_task_t *t[4];
     cnt.per = test_scale(1000000, 100000);
     for (int i = 0; i < 4; i++)
-        t[i] = spawn(count_up, NULL);
+        t[i] = test_spawn(count_up, NULL);
     for (int i = 0; i < 4; i++)
-        join(t[i]);
+        test_join(t[i]);
     ASSERT_EQ(cnt.counter, 4 * cnt.per);
 }
 
@@ -349,7 +320,7 @@ static void *lock_ctx_churn(void *arg)
             uvgo_mutex_unlock(&mc.m);
         }
         if (c)
-            ctx_done(c);
+            test_ctx_done(c);
     }
     return NULL;
 }
@@ -361,9 +332,9 @@ static void mutex_lock_ctx_races_with_unlock_across_workers(void)
     long rounds = test_scale(20000, 2000);
     uvgo_task_t *t[8];
     for (int i = 0; i < 8; i++)
-        t[i] = spawn(lock_ctx_churn, (void *)(intptr_t)rounds);
+        t[i] = test_spawn(lock_ctx_churn, (void *)(intptr_t)rounds);
     for (int i = 0; i < 8; i++)
-        join(t[i]);
+        test_join(t[i]);
     ASSERT_EQ(mc.counter + atomic_load(&mc.timeouts), 8 * rounds);
     ASSERT_OK(uvgo_mutex_try_lock(&mc.m));
     ASSERT_OK(uvgo_mutex_unlock(&mc.m));
@@ -424,15 +395,15 @@ static void rwmutex_waiting_writer_blocks_new_readers(void)
 {
     uvgo_rwmutex_t rw = UVGO_RWMUTEX_INIT;
     ASSERT_OK(uvgo_rwmutex_rlock(&rw));
-    uvgo_task_t *w = spawn(rw_writer, &rw);
+    uvgo_task_t *w = test_spawn(rw_writer, &rw);
     test_wait_blocked("sync.RWMutex.Lock", 1);
     ASSERT_ERR(uvgo_rwmutex_try_rlock(&rw), UVGO_EAGAIN);
-    uvgo_task_t *r = spawn(rw_reader, &rw);
+    uvgo_task_t *r = test_spawn(rw_reader, &rw);
     test_wait_blocked("sync.RWMutex.RLock", 1);
     ASSERT_EQ(atomic_load(&stage), 0);
     ASSERT_OK(uvgo_rwmutex_runlock(&rw));
-    join(w);
-    ASSERT_EQ((intptr_t)join(r), 1);
+    test_join(w);
+    ASSERT_EQ((intptr_t)test_join(r), 1);
 }
 
 static void *rw_reader_holds(void *arg)
@@ -454,9 +425,9 @@ static void rwmutex_writer_unlock_admits_all_waiting_readers(void)
     uvgo_task_t *r[5], *w;
     ASSERT_OK(uvgo_rwmutex_lock(&rw));
     for (int i = 0; i < 5; i++)
-        r[i] = spawn(rw_reader_holds, &rw);
+        r[i] = test_spawn(rw_reader_holds, &rw);
     test_wait_blocked("sync.RWMutex.RLock", 5);
-    w = spawn(rw_writer, &rw);
+    w = test_spawn(rw_writer, &rw);
     test_wait_blocked("sync.RWMutex.Lock", 1);
     ASSERT_OK(uvgo_rwmutex_unlock(&rw));
     /* All five get in together (each waits for the others in there). */
@@ -465,8 +436,8 @@ static void rwmutex_writer_unlock_admits_all_waiting_readers(void)
     ASSERT_ERR(uvgo_rwmutex_try_lock(&rw), UVGO_EAGAIN);
     atomic_store(&stage, 100);
     for (int i = 0; i < 5; i++)
-        join(r[i]);
-    join(w);
+        test_join(r[i]);
+    test_join(w);
     ASSERT_EQ(atomic_load(&stage), 1);
 }
 
@@ -508,28 +479,27 @@ static void *rw_lock_ctx(void *arg)
 static void rwmutex_writer_giving_up_admits_readers_queued_behind_it(void)
 {
     uvgo_rwmutex_t rw = UVGO_RWMUTEX_INIT;
-    uvgo_ctx_t *c;
-    ASSERT_OK(uvgo_ctx_with_cancel(&c, NULL));
+    uvgo_ctx_t *c = test_ctx_cancel();
     struct rw_ctx_arg a = {&rw, c};
     ASSERT_OK(uvgo_rwmutex_rlock(&rw));
-    uvgo_task_t *w = spawn(rw_lock_ctx, &a);
+    uvgo_task_t *w = test_spawn(rw_lock_ctx, &a);
     test_wait_blocked("sync.RWMutex.Lock", 1);
-    uvgo_task_t *r = spawn(rw_reader, &rw);
+    uvgo_task_t *r = test_spawn(rw_reader, &rw);
     test_wait_blocked("sync.RWMutex.RLock", 1);
     uvgo_ctx_cancel(c);
-    ASSERT_EQ((intptr_t)join(w), UVGO_ECANCELED);
-    ASSERT_EQ((intptr_t)join(r), 0); /* got in beside our read lock */
+    ASSERT_EQ((intptr_t)test_join(w), UVGO_ECANCELED);
+    ASSERT_EQ((intptr_t)test_join(r), 0); /* got in beside our read lock */
     ASSERT_OK(uvgo_rwmutex_runlock(&rw));
     ASSERT_OK(uvgo_rwmutex_try_lock(&rw));
     ASSERT_OK(uvgo_rwmutex_unlock(&rw));
-    ctx_done(c);
+    test_ctx_done(c);
 }
 
 static void rwmutex_rlock_ctx_times_out_behind_a_writer(void)
 {
     uvgo_rwmutex_t rw = UVGO_RWMUTEX_INIT;
     int64_t t0 = uvgo_now();
-    uvgo_ctx_t *c = timeout_ctx(5 * MS);
+    uvgo_ctx_t *c = test_ctx_timeout(5 * MS);
     ASSERT_OK(uvgo_rwmutex_lock(&rw));
     ASSERT_ERR(uvgo_rwmutex_rlock_ctx(&rw, c), UVGO_ETIMEDOUT);
     ASSERT_GE(uvgo_now() - t0, 5 * MS);
@@ -537,7 +507,7 @@ static void rwmutex_rlock_ctx_times_out_behind_a_writer(void)
     ASSERT_OK(uvgo_rwmutex_unlock(&rw));
     ASSERT_OK(uvgo_rwmutex_try_lock(&rw)); /* nothing left queued */
     ASSERT_OK(uvgo_rwmutex_unlock(&rw));
-    ctx_done(c);
+    test_ctx_done(c);
 }
 
 #define RW_CELLS 8
@@ -583,7 +553,7 @@ static void *rw_stress(void *arg)
             uvgo_rwmutex_runlock(&rws.rw);
         }
         if (c)
-            ctx_done(c);
+            test_ctx_done(c);
     }
     return NULL;
 }
@@ -593,9 +563,9 @@ static void rwmutex_readers_and_writers_keep_the_invariant(void)
     uvgo_task_t *t[12];
     rws.rounds = test_scale(40000, 4000);
     for (int i = 0; i < 12; i++)
-        t[i] = spawn(rw_stress, (void *)(intptr_t)i);
+        t[i] = test_spawn(rw_stress, (void *)(intptr_t)i);
     for (int i = 0; i < 12; i++)
-        join(t[i]);
+        test_join(t[i]);
     ASSERT_EQ(rws.cells[0], atomic_load(&rws.writes));
     ASSERT_GT(atomic_load(&rws.reads), 0);
     ASSERT_OK(uvgo_rwmutex_try_lock(&rws.rw));
@@ -636,13 +606,13 @@ static void wg_wait_returns_once_every_task_is_done(void)
     uvgo_task_t *w[3];
     ASSERT_OK(uvgo_wg_add(&wg, 10));
     for (int i = 0; i < 3; i++)
-        w[i] = spawn(wait_wg, &wg);
+        w[i] = test_spawn(wait_wg, &wg);
     for (int i = 0; i < 10; i++)
         ASSERT_OK(uvgo_go(finish_later, &wg));
     ASSERT_OK(uvgo_wg_wait(&wg));
     ASSERT_EQ(atomic_load(&finished), 10);
     for (int i = 0; i < 3; i++)
-        ASSERT_EQ((intptr_t)join(w[i]), 10);
+        ASSERT_EQ((intptr_t)test_join(w[i]), 10);
 }
 
 static void *bump(void *arg)
@@ -685,23 +655,22 @@ static void *wait_wg_ctx(void *arg)
 static void wg_wait_ctx_gives_up_and_the_group_still_works(void)
 {
     uvgo_wg_t wg = UVGO_WG_INIT;
-    uvgo_ctx_t *c;
-    ASSERT_OK(uvgo_ctx_with_cancel(&c, NULL));
+    uvgo_ctx_t *c = test_ctx_cancel();
     struct wg_ctx_arg a = {&wg, c};
     ASSERT_OK(uvgo_wg_add(&wg, 1));
-    uvgo_task_t *quitter = spawn(wait_wg_ctx, &a);
-    uvgo_task_t *stayer = spawn(wait_wg, &wg);
+    uvgo_task_t *quitter = test_spawn(wait_wg_ctx, &a);
+    uvgo_task_t *stayer = test_spawn(wait_wg, &wg);
     test_wait_blocked("sync.WaitGroup.Wait", 2);
     uvgo_ctx_cancel(c);
-    ASSERT_EQ((intptr_t)join(quitter), UVGO_ECANCELED);
+    ASSERT_EQ((intptr_t)test_join(quitter), UVGO_ECANCELED);
     ASSERT_ERR(uvgo_wg_wait_ctx(&wg, c), UVGO_ECANCELED); /* done on entry */
     ASSERT_OK(uvgo_wg_done(&wg));
-    join(stayer);
+    test_join(stayer);
     /* Its waiter count went back to zero: reuse is fine. */
     ASSERT_OK(uvgo_wg_add(&wg, 1));
     ASSERT_OK(uvgo_wg_done(&wg));
     ASSERT_OK(uvgo_wg_wait(&wg));
-    ctx_done(c);
+    test_ctx_done(c);
 }
 
 /* One worker: the woken waiter runs only after main has re-added. */
@@ -709,7 +678,7 @@ static void wg_reuse_before_wait_returned_aborts(void)
 {
     uvgo_wg_t *wg = calloc(1, sizeof *wg);
     uvgo_wg_add(wg, 1);
-    spawn(wait_wg, wg);
+    test_spawn(wait_wg, wg);
     test_wait_blocked("sync.WaitGroup.Wait", 1);
     uvgo_wg_done(wg);
     uvgo_wg_add(wg, 1);
@@ -741,10 +710,10 @@ static void once_runs_fn_once_and_every_caller_gets_its_result(void)
     int n = (int)test_scale(1000, 200);
     uvgo_task_t **t = malloc((size_t)n * sizeof *t);
     for (int i = 0; i < n; i++)
-        t[i] = spawn(call_once, (void *)(intptr_t)(i + 1));
+        t[i] = test_spawn(call_once, (void *)(intptr_t)(i + 1));
     int64_t first = 0;
     for (int i = 0; i < n; i++) {
-        intptr_t r = (intptr_t)join(t[i]);
+        intptr_t r = (intptr_t)test_join(t[i]);
         if (!first)
             first = r;
         ASSERT_EQ(r, first); /* all got the one run's result */
@@ -775,17 +744,17 @@ static void *do_slow_once(void *arg)
 
 static void once_do_ctx_gives_up_while_fn_runs(void)
 {
-    uvgo_ctx_t *c = timeout_ctx(5 * MS);
-    uvgo_task_t *runner = spawn(do_slow_once, (void *)42);
+    uvgo_ctx_t *c = test_ctx_timeout(5 * MS);
+    uvgo_task_t *runner = test_spawn(do_slow_once, (void *)42);
     test_wait_blocked("sleep", 1);
     void *r = (void *)1;
     ASSERT_ERR(uvgo_once_do_ctx(&slow_once, slow_once_fn, NULL, &r, c),
                UVGO_ETIMEDOUT);
     ASSERT_EQ((intptr_t)r, 1);
-    ASSERT_EQ((intptr_t)join(runner), 42);
+    ASSERT_EQ((intptr_t)test_join(runner), 42);
     ASSERT_OK(uvgo_once_do_ctx(&slow_once, slow_once_fn, NULL, &r, NULL));
     ASSERT_EQ((intptr_t)r, 42);
-    ctx_done(c);
+    test_ctx_done(c);
 }
 
 /* ---- Cond ----------------------------------------------------------------- */
@@ -814,7 +783,7 @@ static void cond_signal_wakes_one_waiter_in_fifo_order(void)
 {
     uvgo_task_t *t[4];
     for (int i = 0; i < 4; i++) {
-        t[i] = spawn(cond_waiter, (void *)(intptr_t)i);
+        t[i] = test_spawn(cond_waiter, (void *)(intptr_t)i);
         test_wait_blocked("sync.Cond.Wait", i + 1);
     }
     for (int i = 0; i < 4; i++) {
@@ -822,7 +791,7 @@ static void cond_signal_wakes_one_waiter_in_fifo_order(void)
         cv.ready++;
         uvgo_cond_signal(&cv.c);
         uvgo_mutex_unlock(&cv.m);
-        join(t[i]); /* exactly the oldest woke */
+        test_join(t[i]); /* exactly the oldest woke */
         ASSERT_EQ(cv.nwoke, i + 1);
         ASSERT_EQ(cv.woke[i], i);
     }
@@ -832,14 +801,14 @@ static void cond_broadcast_wakes_every_waiter(void)
 {
     uvgo_task_t *t[6];
     for (int i = 0; i < 6; i++)
-        t[i] = spawn(cond_waiter, (void *)(intptr_t)i);
+        t[i] = test_spawn(cond_waiter, (void *)(intptr_t)i);
     test_wait_blocked("sync.Cond.Wait", 6);
     uvgo_mutex_lock(&cv.m);
     cv.ready = 6;
     uvgo_mutex_unlock(&cv.m); /* signalling without the lock is fine */
     ASSERT_OK(uvgo_cond_broadcast(&cv.c));
     for (int i = 0; i < 6; i++)
-        join(t[i]);
+        test_join(t[i]);
     ASSERT_EQ(cv.nwoke, 6);
 }
 
@@ -847,7 +816,7 @@ static void cond_signal_with_no_waiter_is_not_remembered(void)
 {
     uvgo_mutex_t m = UVGO_MUTEX_INIT;
     uvgo_cond_t c = UVGO_COND_INIT;
-    uvgo_ctx_t *ctx = timeout_ctx(5 * MS);
+    uvgo_ctx_t *ctx = test_ctx_timeout(5 * MS);
     ASSERT_OK(uvgo_cond_signal(&c));
     ASSERT_OK(uvgo_cond_broadcast(&c));
     ASSERT_OK(uvgo_mutex_lock(&m));
@@ -856,7 +825,7 @@ static void cond_signal_with_no_waiter_is_not_remembered(void)
     ASSERT_ERR(uvgo_mutex_try_lock(&m), UVGO_EAGAIN);
     ASSERT_OK(uvgo_mutex_unlock(&m));
     ASSERT(c.q_.list_.first_ == NULL);
-    ctx_done(ctx);
+    test_ctx_done(ctx);
 }
 
 #define QCAP 4
@@ -908,11 +877,11 @@ static void cond_bounded_queue_loses_and_duplicates_nothing(void)
     long per = test_scale(20000, 2000);
     uvgo_task_t *t[8];
     for (int i = 0; i < 4; i++)
-        t[i] = spawn(bq_producer, (void *)(intptr_t)per);
+        t[i] = test_spawn(bq_producer, (void *)(intptr_t)per);
     for (int i = 0; i < 4; i++)
-        t[4 + i] = spawn(bq_consumer, (void *)(intptr_t)per);
+        t[4 + i] = test_spawn(bq_consumer, (void *)(intptr_t)per);
     for (int i = 0; i < 8; i++)
-        join(t[i]);
+        test_join(t[i]);
     ASSERT_EQ(bq.sum, 4 * per * (per + 1) / 2);
 }
 
@@ -1010,9 +979,9 @@ static void pool_objects_are_never_shared_across_workers(void)
     long rounds = test_scale(20000, 2000);
     uvgo_task_t *t[8];
     for (int i = 0; i < 8; i++)
-        t[i] = spawn(pool_churn, (void *)(intptr_t)rounds);
+        t[i] = test_spawn(pool_churn, (void *)(intptr_t)rounds);
     for (int i = 0; i < 8; i++)
-        join(t[i]);
+        test_join(t[i]);
     uvgo_pool_drain(&spool);
     ASSERT_EQ(atomic_load(&pool_news), atomic_load(&pool_frees));
     /* The cache spared the allocator nearly every time. */

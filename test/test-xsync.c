@@ -7,50 +7,16 @@
 
 #define MS UVGO_MILLISECOND
 
-static uvgo_ctx_t *timeout_ctx(int64_t d)
-{
-    uvgo_ctx_t *c;
-    ASSERT_OK(uvgo_ctx_with_timeout(&c, NULL, d));
-    return c;
-}
-
-static uvgo_ctx_t *cancel_ctx(void)
-{
-    uvgo_ctx_t *c;
-    ASSERT_OK(uvgo_ctx_with_cancel(&c, NULL));
-    return c;
-}
-
-static void ctx_done(uvgo_ctx_t *c)
-{
-    uvgo_ctx_cancel(c);
-    uvgo_ctx_release(c);
-}
-
-static uvgo_task_t *spawn(uvgo_task_fn fn, void *arg)
-{
-    uvgo_task_t *t;
-    ASSERT_OK(uvgo_task_spawn(&t, fn, arg, NULL));
-    return t;
-}
-
-static intptr_t join(uvgo_task_t *t)
-{
-    void *r;
-    ASSERT_OK(uvgo_task_join(t, &r));
-    return (intptr_t)r;
-}
-
 /* ---- semaphore ------------------------------------------------------------ */
 
 static void sem_zero_value_has_size_zero(void)
 {
     static uvgo_sem_t zero;
-    uvgo_ctx_t *c = timeout_ctx(2 * MS);
+    uvgo_ctx_t *c = test_ctx_timeout(2 * MS);
     ASSERT_OK(uvgo_sem_try_acquire(&zero, 0));
     ASSERT_ERR(uvgo_sem_try_acquire(&zero, 1), UVGO_EAGAIN);
     ASSERT_ERR(uvgo_sem_acquire_ctx(&zero, 1, c), UVGO_ETIMEDOUT);
-    ctx_done(c);
+    test_ctx_done(c);
 }
 
 static void sem_acquires_and_releases_any_weight(void)
@@ -93,9 +59,9 @@ static void sem_is_fifo_without_barging(void)
     uvgo_sem_t s = UVGO_SEM_INIT(10);
     struct sem_arg a = {&s, 7, NULL, 0}, b = {&s, 2, NULL, 0};
     ASSERT_OK(uvgo_sem_acquire(&s, 10));
-    uvgo_task_t *ta = spawn(sem_acquirer, &a);
+    uvgo_task_t *ta = test_spawn(sem_acquirer, &a);
     test_wait_blocked("semaphore.Acquire", 1);
-    uvgo_task_t *tb = spawn(sem_acquirer, &b);
+    uvgo_task_t *tb = test_spawn(sem_acquirer, &b);
     test_wait_blocked("semaphore.Acquire", 2);
     ASSERT_OK(uvgo_sem_release(&s, 3)); /* 3 free: enough for b, not a */
     ASSERT_ERR(uvgo_sem_try_acquire(&s, 1), UVGO_EAGAIN); /* queue first */
@@ -103,8 +69,8 @@ static void sem_is_fifo_without_barging(void)
     ASSERT_EQ(atomic_load(&a.got), 0);
     ASSERT_EQ(atomic_load(&b.got), 0);
     ASSERT_OK(uvgo_sem_release(&s, 6)); /* 9 free: a, then b */
-    ASSERT_EQ(join(ta), 0);
-    ASSERT_EQ(join(tb), 0);
+    ASSERT_EQ(test_join(ta), 0);
+    ASSERT_EQ(test_join(tb), 0);
     ASSERT_OK(uvgo_sem_release(&s, 1 + 7 + 2));
     ASSERT_OK(uvgo_sem_try_acquire(&s, 10));
     ASSERT_OK(uvgo_sem_release(&s, 10));
@@ -113,7 +79,7 @@ static void sem_is_fifo_without_barging(void)
 static void sem_acquire_ctx_on_a_done_context_fails_even_if_free(void)
 {
     uvgo_sem_t s = UVGO_SEM_INIT(4);
-    uvgo_ctx_t *c = cancel_ctx();
+    uvgo_ctx_t *c = test_ctx_cancel();
     uvgo_ctx_cancel(c);
     ASSERT_ERR(uvgo_sem_acquire_ctx(&s, 1, c), UVGO_ECANCELED);
     ASSERT_OK(uvgo_sem_try_acquire(&s, 4)); /* nothing was taken */
@@ -125,12 +91,12 @@ static void sem_acquire_more_than_size_waits_for_the_context(void)
 {
     uvgo_sem_t s = UVGO_SEM_INIT(4);
     int64_t t0 = uvgo_now();
-    uvgo_ctx_t *c = timeout_ctx(5 * MS);
+    uvgo_ctx_t *c = test_ctx_timeout(5 * MS);
     ASSERT_ERR(uvgo_sem_acquire_ctx(&s, 5, c), UVGO_ETIMEDOUT);
     ASSERT_GE(uvgo_now() - t0, 5 * MS);
     ASSERT_OK(uvgo_sem_try_acquire(&s, 4));
     ASSERT_OK(uvgo_sem_release(&s, 4));
-    ctx_done(c);
+    test_ctx_done(c);
 }
 
 /* A heavy request at the front that gives up lets the lighter ones queued
@@ -138,19 +104,19 @@ static void sem_acquire_more_than_size_waits_for_the_context(void)
 static void sem_cancelled_front_waiter_lets_later_ones_in(void)
 {
     uvgo_sem_t s = UVGO_SEM_INIT(10);
-    uvgo_ctx_t *c = cancel_ctx();
+    uvgo_ctx_t *c = test_ctx_cancel();
     struct sem_arg a = {&s, 5, c, 0}, b = {&s, 2, NULL, 0};
     ASSERT_OK(uvgo_sem_acquire(&s, 8));
-    uvgo_task_t *ta = spawn(sem_acquirer, &a);
+    uvgo_task_t *ta = test_spawn(sem_acquirer, &a);
     test_wait_blocked("semaphore.Acquire", 1);
-    uvgo_task_t *tb = spawn(sem_acquirer, &b);
+    uvgo_task_t *tb = test_spawn(sem_acquirer, &b);
     test_wait_blocked("semaphore.Acquire", 2);
     uvgo_ctx_cancel(c);
-    ASSERT_EQ(join(ta), UVGO_ECANCELED);
-    ASSERT_EQ(join(tb), 0);
+    ASSERT_EQ(test_join(ta), UVGO_ECANCELED);
+    ASSERT_EQ(test_join(tb), 0);
     ASSERT_EQ(atomic_load(&a.got), 0);
     ASSERT_OK(uvgo_sem_release(&s, 10)); /* 8 + b's 2: a holds nothing */
-    ctx_done(c);
+    test_ctx_done(c);
 }
 
 static void sem_release_more_than_held_aborts(void)
@@ -194,7 +160,7 @@ static void *sem_churn(void *arg)
             ASSERT(err == UVGO_ETIMEDOUT || err == UVGO_EAGAIN);
         }
         if (c)
-            ctx_done(c);
+            test_ctx_done(c);
     }
     return NULL;
 }
@@ -205,9 +171,9 @@ static void sem_is_never_over_granted_across_workers(void)
     ASSERT_OK(uvgo_sem_init(&ss.s, 10));
     ss.rounds = test_scale(20000, 2000);
     for (int i = 0; i < 12; i++)
-        t[i] = spawn(sem_churn, (void *)(intptr_t)i);
+        t[i] = test_spawn(sem_churn, (void *)(intptr_t)i);
     for (int i = 0; i < 12; i++)
-        join(t[i]);
+        test_join(t[i]);
     ASSERT_GT(atomic_load(&ss.grants), 0);
     ASSERT_GT(atomic_load(&ss.max_held), 4); /* it did run concurrently */
     ASSERT_OK(uvgo_sem_try_acquire(&ss.s, 10)); /* all given back */
@@ -282,7 +248,7 @@ static void errgroup_first_error_cancels_the_context(void)
 static void errgroup_wait_cancels_the_context_without_error(void)
 {
     uvgo_errgroup_t g = UVGO_ERRGROUP_INIT;
-    uvgo_ctx_t *parent = cancel_ctx(), *c;
+    uvgo_ctx_t *parent = test_ctx_cancel(), *c;
     ASSERT_OK(uvgo_errgroup_with_ctx(&g, parent, &c));
     ASSERT_OK(uvgo_errgroup_go(&g, note_run, NULL));
     ASSERT_OK(uvgo_errgroup_wait(&g));
@@ -293,7 +259,7 @@ static void errgroup_wait_cancels_the_context_without_error(void)
     ASSERT_OK(uvgo_errgroup_go(&g, fail_after, (void *)0));
     ASSERT_EQ(uvgo_errgroup_wait(&g), -1000);
     uvgo_ctx_release(c);
-    ctx_done(parent);
+    test_ctx_done(parent);
 }
 
 static void errgroup_set_limit_bounds_the_running_tasks(void)
@@ -318,7 +284,7 @@ static void errgroup_try_go_fails_at_the_limit(void)
 {
     uvgo_errgroup_t g = UVGO_ERRGROUP_INIT;
     uvgo_event_t ev = UVGO_EVENT_INIT;
-    uvgo_ctx_t *c = timeout_ctx(3 * MS);
+    uvgo_ctx_t *c = test_ctx_timeout(3 * MS);
     ASSERT_OK(uvgo_errgroup_set_limit(&g, 1));
     ASSERT_OK(uvgo_errgroup_try_go(&g, hold_until, &ev));
     ASSERT_ERR(uvgo_errgroup_try_go(&g, note_run, NULL), UVGO_EAGAIN);
@@ -330,13 +296,13 @@ static void errgroup_try_go_fails_at_the_limit(void)
     ASSERT_OK(uvgo_errgroup_try_go(&g, note_run, NULL));
     ASSERT_OK(uvgo_errgroup_wait(&g));
     ASSERT_EQ(atomic_load(&ran), 1);
-    ctx_done(c);
+    test_ctx_done(c);
 }
 
 static void errgroup_limit_zero_starts_nothing(void)
 {
     uvgo_errgroup_t g = UVGO_ERRGROUP_INIT;
-    uvgo_ctx_t *c = timeout_ctx(3 * MS);
+    uvgo_ctx_t *c = test_ctx_timeout(3 * MS);
     ASSERT_OK(uvgo_errgroup_set_limit(&g, 0));
     ASSERT_ERR(uvgo_errgroup_try_go(&g, note_run, NULL), UVGO_EAGAIN);
     ASSERT_ERR(uvgo_errgroup_go_ctx(&g, note_run, NULL, c), UVGO_ETIMEDOUT);
@@ -345,14 +311,14 @@ static void errgroup_limit_zero_starts_nothing(void)
     ASSERT_OK(uvgo_errgroup_set_limit(&g, 3)); /* nothing runs: allowed */
     ASSERT_OK(uvgo_errgroup_go(&g, note_run, NULL));
     ASSERT_OK(uvgo_errgroup_wait(&g));
-    ctx_done(c);
+    test_ctx_done(c);
 }
 
 static void errgroup_wait_ctx_gives_up_and_cancels_nothing(void)
 {
     uvgo_errgroup_t g = UVGO_ERRGROUP_INIT;
     uvgo_event_t ev = UVGO_EVENT_INIT;
-    uvgo_ctx_t *gc, *c = timeout_ctx(2 * MS);
+    uvgo_ctx_t *gc, *c = test_ctx_timeout(2 * MS);
     ASSERT_OK(uvgo_errgroup_with_ctx(&g, NULL, &gc));
     ASSERT_OK(uvgo_errgroup_go(&g, hold_until, &ev));
     ASSERT_ERR(uvgo_errgroup_wait_ctx(&g, c), UVGO_ETIMEDOUT);
@@ -361,7 +327,7 @@ static void errgroup_wait_ctx_gives_up_and_cancels_nothing(void)
     ASSERT_OK(uvgo_errgroup_wait(&g));
     ASSERT_ERR(uvgo_ctx_err(gc), UVGO_ECANCELED);
     uvgo_ctx_release(gc);
-    ctx_done(c);
+    test_ctx_done(c);
 }
 
 /* ---- singleflight --------------------------------------------------------- */
@@ -395,10 +361,10 @@ static void sflight_runs_once_for_1000_concurrent_callers(void)
     uvgo_task_t **t = malloc((size_t)n * sizeof *t);
     dup_waiters = n - 1;
     for (int i = 0; i < n; i++)
-        t[i] = spawn(call_do, (void *)(intptr_t)(i + 1));
+        t[i] = test_spawn(call_do, (void *)(intptr_t)(i + 1));
     intptr_t first = 0;
     for (int i = 0; i < n; i++) {
-        intptr_t v = join(t[i]);
+        intptr_t v = test_join(t[i]);
         if (!first)
             first = v;
         ASSERT_EQ(v, first);
@@ -485,18 +451,18 @@ static void *do_gated(void *arg)
 static void sflight_forget_starts_a_new_run_and_old_callers_keep_theirs(void)
 {
     gate_make();
-    uvgo_task_t *first = spawn(do_gated, (void *)1);
+    uvgo_task_t *first = test_spawn(do_gated, (void *)1);
     test_wait_blocked("chan receive", 1);
-    uvgo_task_t *dup = spawn(do_gated, (void *)2);
+    uvgo_task_t *dup = test_spawn(do_gated, (void *)2);
     test_wait_blocked("singleflight.Do", 1);
     ASSERT_OK(uvgo_sflight_forget(&sg, "k"));
     ASSERT_OK(uvgo_sflight_forget(&sg, "absent"));
-    uvgo_task_t *fresh = spawn(do_gated, (void *)3);
+    uvgo_task_t *fresh = test_spawn(do_gated, (void *)3);
     test_wait_blocked("chan receive", 2); /* a second run started */
     gate_open();
-    ASSERT_EQ(join(first), 1);
-    ASSERT_EQ(join(dup), 1);
-    ASSERT_EQ(join(fresh), 3);
+    ASSERT_EQ(test_join(first), 1);
+    ASSERT_EQ(test_join(dup), 1);
+    ASSERT_EQ(test_join(fresh), 3);
     ASSERT_EQ(atomic_load(&runs), 2);
     ASSERT(sg.buckets_ == NULL);
     uvgo_chan_release(gate);
@@ -504,17 +470,17 @@ static void sflight_forget_starts_a_new_run_and_old_callers_keep_theirs(void)
 
 static void sflight_do_ctx_gives_up_waiting_for_the_run(void)
 {
-    uvgo_ctx_t *c = timeout_ctx(3 * MS);
+    uvgo_ctx_t *c = test_ctx_timeout(3 * MS);
     gate_make();
-    uvgo_task_t *first = spawn(do_gated, (void *)1);
+    uvgo_task_t *first = test_spawn(do_gated, (void *)1);
     test_wait_blocked("chan receive", 1);
     void *v = (void *)4;
     ASSERT_ERR(uvgo_sflight_do_ctx(&sg, "k", gated_value, NULL, &v, NULL, c),
                UVGO_ETIMEDOUT);
     ASSERT_EQ((intptr_t)v, 4);
     gate_open();
-    ASSERT_EQ(join(first), 1);
-    ctx_done(c);
+    ASSERT_EQ(test_join(first), 1);
+    test_ctx_done(c);
     uvgo_chan_release(gate);
 }
 
@@ -689,7 +655,7 @@ static void limiter_cancel_after_its_time_gives_back_nothing(void)
 static void limiter_wait_fails_at_once_if_it_would_pass_the_deadline(void)
 {
     uvgo_limiter_t l = lim(10, 1);
-    uvgo_ctx_t *c = timeout_ctx(50 * MS);
+    uvgo_ctx_t *c = test_ctx_timeout(50 * MS);
     ASSERT_OK(uvgo_limiter_wait_ctx(&l, 1, c)); /* the burst: no wait */
     int64_t t0 = uvgo_now();
     /* The next token is 100 ms away, past the 50 ms deadline. */
@@ -698,13 +664,13 @@ static void limiter_wait_fails_at_once_if_it_would_pass_the_deadline(void)
     ASSERT_EQ(uvgo_ctx_err(c), 0);
     ASSERT(uvgo_limiter_tokens(&l) < 0.5); /* reserved nothing */
     ASSERT(uvgo_limiter_tokens(&l) > -0.1);
-    ctx_done(c);
+    test_ctx_done(c);
 }
 
 static void limiter_wait_rejects_n_beyond_burst_and_done_contexts(void)
 {
     uvgo_limiter_t l = lim(10, 2);
-    uvgo_ctx_t *c = cancel_ctx();
+    uvgo_ctx_t *c = test_ctx_cancel();
     ASSERT_ERR(uvgo_limiter_wait(&l, 3), UVGO_EINVAL);
     uvgo_ctx_cancel(c);
     ASSERT_ERR(uvgo_limiter_wait_ctx(&l, 1, c), UVGO_ECANCELED);
@@ -727,17 +693,17 @@ static void *limiter_waiter(void *arg)
 static void limiter_wait_cancelled_gives_its_tokens_back(void)
 {
     uvgo_limiter_t l = lim(10, 2);
-    uvgo_ctx_t *c = cancel_ctx();
+    uvgo_ctx_t *c = test_ctx_cancel();
     struct wait_arg a = {&l, c};
     ASSERT_EQ(uvgo_limiter_allow_n(&l, uvgo_now(), 2), 1);
-    uvgo_task_t *t = spawn(limiter_waiter, &a);
+    uvgo_task_t *t = test_spawn(limiter_waiter, &a);
     test_wait_blocked("sleep", 1);
     ASSERT(uvgo_limiter_tokens(&l) < -1.5); /* reserved 2 */
     uvgo_ctx_cancel(c);
-    ASSERT_EQ(join(t), UVGO_ECANCELED);
+    ASSERT_EQ(test_join(t), UVGO_ECANCELED);
     double tk = uvgo_limiter_tokens(&l);
     ASSERT(tk >= 0 && tk < 1); /* given back */
-    ctx_done(c);
+    test_ctx_done(c);
 }
 
 static void limiter_set_limit_and_burst_change_what_follows(void)
@@ -802,9 +768,9 @@ static void limiter_allows_the_configured_rate_over_seconds(void)
     int64_t t0 = uvgo_now();
     rr.end = t0 + 2 * UVGO_SECOND;
     for (int i = 0; i < 8; i++)
-        t[i] = spawn(rate_worker, NULL);
+        t[i] = test_spawn(rate_worker, NULL);
     for (int i = 0; i < 8; i++)
-        join(t[i]);
+        test_join(t[i]);
     double want = 10 + 200 * 2.0;
     long got = atomic_load(&rr.events);
     printf("# rate: %ld events in 2 s, want %.0f\n", got, want);

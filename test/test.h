@@ -183,6 +183,44 @@ static inline void test_wait_blocked(const char *what, int n)
     }
 }
 
+/* ---- tasks and contexts in one line ------------------------------------ */
+
+static inline uvgo_task_t *test_spawn(uvgo_task_fn fn, void *arg)
+{
+    uvgo_task_t *t;
+    ASSERT_OK(uvgo_task_spawn(&t, fn, arg, NULL));
+    return t;
+}
+
+/* Joins t and returns its result as an integer. */
+static inline intptr_t test_join(uvgo_task_t *t)
+{
+    void *r;
+    ASSERT_OK(uvgo_task_join(t, &r));
+    return (intptr_t)r;
+}
+
+static inline uvgo_ctx_t *test_ctx_cancel(void)
+{
+    uvgo_ctx_t *c;
+    ASSERT_OK(uvgo_ctx_with_cancel(&c, NULL));
+    return c;
+}
+
+static inline uvgo_ctx_t *test_ctx_timeout(int64_t d)
+{
+    uvgo_ctx_t *c;
+    ASSERT_OK(uvgo_ctx_with_timeout(&c, NULL, d));
+    return c;
+}
+
+/* Cancels and releases a context made by one of the two above. */
+static inline void test_ctx_done(uvgo_ctx_t *c)
+{
+    uvgo_ctx_cancel(c);
+    uvgo_ctx_release(c);
+}
+
 /* ---- running a case in a child ----------------------------------------- */
 
 static const test_case_t *test_current_;
