@@ -6,7 +6,7 @@
 
 #define MS UVGO_MILLISECOND
 
-/* ---- Mutex ---------------------------------------------------------------- */
+/* ---- Mutex --------------------------------------------------------------- */
 
 static void mutex_zero_value_is_unlocked(void)
 {
@@ -572,7 +572,7 @@ static void rwmutex_readers_and_writers_keep_the_invariant(void)
     ASSERT_OK(uvgo_rwmutex_unlock(&rws.rw));
 }
 
-/* ---- WaitGroup ------------------------------------------------------------ */
+/* ---- WaitGroup ----------------------------------------------------------- */
 
 static void wg_wait_with_zero_counter_returns_at_once(void)
 {
@@ -685,7 +685,7 @@ static void wg_reuse_before_wait_returned_aborts(void)
     uvgo_sleep(UVGO_SECOND);
 }
 
-/* ---- Once ----------------------------------------------------------------- */
+/* ---- Once ---------------------------------------------------------------- */
 
 static atomic_int once_runs;
 
@@ -757,7 +757,7 @@ static void once_do_ctx_gives_up_while_fn_runs(void)
     test_ctx_done(c);
 }
 
-/* ---- Cond ----------------------------------------------------------------- */
+/* ---- Cond ---------------------------------------------------------------- */
 
 static struct {
     uvgo_mutex_t m;
@@ -885,7 +885,7 @@ static void cond_bounded_queue_loses_and_duplicates_nothing(void)
     ASSERT_EQ(bq.sum, 4 * per * (per + 1) / 2);
 }
 
-/* ---- Pool ----------------------------------------------------------------- */
+/* ---- Pool ---------------------------------------------------------------- */
 
 static atomic_int pool_news, pool_frees;
 

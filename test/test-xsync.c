@@ -7,7 +7,7 @@
 
 #define MS UVGO_MILLISECOND
 
-/* ---- semaphore ------------------------------------------------------------ */
+/* ---- semaphore ----------------------------------------------------------- */
 
 static void sem_zero_value_has_size_zero(void)
 {
@@ -180,7 +180,7 @@ static void sem_is_never_over_granted_across_workers(void)
     ASSERT_OK(uvgo_sem_release(&ss.s, 10));
 }
 
-/* ---- errgroup ------------------------------------------------------------- */
+/* ---- errgroup ------------------------------------------------------------ */
 
 static atomic_int ran, active, max_active;
 
@@ -330,7 +330,7 @@ static void errgroup_wait_ctx_gives_up_and_cancels_nothing(void)
     test_ctx_done(c);
 }
 
-/* ---- singleflight --------------------------------------------------------- */
+/* ---- singleflight -------------------------------------------------------- */
 
 static atomic_int runs;
 static int dup_waiters;
@@ -529,7 +529,7 @@ static void sflight_bad_arguments_return_einval(void)
     ASSERT_ERR(uvgo_sflight_forget(&g, NULL), UVGO_EINVAL);
 }
 
-/* ---- rate limiter --------------------------------------------------------- */
+/* ---- rate limiter -------------------------------------------------------- */
 
 static uvgo_limiter_t lim(double limit, int burst)
 {
@@ -778,7 +778,7 @@ static void limiter_allows_the_configured_rate_over_seconds(void)
     ASSERT_GE(got, (long)(want * 0.95));
 }
 
-/* ---- outside a task -------------------------------------------------------- */
+/* ---- outside a task ------------------------------------------------------ */
 
 static int unused(void *arg)
 {

@@ -89,7 +89,8 @@ int uvgo_mutex_lock(uvgo_mutex_t *m);
 
 /* uvgo_mutex_lock bounded by ctx: returns the context's error, not holding
  * the lock, if ctx is done first (or already on entry).  NULL ctx: the
- * plain form.  Thread: any task. */
+ * plain form.  Owner: as uvgo_mutex_lock; ctx stays the caller's.
+ * Thread: any task. */
 int uvgo_mutex_lock_ctx(uvgo_mutex_t *m, uvgo_ctx_t *ctx);
 
 /* Locks m if it is free now (and not being handed to a waiter): 0, or
@@ -129,7 +130,8 @@ int uvgo_rwmutex_lock(uvgo_rwmutex_t *rw);
 int uvgo_rwmutex_lock_ctx(uvgo_rwmutex_t *rw, uvgo_ctx_t *ctx);
 
 /* Take the lock only if that needs no wait: 0, or UVGO_EAGAIN (a reader
- * also fails while a writer waits).  UVGO_EINVAL for NULL.  Thread: any. */
+ * also fails while a writer waits).  UVGO_EINVAL for NULL.  Owner: as the
+ * blocking forms.  Thread: any. */
 int uvgo_rwmutex_try_rlock(uvgo_rwmutex_t *rw);
 int uvgo_rwmutex_try_lock(uvgo_rwmutex_t *rw);
 
@@ -163,14 +165,14 @@ typedef struct uvgo_wg {
  * Owner: none.  Thread: any. */
 int uvgo_wg_add(uvgo_wg_t *wg, int delta);
 
-/* uvgo_wg_add(wg, -1). */
+/* uvgo_wg_add(wg, -1).  Owner: none.  Thread: any. */
 int uvgo_wg_done(uvgo_wg_t *wg);
 
 /* Parks until the counter is zero (at once if it is).  Returns 0,
  * UVGO_EINVAL or UVGO_ENOTTASK; the _ctx form returns the context's error
  * if ctx is done first.  A wait that returns while a new add has already
  * reused the group aborts ("sync: WaitGroup is reused before previous Wait
- * has returned").  Thread: any task. */
+ * has returned").  Owner: none.  Thread: any task. */
 int uvgo_wg_wait(uvgo_wg_t *wg);
 int uvgo_wg_wait_ctx(uvgo_wg_t *wg, uvgo_ctx_t *ctx);
 
@@ -231,7 +233,7 @@ int uvgo_cond_wait_ctx(uvgo_cond_t *c, uvgo_mutex_t *m, uvgo_ctx_t *ctx);
 
 /* Wakes the longest-waiting task / every waiting task.  Holding the mutex
  * meanwhile is allowed, not required.  Return 0 or UVGO_EINVAL.
- * Thread: any. */
+ * Owner: none.  Thread: any. */
 int uvgo_cond_signal(uvgo_cond_t *c);
 int uvgo_cond_broadcast(uvgo_cond_t *c);
 

@@ -62,12 +62,14 @@ int uvgo_sem_acquire(uvgo_sem_t *s, int64_t n);
 int uvgo_sem_acquire_ctx(uvgo_sem_t *s, int64_t n, uvgo_ctx_t *ctx);
 
 /* Acquires n units only if that needs no wait (and nobody is queued):
- * 0, or UVGO_EAGAIN; UVGO_EINVAL for NULL or n < 0.  Thread: any. */
+ * 0, or UVGO_EAGAIN; UVGO_EINVAL for NULL or n < 0.  Owner: as
+ * uvgo_sem_acquire.  Thread: any. */
 int uvgo_sem_try_acquire(uvgo_sem_t *s, int64_t n);
 
 /* Releases n units and wakes the queued requests they satisfy, in order.
  * Releasing more than is held aborts ("semaphore: released more than
- * held").  Returns 0 or UVGO_EINVAL (NULL, n < 0).  Thread: any. */
+ * held").  Returns 0 or UVGO_EINVAL (NULL, n < 0).  Owner: any task or
+ * thread may release units, whoever acquired them.  Thread: any. */
 int uvgo_sem_release(uvgo_sem_t *s, int64_t n);
 
 /* ------------------------------------------------------------------------ */
@@ -104,7 +106,7 @@ int uvgo_errgroup_with_ctx(uvgo_errgroup_t *g, uvgo_ctx_t *parent,
 /* Go's Group.SetLimit: at most n tasks of the group run at once; n < 0
  * removes the limit, and n == 0 lets no task start (go blocks).  Returns 0,
  * UVGO_EINVAL, or UVGO_EBUSY (changing nothing) while tasks started under
- * a limit are still running (Go panics there).  Thread: any. */
+ * a limit are still running (Go panics there).  Owner: none.  Thread: any. */
 int uvgo_errgroup_set_limit(uvgo_errgroup_t *g, int n);
 
 /* Go's Group.Go: runs fn(arg) in a new task of the group, first parking
@@ -119,14 +121,15 @@ int uvgo_errgroup_go_ctx(uvgo_errgroup_t *g, uvgo_errgroup_fn fn, void *arg,
 
 /* Go's Group.TryGo: starts fn(arg) only if the group is below its limit.
  * Returns 0 (started), UVGO_EAGAIN (at the limit), UVGO_EINVAL,
- * UVGO_ENOMEM or UVGO_ENOTTASK (no runtime).  Thread: any. */
+ * UVGO_ENOMEM or UVGO_ENOTTASK (no runtime).  Owner: arg stays the
+ * caller's.  Thread: any. */
 int uvgo_errgroup_try_go(uvgo_errgroup_t *g, uvgo_errgroup_fn fn, void *arg);
 
 /* Go's Group.Wait: parks until every task of the group has returned, then
  * cancels the group's context and returns the first error (0 if none).
  * Returns UVGO_EINVAL or UVGO_ENOTTASK too; the _ctx form returns ctx's
  * error if ctx is done first (the group's tasks keep running and its
- * context is not cancelled).  Thread: any task. */
+ * context is not cancelled).  Owner: none.  Thread: any task. */
 int uvgo_errgroup_wait(uvgo_errgroup_t *g);
 int uvgo_errgroup_wait_ctx(uvgo_errgroup_t *g, uvgo_ctx_t *ctx);
 
@@ -182,7 +185,7 @@ int uvgo_sflight_do_chan(uvgo_sflight_t *g, const char *key,
 
 /* Go's Forget: later calls for key start a new run instead of waiting for
  * the one in flight, whose callers still get its result.  Returns 0 or
- * UVGO_EINVAL.  Thread: any. */
+ * UVGO_EINVAL.  Owner: none.  Thread: any. */
 int uvgo_sflight_forget(uvgo_sflight_t *g, const char *key);
 
 /* ------------------------------------------------------------------------ */
@@ -230,16 +233,16 @@ int uvgo_limiter_init(uvgo_limiter_t *l, double limit, int burst);
 
 /* Go's rate.Every: the limit of one event per `interval`.  Returns 0 or
  * UVGO_EINVAL (NULL, interval <= 0: uvgo rejects a period <= 0 where Go
- * would return Inf).  Thread: any. */
+ * would return Inf).  Owner: none.  Thread: any. */
 int uvgo_rate_every(uvgo_duration_t interval, double *limit);
 
-/* The current limit and burst.  Thread: any. */
+/* The current limit and burst.  Owner: none.  Thread: any. */
 double uvgo_limiter_limit(uvgo_limiter_t *l);
 int uvgo_limiter_burst(uvgo_limiter_t *l);
 
 /* Go's Allow / AllowN(t, n): 1 if n tokens are available at time t (and
  * takes them), else 0 and takes nothing.  uvgo_limiter_allow is n = 1 at
- * uvgo_now().  n < 0 or NULL: 0.  Thread: any. */
+ * uvgo_now().  n < 0 or NULL: 0.  Owner: none.  Thread: any. */
 int uvgo_limiter_allow(uvgo_limiter_t *l);
 int uvgo_limiter_allow_n(uvgo_limiter_t *l, int64_t t, int n);
 
@@ -252,11 +255,13 @@ int uvgo_limiter_reserve(uvgo_limiter_t *l, uvgo_reservation_t *r);
 int uvgo_limiter_reserve_n(uvgo_limiter_t *l, int64_t t, int n,
                            uvgo_reservation_t *r);
 
-/* 1 if the reservation can be honoured, else 0.  Thread: any. */
+/* 1 if the reservation can be honoured, else 0.  Owner: none.
+ * Thread: any. */
 int uvgo_reservation_ok(const uvgo_reservation_t *r);
 
 /* How long to wait from now (from t) before acting: 0 means at once,
- * UVGO_DURATION_INF for a reservation that is not OK.  Thread: any. */
+ * UVGO_DURATION_INF for a reservation that is not OK.  Owner: none.
+ * Thread: any. */
 uvgo_duration_t uvgo_reservation_delay(const uvgo_reservation_t *r);
 uvgo_duration_t uvgo_reservation_delay_from(const uvgo_reservation_t *r,
                                             int64_t t);
@@ -264,7 +269,8 @@ uvgo_duration_t uvgo_reservation_delay_from(const uvgo_reservation_t *r,
 /* Go's Cancel / CancelAt(t): the holder will not act; gives its tokens
  * back, less those that later reservations have already counted on, and
  * nothing if its time to act has passed.  Cancelling twice gives back
- * nothing more.  Thread: any. */
+ * nothing more.  Owner: the caller's reservation; the limiter must still
+ * exist.  Thread: any. */
 void uvgo_reservation_cancel(uvgo_reservation_t *r);
 void uvgo_reservation_cancel_at(uvgo_reservation_t *r, int64_t t);
 
@@ -273,21 +279,22 @@ void uvgo_reservation_cancel_at(uvgo_reservation_t *r, int64_t t);
  * the burst (and the limit is not infinite), with ctx's error if ctx is
  * already done, or with UVGO_ETIMEDOUT if the wait would pass ctx's
  * deadline.  If ctx is done during the wait the reservation is cancelled
- * and ctx's error returned.  UVGO_ENOTTASK outside a task.
+ * and ctx's error returned.  UVGO_ENOTTASK outside a task.  Owner: none.
  * Thread: any task. */
 int uvgo_limiter_wait(uvgo_limiter_t *l, int n);
 int uvgo_limiter_wait_ctx(uvgo_limiter_t *l, int n, uvgo_ctx_t *ctx);
 
 /* Go's SetLimit(At) and SetBurst(At): change the limit or burst from now
  * (from t) on; tokens accrued until then at the old rate are kept.  Return
- * 0 or UVGO_EINVAL (NULL, limit < 0 or NaN, burst < 0).  Thread: any. */
+ * 0 or UVGO_EINVAL (NULL, limit < 0 or NaN, burst < 0).  Owner: none.
+ * Thread: any. */
 int uvgo_limiter_set_limit(uvgo_limiter_t *l, double limit);
 int uvgo_limiter_set_limit_at(uvgo_limiter_t *l, int64_t t, double limit);
 int uvgo_limiter_set_burst(uvgo_limiter_t *l, int burst);
 int uvgo_limiter_set_burst_at(uvgo_limiter_t *l, int64_t t, int burst);
 
 /* Go's Tokens / TokensAt(t): the tokens available now (at t); negative
- * while reservations are in debt.  Thread: any. */
+ * while reservations are in debt.  Owner: none.  Thread: any. */
 double uvgo_limiter_tokens(uvgo_limiter_t *l);
 double uvgo_limiter_tokens_at(uvgo_limiter_t *l, int64_t t);
 

@@ -336,7 +336,7 @@ static void bench_idle1m(const char *variant)
     uvgo_main(idle1m_main, (void *)variant, NULL);
 }
 
-/* ---- mutex ---------------------------------------------------------------- */
+/* ---- mutex --------------------------------------------------------------- */
 
 static struct {
     uvgo_mutex_t mu;
