@@ -212,13 +212,27 @@ static int fail_after(void *arg)
     return (int)-(1000 + ms);
 }
 
+static uvgo_ctx_t *group_ctx;
+
+/* Fails, but only once another task's failure cancelled the group. */
+static int fail_second(void *arg)
+{
+    int ok;
+    (void)arg;
+    uvgo_chan_recv(uvgo_ctx_done(group_ctx), NULL, &ok);
+    return -1020;
+}
+
 static void errgroup_wait_returns_the_first_error(void)
 {
     uvgo_errgroup_t g = UVGO_ERRGROUP_INIT;
-    ASSERT_OK(uvgo_errgroup_go(&g, fail_after, (void *)20));
-    ASSERT_OK(uvgo_errgroup_go(&g, fail_after, (void *)2));
+    ASSERT_OK(uvgo_errgroup_with_ctx(&g, NULL, &group_ctx));
+    ASSERT_OK(uvgo_errgroup_go(&g, fail_second, NULL));
     ASSERT_OK(uvgo_errgroup_go(&g, note_run, NULL));
+    ASSERT_OK(uvgo_errgroup_go(&g, fail_after, (void *)2));
     ASSERT_EQ(uvgo_errgroup_wait(&g), -1002);
+    ASSERT_EQ(atomic_load(&ran), 1); /* and waited for every task */
+    uvgo_ctx_release(group_ctx);
 }
 
 static int wait_for_cancel(void *arg)
