@@ -9,12 +9,13 @@
  *     STARVING  hand-off mode (below)
  *     PARKED    the queue is not empty; set and cleared under its lock
  *
- * The fast paths are one CAS each: lock 0 -> LOCKED, unlock LOCKED -> 0.
- * Any other state sends the caller to a slow path.  A locker parks only
- * after it has set PARKED with a CAS that saw LOCKED, under the queue lock;
- * an unlock that then finds PARKED (its fast CAS fails) takes the lock and
- * finds the parker.  So no wake-up is lost, and only the slow paths ever
- * touch the queue.
+ * The fast paths are one atomic each: lock sets LOCKED (an OR that finds
+ * it clear), unlock clears it with a CAS while nobody needs waking.  Any
+ * other state sends the caller to a slow path.  A locker parks only after
+ * it has set PARKED with a CAS that saw LOCKED, under the queue lock; an
+ * unlock that then finds PARKED (and no WOKEN) takes the lock and finds
+ * the parker.  So no wake-up is lost, and only the slow paths ever touch
+ * the queue.
  *
  * Normal mode (Go's).  Lockers may barge: whoever CASes LOCKED first gets
  * the mutex, and an unlock wakes one parker, which must compete again with
@@ -169,11 +170,20 @@ static int lock_slow(uvgo_mutex_t *m, uvgo_task_t *self, uvgo_ctx_t *ctx)
     }
 }
 
+/* One atomic OR.  STARVING implies LOCKED (the flag goes on only while
+ * LOCKED is set, and LOCKED comes off only with it), so finding LOCKED
+ * clear is exactly the barge Go allows; and waiters' flags (PARKED, WOKEN)
+ * do not send a lock that is free to the slow path.  That matters: a woken
+ * locker may sit in its waker's run queue for a long time (no
+ * preemption), WOKEN and PARKED set all along, while the waker locks and
+ * unlocks uncontended (bench mutex: 23 ns a pair with a CAS from 0 here,
+ * 11 ns with this). */
 static inline int lock_fast(uvgo_mutex_t *m, uvgo_task_t *self)
 {
-    uint32_t zero = 0;
     /* acquire: pairs with the release in uvgo_mutex_unlock. */
-    if (UVGO_LIKELY(uvgo__word_cas(&m->q_, &zero, LOCKED, __ATOMIC_ACQUIRE))) {
+    if (UVGO_LIKELY(!(__atomic_fetch_or(&m->q_.word_, LOCKED,
+                                        __ATOMIC_ACQUIRE) &
+                      LOCKED))) {
         set_owner(m, self);
         return 1;
     }
@@ -282,14 +292,20 @@ static UVGO_NOINLINE void unlock_slow(uvgo_mutex_t *m, uint32_t old)
 
 int uvgo_mutex_unlock(uvgo_mutex_t *m)
 {
-    uint32_t old = LOCKED;
+    uint32_t old;
 
     if (UVGO_UNLIKELY(!m))
         return UVGO_EINVAL;
     set_owner(m, NULL);
-    /* release: the critical section happens before the next lock. */
-    if (UVGO_LIKELY(uvgo__word_cas(&m->q_, &old, 0, __ATOMIC_RELEASE)))
-        return 0;
+    old = uvgo__word_load(&m->q_, __ATOMIC_RELAXED);
+    /* Inline while nobody needs waking: no parker, or a woken locker on
+     * its way (see lock_fast for why the latter is common). */
+    while (UVGO_LIKELY((old & (LOCKED | STARVING)) == LOCKED &&
+                       (old & (PARKED | WOKEN)) != PARKED)) {
+        /* release: the critical section happens before the next lock. */
+        if (uvgo__word_cas(&m->q_, &old, old & ~LOCKED, __ATOMIC_RELEASE))
+            return 0;
+    }
     unlock_slow(m, old);
     return 0;
 }
