@@ -87,6 +87,14 @@ static void mutex_is_not_reentrant(void)
     test_ctx_done(c);
 }
 
+/* Go's "all goroutines are asleep": the dump names the wait. */
+static void mutex_relocked_by_its_holder_is_reported_as_deadlock(void)
+{
+    uvgo_mutex_t m = UVGO_MUTEX_INIT;
+    uvgo_mutex_lock(&m);
+    uvgo_mutex_lock(&m);
+}
+
 static void mutex_unlock_of_unlocked_aborts(void)
 {
     uvgo_mutex_t m = UVGO_MUTEX_INIT;
@@ -727,6 +735,25 @@ static void once_runs_fn_once_and_every_caller_gets_its_result(void)
     free(t);
 }
 
+static uvgo_once_t inner_once;
+
+static void *calls_itself(void *arg)
+{
+    /* Go: calling Do from inside f deadlocks.  Here it waits, for its own
+     * run, until the context gives up. */
+    return (void *)(intptr_t)uvgo_once_do_ctx(&inner_once, calls_itself, NULL,
+                                              NULL, arg);
+}
+
+static void once_do_from_inside_fn_waits_for_itself(void)
+{
+    uvgo_ctx_t *c = test_ctx_timeout(5 * MS);
+    void *r;
+    ASSERT_OK(uvgo_once_do(&inner_once, calls_itself, c, &r));
+    ASSERT_EQ((intptr_t)r, UVGO_ETIMEDOUT);
+    test_ctx_done(c);
+}
+
 static uvgo_once_t slow_once;
 
 static void *slow_once_fn(void *arg)
@@ -1063,6 +1090,8 @@ static const test_case_t cases[] = {
     CASE_PROCS(mutex_lock_parks_the_task_not_the_worker, 1),
     CASE(mutex_may_be_unlocked_by_another_task),
     CASE(mutex_is_not_reentrant),
+    CASE_ABORTS(mutex_relocked_by_its_holder_is_reported_as_deadlock,
+                "all tasks are asleep - deadlock!|sync.Mutex.Lock"),
     CASE_ABORTS(mutex_unlock_of_unlocked_aborts,
                 "sync: unlock of unlocked mutex|in task"),
     CASE_ABORTS(mutex_double_unlock_aborts,
@@ -1098,6 +1127,7 @@ static const test_case_t cases[] = {
                 "returned"),
     CASE(once_runs_fn_once_and_every_caller_gets_its_result),
     CASE(once_do_ctx_gives_up_while_fn_runs),
+    CASE(once_do_from_inside_fn_waits_for_itself),
     CASE(cond_signal_wakes_one_waiter_in_fifo_order),
     CASE(cond_broadcast_wakes_every_waiter),
     CASE(cond_signal_with_no_waiter_is_not_remembered),
