@@ -7,6 +7,8 @@
  *   uvgo/time.h     durations, the clock, sleep, timers, tickers
  *   uvgo/context.h  contexts (cancel, deadline, values), *_ctx waits
  *   uvgo/signal.h   signals delivered into channels
+ *   uvgo/sync.h     Mutex, RWMutex, WaitGroup, Once, Cond, Pool
+ *   uvgo/xsync.h    semaphore, errgroup, singleflight, rate limiter
  */
 #ifndef UVGO_H
 #define UVGO_H
@@ -16,7 +18,9 @@
 #include "uvgo/errno.h"
 #include "uvgo/task.h"
 #include "uvgo/signal.h"
+#include "uvgo/sync.h"
 #include "uvgo/time.h"
+#include "uvgo/xsync.h"
 
 #define UVGO_VERSION_MAJOR 0
 #define UVGO_VERSION_MINOR 1

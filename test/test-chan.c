@@ -4,35 +4,6 @@
 
 #include "test.h"
 
-/* Yields until `n` tasks are waiting on `what` (as task dumps show it): a
- * way to order events without sleeping. */
-struct count_arg {
-    const char *what;
-    int n;
-};
-
-static int count_waiting(const uvgo_task_info_t *info, void *arg)
-{
-    struct count_arg *c = arg;
-    if (!strcmp(info->state, "waiting") && !strcmp(info->wait, c->what))
-        c->n++;
-    return 0;
-}
-
-static void wait_blocked(const char *what, int n)
-{
-    for (int i = 0;; i++) {
-        struct count_arg c = {what, 0};
-        uvgo_task_walk(count_waiting, &c);
-        if (c.n >= n)
-            return;
-        ASSERT(i < 1000000);
-        uvgo_task_yield();
-        if (i > 1000)
-            uvgo_sleep(UVGO_MILLISECOND);
-    }
-}
-
 static uvgo_chan_t *mk(size_t size, size_t cap)
 {
     uvgo_chan_t *ch;
@@ -59,7 +30,7 @@ static void unbuffered_send_completes_only_when_received(void)
     uvgo_task_t *t;
     int v = 0;
     ASSERT_OK(uvgo_task_spawn(&t, send_one, ch, NULL));
-    wait_blocked("chan send", 1);
+    test_wait_blocked("chan send", 1);
     ASSERT_EQ(atomic_load(&sent_done), 0);
     ASSERT_EQ(uvgo_chan_len(ch), 0);
     ASSERT_OK(uvgo_chan_recv(ch, &v, NULL));
@@ -89,7 +60,7 @@ static void buffered_channel_is_fifo_and_blocks_only_when_full(void)
     int x = 9;
     ASSERT_ERR(uvgo_chan_try_send(ch, &x), UVGO_EAGAIN);
     ASSERT_OK(uvgo_task_spawn(&t, send_four, ch, NULL));
-    wait_blocked("chan send", 1);
+    test_wait_blocked("chan send", 1);
     for (int want = 1; want <= 4; want++) {
         int v = 0, ok = 0;
         ASSERT_OK(uvgo_chan_recv(ch, &v, &ok));
@@ -125,7 +96,7 @@ static void waiting_senders_are_served_in_arrival_order(void)
     order_ch = mk(sizeof(int), 0);
     for (int i = 0; i < 6; i++) {
         ASSERT_OK(uvgo_task_spawn(&t[i], send_id, (void *)(intptr_t)i, NULL));
-        wait_blocked("chan send", i + 1);
+        test_wait_blocked("chan send", i + 1);
     }
     for (int i = 0; i < 6; i++) {
         int v = -1;
@@ -143,7 +114,7 @@ static void waiting_receivers_are_served_in_arrival_order(void)
     order_ch = mk(sizeof(int), 0);
     for (int i = 0; i < 6; i++) {
         ASSERT_OK(uvgo_task_spawn(&t[i], recv_into, NULL, NULL));
-        wait_blocked("chan receive", i + 1);
+        test_wait_blocked("chan receive", i + 1);
     }
     for (int i = 0; i < 6; i++)
         ASSERT_OK(uvgo_chan_send(order_ch, &i));
@@ -174,7 +145,7 @@ static void close_wakes_every_blocked_receiver_with_zero_value(void)
     uvgo_task_t *t[5];
     for (int i = 0; i < 5; i++)
         ASSERT_OK(uvgo_task_spawn(&t[i], recv_expect_closed, ch, NULL));
-    wait_blocked("chan receive", 5);
+    test_wait_blocked("chan receive", 5);
     ASSERT_OK(uvgo_chan_close(ch));
     for (int i = 0; i < 5; i++)
         ASSERT_OK(uvgo_task_join(t[i], NULL));
@@ -197,7 +168,7 @@ static void close_fails_blocked_senders_and_loses_nothing(void)
     ASSERT_OK(uvgo_chan_send(ch, &one));
     for (int i = 0; i < 3; i++)
         ASSERT_OK(uvgo_task_spawn(&t[i], send_expect_closed, ch, NULL));
-    wait_blocked("chan send", 3);
+    test_wait_blocked("chan send", 3);
     ASSERT_OK(uvgo_chan_close(ch));
     for (int i = 0; i < 3; i++)
         ASSERT_OK(uvgo_task_join(t[i], NULL));
@@ -367,7 +338,7 @@ static void releasing_a_channel_tasks_wait_on_does_not_free_it(void)
     uvgo_chan_t *ch = mk(sizeof(int), 0);
     uvgo_task_t *r, *s;
     ASSERT_OK(uvgo_task_spawn(&r, recv_then_release, ch, NULL));
-    wait_blocked("chan receive", 1);
+    test_wait_blocked("chan receive", 1);
     ASSERT_OK(uvgo_task_spawn(&s, send_late_and_close, uvgo_chan_retain(ch),
                               NULL));
     uvgo_chan_release(ch); /* ours is gone; the receiver's keeps it alive */
@@ -531,13 +502,13 @@ static void select_commits_exactly_one_of_several_ready_cases(void)
     int x = 0, y = 0;
     ASSERT_OK(uvgo_task_spawn(&ta, send_value, a, NULL));
     ASSERT_OK(uvgo_task_spawn(&tb, send_value, b, NULL));
-    wait_blocked("chan send", 2);
+    test_wait_blocked("chan send", 2);
     uvgo_select_case_t c[2] = {UVGO_CASE_RECV(a, &x), UVGO_CASE_RECV(b, &y)};
     int i = uvgo_select(c, 2);
     ASSERT(i == 0 || i == 1);
     ASSERT_EQ(x + y, 1);
     /* The other sender is still blocked, its value still there. */
-    wait_blocked("chan send", 1);
+    test_wait_blocked("chan send", 1);
     int v = 0;
     ASSERT_OK(uvgo_chan_recv(i == 0 ? b : a, &v, NULL));
     ASSERT_EQ(v, 1);
@@ -639,7 +610,7 @@ static void close_wakes_a_blocked_select(void)
     uvgo_chan_t *chs[2] = {mk(sizeof(int), 0), mk(sizeof(int), 0)};
     uvgo_task_t *t;
     ASSERT_OK(uvgo_task_spawn(&t, select_until_closed, chs, NULL));
-    wait_blocked("select", 1);
+    test_wait_blocked("select", 1);
     uvgo_chan_close(chs[1]);
     void *r;
     ASSERT_OK(uvgo_task_join(t, &r));

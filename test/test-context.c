@@ -289,8 +289,8 @@ static void waits_return_the_context_error_and_change_nothing(void)
     uvgo_ctx_t *c;
     int v = 0, ok = 7;
     ASSERT_OK(uvgo_chan_make(&ch, sizeof(int), 0));
+    int64_t t0 = uvgo_now(); /* before the deadline is set: never late */
     ASSERT_OK(uvgo_ctx_with_timeout(&c, NULL, 5 * MS));
-    int64_t t0 = uvgo_now();
     ASSERT_ERR(uvgo_chan_recv_ctx(ch, &v, &ok, c), UVGO_ETIMEDOUT);
     ASSERT_GE(uvgo_now() - t0, 5 * MS);
     ASSERT_EQ(ok, 7);
@@ -326,8 +326,8 @@ static void slow_job(void *arg)
 static void offload_ctx_returns_at_deadline_and_the_job_still_finishes(void)
 {
     uvgo_ctx_t *c;
-    ASSERT_OK(uvgo_ctx_with_timeout(&c, NULL, 10 * MS));
     int64_t t0 = uvgo_now();
+    ASSERT_OK(uvgo_ctx_with_timeout(&c, NULL, 10 * MS));
     ASSERT_ERR(uvgo_offload_ctx(slow_job, (void *)7, c), UVGO_ETIMEDOUT);
     ASSERT_LT(uvgo_now() - t0, 40 * MS + SLACK);
     ASSERT_ERR(uvgo_offload_ctx(slow_job, (void *)8, c), UVGO_ETIMEDOUT);

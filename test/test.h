@@ -152,6 +152,75 @@ static inline int64_t test_now_ms(void)
             TEST_FAIL_("%s == %s: \"%s\" != \"%s\"", #a, #b, a_, b_);         \
     } while (0)
 
+/* ---- ordering without sleeping ------------------------------------------ */
+
+struct test_count_arg_ {
+    const char *what;
+    int n;
+};
+
+static int test_count_waiting_(const uvgo_task_info_t *info, void *arg)
+{
+    struct test_count_arg_ *c = arg;
+    if (!strcmp(info->state, "waiting") && !strcmp(info->wait, c->what))
+        c->n++;
+    return 0;
+}
+
+/* Yields until at least `n` tasks are waiting on `what` (as task dumps show
+ * it): a way to order events without sleeping. */
+static inline void test_wait_blocked(const char *what, int n)
+{
+    for (int i = 0;; i++) {
+        struct test_count_arg_ c = {what, 0};
+        uvgo_task_walk(test_count_waiting_, &c);
+        if (c.n >= n)
+            return;
+        ASSERT(i < 1000000);
+        uvgo_task_yield();
+        if (i > 1000)
+            uvgo_sleep(UVGO_MILLISECOND);
+    }
+}
+
+/* ---- tasks and contexts in one line ------------------------------------ */
+
+static inline uvgo_task_t *test_spawn(uvgo_task_fn fn, void *arg)
+{
+    uvgo_task_t *t;
+    ASSERT_OK(uvgo_task_spawn(&t, fn, arg, NULL));
+    return t;
+}
+
+/* Joins t and returns its result as an integer. */
+static inline intptr_t test_join(uvgo_task_t *t)
+{
+    void *r;
+    ASSERT_OK(uvgo_task_join(t, &r));
+    return (intptr_t)r;
+}
+
+static inline uvgo_ctx_t *test_ctx_cancel(void)
+{
+    uvgo_ctx_t *c;
+    ASSERT_OK(uvgo_ctx_with_cancel(&c, NULL));
+    return c;
+}
+
+static inline uvgo_ctx_t *test_ctx_timeout(int64_t d)
+{
+    uvgo_ctx_t *c;
+    ASSERT_OK(uvgo_ctx_with_timeout(&c, NULL, d));
+    return c;
+}
+
+/* Cancels and releases a context made by one of the two above. */
+static inline void test_ctx_done(uvgo_ctx_t *c)
+{
+    uvgo_ctx_cancel(c);
+    uvgo_ctx_release(c);
+}
+
 /* ---- running a case in a child ----------------------------------------- */
 
 static const test_case_t *test_current_;

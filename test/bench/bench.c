@@ -20,15 +20,13 @@ typedef void (*bench_fn)(const char *variant);
 static struct {
     long n;
     unsigned char *ran;
-    atomic_long left;
-    uvgo_event_t done;
+    uvgo_wg_t wg;
 } sp;
 
 static void *spawn_child(void *arg)
 {
     sp.ran[(uintptr_t)arg] = 1;
-    if (atomic_fetch_sub_explicit(&sp.left, 1, memory_order_acq_rel) == 1)
-        uvgo_event_set(&sp.done);
+    uvgo_wg_done(&sp.wg);
     return NULL;
 }
 
@@ -37,10 +35,10 @@ static void *spawn_main(void *arg)
     const char *variant = arg;
     long n = sp.n, count = 0;
     int64_t t0 = uvgo_now();
-    atomic_store(&sp.left, n);
+    uvgo_wg_add(&sp.wg, n);
     for (long i = 0; i < n; i++)
         bench_check(uvgo_go(spawn_child, (void *)(uintptr_t)i) == 0, "spawn");
-    uvgo_event_wait(&sp.done, "bench wait");
+    uvgo_wg_wait(&sp.wg);
     int64_t elapsed = uvgo_now() - t0;
     for (long i = 0; i < n; i++)
         count += sp.ran[i];
@@ -532,6 +530,46 @@ static void bench_ctxtree(const char *variant)
     uvgo_main(ctxtree_main, (void *)variant, NULL);
 }
 
+/* ---- mutex --------------------------------------------------------------- */
+
+static struct {
+    uvgo_mutex_t mu;
+    long per;
+    long counter;
+    uvgo_wg_t wg;
+} mx;
+
+static void *mutex_task(void *arg)
+{
+    (void)arg;
+    for (long i = 0; i < mx.per; i++) {
+        uvgo_mutex_lock(&mx.mu);
+        mx.counter++;
+        uvgo_mutex_unlock(&mx.mu);
+    }
+    return NULL;
+}
+
+static void *mutex_main(void *arg)
+{
+    const char *variant = arg;
+    mx.per = bench_scale(2500000);
+    int64_t t0 = uvgo_now();
+    for (int t = 0; t < 4; t++)
+        bench_check(uvgo_wg_go(&mx.wg, mutex_task, NULL) == 0, "spawn");
+    uvgo_wg_wait(&mx.wg);
+    int64_t elapsed = uvgo_now() - t0;
+    bench_check(mx.counter == 4 * mx.per, "mutex: counter %ld, want %ld",
+                mx.counter, 4 * mx.per);
+    bench_report("mutex", variant, 4 * mx.per, elapsed, NULL);
+    return NULL;
+}
+
+static void bench_mutex(const char *variant)
+{
+    uvgo_main(mutex_main, (void *)variant, NULL);
+}
+
 /* ---- the table ----------------------------------------------------------- */
 
 static const struct {
@@ -550,6 +588,7 @@ static const struct {
     {"idle", "all", bench_idle},
     {"idle1m", "all", bench_idle1m},
     {"ctxtree", "all", bench_ctxtree},
+    {"mutex", "all", bench_mutex},
 };
 
 static void set_procs(const char *variant)

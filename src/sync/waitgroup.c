@@ -1,0 +1,154 @@
+/* waitgroup.c: Go's sync.WaitGroup for tasks (see uvgo/sync.h).
+ *
+ * State, as Go's: one 64-bit word, the counter in the high half and the
+ * number of parked waiters in the low half, so an add that brings the
+ * counter to zero learns in the same atomic step whether anyone waits.
+ * Waiters are counted and queued under the queue lock, and only with a CAS
+ * that still sees a non-zero counter; the add that reaches zero takes the
+ * lock, zeroes the word and wakes the whole queue.  A waiter whose context
+ * wins takes itself off the queue and the count, under the lock; if the
+ * waker already dropped it (it lost the claim), the waker's zeroing covered
+ * it.
+ *
+ * Misuse checks are Go's: a negative counter; a positive add that finds the
+ * counter had been zero while tasks wait (an add racing with a wait); a
+ * counter that is not zero again by the time the zeroing add holds the
+ * lock, or when a woken waiter returns (reuse before every wait returned).
+ */
+#include "../wait.h"
+
+#define WAITERS_MASK 0xffffffffull
+
+static inline int32_t counter_of(uint64_t s)
+{
+    return (int32_t)(s >> 32);
+}
+
+int uvgo_wg_add(uvgo_wg_t *wg, int delta)
+{
+    struct uvgo__wakelist w;
+    uint64_t s;
+    int32_t c;
+
+    if (!wg)
+        return UVGO_EINVAL;
+    /* acq_rel: every done happens before the zeroing add sees zero
+     * (release), and the zeroing add sees them (acquire). */
+    s = __atomic_add_fetch(&wg->state_, (uint64_t)(int64_t)delta << 32,
+                           __ATOMIC_ACQ_REL);
+    c = counter_of(s);
+    if (c < 0)
+        uvgo__panic("sync: negative WaitGroup counter");
+    if (delta > 0 && c == delta && (s & WAITERS_MASK))
+        uvgo__panic("sync: WaitGroup misuse: Add called concurrently with "
+                    "Wait");
+    if (c > 0 || !(s & WAITERS_MASK))
+        return 0;
+
+    /* The counter reached zero with waiters: wake them all. */
+    uvgo__wakelist_init(&w);
+    uvgo__parkq_lock(&wg->q_);
+    s = __atomic_load_n(&wg->state_, __ATOMIC_RELAXED);
+    if (counter_of(s) != 0) {
+        uvgo__parkq_unlock(&wg->q_);
+        uvgo__panic("sync: WaitGroup misuse: Add called concurrently with "
+                    "Wait");
+    }
+    __atomic_store_n(&wg->state_, 0, __ATOMIC_RELEASE);
+    uvgo__parklist_take_all(&wg->q_.list_, &w);
+    uvgo__parkq_unlock(&wg->q_);
+    uvgo__wakelist_ready(&w);
+    return 0;
+}
+
+int uvgo_wg_done(uvgo_wg_t *wg)
+{
+    return uvgo_wg_add(wg, -1);
+}
+
+int uvgo_wg_wait_ctx(uvgo_wg_t *wg, uvgo_ctx_t *ctx)
+{
+    struct uvgo__parker p;
+    uvgo_chan_t *done;
+    uint64_t s;
+    int err;
+
+    if (!wg)
+        return UVGO_EINVAL;
+    if ((err = uvgo__wait_begin(ctx, &done)))
+        return err;
+    /* acquire: pairs with the adds' release. */
+    s = __atomic_load_n(&wg->state_, __ATOMIC_ACQUIRE);
+    if (counter_of(s) == 0)
+        return 0;
+    uvgo__parkq_lock(&wg->q_);
+    do {
+        if (counter_of(s) == 0) {
+            uvgo__parkq_unlock(&wg->q_);
+            return 0;
+        }
+    } while (!__atomic_compare_exchange_n(&wg->state_, &s, s + 1, 0,
+                                          __ATOMIC_ACQUIRE,
+                                          __ATOMIC_ACQUIRE));
+    uvgo__parker_init(&p, uvgo__task_self(), 0);
+    uvgo__parklist_push(&wg->q_.list_, &p, 0);
+    err = uvgo__parkq_park(&wg->q_, &p, done, ctx, "sync.WaitGroup.Wait");
+    if (!err) {
+        /* acquire: pairs with the zeroing add's release store. */
+        if (__atomic_load_n(&wg->state_, __ATOMIC_ACQUIRE) != 0)
+            uvgo__panic("sync: WaitGroup is reused before previous Wait "
+                        "has returned");
+        return 0;
+    }
+    if (p.linked) {
+        uvgo__parklist_unlink(&wg->q_.list_, &p);
+        __atomic_fetch_sub(&wg->state_, 1, __ATOMIC_RELAXED);
+    }
+    uvgo__parkq_unlock(&wg->q_);
+    return err;
+}
+
+int uvgo_wg_wait(uvgo_wg_t *wg)
+{
+    return uvgo_wg_wait_ctx(wg, NULL);
+}
+
+struct wg_go {
+    uvgo_wg_t *wg;
+    uvgo_task_fn fn;
+    void *arg;
+};
+
+static void *wg_go_main(void *arg)
+{
+    struct wg_go g = *(struct wg_go *)arg;
+    void *r;
+
+    free(arg);
+    r = g.fn(g.arg);
+    uvgo_wg_done(g.wg);
+    return r;
+}
+
+int uvgo_wg_go(uvgo_wg_t *wg, uvgo_task_fn fn, void *arg)
+{
+    static const uvgo_task_opts_t opts = {.name = "wg.go"};
+    struct wg_go *g;
+    int err;
+
+    if (!wg || !fn)
+        return UVGO_EINVAL;
+    g = malloc(sizeof *g);
+    if (!g)
+        return UVGO_ENOMEM;
+    g->wg = wg;
+    g->fn = fn;
+    g->arg = arg;
+    uvgo_wg_add(wg, 1);
+    err = uvgo_task_spawn(NULL, wg_go_main, g, &opts);
+    if (err) {
+        free(g);
+        uvgo_wg_add(wg, -1);
+    }
+    return err;
+}
