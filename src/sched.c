@@ -552,6 +552,18 @@ static inline void switch_to(struct uvgo_worker *w, uvgo_task_t *from,
     const void *bottom;
     size_t size;
 #endif
+    if (UVGO_UNLIKELY(to == from)) {
+        /* A task readied while it was parking, found again by its own
+         * schedule(): it just goes on.  No switch, so nothing after one
+         * may run: clearing on_cpu here would tell wakers on other workers
+         * that a running task is free to move (found by TSan as a task
+         * resumed on two threads at once). */
+        uvgo__assert(!w->pending);
+        atomic_store_explicit(&to->state, UVGO_TASK_RUNNING,
+                              memory_order_relaxed);
+        atomic_store_explicit(&to->wait, NULL, memory_order_relaxed);
+        return;
+    }
     if (UVGO_UNLIKELY(!to->stack.lo) && to != &w->sched)
         uvgo__task_attach_stack(w, to);
     if (UVGO_UNLIKELY(from != &w->sched && !uvgo__stack_canary_ok(&from->stack)))
