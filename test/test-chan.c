@@ -415,6 +415,35 @@ static void send_happens_before_the_matching_receive(void)
     uvgo_chan_release(ch);
 }
 
+static long written_before_receive;
+
+static void *write_then_receive(void *arg)
+{
+    uvgo_chan_t *ch = arg;
+    for (int i = 1; i <= 200; i++) {
+        written_before_receive = i; /* a plain write */
+        ASSERT_OK(uvgo_chan_recv(ch, NULL, NULL));
+    }
+    return NULL;
+}
+
+/* For an unbuffered channel the receive happens before the send completes:
+ * what the receiver wrote first is visible to the sender afterwards (TSan
+ * checks the ordering; the value checks the delivery). */
+static void unbuffered_receive_happens_before_the_send_completes(void)
+{
+    uvgo_chan_t *ch = mk(0, 0);
+    uvgo_task_opts_t o = {.worker = 2, .flags = UVGO_TASK_PINNED};
+    uvgo_task_t *t;
+    ASSERT_OK(uvgo_task_spawn(&t, write_then_receive, ch, &o));
+    for (int i = 1; i <= 200; i++) {
+        ASSERT_OK(uvgo_chan_send(ch, NULL));
+        ASSERT_GE(written_before_receive, i);
+    }
+    ASSERT_OK(uvgo_task_join(t, NULL));
+    uvgo_chan_release(ch);
+}
+
 static atomic_int inside, max_inside;
 
 static void *limited_worker(void *arg)
@@ -865,6 +894,7 @@ static const test_case_t cases[] = {
     CASE(releasing_a_channel_tasks_wait_on_does_not_free_it),
     CASE(try_send_from_a_foreign_thread_wakes_a_task),
     CASE(send_happens_before_the_matching_receive),
+    CASE(unbuffered_receive_happens_before_the_send_completes),
     CASE(buffered_channel_works_as_counting_semaphore),
     CASE(select_takes_a_ready_case_or_the_default),
     CASE(select_blocks_until_a_case_is_ready_and_losers_consume_nothing),
