@@ -898,19 +898,28 @@ static void *leave_a_task_behind(void *arg)
     return NULL;
 }
 
-static void tasks_alive_when_main_returns_are_reported(void)
+/* Runs uvgo_main(fn) with stderr going to buf (NUL-terminated). */
+static void run_main_capturing_stderr(uvgo_task_fn fn, char *buf, size_t size)
 {
     char path[] = "/tmp/uvgo-test-XXXXXX";
     int fd = mkstemp(path), saved = dup(2);
-    char buf[4096] = {0};
+    ssize_t n;
     dup2(fd, 2);
-    ASSERT_OK(uvgo_main(leave_a_task_behind, NULL, NULL));
+    ASSERT_OK(uvgo_main(fn, NULL, NULL));
     fflush(stderr);
     dup2(saved, 2);
     lseek(fd, 0, SEEK_SET);
-    ASSERT(read(fd, buf, sizeof buf - 1) > 0);
+    n = read(fd, buf, size - 1);
+    ASSERT(n > 0);
+    buf[n] = '\0';
     close(fd);
     unlink(path);
+}
+
+static void tasks_alive_when_main_returns_are_reported(void)
+{
+    char buf[4096];
+    run_main_capturing_stderr(leave_a_task_behind, buf, sizeof buf);
     ASSERT(strstr(buf, "1 task still alive when main returned"));
     ASSERT(strstr(buf, "\"left-behind\": waiting on nothing at all"));
 }
@@ -936,18 +945,9 @@ static void *run_a_hog(void *arg)
 
 static void long_running_task_is_reported_by_name(void)
 {
-    char path[] = "/tmp/uvgo-test-XXXXXX";
-    int fd = mkstemp(path), saved = dup(2);
-    char buf[4096] = {0};
+    char buf[4096];
     setenv("UVGO_LONG_RUN_MS", "50", 1);
-    dup2(fd, 2);
-    ASSERT_OK(uvgo_main(run_a_hog, NULL, NULL));
-    fflush(stderr);
-    dup2(saved, 2);
-    lseek(fd, 0, SEEK_SET);
-    ASSERT(read(fd, buf, sizeof buf - 1) > 0);
-    close(fd);
-    unlink(path);
+    run_main_capturing_stderr(run_a_hog, buf, sizeof buf);
     ASSERT(strstr(buf, "\"cpu-hog\" has run for"));
     ASSERT(strstr(buf, "without a switch"));
 }
