@@ -107,21 +107,10 @@ static inline void uvgo__spin_lock(uvgo_spinlock_t *l)
     uvgo__spin_lock_slow(l);
 }
 
-static inline int uvgo__spin_trylock(uvgo_spinlock_t *l)
-{
-    return !atomic_load_explicit(&l->locked, memory_order_relaxed) &&
-           !atomic_exchange_explicit(&l->locked, 1, memory_order_acquire);
-}
-
 static inline void uvgo__spin_unlock(uvgo_spinlock_t *l)
 {
     /* release: pairs with the acquire in uvgo__spin_lock(). */
     atomic_store_explicit(&l->locked, 0, memory_order_release);
-}
-
-static inline int uvgo__spin_held(uvgo_spinlock_t *l)
-{
-    return atomic_load_explicit(&l->locked, memory_order_relaxed);
 }
 
 /* Per-worker pseudo-random numbers (xorshift64*), for select and stealing. */

@@ -10,16 +10,16 @@
  * task's own stack: blocking never allocates), then parks.  The waker readies
  * the task after it has released its own locks.
  *
- * Readying a task never resumes it early.  A task is readied onto the worker
- * it last ran on: into that worker's runnext slot if the waker runs on the
- * same worker (so it is the same thread, and the parking task has switched
- * out already), else into the worker's inbox, which only its owner drains
- * between task switches.  So a waker may ready a task that has not finished
- * switching out, and nothing needs a "commit after switch" step: the inbox is
- * the commit.  The one exception is a task moving itself to another worker
- * (uvgo_loop_enter): it cannot push itself into the target's inbox before its
- * registers are saved, so the push is deferred to whatever runs next on the
- * old worker (worker->pending).
+ * Readying a task never resumes it early, although a waker may ready a task
+ * that has not finished switching out.  Where it goes (uvgo__task_ready in
+ * sched.c): the waker's runnext when the waker is a task on the same worker,
+ * or a task on another worker and the readied task is neither pinned, bound
+ * to a loop nor still on its CPU (on_cpu); otherwise the inbox of the worker
+ * it last ran on, which only that worker drains, between switches.  A task
+ * never enters a stealable queue while its registers are unsaved: whatever
+ * must happen after a task has switched out (re-queue a yielding task, hand
+ * a moving one to its target's inbox, free a returned one, clear on_cpu) is
+ * done by the context that runs next (worker->pending, switched_out).
  */
 #ifndef UVGO_RUNTIME_H
 #define UVGO_RUNTIME_H

@@ -634,8 +634,7 @@ void uvgo__task_park(const char *reason)
     uvgo_task_t *self = w->current;
 
     uvgo__assert(self != &w->sched);
-    if (!atomic_load_explicit(&self->wait, memory_order_relaxed))
-        atomic_store_explicit(&self->wait, reason, memory_order_relaxed);
+    atomic_store_explicit(&self->wait, reason, memory_order_relaxed);
     /* A waker may already have readied us (into our own worker's inbox or,
      * on this thread, runnext); then the state is RUNNABLE and we are found
      * again below or at the next switch.  Either way we switch out now. */

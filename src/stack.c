@@ -623,22 +623,6 @@ void uvgo__stack_release_idle(void)
     }
 }
 
-void uvgo__stack_walk(void (*cb)(char *top, void *arg), void *arg)
-{
-    for (struct uvgo_slab *s = atomic_load(&registry); s;
-         s = atomic_load(&s->next_all)) {
-        int cls = s->cls;
-        pthread_mutex_lock(&pools[cls].lock);
-        char *base = atomic_load(&s->base);
-        if (base && s->cls == cls) {
-            uint32_t hwm = atomic_load_explicit(&s->hwm, memory_order_relaxed);
-            for (uint32_t i = 0; i < hwm; i++)
-                cb(base + (size_t)(i + 1) * s->slot_size, arg);
-        }
-        pthread_mutex_unlock(&pools[cls].lock);
-    }
-}
-
 void uvgo__stack_global_reset(void)
 {
     for (int cls = 0; cls < UVGO_STACK_CLASSES; cls++) {
@@ -666,7 +650,3 @@ void uvgo__stack_global_reset(void)
     }
 }
 
-size_t uvgo__stack_guarded_slots(void)
-{
-    return atomic_load(&guarded_slots);
-}

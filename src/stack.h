@@ -49,7 +49,7 @@ void uvgo__stack_thread_close(void *altstack);
 char *uvgo__stack_alloc(uvgo_stack_cache_t *cache, size_t size,
                         uvgo_stack_t *st);
 
-/* Returns a stack to `cache` (or straight to its slab when cache is NULL). */
+/* Returns a stack to `cache` (or, when cache is NULL, to the warm pool). */
 void uvgo__stack_free(uvgo_stack_cache_t *cache, const uvgo_stack_t *st);
 
 /* Moves all but `keep` stacks of every class in `cache` to the warm pool. */
@@ -73,12 +73,5 @@ static inline int uvgo__stack_canary_ok(const uvgo_stack_t *st)
     c = (const uint64_t *)(st->lo - 64);
     return (c[0] | c[1] | c[2] | c[3] | c[4] | c[5] | c[6] | c[7]) == 0;
 }
-
-/* Calls cb(top, arg) for every slot that may hold a task (for dumps).
- * Slots are read while tasks run; cb must tolerate a stale record. */
-void uvgo__stack_walk(void (*cb)(char *top, void *arg), void *arg);
-
-/* Statistics for tests: stacks handed out, guarded slabs. */
-size_t uvgo__stack_guarded_slots(void);
 
 #endif /* UVGO_STACK_H */

@@ -270,7 +270,7 @@ static void arm_timer_locked(struct uvgo_timer *t, int64_t when)
 static void timer_fire(struct uvgo_timer *t, uint64_t seq, int64_t now)
 {
     uvgo_task_t *wake = NULL;
-    int call = 0, rearmed = 0;
+    int call = 0;
 
     uvgo__spin_lock(&t->lock);
     if (t->seq == seq && t->pending) {
@@ -293,7 +293,6 @@ static void timer_fire(struct uvgo_timer *t, uint64_t seq, int64_t now)
                 next += ((now - next) / t->period + 1) * t->period;
             t->pending = 0;
             arm_timer_locked(t, next);
-            rearmed = 1;
         } else {
             t->pending = 0;
         }
@@ -303,8 +302,7 @@ static void timer_fire(struct uvgo_timer *t, uint64_t seq, int64_t now)
         uvgo__task_ready(wake);
     if (call)
         t->fn(t->arg); /* unlocked: it may stop or free the timer */
-    (void)rearmed;
-    timer_unref(t); /* the arming that fired */
+    timer_unref(t); /* the arming that fired; a ticker took a new one */
 }
 
 static void fire_due(struct uvgo_worker *w)

@@ -7,10 +7,13 @@
  * core and runs the first task; uvgo_loop_attach() instead runs tasks on a
  * loop the host program already drives (single-loop mode).
  *
- * Scheduling.  Spawning queues the new task and the spawner keeps running.  A
- * woken task runs next on its worker (runnext), which keeps a conversation
- * between two tasks on one warm core.  Idle workers steal half of a busy
- * worker's queue.  Tasks are not preempted: a task that computes for a long
+ * Scheduling.  Spawning queues the new task and the spawner keeps running
+ * (a task whose worker's run queue is full yields once, so a spawn loop
+ * cannot pile up an unbounded backlog).  A woken task runs next on the
+ * waker's worker (runnext), as Go's scheduler does, which keeps a
+ * conversation between two tasks on one warm core; pinned tasks and tasks
+ * bound to a loop (uvgo_loop_enter) go back to their own worker instead.
+ * Idle workers steal half of a long or stalled queue.  Tasks are not preempted: a task that computes for a long
  * time without waiting or calling uvgo_task_yield() holds its worker (the
  * loop is still polled between task switches, never in the middle of one).
  *
