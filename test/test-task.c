@@ -164,27 +164,49 @@ static void sleep_waits_at_least_the_duration(void)
     ASSERT_OK(uvgo_sleep(-5));
 }
 
-static int64_t wake_at[8];
+/* Wake order follows deadlines, tested without trusting the scheduler's
+ * timing: every deadline is fixed against one start time read before any
+ * sleeper exists, the first lies far beyond how long a sanitizer takes to
+ * start eight tasks, and the sleepers share one pinned worker, so its timer
+ * heap alone decides the order in which they become runnable.  Each records
+ * its place in the wake order (not a clock reading, which a loaded machine
+ * could blur) and checks that it did not wake before its deadline. */
+#define SLEEPERS 8
+static int64_t sleep_start;
+static int wake_rank[SLEEPERS];
 static atomic_int wakes;
+
+static int64_t sleeper_deadline(intptr_t i)
+{
+    /* Sleeper i has the (SLEEPERS - i)-th deadline: later spawned, earlier
+     * woken, so spawn order and deadline order disagree. */
+    return sleep_start + 200 * UVGO_MILLISECOND +
+           (SLEEPERS - i) * 10 * UVGO_MILLISECOND;
+}
 
 static void *sleep_n(void *arg)
 {
     intptr_t i = (intptr_t)arg;
-    uvgo_sleep((8 - i) * 3 * UVGO_MILLISECOND);
-    wake_at[i] = uvgo_now();
-    atomic_fetch_add(&wakes, 1);
+    int64_t deadline = sleeper_deadline(i);
+    ASSERT_OK(uvgo_sleep(deadline - uvgo_now()));
+    ASSERT_GE(uvgo_now(), deadline);
+    wake_rank[i] = atomic_fetch_add(&wakes, 1);
     return NULL;
 }
 
 static void sleepers_wake_in_deadline_order(void)
 {
-    uvgo_task_t *t[8];
-    for (intptr_t i = 0; i < 8; i++)
-        ASSERT_OK(uvgo_task_spawn(&t[i], sleep_n, (void *)i, NULL));
-    for (int i = 0; i < 8; i++)
+    uvgo_task_opts_t o = {.worker = 1 + uvgo_worker_id(),
+                          .flags = UVGO_TASK_PINNED};
+    uvgo_task_t *t[SLEEPERS];
+    atomic_store(&wakes, 0);
+    sleep_start = uvgo_now();
+    for (intptr_t i = 0; i < SLEEPERS; i++)
+        ASSERT_OK(uvgo_task_spawn(&t[i], sleep_n, (void *)i, &o));
+    for (int i = 0; i < SLEEPERS; i++)
         ASSERT_OK(uvgo_task_join(t[i], NULL));
-    for (int i = 0; i < 7; i++)
-        ASSERT_GE(wake_at[i], wake_at[i + 1]);
+    for (int i = 0; i < SLEEPERS; i++)
+        ASSERT_EQ(wake_rank[i], SLEEPERS - 1 - i);
 }
 
 /* ---- identity and task-local storage -------------------------------------- */
