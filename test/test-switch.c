@@ -1,4 +1,4 @@
-/* test-switch.c: the context-switch layer alone (src/ctx.h), with no
+/* test-switch.c: the context-switch layer alone (src/runtime/switch.h), with no
  * runtime, so it also runs for another architecture under an emulator
  * (CI cross-builds it for aarch64 and runs it under qemu-user).
  *
@@ -10,7 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "ctx.h"
+#include "runtime/switch.h"
 
 static uvgo__exec_t main_ctx, a_ctx, b_ctx;
 static long switches;
@@ -34,12 +34,12 @@ static void task_a(void *arg)
     for (long i = 0; i < N; i++) {
         x = x * 1.000001 + 0.5;
         switches++;
-        uvgo__ctx_switch(&a_ctx, &b_ctx);
+        uvgo__switch_to(&a_ctx, &b_ctx);
         if (keep != 12345)
             check(0, "a: callee-saved integer register lost");
     }
     result_a = x;
-    uvgo__ctx_switch(&a_ctx, &main_ctx);
+    uvgo__switch_to(&a_ctx, &main_ctx);
     abort(); /* never resumed */
 }
 
@@ -54,12 +54,12 @@ static void task_b(void *arg)
         y = y * 0.999999 + 0.25;
         switches += 1000;
         check(fegetround() == FE_TOWARDZERO, "b: rounding mode lost");
-        uvgo__ctx_switch(&b_ctx, &a_ctx);
+        uvgo__switch_to(&b_ctx, &a_ctx);
         if (i + 1 >= N)
             break;
     }
     result_b = y;
-    uvgo__ctx_switch(&b_ctx, &main_ctx);
+    uvgo__switch_to(&b_ctx, &main_ctx);
     abort();
 }
 
@@ -70,10 +70,10 @@ int main(void)
     double ex = 1.5, ey = 2.25, local = 3.0;
 
     printf("1..3\n");
-    uvgo__ctx_make(&a_ctx, sa, size, task_a, (void *)(intptr_t)12345);
-    uvgo__ctx_make(&b_ctx, sb, size, task_b, NULL);
-    uvgo__ctx_switch(&main_ctx, &a_ctx);
-    uvgo__ctx_switch(&main_ctx, &b_ctx); /* let b finish its loop */
+    uvgo__switch_make(&a_ctx, sa, size, task_a, (void *)(intptr_t)12345);
+    uvgo__switch_make(&b_ctx, sb, size, task_b, NULL);
+    uvgo__switch_to(&main_ctx, &a_ctx);
+    uvgo__switch_to(&main_ctx, &b_ctx); /* let b finish its loop */
     check(fegetround() == FE_TONEAREST, "main: rounding mode changed");
     printf("%s 1 - %ld switches delivered in order\n",
            switches == (long)N * 1001 ? "ok" : "not ok", switches);

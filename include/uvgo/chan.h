@@ -57,50 +57,50 @@ typedef struct uvgo_chan uvgo_chan_t;
  * elements (0: unbuffered).  Returns 0, UVGO_EINVAL (NULL ch, sizes too
  * large) or UVGO_ENOMEM.  Owner: the caller holds one reference; release it
  * with uvgo_chan_release().  Thread: any. */
-int uvgo_chan_make(uvgo_chan_t **ch, size_t elem_size, size_t cap);
+UVGO_EXTERN int uvgo_chan_make(uvgo_chan_t **ch, size_t elem_size, size_t cap);
 
 /* Adds a reference and returns ch (NULL stays NULL).  Owner: the caller
  * holds the new reference.  Thread: any. */
-uvgo_chan_t *uvgo_chan_retain(uvgo_chan_t *ch);
+UVGO_EXTERN uvgo_chan_t *uvgo_chan_retain(uvgo_chan_t *ch);
 
 /* Drops a reference; the last one frees the channel and any values still
  * buffered (they are plain bytes: free what they point to first).  NULL is
  * ignored.  Owner: consumes one reference.  Thread: any. */
-void uvgo_chan_release(uvgo_chan_t *ch);
+UVGO_EXTERN void uvgo_chan_release(uvgo_chan_t *ch);
 
 /* Sends the elem_size bytes at `elem`, blocking until a receiver or buffer
  * space takes them.  Returns 0, UVGO_ECLOSED (closed before or while
  * waiting; nothing was sent), UVGO_EINVAL (NULL elem with a non-zero element
  * size) or UVGO_ENOTTASK outside a task.  A NULL channel blocks forever.
  * Owner: the bytes are copied.  Thread: any task. */
-int uvgo_chan_send(uvgo_chan_t *ch, const void *elem);
+UVGO_EXTERN int uvgo_chan_send(uvgo_chan_t *ch, const void *elem);
 
 /* Receives one element into `elem` (NULL: discard it), blocking until one
  * is available.  Returns 0 with *ok = 1 for a value, or UVGO_ECLOSED with
  * *ok = 0 and `elem` zeroed once the channel is closed and drained.  `ok`
  * may be NULL.  UVGO_ENOTTASK outside a task.  A NULL channel blocks
  * forever.  Owner: the caller's buffer.  Thread: any task. */
-int uvgo_chan_recv(uvgo_chan_t *ch, void *elem, int *ok);
+UVGO_EXTERN int uvgo_chan_recv(uvgo_chan_t *ch, void *elem, int *ok);
 
 /* Non-blocking send: 0, UVGO_EAGAIN if it would block (a full buffer, no
  * receiver waiting, or a NULL channel), UVGO_ECLOSED, UVGO_EINVAL.
  * Owner: the bytes are copied.  Thread: any (tasks, loop callbacks, other
  * threads). */
-int uvgo_chan_try_send(uvgo_chan_t *ch, const void *elem);
+UVGO_EXTERN int uvgo_chan_try_send(uvgo_chan_t *ch, const void *elem);
 
 /* Non-blocking receive: 0 with a value, UVGO_EAGAIN if none is ready (or a
  * NULL channel), UVGO_ECLOSED (zeroed, *ok = 0) once closed and drained.
  * Owner: the caller's buffer.  Thread: any. */
-int uvgo_chan_try_recv(uvgo_chan_t *ch, void *elem, int *ok);
+UVGO_EXTERN int uvgo_chan_try_recv(uvgo_chan_t *ch, void *elem, int *ok);
 
 /* Closes the channel and wakes every blocked sender and receiver.  Returns
  * 0, UVGO_ECLOSED if it was already closed, or UVGO_EINVAL for NULL.
  * Owner: the channel stays referenced.  Thread: any. */
-int uvgo_chan_close(uvgo_chan_t *ch);
+UVGO_EXTERN int uvgo_chan_close(uvgo_chan_t *ch);
 
 /* Elements buffered now / buffer capacity; 0 for NULL.  Thread: any. */
-size_t uvgo_chan_len(uvgo_chan_t *ch);
-size_t uvgo_chan_cap(uvgo_chan_t *ch);
+UVGO_EXTERN size_t uvgo_chan_len(uvgo_chan_t *ch);
+UVGO_EXTERN size_t uvgo_chan_cap(uvgo_chan_t *ch);
 
 /* Go's `for v := range ch`: runs the statement after it once per value
  * until the channel is closed and drained.
@@ -139,11 +139,11 @@ typedef struct uvgo_select_case {
  * dir, more than UVGO_SELECT_MAX cases) or UVGO_ENOTTASK outside a task.
  * Owner: the caller's array; it must stay valid until the call returns.
  * Thread: any task. */
-int uvgo_select(uvgo_select_case_t *cases, size_t n);
+UVGO_EXTERN int uvgo_select(uvgo_select_case_t *cases, size_t n);
 
 /* Go's select with a `default:` case: commits a ready case and returns its
  * index, or returns UVGO_EAGAIN at once when none is ready.  Thread: any. */
-int uvgo_select_try(uvgo_select_case_t *cases, size_t n);
+UVGO_EXTERN int uvgo_select_try(uvgo_select_case_t *cases, size_t n);
 
 #define UVGO_SELECT_MAX 1024
 

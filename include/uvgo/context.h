@@ -43,32 +43,32 @@ extern "C" {
 typedef struct uvgo_ctx uvgo_ctx_t;
 
 /* Go's context.Background()/TODO(): NULL.  Owner: none.  Thread: any. */
-uvgo_ctx_t *uvgo_ctx_background(void);
+UVGO_EXTERN uvgo_ctx_t *uvgo_ctx_background(void);
 
 /* Go's WithCancel: a child cancelled by uvgo_ctx_cancel() or with its
  * parent.  Returns 0, UVGO_EINVAL (NULL out) or UVGO_ENOMEM.  If the parent
  * is already done the child is born done, with the parent's error and
  * cause.  Owner: the caller holds one reference (uvgo_ctx_release).
  * Thread: any. */
-int uvgo_ctx_with_cancel(uvgo_ctx_t **out, uvgo_ctx_t *parent);
+UVGO_EXTERN int uvgo_ctx_with_cancel(uvgo_ctx_t **out, uvgo_ctx_t *parent);
 
 /* Go's WithDeadline: also cancelled, with UVGO_ETIMEDOUT, at `deadline`
  * (a uvgo_now() value).  A deadline later than the parent's changes
  * nothing but adds a cancel scope; one already past gives a context that is
  * already done.  Returns as uvgo_ctx_with_cancel.  Thread: any. */
-int uvgo_ctx_with_deadline(uvgo_ctx_t **out, uvgo_ctx_t *parent,
+UVGO_EXTERN int uvgo_ctx_with_deadline(uvgo_ctx_t **out, uvgo_ctx_t *parent,
                            int64_t deadline);
 
 /* Go's WithTimeout: uvgo_ctx_with_deadline(out, parent, uvgo_now() + d). */
-int uvgo_ctx_with_timeout(uvgo_ctx_t **out, uvgo_ctx_t *parent,
+UVGO_EXTERN int uvgo_ctx_with_timeout(uvgo_ctx_t **out, uvgo_ctx_t *parent,
                           uvgo_duration_t d);
 
 /* Go's WithDeadlineCause / WithTimeoutCause: as above, and when the
  * deadline passes the cause is `cause` (the error stays UVGO_ETIMEDOUT).
  * uvgo_ctx_cancel() on it sets no cause.  Thread: any. */
-int uvgo_ctx_with_deadline_cause(uvgo_ctx_t **out, uvgo_ctx_t *parent,
+UVGO_EXTERN int uvgo_ctx_with_deadline_cause(uvgo_ctx_t **out, uvgo_ctx_t *parent,
                                  int64_t deadline, int cause);
-int uvgo_ctx_with_timeout_cause(uvgo_ctx_t **out, uvgo_ctx_t *parent,
+UVGO_EXTERN int uvgo_ctx_with_timeout_cause(uvgo_ctx_t **out, uvgo_ctx_t *parent,
                                 uvgo_duration_t d, int cause);
 
 /* Go's WithValue: a child that answers uvgo_ctx_value(ctx, key) with value
@@ -76,51 +76,51 @@ int uvgo_ctx_with_timeout_cause(uvgo_ctx_t **out, uvgo_ctx_t *parent,
  * address of a static object of yours).  Returns 0, or UVGO_EINVAL (NULL
  * out or key), UVGO_ENOMEM.  Owner: value stays the caller's; the context
  * holds a reference.  Thread: any. */
-int uvgo_ctx_with_value(uvgo_ctx_t **out, uvgo_ctx_t *parent, const void *key,
+UVGO_EXTERN int uvgo_ctx_with_value(uvgo_ctx_t **out, uvgo_ctx_t *parent, const void *key,
                         void *value);
 
 /* Go's WithoutCancel: keeps the parent's values, but has no deadline, no
  * error, a NULL Done channel, and is not cancelled with the parent.
  * Thread: any. */
-int uvgo_ctx_without_cancel(uvgo_ctx_t **out, uvgo_ctx_t *parent);
+UVGO_EXTERN int uvgo_ctx_without_cancel(uvgo_ctx_t **out, uvgo_ctx_t *parent);
 
 /* Go's CancelFunc, for a context made by a with_cancel/with_deadline/
  * with_timeout call (others are ignored): sets the error to UVGO_ECANCELED
  * (if not already done), closes Done, cancels every descendant, stops the
  * deadline timer and unlinks the context from its parent.  Idempotent; does
  * not wait for anything.  Owner: no reference change.  Thread: any. */
-void uvgo_ctx_cancel(uvgo_ctx_t *ctx);
+UVGO_EXTERN void uvgo_ctx_cancel(uvgo_ctx_t *ctx);
 
 /* Go's CancelCauseFunc: as uvgo_ctx_cancel, recording `cause` (0 records
  * UVGO_ECANCELED).  The first cancellation, here or from an ancestor, wins.
  * Thread: any. */
-void uvgo_ctx_cancel_cause(uvgo_ctx_t *ctx, int cause);
+UVGO_EXTERN void uvgo_ctx_cancel_cause(uvgo_ctx_t *ctx, int cause);
 
 /* The Done channel: closed when the context is cancelled; NULL for a context
  * that can never be cancelled.  The same channel on every call.  Returns
  * NULL on allocation failure too (then uvgo_ctx_err still works).
  * Owner: borrowed, valid while the caller holds the context.  Thread: any. */
-uvgo_chan_t *uvgo_ctx_done(uvgo_ctx_t *ctx);
+UVGO_EXTERN uvgo_chan_t *uvgo_ctx_done(uvgo_ctx_t *ctx);
 
 /* 0 until the context is done, then UVGO_ECANCELED or UVGO_ETIMEDOUT, never
  * changing.  Thread: any. */
-int uvgo_ctx_err(uvgo_ctx_t *ctx);
+UVGO_EXTERN int uvgo_ctx_err(uvgo_ctx_t *ctx);
 
 /* Go's context.Cause: 0 until done; then the cause given to a cancel-cause
  * call or a *_cause deadline, else the error.  Thread: any. */
-int uvgo_ctx_cause(uvgo_ctx_t *ctx);
+UVGO_EXTERN int uvgo_ctx_cause(uvgo_ctx_t *ctx);
 
 /* Go's Deadline: 1 and *deadline set if the context (or an ancestor) has a
  * deadline, else 0.  Thread: any. */
-int uvgo_ctx_deadline(uvgo_ctx_t *ctx, int64_t *deadline);
+UVGO_EXTERN int uvgo_ctx_deadline(uvgo_ctx_t *ctx, int64_t *deadline);
 
 /* Go's Value: the value for key, looked up through the ancestors; NULL if
  * none.  Owner: borrowed.  Thread: any. */
-void *uvgo_ctx_value(uvgo_ctx_t *ctx, const void *key);
+UVGO_EXTERN void *uvgo_ctx_value(uvgo_ctx_t *ctx, const void *key);
 
 /* Reference counting; NULL is ignored.  Thread: any. */
-uvgo_ctx_t *uvgo_ctx_retain(uvgo_ctx_t *ctx);
-void uvgo_ctx_release(uvgo_ctx_t *ctx);
+UVGO_EXTERN uvgo_ctx_t *uvgo_ctx_retain(uvgo_ctx_t *ctx);
+UVGO_EXTERN void uvgo_ctx_release(uvgo_ctx_t *ctx);
 
 /* Go's context.AfterFunc: once ctx is done, fn(arg) runs in a task of its
  * own (at once if ctx is already done; never for a context that cannot be
@@ -130,16 +130,16 @@ void uvgo_ctx_release(uvgo_ctx_t *ctx);
  * to stop (which frees it) or to free with uvgo_ctx_after_free().
  * Thread: any. */
 typedef struct uvgo_ctx_after uvgo_ctx_after_t;
-int uvgo_ctx_after_func(uvgo_ctx_after_t **stop, uvgo_ctx_t *ctx,
+UVGO_EXTERN int uvgo_ctx_after_func(uvgo_ctx_after_t **stop, uvgo_ctx_t *ctx,
                         uvgo_task_fn fn, void *arg);
 
 /* Go's stop function: 1 if this call prevented fn from running, 0 if fn
  * already started or was stopped before.  Does not wait for fn.  Releases
  * the handle.  Thread: any. */
-int uvgo_ctx_after_stop(uvgo_ctx_after_t *a);
+UVGO_EXTERN int uvgo_ctx_after_stop(uvgo_ctx_after_t *a);
 
 /* Releases a handle without stopping it.  Thread: any. */
-void uvgo_ctx_after_free(uvgo_ctx_after_t *a);
+UVGO_EXTERN void uvgo_ctx_after_free(uvgo_ctx_after_t *a);
 
 /* ------------------------------------------------------------------------ */
 /* Blocking calls bounded by a context                                      */
@@ -148,16 +148,16 @@ void uvgo_ctx_after_free(uvgo_ctx_after_t *a);
  * (UVGO_ECANCELED / UVGO_ETIMEDOUT) having changed nothing.  NULL ctx: the
  * plain form. */
 
-int uvgo_chan_send_ctx(uvgo_chan_t *ch, const void *elem, uvgo_ctx_t *ctx);
-int uvgo_chan_recv_ctx(uvgo_chan_t *ch, void *elem, int *ok, uvgo_ctx_t *ctx);
+UVGO_EXTERN int uvgo_chan_send_ctx(uvgo_chan_t *ch, const void *elem, uvgo_ctx_t *ctx);
+UVGO_EXTERN int uvgo_chan_recv_ctx(uvgo_chan_t *ch, void *elem, int *ok, uvgo_ctx_t *ctx);
 /* Returns the chosen case's index, or the context's error. */
-int uvgo_select_ctx(uvgo_select_case_t *cases, size_t n, uvgo_ctx_t *ctx);
-int uvgo_task_join_ctx(uvgo_task_t *task, void **result, uvgo_ctx_t *ctx);
-int uvgo_event_wait_ctx(uvgo_event_t *ev, const char *what, uvgo_ctx_t *ctx);
+UVGO_EXTERN int uvgo_select_ctx(uvgo_select_case_t *cases, size_t n, uvgo_ctx_t *ctx);
+UVGO_EXTERN int uvgo_task_join_ctx(uvgo_task_t *task, void **result, uvgo_ctx_t *ctx);
+UVGO_EXTERN int uvgo_event_wait_ctx(uvgo_event_t *ev, const char *what, uvgo_ctx_t *ctx);
 /* Returns promptly when ctx is done, but a job already queued still runs
  * to completion on the thread pool: keep arg valid until fn has run (let fn
  * own it).  UVGO_ENOMEM: this form allocates its request. */
-int uvgo_offload_ctx(void (*fn)(void *arg), void *arg, uvgo_ctx_t *ctx);
+UVGO_EXTERN int uvgo_offload_ctx(void (*fn)(void *arg), void *arg, uvgo_ctx_t *ctx);
 
 #ifdef __cplusplus
 }

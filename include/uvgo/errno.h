@@ -14,6 +14,14 @@
 
 #include <uv.h>
 
+/* Marks every public declaration: libuvgo is built with hidden visibility
+ * and exports exactly these (libuv's UV_EXTERN). */
+#if defined(__GNUC__) || defined(__clang__)
+#define UVGO_EXTERN __attribute__((visibility("default")))
+#else
+#define UVGO_EXTERN /* nothing */
+#endif
+
 /* XX(name, value, message).  The one table behind the enum, uvgo_strerror()
  * and uvgo_err_name().  uvgo's own codes sit far from libuv's ranges
  * (-errno, -3000 for getaddrinfo, -4000 on Windows). */
@@ -40,10 +48,10 @@ typedef enum {
 
 /* A short English description of err.  Codes uvgo does not know are passed to
  * libuv.  Owner: static storage, never freed.  Thread: any. */
-const char *uvgo_strerror(int err);
+UVGO_EXTERN const char *uvgo_strerror(int err);
 
 /* The symbolic name of err ("ECLOSED", "EINVAL").  Owner: static storage.
  * Thread: any. */
-const char *uvgo_err_name(int err);
+UVGO_EXTERN const char *uvgo_err_name(int err);
 
 #endif /* UVGO_ERRNO_H */

@@ -26,14 +26,14 @@ typedef struct uvgo_signal uvgo_signal_t;
  * an int, an invalid signal number), UVGO_ENOMEM, or UVGO_ENOTTASK outside a
  * task.  Owner: the subscription is the caller's (uvgo_signal_stop); it holds
  * its own reference to ch.  Thread: any task. */
-int uvgo_signal_notify(uvgo_signal_t **sub, uvgo_chan_t *ch,
+UVGO_EXTERN int uvgo_signal_notify(uvgo_signal_t **sub, uvgo_chan_t *ch,
                        const int *signals, size_t n);
 
 /* Stops the subscription: no delivery starts after it returns.  Frees the
  * subscription (its handles close in the background).  Returns 0, or
  * UVGO_EINVAL for NULL, UVGO_ENOTTASK outside a task.  Owner: consumes sub.
  * Thread: any task. */
-int uvgo_signal_stop(uvgo_signal_t *sub);
+UVGO_EXTERN int uvgo_signal_stop(uvgo_signal_t *sub);
 
 #ifdef __cplusplus
 }

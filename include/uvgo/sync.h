@@ -85,24 +85,24 @@ typedef struct uvgo_mutex {
 /* Locks m, parking until it is free.  Returns 0, UVGO_EINVAL (NULL) or
  * UVGO_ENOTTASK outside a task.  Owner: the caller holds the lock until
  * someone unlocks it.  Thread: any task. */
-int uvgo_mutex_lock(uvgo_mutex_t *m);
+UVGO_EXTERN int uvgo_mutex_lock(uvgo_mutex_t *m);
 
 /* uvgo_mutex_lock bounded by ctx: returns the context's error, not holding
  * the lock, if ctx is done first (or already on entry).  NULL ctx: the
  * plain form.  Owner: as uvgo_mutex_lock; ctx stays the caller's.
  * Thread: any task. */
-int uvgo_mutex_lock_ctx(uvgo_mutex_t *m, uvgo_ctx_t *ctx);
+UVGO_EXTERN int uvgo_mutex_lock_ctx(uvgo_mutex_t *m, uvgo_ctx_t *ctx);
 
 /* Locks m if it is free now (and not being handed to a waiter): 0, or
  * UVGO_EAGAIN.  UVGO_EINVAL for NULL.  Owner: as uvgo_mutex_lock.
  * Thread: any. */
-int uvgo_mutex_try_lock(uvgo_mutex_t *m);
+UVGO_EXTERN int uvgo_mutex_try_lock(uvgo_mutex_t *m);
 
 /* Unlocks m, waking a waiter if one sleeps.  Unlocking a mutex that is not
  * locked aborts ("sync: unlock of unlocked mutex").  Returns 0, or
  * UVGO_EINVAL for NULL.  Owner: gives up the lock, whoever took it.
  * Thread: any. */
-int uvgo_mutex_unlock(uvgo_mutex_t *m);
+UVGO_EXTERN int uvgo_mutex_unlock(uvgo_mutex_t *m);
 
 /* ------------------------------------------------------------------------ */
 /* RWMutex                                                                  */
@@ -124,23 +124,23 @@ typedef struct uvgo_rwmutex {
  * UVGO_EINVAL or UVGO_ENOTTASK; the _ctx forms return the context's error
  * (nothing held) when ctx is done first.  Owner: the caller holds a read
  * (write) lock.  Thread: any task. */
-int uvgo_rwmutex_rlock(uvgo_rwmutex_t *rw);
-int uvgo_rwmutex_rlock_ctx(uvgo_rwmutex_t *rw, uvgo_ctx_t *ctx);
-int uvgo_rwmutex_lock(uvgo_rwmutex_t *rw);
-int uvgo_rwmutex_lock_ctx(uvgo_rwmutex_t *rw, uvgo_ctx_t *ctx);
+UVGO_EXTERN int uvgo_rwmutex_rlock(uvgo_rwmutex_t *rw);
+UVGO_EXTERN int uvgo_rwmutex_rlock_ctx(uvgo_rwmutex_t *rw, uvgo_ctx_t *ctx);
+UVGO_EXTERN int uvgo_rwmutex_lock(uvgo_rwmutex_t *rw);
+UVGO_EXTERN int uvgo_rwmutex_lock_ctx(uvgo_rwmutex_t *rw, uvgo_ctx_t *ctx);
 
 /* Take the lock only if that needs no wait: 0, or UVGO_EAGAIN (a reader
  * also fails while a writer waits).  UVGO_EINVAL for NULL.  Owner: as the
  * blocking forms.  Thread: any. */
-int uvgo_rwmutex_try_rlock(uvgo_rwmutex_t *rw);
-int uvgo_rwmutex_try_lock(uvgo_rwmutex_t *rw);
+UVGO_EXTERN int uvgo_rwmutex_try_rlock(uvgo_rwmutex_t *rw);
+UVGO_EXTERN int uvgo_rwmutex_try_lock(uvgo_rwmutex_t *rw);
 
 /* Give up a read lock / the write lock.  Releasing one not held aborts
  * ("sync: RUnlock of unlocked RWMutex", "sync: Unlock of unlocked
  * RWMutex").  Return 0 or UVGO_EINVAL.  Owner: any task or thread may
  * unlock.  Thread: any. */
-int uvgo_rwmutex_runlock(uvgo_rwmutex_t *rw);
-int uvgo_rwmutex_unlock(uvgo_rwmutex_t *rw);
+UVGO_EXTERN int uvgo_rwmutex_runlock(uvgo_rwmutex_t *rw);
+UVGO_EXTERN int uvgo_rwmutex_unlock(uvgo_rwmutex_t *rw);
 
 /* ------------------------------------------------------------------------ */
 /* WaitGroup                                                                */
@@ -163,24 +163,24 @@ typedef struct uvgo_wg {
  * does an add that races with a wait on a zero counter ("sync: WaitGroup
  * misuse: Add called concurrently with Wait").  Returns 0 or UVGO_EINVAL.
  * Owner: none.  Thread: any. */
-int uvgo_wg_add(uvgo_wg_t *wg, int delta);
+UVGO_EXTERN int uvgo_wg_add(uvgo_wg_t *wg, int delta);
 
 /* uvgo_wg_add(wg, -1).  Owner: none.  Thread: any. */
-int uvgo_wg_done(uvgo_wg_t *wg);
+UVGO_EXTERN int uvgo_wg_done(uvgo_wg_t *wg);
 
 /* Parks until the counter is zero (at once if it is).  Returns 0,
  * UVGO_EINVAL or UVGO_ENOTTASK; the _ctx form returns the context's error
  * if ctx is done first.  A wait that returns while a new add has already
  * reused the group aborts ("sync: WaitGroup is reused before previous Wait
  * has returned").  Owner: none.  Thread: any task. */
-int uvgo_wg_wait(uvgo_wg_t *wg);
-int uvgo_wg_wait_ctx(uvgo_wg_t *wg, uvgo_ctx_t *ctx);
+UVGO_EXTERN int uvgo_wg_wait(uvgo_wg_t *wg);
+UVGO_EXTERN int uvgo_wg_wait_ctx(uvgo_wg_t *wg, uvgo_ctx_t *ctx);
 
 /* Go's WaitGroup.Go: adds 1, spawns fn(arg) as a detached task that calls
  * done when fn returns.  Returns 0, UVGO_EINVAL (NULL), UVGO_ENOMEM or
  * UVGO_ENOTTASK (no runtime); on failure the counter is unchanged.
  * Owner: arg stays the caller's.  Thread: any while a runtime runs. */
-int uvgo_wg_go(uvgo_wg_t *wg, uvgo_task_fn fn, void *arg);
+UVGO_EXTERN int uvgo_wg_go(uvgo_wg_t *wg, uvgo_task_fn fn, void *arg);
 
 /* ------------------------------------------------------------------------ */
 /* Once                                                                     */
@@ -204,9 +204,9 @@ typedef struct uvgo_once {
  * before fn has returned (fn, if it runs in the caller, is not
  * interrupted).  Owner: the result is whatever fn returned.
  * Thread: any task. */
-int uvgo_once_do(uvgo_once_t *once, uvgo_task_fn fn, void *arg,
+UVGO_EXTERN int uvgo_once_do(uvgo_once_t *once, uvgo_task_fn fn, void *arg,
                  void **result);
-int uvgo_once_do_ctx(uvgo_once_t *once, uvgo_task_fn fn, void *arg,
+UVGO_EXTERN int uvgo_once_do_ctx(uvgo_once_t *once, uvgo_task_fn fn, void *arg,
                      void **result, uvgo_ctx_t *ctx);
 
 /* ------------------------------------------------------------------------ */
@@ -228,14 +228,14 @@ typedef struct uvgo_cond {
  * UVGO_ENOTTASK (m untouched); the _ctx form returns the context's error
  * (with m locked again) if ctx is done before a signal reaches it.
  * Owner: m is held on return.  Thread: any task. */
-int uvgo_cond_wait(uvgo_cond_t *c, uvgo_mutex_t *m);
-int uvgo_cond_wait_ctx(uvgo_cond_t *c, uvgo_mutex_t *m, uvgo_ctx_t *ctx);
+UVGO_EXTERN int uvgo_cond_wait(uvgo_cond_t *c, uvgo_mutex_t *m);
+UVGO_EXTERN int uvgo_cond_wait_ctx(uvgo_cond_t *c, uvgo_mutex_t *m, uvgo_ctx_t *ctx);
 
 /* Wakes the longest-waiting task / every waiting task.  Holding the mutex
  * meanwhile is allowed, not required.  Return 0 or UVGO_EINVAL.
  * Owner: none.  Thread: any. */
-int uvgo_cond_signal(uvgo_cond_t *c);
-int uvgo_cond_broadcast(uvgo_cond_t *c);
+UVGO_EXTERN int uvgo_cond_signal(uvgo_cond_t *c);
+UVGO_EXTERN int uvgo_cond_broadcast(uvgo_cond_t *c);
 
 /* ------------------------------------------------------------------------ */
 /* Pool                                                                     */
@@ -272,16 +272,16 @@ typedef struct uvgo_pool {
  * returned NULL).  Owner: the caller's; give it back with uvgo_pool_put()
  * or free it.  Thread: any (from a task or loop callback it takes no
  * lock). */
-void *uvgo_pool_get(uvgo_pool_t *p);
+UVGO_EXTERN void *uvgo_pool_get(uvgo_pool_t *p);
 
 /* Puts obj back for reuse (NULL is ignored), or frees it with free_fn if
  * the pool is full.  Owner: the pool's.  Thread: any. */
-void uvgo_pool_put(uvgo_pool_t *p, void *obj);
+UVGO_EXTERN void uvgo_pool_put(uvgo_pool_t *p, void *obj);
 
 /* Frees every object the pool holds (with free_fn) and its caches; the pool
  * stays usable.  Not concurrently with get or put.  Owner: none.
  * Thread: any. */
-void uvgo_pool_drain(uvgo_pool_t *p);
+UVGO_EXTERN void uvgo_pool_drain(uvgo_pool_t *p);
 
 #ifdef __cplusplus
 }

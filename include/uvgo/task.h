@@ -73,13 +73,13 @@ typedef void *(*uvgo_task_fn)(void *arg);
  * UVGO_ENOMEM / a libuv error if it could not start (fn did not run).
  * Owner: the runtime is created and destroyed inside the call.
  * Thread: any thread that is not a uvgo worker. */
-int uvgo_main(uvgo_task_fn fn, void *arg, void **result);
+UVGO_EXTERN int uvgo_main(uvgo_task_fn fn, void *arg, void **result);
 
 /* Sets the number of workers for the next uvgo_main() when n > 0 and returns
  * the previous setting; n <= 0 only returns the current setting.  Overrides
  * the UVGO_PROCS environment variable.  Returns UVGO_EBUSY when n > 0 while a
  * runtime runs.  Owner: none.  Thread: any. */
-int uvgo_procs(int n);
+UVGO_EXTERN int uvgo_procs(int n);
 
 /* uvgo aborts with a deadlock report when every task is blocked and nothing
  * it can see (a referenced libuv handle or request) could wake one.  A thread
@@ -88,28 +88,28 @@ int uvgo_procs(int n);
  * thread its work and drop it with uvgo_unref() when it is done.  Returns 0
  * or UVGO_ENOTTASK when no runtime runs.  Owner: a count on the runtime.
  * Thread: any. */
-int uvgo_ref(void);
-int uvgo_unref(void);
+UVGO_EXTERN int uvgo_ref(void);
+UVGO_EXTERN int uvgo_unref(void);
 
 /* The number of workers of the running runtime, or 0 when none runs.
  * Owner: none.  Thread: any. */
-int uvgo_worker_count(void);
+UVGO_EXTERN int uvgo_worker_count(void);
 
 /* The index (0 .. count-1) of the worker the caller runs on, or UVGO_ENOTTASK
  * when the calling thread is not a worker.  Owner: none.  Thread: any. */
-int uvgo_worker_id(void);
+UVGO_EXTERN int uvgo_worker_id(void);
 
 /* The uv_loop_t of the worker the caller runs on, or NULL.  A task may
  * initialise libuv handles on it; see "Affinity" above.  Owner: the runtime
  * (do not close or free it).  Thread: any. */
-uv_loop_t *uvgo_loop(void);
+UVGO_EXTERN uv_loop_t *uvgo_loop(void);
 
 /* Moves the calling task onto the worker that runs `loop` and returns there.
  * Call it before touching a libuv handle or request from a task: afterwards
  * the task runs on the loop's thread until its next blocking call.  Returns 0,
  * UVGO_EINVAL if no worker runs `loop`, or UVGO_ENOTTASK outside a task.
  * Owner: none.  Thread: any task. */
-int uvgo_loop_enter(uv_loop_t *loop);
+UVGO_EXTERN int uvgo_loop_enter(uv_loop_t *loop);
 
 /* Single-loop mode: run tasks on a loop the host already drives.  Adds uvgo's
  * scheduler handles to `loop` (none of them keeps it alive on its own); tasks
@@ -117,14 +117,14 @@ int uvgo_loop_enter(uv_loop_t *loop);
  * the loop.  Returns 0, UVGO_EBUSY if a runtime already runs, UVGO_EINVAL for
  * NULL, or UVGO_ENOMEM.  Owner: the host keeps `loop`; detach before closing
  * it.  Thread: the loop's thread. */
-int uvgo_loop_attach(uv_loop_t *loop);
+UVGO_EXTERN int uvgo_loop_attach(uv_loop_t *loop);
 
 /* Ends single-loop mode.  Returns UVGO_EBUSY (and changes nothing) while
  * tasks are alive, so a host detaches after its tasks finished; then closes
  * uvgo's handles (run the loop once more to let them close) and frees the
  * runtime.  Returns UVGO_EINVAL if `loop` is not the attached loop.
  * Owner: see uvgo_loop_attach().  Thread: the loop's thread, outside tasks. */
-int uvgo_loop_detach(uv_loop_t *loop);
+UVGO_EXTERN int uvgo_loop_detach(uv_loop_t *loop);
 
 /* ------------------------------------------------------------------------ */
 /* Tasks                                                                    */
@@ -159,42 +159,42 @@ typedef struct uvgo_task_opts {
  * Owner: the runtime owns the task; a joinable handle is the caller's until it
  * joins or detaches.  Thread: any (from a task, a loop callback or another
  * thread) while a runtime runs. */
-int uvgo_task_spawn(uvgo_task_t **task, uvgo_task_fn fn, void *arg,
+UVGO_EXTERN int uvgo_task_spawn(uvgo_task_t **task, uvgo_task_fn fn, void *arg,
                     const uvgo_task_opts_t *opts);
 
 /* Go's `go fn(arg)`: uvgo_task_spawn(NULL, fn, arg, NULL).
  * Owner: the runtime.  Thread: any while a runtime runs. */
-int uvgo_go(uvgo_task_fn fn, void *arg);
+UVGO_EXTERN int uvgo_go(uvgo_task_fn fn, void *arg);
 
 /* Waits until `task` has returned, stores its return value in *result (if not
  * NULL) and releases the handle.  Returns 0, UVGO_EINVAL for NULL or the
  * caller itself, or UVGO_ENOTTASK outside a task.  Owner: consumes the handle.
  * Thread: any task, once per handle. */
-int uvgo_task_join(uvgo_task_t *task, void **result);
+UVGO_EXTERN int uvgo_task_join(uvgo_task_t *task, void **result);
 
 /* Gives up a joinable handle: the task's stack is freed as soon as it
  * returns.  Returns 0 or UVGO_EINVAL.  Owner: consumes the handle.
  * Thread: any, once per handle. */
-int uvgo_task_detach(uvgo_task_t *task);
+UVGO_EXTERN int uvgo_task_detach(uvgo_task_t *task);
 
 /* The calling task, or NULL outside a task.  Owner: the runtime; valid while
  * the task runs.  Thread: any. */
-uvgo_task_t *uvgo_task_self(void);
+UVGO_EXTERN uvgo_task_t *uvgo_task_self(void);
 
 /* The id of `task` (NULL: the calling task), unique for the process's life
  * and never 0; 0 when task is NULL outside a task.  Owner: none.
  * Thread: any, while the task is alive or its handle held. */
-uint64_t uvgo_task_id(const uvgo_task_t *task);
+UVGO_EXTERN uint64_t uvgo_task_id(const uvgo_task_t *task);
 
 /* The name of `task` (NULL: the calling task); "" when task is NULL outside a
  * task.  Owner: the task; valid while it is alive or its handle held.
  * Thread: any. */
-const char *uvgo_task_name(const uvgo_task_t *task);
+UVGO_EXTERN const char *uvgo_task_name(const uvgo_task_t *task);
 
 /* Lets other runnable tasks run, then continues (Go's runtime.Gosched).  The
  * caller goes to the back of its worker's queue.  Returns 0, or
  * UVGO_ENOTTASK outside a task.  Owner: none.  Thread: any task. */
-int uvgo_task_yield(void);
+UVGO_EXTERN int uvgo_task_yield(void);
 
 /* ------------------------------------------------------------------------ */
 /* Task-local storage                                                       */
@@ -210,17 +210,17 @@ typedef unsigned uvgo_task_key_t;
  * non-NULL value it set.  Keys live as long as the process.  Returns 0,
  * UVGO_EINVAL for a NULL key, or UVGO_EAGAIN when all keys are used.
  * Owner: none.  Thread: any. */
-int uvgo_task_key_create(uvgo_task_key_t *key, void (*destructor)(void *));
+UVGO_EXTERN int uvgo_task_key_create(uvgo_task_key_t *key, void (*destructor)(void *));
 
 /* The calling task's value for `key`; NULL if unset, outside a task or for an
  * unknown key.  Owner: the caller's.  Thread: any task (its own values). */
-void *uvgo_task_local_get(uvgo_task_key_t key);
+UVGO_EXTERN void *uvgo_task_local_get(uvgo_task_key_t key);
 
 /* Sets the calling task's value for `key`.  Returns 0, UVGO_EINVAL for an
  * unknown key, UVGO_ENOMEM, or UVGO_ENOTTASK.  Owner: the value stays the
  * caller's; the key's destructor receives it at task exit.
  * Thread: any task (its own values). */
-int uvgo_task_local_set(uvgo_task_key_t key, void *value);
+UVGO_EXTERN int uvgo_task_local_set(uvgo_task_key_t key, void *value);
 
 /* ------------------------------------------------------------------------ */
 /* Waiting on libuv callbacks and blocking calls                            */
@@ -245,18 +245,18 @@ typedef struct uvgo_event {
  * waits on an event.  Returns 0, UVGO_EINVAL for NULL or a second waiter, or
  * UVGO_ENOTTASK outside a task.  Owner: the caller's event.
  * Thread: any task. */
-int uvgo_event_wait(uvgo_event_t *ev, const char *what);
+UVGO_EXTERN int uvgo_event_wait(uvgo_event_t *ev, const char *what);
 
 /* Sets `ev`, waking its waiter.  Setting a set event does nothing.
  * Owner: the caller's event.  Thread: any (loop callbacks, other threads). */
-void uvgo_event_set(uvgo_event_t *ev);
+UVGO_EXTERN void uvgo_event_set(uvgo_event_t *ev);
 
 /* Runs fn(arg) on libuv's thread pool and parks the calling task until it has
  * returned; the task's worker keeps serving other tasks meanwhile.  Use it for
  * blocking C calls (getpwnam, a compression library, fsync).  Returns 0,
  * UVGO_EINVAL for NULL fn, or UVGO_ENOTTASK.  Owner: arg stays the caller's.
  * Thread: any task. */
-int uvgo_offload(void (*fn)(void *arg), void *arg);
+UVGO_EXTERN int uvgo_offload(void (*fn)(void *arg), void *arg);
 
 /* ------------------------------------------------------------------------ */
 /* Introspection                                                            */
@@ -277,16 +277,16 @@ typedef struct uvgo_task_info {
  * The snapshot is taken while tasks keep running: each record is consistent
  * enough for diagnostics, not for synchronisation.  Owner: none.
  * Thread: any. */
-int uvgo_task_walk(int (*cb)(const uvgo_task_info_t *info, void *arg),
+UVGO_EXTERN int uvgo_task_walk(int (*cb)(const uvgo_task_info_t *info, void *arg),
                    void *arg);
 
 /* The number of tasks alive.  Owner: none.  Thread: any. */
-int uvgo_task_count(void);
+UVGO_EXTERN int uvgo_task_count(void);
 
 /* Prints every live task, one per line: id, name, state, what it waits on,
  * worker.  Callable at any time, from any thread (a signal handler excepted).
  * Owner: none.  Thread: any. */
-void uvgo_dump(FILE *out);
+UVGO_EXTERN void uvgo_dump(FILE *out);
 
 #ifdef __cplusplus
 }

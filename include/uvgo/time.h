@@ -50,16 +50,16 @@ struct uvgo_ctx;
 /* The monotonic clock in nanoseconds (an arbitrary origin; libuv's
  * uv_hrtime()).  Deadlines are points on this clock.  Owner: none.
  * Thread: any. */
-int64_t uvgo_now(void);
+UVGO_EXTERN int64_t uvgo_now(void);
 
 /* Parks the calling task for at least d; d <= 0 only yields.  Returns 0 or
  * UVGO_ENOTTASK outside a task.  Owner: none.  Thread: any task. */
-int uvgo_sleep(uvgo_duration_t d);
+UVGO_EXTERN int uvgo_sleep(uvgo_duration_t d);
 
 /* uvgo_sleep bounded by a context: returns 0 after d, or the context's error
  * (UVGO_ECANCELED, UVGO_ETIMEDOUT) as soon as it is done.  NULL ctx: plain
  * sleep.  Owner: none.  Thread: any task. */
-int uvgo_sleep_ctx(uvgo_duration_t d, struct uvgo_ctx *ctx);
+UVGO_EXTERN int uvgo_sleep_ctx(uvgo_duration_t d, struct uvgo_ctx *ctx);
 
 /* ------------------------------------------------------------------------ */
 /* Timers                                                                   */
@@ -71,12 +71,12 @@ typedef struct uvgo_timer uvgo_timer_t;
  * for d <= 0), into uvgo_timer_chan(*t).  Returns 0, UVGO_EINVAL (NULL t),
  * UVGO_ENOMEM or UVGO_ENOTTASK when no runtime runs.  Owner: the caller; free
  * with uvgo_timer_free().  Thread: any task or worker thread. */
-int uvgo_timer_make(uvgo_timer_t **t, uvgo_duration_t d);
+UVGO_EXTERN int uvgo_timer_make(uvgo_timer_t **t, uvgo_duration_t d);
 
 /* The timer's channel of int64_t values, NULL for an after-func timer.
  * Owner: borrowed, valid while the timer is; retain it to keep it longer.
  * Thread: any. */
-uvgo_chan_t *uvgo_timer_chan(uvgo_timer_t *t);
+UVGO_EXTERN uvgo_chan_t *uvgo_timer_chan(uvgo_timer_t *t);
 
 /* Go's Timer.Stop: prevents a pending delivery (or after-func call).
  * Returns 1 if the call stopped the timer (it was pending, or had delivered
@@ -84,32 +84,32 @@ uvgo_chan_t *uvgo_timer_chan(uvgo_timer_t *t);
  * been received or stopped, UVGO_EINVAL for NULL.  Never closes the channel
  * and does not wait for a running after-func.  Owner: unchanged.
  * Thread: any task or worker thread. */
-int uvgo_timer_stop(uvgo_timer_t *t);
+UVGO_EXTERN int uvgo_timer_stop(uvgo_timer_t *t);
 
 /* Go's Timer.Reset: stops the timer and re-arms it to fire after d; no value
  * from before the call can be received afterwards.  Returns 1 if the timer
  * had been active (as uvgo_timer_stop counts it), 0 if not, UVGO_EINVAL.
  * An after-func timer runs its function again.  Thread: as uvgo_timer_stop. */
-int uvgo_timer_reset(uvgo_timer_t *t, uvgo_duration_t d);
+UVGO_EXTERN int uvgo_timer_reset(uvgo_timer_t *t, uvgo_duration_t d);
 
 /* Stops the timer and releases it.  Tasks blocked on its channel stay
  * blocked (as in Go); the channel lives while referenced.  NULL is ignored.
  * Owner: consumes the timer.  Thread: as uvgo_timer_stop. */
-void uvgo_timer_free(uvgo_timer_t *t);
+UVGO_EXTERN void uvgo_timer_free(uvgo_timer_t *t);
 
 /* Go's time.After: a channel that receives uvgo_now() once, after d.  The
  * timer behind it frees itself once it has fired.  Returns 0, UVGO_EINVAL,
  * UVGO_ENOMEM or UVGO_ENOTTASK.  Owner: the caller holds a channel
  * reference; release it with uvgo_chan_release().  Thread: as
  * uvgo_timer_make. */
-int uvgo_after(uvgo_chan_t **ch, uvgo_duration_t d);
+UVGO_EXTERN int uvgo_after(uvgo_chan_t **ch, uvgo_duration_t d);
 
 /* Go's time.AfterFunc: after d, fn(arg) runs in a task of its own.  With t
  * non-NULL the caller gets a timer to stop or reset (its channel is NULL)
  * and must free it; with t NULL the timer frees itself after firing.
  * Returns 0, UVGO_EINVAL (NULL fn), UVGO_ENOMEM or UVGO_ENOTTASK.
  * Owner: as described.  Thread: as uvgo_timer_make. */
-int uvgo_after_func(uvgo_timer_t **t, uvgo_duration_t d, uvgo_task_fn fn,
+UVGO_EXTERN int uvgo_after_func(uvgo_timer_t **t, uvgo_duration_t d, uvgo_task_fn fn,
                     void *arg);
 
 /* ------------------------------------------------------------------------ */
@@ -125,24 +125,24 @@ typedef struct uvgo_timer uvgo_ticker_t;
  * timer drifts.  Returns 0, UVGO_EINVAL (NULL t, period <= 0), UVGO_ENOMEM,
  * UVGO_ENOTTASK.  Owner: the caller; free with uvgo_ticker_free().
  * Thread: as uvgo_timer_make. */
-int uvgo_ticker_make(uvgo_ticker_t **t, uvgo_duration_t period);
+UVGO_EXTERN int uvgo_ticker_make(uvgo_ticker_t **t, uvgo_duration_t period);
 
 /* The ticker's channel of int64_t values.  Owner: borrowed.  Thread: any. */
-uvgo_chan_t *uvgo_ticker_chan(uvgo_ticker_t *t);
+UVGO_EXTERN uvgo_chan_t *uvgo_ticker_chan(uvgo_ticker_t *t);
 
 /* Turns the ticker off; no tick from before the call can be received
  * afterwards; the channel is not closed.  Returns 0 or UVGO_EINVAL.
  * Thread: as uvgo_timer_stop. */
-int uvgo_ticker_stop(uvgo_ticker_t *t);
+UVGO_EXTERN int uvgo_ticker_stop(uvgo_ticker_t *t);
 
 /* Stops the ticker, sets its period and restarts it: the next tick comes
  * `period` from now.  Returns 0, or UVGO_EINVAL (NULL, period <= 0).
  * Thread: as uvgo_timer_stop. */
-int uvgo_ticker_reset(uvgo_ticker_t *t, uvgo_duration_t period);
+UVGO_EXTERN int uvgo_ticker_reset(uvgo_ticker_t *t, uvgo_duration_t period);
 
 /* Stops and releases the ticker.  Owner: consumes it.  Thread: as
  * uvgo_timer_stop. */
-void uvgo_ticker_free(uvgo_ticker_t *t);
+UVGO_EXTERN void uvgo_ticker_free(uvgo_ticker_t *t);
 
 #ifdef __cplusplus
 }

@@ -49,7 +49,7 @@ typedef struct uvgo_sem {
 
 /* Makes *s a semaphore of n units, none held.  Returns 0 or UVGO_EINVAL
  * (NULL, n < 0).  Owner: the caller's struct.  Thread: any, before use. */
-int uvgo_sem_init(uvgo_sem_t *s, int64_t n);
+UVGO_EXTERN int uvgo_sem_init(uvgo_sem_t *s, int64_t n);
 
 /* Acquires n units, parking until they can be had in FIFO order.  n
  * larger than the size can never be had: the plain form then blocks
@@ -58,19 +58,19 @@ int uvgo_sem_init(uvgo_sem_t *s, int64_t n);
  * ctx is done first, or already done on entry (even if the units are
  * free), and the semaphore is unchanged.  Owner: the caller holds n units
  * until it releases them.  Thread: any task. */
-int uvgo_sem_acquire(uvgo_sem_t *s, int64_t n);
-int uvgo_sem_acquire_ctx(uvgo_sem_t *s, int64_t n, uvgo_ctx_t *ctx);
+UVGO_EXTERN int uvgo_sem_acquire(uvgo_sem_t *s, int64_t n);
+UVGO_EXTERN int uvgo_sem_acquire_ctx(uvgo_sem_t *s, int64_t n, uvgo_ctx_t *ctx);
 
 /* Acquires n units only if that needs no wait (and nobody is queued):
  * 0, or UVGO_EAGAIN; UVGO_EINVAL for NULL or n < 0.  Owner: as
  * uvgo_sem_acquire.  Thread: any. */
-int uvgo_sem_try_acquire(uvgo_sem_t *s, int64_t n);
+UVGO_EXTERN int uvgo_sem_try_acquire(uvgo_sem_t *s, int64_t n);
 
 /* Releases n units and wakes the queued requests they satisfy, in order.
  * Releasing more than is held aborts ("semaphore: released more than
  * held").  Returns 0 or UVGO_EINVAL (NULL, n < 0).  Owner: any task or
  * thread may release units, whoever acquired them.  Thread: any. */
-int uvgo_sem_release(uvgo_sem_t *s, int64_t n);
+UVGO_EXTERN int uvgo_sem_release(uvgo_sem_t *s, int64_t n);
 
 /* ------------------------------------------------------------------------ */
 /* errgroup (x/sync/errgroup.Group)                                         */
@@ -100,14 +100,14 @@ typedef struct uvgo_errgroup {
  * UVGO_ENOMEM.  Owner: the caller holds one reference to *ctx (release it
  * with uvgo_ctx_release); the group holds its own until its wait returns.
  * Thread: any. */
-int uvgo_errgroup_with_ctx(uvgo_errgroup_t *g, uvgo_ctx_t *parent,
+UVGO_EXTERN int uvgo_errgroup_with_ctx(uvgo_errgroup_t *g, uvgo_ctx_t *parent,
                            uvgo_ctx_t **ctx);
 
 /* Go's Group.SetLimit: at most n tasks of the group run at once; n < 0
  * removes the limit, and n == 0 lets no task start (go blocks).  Returns 0,
  * UVGO_EINVAL, or UVGO_EBUSY (changing nothing) while tasks started under
  * a limit are still running (Go panics there).  Owner: none.  Thread: any. */
-int uvgo_errgroup_set_limit(uvgo_errgroup_t *g, int n);
+UVGO_EXTERN int uvgo_errgroup_set_limit(uvgo_errgroup_t *g, int n);
 
 /* Go's Group.Go: runs fn(arg) in a new task of the group, first parking
  * while the group is at its limit.  The first error any fn returns is kept
@@ -115,23 +115,23 @@ int uvgo_errgroup_set_limit(uvgo_errgroup_t *g, int n);
  * UVGO_EINVAL, UVGO_ENOMEM or UVGO_ENOTTASK (fn did not run and will not);
  * the _ctx form returns the context's error if ctx is done before a slot
  * frees.  Owner: arg stays the caller's.  Thread: any task. */
-int uvgo_errgroup_go(uvgo_errgroup_t *g, uvgo_errgroup_fn fn, void *arg);
-int uvgo_errgroup_go_ctx(uvgo_errgroup_t *g, uvgo_errgroup_fn fn, void *arg,
+UVGO_EXTERN int uvgo_errgroup_go(uvgo_errgroup_t *g, uvgo_errgroup_fn fn, void *arg);
+UVGO_EXTERN int uvgo_errgroup_go_ctx(uvgo_errgroup_t *g, uvgo_errgroup_fn fn, void *arg,
                          uvgo_ctx_t *ctx);
 
 /* Go's Group.TryGo: starts fn(arg) only if the group is below its limit.
  * Returns 0 (started), UVGO_EAGAIN (at the limit), UVGO_EINVAL,
  * UVGO_ENOMEM or UVGO_ENOTTASK (no runtime).  Owner: arg stays the
  * caller's.  Thread: any. */
-int uvgo_errgroup_try_go(uvgo_errgroup_t *g, uvgo_errgroup_fn fn, void *arg);
+UVGO_EXTERN int uvgo_errgroup_try_go(uvgo_errgroup_t *g, uvgo_errgroup_fn fn, void *arg);
 
 /* Go's Group.Wait: parks until every task of the group has returned, then
  * cancels the group's context and returns the first error (0 if none).
  * Returns UVGO_EINVAL or UVGO_ENOTTASK too; the _ctx form returns ctx's
  * error if ctx is done first (the group's tasks keep running and its
  * context is not cancelled).  Owner: none.  Thread: any task. */
-int uvgo_errgroup_wait(uvgo_errgroup_t *g);
-int uvgo_errgroup_wait_ctx(uvgo_errgroup_t *g, uvgo_ctx_t *ctx);
+UVGO_EXTERN int uvgo_errgroup_wait(uvgo_errgroup_t *g);
+UVGO_EXTERN int uvgo_errgroup_wait_ctx(uvgo_errgroup_t *g, uvgo_ctx_t *ctx);
 
 /* ------------------------------------------------------------------------ */
 /* singleflight (x/sync/singleflight.Group)                                 */
@@ -169,9 +169,9 @@ typedef struct uvgo_sflight_result {
  * context's error if ctx is done before the run it waits for ends (a run
  * of its own is never interrupted).  Owner: the value is shared by every
  * caller that got it.  Thread: any task. */
-int uvgo_sflight_do(uvgo_sflight_t *g, const char *key, uvgo_sflight_fn fn,
+UVGO_EXTERN int uvgo_sflight_do(uvgo_sflight_t *g, const char *key, uvgo_sflight_fn fn,
                     void *arg, void **val, int *shared);
-int uvgo_sflight_do_ctx(uvgo_sflight_t *g, const char *key,
+UVGO_EXTERN int uvgo_sflight_do_ctx(uvgo_sflight_t *g, const char *key,
                         uvgo_sflight_fn fn, void *arg, void **val,
                         int *shared, uvgo_ctx_t *ctx);
 
@@ -180,13 +180,13 @@ int uvgo_sflight_do_ctx(uvgo_sflight_t *g, const char *key,
  * closed.  A new run of fn happens in a task of its own.  Returns 0,
  * UVGO_EINVAL, UVGO_ENOMEM or UVGO_ENOTTASK (no runtime).  Owner: the
  * caller holds a reference to *ch (uvgo_chan_release).  Thread: any. */
-int uvgo_sflight_do_chan(uvgo_sflight_t *g, const char *key,
+UVGO_EXTERN int uvgo_sflight_do_chan(uvgo_sflight_t *g, const char *key,
                          uvgo_sflight_fn fn, void *arg, uvgo_chan_t **ch);
 
 /* Go's Forget: later calls for key start a new run instead of waiting for
  * the one in flight, whose callers still get its result.  Returns 0 or
  * UVGO_EINVAL.  Owner: none.  Thread: any. */
-int uvgo_sflight_forget(uvgo_sflight_t *g, const char *key);
+UVGO_EXTERN int uvgo_sflight_forget(uvgo_sflight_t *g, const char *key);
 
 /* ------------------------------------------------------------------------ */
 /* Rate limiter (x/time/rate.Limiter)                                       */
@@ -229,41 +229,41 @@ typedef struct uvgo_reservation {
 /* Go's NewLimiter: a full bucket of `burst` tokens refilled at `limit`
  * per second.  Returns 0 or UVGO_EINVAL (NULL, limit < 0 or NaN, burst <
  * 0).  Owner: the caller's struct.  Thread: any, before use. */
-int uvgo_limiter_init(uvgo_limiter_t *l, double limit, int burst);
+UVGO_EXTERN int uvgo_limiter_init(uvgo_limiter_t *l, double limit, int burst);
 
 /* Go's rate.Every: the limit of one event per `interval`.  Returns 0 or
  * UVGO_EINVAL (NULL, interval <= 0: uvgo rejects a period <= 0 where Go
  * would return Inf).  Owner: none.  Thread: any. */
-int uvgo_rate_every(uvgo_duration_t interval, double *limit);
+UVGO_EXTERN int uvgo_rate_every(uvgo_duration_t interval, double *limit);
 
 /* The current limit and burst.  Owner: none.  Thread: any. */
-double uvgo_limiter_limit(uvgo_limiter_t *l);
-int uvgo_limiter_burst(uvgo_limiter_t *l);
+UVGO_EXTERN double uvgo_limiter_limit(uvgo_limiter_t *l);
+UVGO_EXTERN int uvgo_limiter_burst(uvgo_limiter_t *l);
 
 /* Go's Allow / AllowN(t, n): 1 if n tokens are available at time t (and
  * takes them), else 0 and takes nothing.  uvgo_limiter_allow is n = 1 at
  * uvgo_now().  n < 0 or NULL: 0.  Owner: none.  Thread: any. */
-int uvgo_limiter_allow(uvgo_limiter_t *l);
-int uvgo_limiter_allow_n(uvgo_limiter_t *l, int64_t t, int n);
+UVGO_EXTERN int uvgo_limiter_allow(uvgo_limiter_t *l);
+UVGO_EXTERN int uvgo_limiter_allow_n(uvgo_limiter_t *l, int64_t t, int n);
 
 /* Go's Reserve / ReserveN(t, n): always takes n tokens (the bucket may go
  * into debt) and fills *r with how long to wait before acting, unless n
  * exceeds the burst (and the limit is not infinite): then nothing is taken
  * and r is not OK.  Returns 0, or UVGO_EINVAL (NULL, n < 0).
  * Owner: the caller's reservation.  Thread: any. */
-int uvgo_limiter_reserve(uvgo_limiter_t *l, uvgo_reservation_t *r);
-int uvgo_limiter_reserve_n(uvgo_limiter_t *l, int64_t t, int n,
+UVGO_EXTERN int uvgo_limiter_reserve(uvgo_limiter_t *l, uvgo_reservation_t *r);
+UVGO_EXTERN int uvgo_limiter_reserve_n(uvgo_limiter_t *l, int64_t t, int n,
                            uvgo_reservation_t *r);
 
 /* 1 if the reservation can be honoured, else 0.  Owner: none.
  * Thread: any. */
-int uvgo_reservation_ok(const uvgo_reservation_t *r);
+UVGO_EXTERN int uvgo_reservation_ok(const uvgo_reservation_t *r);
 
 /* How long to wait from now (from t) before acting: 0 means at once,
  * UVGO_DURATION_INF for a reservation that is not OK.  Owner: none.
  * Thread: any. */
-uvgo_duration_t uvgo_reservation_delay(const uvgo_reservation_t *r);
-uvgo_duration_t uvgo_reservation_delay_from(const uvgo_reservation_t *r,
+UVGO_EXTERN uvgo_duration_t uvgo_reservation_delay(const uvgo_reservation_t *r);
+UVGO_EXTERN uvgo_duration_t uvgo_reservation_delay_from(const uvgo_reservation_t *r,
                                             int64_t t);
 
 /* Go's Cancel / CancelAt(t): the holder will not act; gives its tokens
@@ -271,8 +271,8 @@ uvgo_duration_t uvgo_reservation_delay_from(const uvgo_reservation_t *r,
  * nothing if its time to act has passed.  Cancelling twice gives back
  * nothing more.  Owner: the caller's reservation; the limiter must still
  * exist.  Thread: any. */
-void uvgo_reservation_cancel(uvgo_reservation_t *r);
-void uvgo_reservation_cancel_at(uvgo_reservation_t *r, int64_t t);
+UVGO_EXTERN void uvgo_reservation_cancel(uvgo_reservation_t *r);
+UVGO_EXTERN void uvgo_reservation_cancel_at(uvgo_reservation_t *r, int64_t t);
 
 /* Go's Wait / WaitN(ctx, n): parks until n tokens are available and takes
  * them.  Fails at once, reserving nothing, with UVGO_EINVAL if n exceeds
@@ -281,22 +281,22 @@ void uvgo_reservation_cancel_at(uvgo_reservation_t *r, int64_t t);
  * deadline.  If ctx is done during the wait the reservation is cancelled
  * and ctx's error returned.  UVGO_ENOTTASK outside a task.  Owner: none.
  * Thread: any task. */
-int uvgo_limiter_wait(uvgo_limiter_t *l, int n);
-int uvgo_limiter_wait_ctx(uvgo_limiter_t *l, int n, uvgo_ctx_t *ctx);
+UVGO_EXTERN int uvgo_limiter_wait(uvgo_limiter_t *l, int n);
+UVGO_EXTERN int uvgo_limiter_wait_ctx(uvgo_limiter_t *l, int n, uvgo_ctx_t *ctx);
 
 /* Go's SetLimit(At) and SetBurst(At): change the limit or burst from now
  * (from t) on; tokens accrued until then at the old rate are kept.  Return
  * 0 or UVGO_EINVAL (NULL, limit < 0 or NaN, burst < 0).  Owner: none.
  * Thread: any. */
-int uvgo_limiter_set_limit(uvgo_limiter_t *l, double limit);
-int uvgo_limiter_set_limit_at(uvgo_limiter_t *l, int64_t t, double limit);
-int uvgo_limiter_set_burst(uvgo_limiter_t *l, int burst);
-int uvgo_limiter_set_burst_at(uvgo_limiter_t *l, int64_t t, int burst);
+UVGO_EXTERN int uvgo_limiter_set_limit(uvgo_limiter_t *l, double limit);
+UVGO_EXTERN int uvgo_limiter_set_limit_at(uvgo_limiter_t *l, int64_t t, double limit);
+UVGO_EXTERN int uvgo_limiter_set_burst(uvgo_limiter_t *l, int burst);
+UVGO_EXTERN int uvgo_limiter_set_burst_at(uvgo_limiter_t *l, int64_t t, int burst);
 
 /* Go's Tokens / TokensAt(t): the tokens available now (at t); negative
  * while reservations are in debt.  Owner: none.  Thread: any. */
-double uvgo_limiter_tokens(uvgo_limiter_t *l);
-double uvgo_limiter_tokens_at(uvgo_limiter_t *l, int64_t t);
+UVGO_EXTERN double uvgo_limiter_tokens(uvgo_limiter_t *l);
+UVGO_EXTERN double uvgo_limiter_tokens_at(uvgo_limiter_t *l, int64_t t);
 
 #ifdef __cplusplus
 }

@@ -5,7 +5,7 @@
  * end).  Signal and broadcast claim waiters from the front, skipping those
  * whose context won, so a signal is never spent on a waiter that gave up.
  */
-#include "../wait.h"
+#include "sync/wait.h"
 
 int uvgo_cond_wait_ctx(uvgo_cond_t *c, uvgo_mutex_t *m, uvgo_ctx_t *ctx)
 {

@@ -54,7 +54,7 @@
  * cannot tell whose decrement counts without a lock.  Keeping the queue
  * and PARKED under one lock costs nothing on the fast paths.
  */
-#include "../wait.h"
+#include "sync/wait.h"
 
 #define LOCKED 1u
 #define WOKEN 2u

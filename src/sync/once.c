@@ -6,7 +6,7 @@
  * park until the runner stores the result, publishes DONE (release) and
  * wakes the queue.
  */
-#include "../wait.h"
+#include "sync/wait.h"
 
 enum { NEW = 0, RUNNING, DONE };
 

@@ -24,7 +24,7 @@
  */
 #include <string.h>
 
-#include "../wait.h"
+#include "sync/wait.h"
 
 #define LOCAL_MAX 32   /* objects per worker cache */
 #define SHARED_MAX 256 /* objects in the shared list */

@@ -38,7 +38,7 @@
  * whether they must wait, and a reader that then gives up on a context
  * would have to unregister against a writer already counting on it.
  */
-#include "../wait.h"
+#include "sync/wait.h"
 
 #define RMASK ((1u << 28) - 1)
 #define RWAIT (1u << 28)

@@ -1,5 +1,5 @@
 /* wait.c: the out-of-line part of wait.h (parking on sync primitives). */
-#include "../wait.h"
+#include "sync/wait.h"
 
 void uvgo__wakelist_ready(struct uvgo__wakelist *w)
 {
@@ -13,21 +13,6 @@ void uvgo__wakelist_ready(struct uvgo__wakelist *w)
         p = next;
     }
     uvgo__wakelist_init(w);
-}
-
-int uvgo__wait_begin(uvgo_ctx_t *ctx, uvgo_chan_t **done)
-{
-    int err;
-
-    *done = NULL;
-    if (!uvgo__task_self())
-        return UVGO_ENOTTASK;
-    if (ctx) {
-        if ((err = uvgo_ctx_err(ctx)))
-            return err;
-        *done = uvgo_ctx_done(ctx);
-    }
-    return 0;
 }
 
 int uvgo__parkq_park(uvgo__parkq_t *q, struct uvgo__parker *p,

@@ -15,7 +15,7 @@
  * counter that is not zero again by the time the zeroing add holds the
  * lock, or when a woken waiter returns (reuse before every wait returned).
  */
-#include "../wait.h"
+#include "sync/wait.h"
 
 #define WAITERS_MASK 0xffffffffull
 

@@ -14,7 +14,7 @@
  * first error, or plain cancellation) and drops the reference.  A task that
  * fails after that finds no context and changes nothing.
  */
-#include "../wait.h"
+#include "sync/wait.h"
 
 int uvgo__sem_resize(uvgo_sem_t *s, int64_t n);
 

@@ -33,7 +33,7 @@
  * Limit 0 is special, as in Go: no tokens ever accrue, and the burst
  * itself is what is handed out (burst b allows b tokens in all).
  */
-#include "../wait.h"
+#include "sync/wait.h"
 
 static inline uvgo_spinlock_t *lock_of(uvgo_limiter_t *l)
 {

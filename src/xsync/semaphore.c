@@ -17,7 +17,7 @@
  * it may have been the front request blocking lighter ones behind it,
  * grants again from the new front.
  */
-#include "../wait.h"
+#include "sync/wait.h"
 
 static inline uvgo_spinlock_t *lock_of(uvgo_sem_t *s)
 {

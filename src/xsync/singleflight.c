@@ -23,7 +23,7 @@
  */
 #include <string.h>
 
-#include "../wait.h"
+#include "sync/wait.h"
 
 #define MIN_BUCKETS 16
 

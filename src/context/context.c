@@ -22,8 +22,8 @@
  * Done channels are made on first request (most contexts are never waited
  * on): an atomic pointer, set under the lock.
  */
-#include "chan.h"
-#include "runtime.h"
+#include "context/context.h"
+#include "runtime/timer.h"
 
 #include <string.h>
 
@@ -62,9 +62,6 @@ struct uvgo_ctx {
     struct uvgo_ctx_after *afters;
     struct uvgo_ctx *work_next; /* the cancel work list */
 };
-
-int uvgo__timer_callback(uvgo_timer_t **out, int64_t deadline,
-                         void (*fn)(void *), void *arg);
 
 uvgo_ctx_t *uvgo_ctx_background(void)
 {
@@ -503,63 +500,4 @@ void uvgo_ctx_after_free(uvgo_ctx_after_t *a)
 {
     if (a)
         after_unref(a);
-}
-
-/* ---- blocking calls bounded by a context ---------------------------------- */
-
-int uvgo_chan_send_ctx(uvgo_chan_t *ch, const void *elem, uvgo_ctx_t *ctx)
-{
-    uvgo_chan_t *done;
-    int err, r;
-    if (!ctx)
-        return uvgo_chan_send(ch, elem);
-    if ((err = uvgo_ctx_err(ctx)))
-        return err;
-    if (!uvgo__task_self())
-        return UVGO_ENOTTASK;
-    if (ch && !elem && ch->elem_size)
-        return UVGO_EINVAL;
-    done = uvgo_ctx_done(ctx);
-    uvgo_select_case_t c[1] = {UVGO_CASE_SEND(ch, elem)};
-    r = uvgo__select_done(c, 1, 1, done);
-    if (r == 1)
-        return uvgo_ctx_err(ctx);
-    if (r < 0)
-        return r;
-    return c[0].ok ? 0 : UVGO_ECLOSED;
-}
-
-int uvgo_chan_recv_ctx(uvgo_chan_t *ch, void *elem, int *ok, uvgo_ctx_t *ctx)
-{
-    uvgo_chan_t *done;
-    int err, r;
-    if (!ctx)
-        return uvgo_chan_recv(ch, elem, ok);
-    if ((err = uvgo_ctx_err(ctx)))
-        return err;
-    if (!uvgo__task_self())
-        return UVGO_ENOTTASK;
-    done = uvgo_ctx_done(ctx);
-    uvgo_select_case_t c[1] = {UVGO_CASE_RECV(ch, elem)};
-    r = uvgo__select_done(c, 1, 1, done);
-    if (r == 1)
-        return uvgo_ctx_err(ctx);
-    if (r < 0)
-        return r;
-    if (ok)
-        *ok = c[0].ok;
-    return c[0].ok ? 0 : UVGO_ECLOSED;
-}
-
-int uvgo_select_ctx(uvgo_select_case_t *cases, size_t n, uvgo_ctx_t *ctx)
-{
-    int err, r;
-    if (!ctx)
-        return uvgo_select(cases, n);
-    if ((err = uvgo_ctx_err(ctx)))
-        return err;
-    r = uvgo__select_done(cases, n, 1, uvgo_ctx_done(ctx));
-    if (r >= 0 && (size_t)r == n)
-        return uvgo_ctx_err(ctx);
-    return r;
 }

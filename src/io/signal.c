@@ -6,8 +6,7 @@
  * handle's close callback has run. */
 #include <signal.h>
 
-#include "chan.h"
-#include "runtime.h"
+#include "io/io.h"
 
 struct uvgo_signal {
     uv_loop_t *loop;

@@ -1,8 +1,10 @@
-/* ctx.h: saving and restoring a thread of execution (a "context").
+/* switch.h: the context switch: saving one thread of execution (its stack
+ * pointer and callee-saved registers) and resuming another.  Not to be
+ * confused with uvgo_ctx_t, the cancellation context of uvgo/context.h.
  *
  * Two backends, chosen at build time (meson option `switch`):
  *
- *   asm       src/arch/switch-<cpu>.S.  A context is one saved stack pointer;
+ *   asm       src/runtime/arch/switch-<cpu>.S.  A context is one saved stack pointer;
  *             the callee-saved registers and the floating-point control
  *             words live on the context's own stack.  About 20 instructions
  *             per switch, no system call.
@@ -24,8 +26,8 @@
  *                                     | r14 r15      |
  *     ctx->sp ----------------------> | mxcsr fpucw  |
  */
-#ifndef UVGO_CTX_H
-#define UVGO_CTX_H
+#ifndef UVGO_SWITCH_H
+#define UVGO_SWITCH_H
 
 #include <stddef.h>
 
@@ -41,18 +43,18 @@ typedef struct uvgo__exec {
 #endif
 
 /* Prepares `ctx` to run entry(arg) on the stack [lo, lo + size). */
-void uvgo__ctx_make(uvgo__exec_t *ctx, void *lo, size_t size,
+void uvgo__switch_make(uvgo__exec_t *ctx, void *lo, size_t size,
                     void (*entry)(void *), void *arg);
 
 /* Saves the running context in `from` and resumes `to`.  Returns when
  * something switches back to `from`, possibly on another thread. */
 #if defined(UVGO_SWITCH_UCONTEXT)
-static inline void uvgo__ctx_switch(uvgo__exec_t *from, uvgo__exec_t *to)
+static inline void uvgo__switch_to(uvgo__exec_t *from, uvgo__exec_t *to)
 {
     swapcontext(&from->uc, &to->uc);
 }
 #else
-void uvgo__ctx_switch(uvgo__exec_t *from, uvgo__exec_t *to);
+void uvgo__switch_to(uvgo__exec_t *from, uvgo__exec_t *to);
 #endif
 
-#endif /* UVGO_CTX_H */
+#endif /* UVGO_SWITCH_H */

@@ -1,4 +1,4 @@
-/* switch-x86_64.S: context switch for x86_64 System V (see src/ctx.h).
+/* switch-x86_64.S: context switch for x86_64 System V (see src/runtime/switch.h).
  *
  * Saves what the ABI says a callee must preserve: rbx, rbp, r12-r15, the
  * stack pointer, the SSE control/status word (MXCSR) and the x87 control
@@ -7,12 +7,12 @@
 
     .text
 
-/* void uvgo__ctx_switch(uvgo__exec_t *from, uvgo__exec_t *to) */
-    .globl  uvgo__ctx_switch
-    .hidden uvgo__ctx_switch
-    .type   uvgo__ctx_switch, @function
+/* void uvgo__switch_to(uvgo__exec_t *from, uvgo__exec_t *to) */
+    .globl  uvgo__switch_to
+    .hidden uvgo__switch_to
+    .type   uvgo__switch_to, @function
     .p2align 4
-uvgo__ctx_switch:
+uvgo__switch_to:
     .cfi_startproc
     pushq   %rbp
     pushq   %rbx
@@ -36,7 +36,7 @@ uvgo__ctx_switch:
     popq    %rbp
     ret
     .cfi_endproc
-    .size   uvgo__ctx_switch, .-uvgo__ctx_switch
+    .size   uvgo__switch_to, .-uvgo__switch_to
 
 /* First code a new context runs: entry(arg), which never returns.  The CFI
  * marks the end of the call chain for debuggers and unwinders. */
@@ -51,14 +51,14 @@ uvgo__ctx_trampoline:
     .cfi_endproc
     .size   uvgo__ctx_trampoline, .-uvgo__ctx_trampoline
 
-/* void uvgo__ctx_make(uvgo__exec_t *ctx, void *lo, size_t size,
+/* void uvgo__switch_make(uvgo__exec_t *ctx, void *lo, size_t size,
  *                     void (*entry)(void *), void *arg)
- * Builds the frame drawn in src/ctx.h. */
-    .globl  uvgo__ctx_make
-    .hidden uvgo__ctx_make
-    .type   uvgo__ctx_make, @function
+ * Builds the frame drawn in src/runtime/switch.h. */
+    .globl  uvgo__switch_make
+    .hidden uvgo__switch_make
+    .type   uvgo__switch_make, @function
     .p2align 4
-uvgo__ctx_make:
+uvgo__switch_make:
     .cfi_startproc
     leaq    (%rsi, %rdx), %rax          /* top = lo + size */
     andq    $-16, %rax
@@ -78,6 +78,6 @@ uvgo__ctx_make:
     movq    %rax, (%rdi)
     ret
     .cfi_endproc
-    .size   uvgo__ctx_make, .-uvgo__ctx_make
+    .size   uvgo__switch_make, .-uvgo__switch_make
 
     .section .note.GNU-stack,"",@progbits

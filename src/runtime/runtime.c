@@ -16,7 +16,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "runtime.h"
+#include "runtime/runtime.h"
+#include "runtime/timer.h"
 
 #if defined(UVGO_TSAN)
 #include <sanitizer/tsan_interface.h>

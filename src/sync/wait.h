@@ -30,7 +30,7 @@
 #ifndef UVGO_WAIT_H
 #define UVGO_WAIT_H
 
-#include "chan.h"
+#include "context/context.h"
 
 struct uvgo__parker {
     /* Under q's lock while linked. */
@@ -193,12 +193,6 @@ static inline int64_t uvgo__parklist_take_all(uvgo__parklist_t *l,
 
 /* Readies every task on w.  Call after releasing the lock. */
 void uvgo__wakelist_ready(struct uvgo__wakelist *w);
-
-/* The start of a blocking call: UVGO_ENOTTASK outside a task, the
- * context's error if it is already done, else 0 with *done set to its Done
- * channel (NULL for none).  Call it before taking any lock: making a Done
- * channel allocates. */
-int uvgo__wait_begin(uvgo_ctx_t *ctx, uvgo_chan_t **done);
 
 /* Parks the calling task, whose parker p is linked on a list guarded by q's
  * lock.  Caller holds q's lock; it is released here.  Returns 0 once a

@@ -58,7 +58,8 @@
  * holds a uvgo_ref() meanwhile (as a referenced libuv handle keeps a loop
  * alive).
  */
-#include "runtime.h"
+#include "runtime/runtime.h"
+#include "runtime/timer.h"
 
 #include <pthread.h>
 #include <sched.h>
@@ -79,8 +80,6 @@
 #define FAIRNESS_TICKS 61  /* Go's schedtick % 61 */
 #define STEAL_MIN_LEN 4    /* a queue this long is always worth stealing */
 #define STEAL_STALL_US 20  /* or a queue whose owner has not switched since */
-#define SPIN_BACKOFF_MIN 32  /* pauses between lock polls, at first */
-#define SPIN_BACKOFF_MAX 128 /* pauses between lock polls, at most */
 
 struct uvgo_runtime *_Atomic uvgo__rt;
 
@@ -588,7 +587,7 @@ static inline void switch_to(struct uvgo_worker *w, uvgo_task_t *from,
 #if defined(UVGO_TSAN)
     __tsan_switch_to_fiber(to->tsan_fiber, 0);
 #endif
-    uvgo__ctx_switch(&from->ctx, &to->ctx);
+    uvgo__switch_to(&from->ctx, &to->ctx);
     /* Resumed, perhaps on another worker: nothing cached above is valid. */
 #if defined(UVGO_ASAN)
     __sanitizer_finish_switch_fiber(fake, &bottom, &size);
@@ -1237,26 +1236,4 @@ void uvgo__sched_embedded_thread_close(struct uvgo_worker *w)
     uvgo__timers_close(w);
     uvgo__stack_thread_close(w->altstack);
     w->altstack = NULL;
-}
-
-void uvgo__spin_lock_slow(uvgo_spinlock_t *l)
-{
-    /* Exponential backoff: a waiter that keeps re-reading the line takes it
-     * away from the holder on every poll, and the holder pays a transfer
-     * to unlock.  Backing off lets the holder run several critical sections
-     * back to back with the line in its own cache (this is what gives mpmc
-     * its throughput), and after a long wait the holder has probably been
-     * preempted, so the thread yields its CPU. */
-    unsigned backoff = SPIN_BACKOFF_MIN, rounds = 0;
-    for (;;) {
-        for (unsigned i = 0; i < backoff; i++)
-            uvgo__cpu_relax();
-        if (!atomic_load_explicit(&l->locked, memory_order_relaxed) &&
-            !atomic_exchange_explicit(&l->locked, 1, memory_order_acquire))
-            return;
-        if (backoff < SPIN_BACKOFF_MAX)
-            backoff <<= 1;
-        else if (++rounds >= 64)
-            sched_yield();
-    }
 }

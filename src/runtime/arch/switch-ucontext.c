@@ -1,8 +1,8 @@
-/* ctx-ucontext.c: the portable context backend (see src/ctx.h).
+/* switch-ucontext.c: the portable context backend (see src/runtime/switch.h).
  *
  * makecontext() passes only int arguments, so the entry point and its
  * argument travel as two halves of each pointer. */
-#include "ctx.h"
+#include "runtime/switch.h"
 
 #include <stdint.h>
 #include <string.h>
@@ -17,7 +17,7 @@ static void ctx_start(unsigned e_hi, unsigned e_lo, unsigned a_hi,
     __builtin_trap();
 }
 
-void uvgo__ctx_make(uvgo__exec_t *ctx, void *lo, size_t size,
+void uvgo__switch_make(uvgo__exec_t *ctx, void *lo, size_t size,
                     void (*entry)(void *), void *arg)
 {
     uintptr_t e = (uintptr_t)entry, a = (uintptr_t)arg;

@@ -31,8 +31,9 @@
  * handle-less after-funcs), and one for each arming still in a heap or in
  * flight from one; the fire or stop that ends an arming drops its reference.
  */
-#include "chan.h"
-#include "runtime.h"
+#include "runtime/chan.h"
+#include "runtime/runtime.h"
+#include "runtime/timer.h"
 
 #include <errno.h>
 #include <string.h>
@@ -443,21 +444,14 @@ int64_t uvgo_now(void)
     return (int64_t)uv_hrtime();
 }
 
-int uvgo_sleep_ctx(uvgo_duration_t d, struct uvgo_ctx *ctx)
+int uvgo__sleep_done(uvgo_duration_t d, uvgo_chan_t *done)
 {
     struct uvgo_worker *w = uvgo__worker_self();
     struct sleeper s;
     struct uvgo_sel sel;
-    uvgo_chan_t *done = NULL;
-    int err;
 
     if (!w || w->current == &w->sched)
         return UVGO_ENOTTASK;
-    if (ctx) {
-        if ((err = uvgo_ctx_err(ctx)))
-            return err;
-        done = uvgo_ctx_done(ctx);
-    }
     if (d <= 0)
         return uvgo_task_yield();
     atomic_init(&sel.done, 0);
@@ -470,14 +464,14 @@ int uvgo_sleep_ctx(uvgo_duration_t d, struct uvgo_ctx *ctx)
     if (uvgo__park_or_done(&sel, done, "sleep") == 2) {
         /* The context won; the heap can no longer claim us. */
         tnode_remove(&s.node);
-        return uvgo_ctx_err(ctx);
+        return UVGO__DONE;
     }
     return 0;
 }
 
 int uvgo_sleep(uvgo_duration_t d)
 {
-    return uvgo_sleep_ctx(d, NULL);
+    return uvgo__sleep_done(d, NULL);
 }
 
 /* ---- the public timer calls -------------------------------------------- */

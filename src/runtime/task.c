@@ -22,8 +22,8 @@
 #include <string.h>
 #include <sys/mman.h>
 
-#include "chan.h"
-#include "runtime.h"
+#include "runtime/chan.h"
+#include "runtime/runtime.h"
 
 #if defined(UVGO_ASAN)
 #include <sanitizer/asan_interface.h>
@@ -271,7 +271,7 @@ void uvgo__task_attach_stack(struct uvgo_worker *w, uvgo_task_t *t)
     *(uvgo_task_t **)(top - UVGO_STACK_TOP_RESERVE) = t;
     frames = top - UVGO_STACK_TOP_RESERVE;
     t->stack = st;
-    uvgo__ctx_make(&t->ctx, st.lo, (size_t)(frames - st.lo), uvgo__task_entry,
+    uvgo__switch_make(&t->ctx, st.lo, (size_t)(frames - st.lo), uvgo__task_entry,
                    t);
 #if defined(UVGO_ASAN)
     t->asan_bottom = st.lo;
@@ -395,7 +395,7 @@ void uvgo__task_exited(struct uvgo_worker *w, uvgo_task_t *t)
         task_free(w, t);
 }
 
-int uvgo_task_join_ctx(uvgo_task_t *task, void **result, uvgo_ctx_t *ctx)
+int uvgo__task_join_done(uvgo_task_t *task, void **result, uvgo_chan_t *done)
 {
     uvgo_task_t *self = uvgo__task_self();
     int err;
@@ -404,8 +404,8 @@ int uvgo_task_join_ctx(uvgo_task_t *task, void **result, uvgo_ctx_t *ctx)
         return UVGO_ENOTTASK;
     if (!task || task == self || !(task->flags & UVGO_TASK_JOINABLE))
         return UVGO_EINVAL;
-    /* On a context error the handle stays valid: join it again later. */
-    err = uvgo_event_wait_ctx(&task->done, "task join", ctx);
+    /* When `done` wins the handle stays valid: join it again later. */
+    err = uvgo__event_wait_done(&task->done, "task join", done);
     if (err)
         return err;
     if (result)
@@ -416,7 +416,7 @@ int uvgo_task_join_ctx(uvgo_task_t *task, void **result, uvgo_ctx_t *ctx)
 
 int uvgo_task_join(uvgo_task_t *task, void **result)
 {
-    return uvgo_task_join_ctx(task, result, NULL);
+    return uvgo__task_join_done(task, result, NULL);
 }
 
 int uvgo_task_detach(uvgo_task_t *task)
@@ -532,14 +532,13 @@ struct ev_waiter {
     atomic_int acked; /* the setter is done with this waiter */
 };
 
-int uvgo_event_wait_ctx(uvgo_event_t *ev, const char *what, uvgo_ctx_t *ctx)
+int uvgo__event_wait_done(uvgo_event_t *ev, const char *what,
+                          uvgo_chan_t *done)
 {
     uvgo_task_t *self = uvgo__task_self();
     struct ev_waiter w;
     struct uvgo_sel sel;
-    uvgo_chan_t *done = NULL;
     uintptr_t s;
-    int err;
 
     if (!self)
         return UVGO_ENOTTASK;
@@ -550,11 +549,6 @@ int uvgo_event_wait_ctx(uvgo_event_t *ev, const char *what, uvgo_ctx_t *ctx)
         return 0;
     if (s != 0)
         return UVGO_EINVAL;
-    if (ctx) {
-        if ((err = uvgo_ctx_err(ctx)))
-            return err;
-        done = uvgo_ctx_done(ctx);
-    }
     w.task = self;
     w.sel = &sel;
     atomic_init(&w.acked, 0);
@@ -572,12 +566,12 @@ int uvgo_event_wait_ctx(uvgo_event_t *ev, const char *what, uvgo_ctx_t *ctx)
         while (!atomic_load_explicit(&w.acked, memory_order_acquire))
             uvgo__cpu_relax();
     }
-    return uvgo_ctx_err(ctx);
+    return UVGO__DONE;
 }
 
 int uvgo_event_wait(uvgo_event_t *ev, const char *what)
 {
-    return uvgo_event_wait_ctx(ev, what, NULL);
+    return uvgo__event_wait_done(ev, what, NULL);
 }
 
 void uvgo_event_set(uvgo_event_t *ev)
@@ -714,23 +708,20 @@ const char *uvgo__task_describe_top(char *top, uint64_t *id)
     return t->name;
 }
 
-void uvgo__panic(const char *fmt, ...)
+/* The runtime's part of a fatal error report: which task failed, then
+ * every task. */
+static void panic_report(FILE *out)
 {
-    char msg[512];
-    va_list ap;
     uvgo_task_t *t = uvgo__task_self();
-
-    if (!fmt)
-        fmt = "?"; /* keeps GCC's sanitizer builds from seeing a NULL path */
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
     if (t)
-        fprintf(stderr, "uvgo: fatal error: %s [in task %llu \"%s\"]\n", msg,
-                (unsigned long long)t->id, t->name);
+        fprintf(out, " [in task %llu \"%s\"]\n", (unsigned long long)t->id,
+                t->name);
     else
-        fprintf(stderr, "uvgo: fatal error: %s [outside any task]\n", msg);
-    uvgo_dump(stderr);
-    fflush(stderr);
-    abort();
+        fprintf(out, " [outside any task]\n");
+    uvgo_dump(out);
+}
+
+__attribute__((constructor)) static void panic_report_install(void)
+{
+    uvgo__panic_set_report(panic_report);
 }

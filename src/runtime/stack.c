@@ -47,7 +47,7 @@
  * list; records are reused, never freed, so the SIGSEGV handler can walk it
  * without locks.
  */
-#include "stack.h"
+#include "runtime/stack.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -57,8 +57,8 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include "common.h"
-#include "runtime.h"
+#include "base/common.h"
+#include "runtime/runtime.h"
 
 #ifndef UVGO_GUARD_MODE
 #define UVGO_GUARD_MODE 0 /* 0 auto, 1 always, 2 never */

@@ -8,6 +8,7 @@
 
 #include <stdatomic.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <stdint.h>
 #include <stdlib.h>
 
@@ -48,6 +49,10 @@
  * fatal errors end a program. */
 UVGO_NORETURN void uvgo__panic(const char *fmt, ...)
     __attribute__((format(printf, 1, 2)));
+
+/* Installs what a fatal error report prints after the message: the runtime
+ * names the failing task and lists the others (runtime/task.c). */
+void uvgo__panic_set_report(void (*report)(FILE *out));
 
 #ifdef NDEBUG
 #define uvgo__assert(cond) ((void)0)

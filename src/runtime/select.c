@@ -21,7 +21,7 @@
  * The waiters live on this stack for up to STACK_CASES cases; bigger selects
  * allocate them (and may fail with UVGO_ENOMEM).
  */
-#include "chan.h"
+#include "runtime/chan.h"
 
 #define STACK_CASES 16
 

@@ -29,10 +29,10 @@
 #include <stdint.h>
 #include <uv.h>
 
-#include "common.h"
-#include "ctx.h"
-#include "heap.h"
-#include "stack.h"
+#include "base/common.h"
+#include "runtime/switch.h"
+#include "base/heap.h"
+#include "runtime/stack.h"
 
 struct uvgo_worker;
 struct uvgo_runtime;
@@ -310,12 +310,18 @@ void uvgo__task_records_walk(void (*cb)(uvgo_task_t *t, void *arg),
 /* Frees every record chunk; only when no runtime runs. */
 void uvgo__task_records_reset(void);
 
-/* Timers (time.c). */
-int uvgo__timers_init(struct uvgo_worker *w);
-void uvgo__timers_close(struct uvgo_worker *w);   /* stops the source */
-void uvgo__timers_finish(struct uvgo_worker *w);  /* after the loop closed */
-void uvgo__timers_rearm(struct uvgo_worker *w);   /* owner thread */
-void uvgo__timers_thread_init(void);              /* a worker thread */
+/* The result of the runtime's waits that take a Done channel (the *_done
+ * forms: their callers above the runtime turn it into a context's error):
+ * the channel closed before the wait was satisfied, and the wait left no
+ * trace behind. */
+#define UVGO__DONE 1
+
+/* uvgo_event_wait / uvgo_task_join that also end when `done` (NULL: never)
+ * closes: 0, UVGO__DONE, or the plain form's errors.  A join that ends
+ * with UVGO__DONE leaves the handle valid. */
+int uvgo__event_wait_done(uvgo_event_t *ev, const char *what,
+                          uvgo_chan_t *done);
+int uvgo__task_join_done(uvgo_task_t *task, void **result, uvgo_chan_t *done);
 
 /* Live tasks (spawned minus exited and freed), summed over workers. */
 long uvgo__task_live(struct uvgo_runtime *rt);

@@ -1,4 +1,4 @@
-/* switch-aarch64.S: context switch for AArch64 (AAPCS64; see src/ctx.h).
+/* switch-aarch64.S: context switch for AArch64 (AAPCS64; see src/runtime/switch.h).
  *
  * Saves what a callee must preserve: x19-x28, the frame pointer x29, the
  * link register x30, the low halves of v8-v15 (d8-d15), the stack pointer and
@@ -13,12 +13,12 @@
 
     .text
 
-/* void uvgo__ctx_switch(uvgo__exec_t *from, uvgo__exec_t *to) */
-    .globl  uvgo__ctx_switch
-    .hidden uvgo__ctx_switch
-    .type   uvgo__ctx_switch, %function
+/* void uvgo__switch_to(uvgo__exec_t *from, uvgo__exec_t *to) */
+    .globl  uvgo__switch_to
+    .hidden uvgo__switch_to
+    .type   uvgo__switch_to, %function
     .p2align 4
-uvgo__ctx_switch:
+uvgo__switch_to:
     .cfi_startproc
     sub     sp, sp, #176
     stp     x19, x20, [sp, #0]
@@ -52,7 +52,7 @@ uvgo__ctx_switch:
     add     sp, sp, #176
     ret
     .cfi_endproc
-    .size   uvgo__ctx_switch, .-uvgo__ctx_switch
+    .size   uvgo__switch_to, .-uvgo__switch_to
 
 /* First code a new context runs: entry(arg), which never returns. */
     .type   uvgo__ctx_trampoline, %function
@@ -66,13 +66,13 @@ uvgo__ctx_trampoline:
     .cfi_endproc
     .size   uvgo__ctx_trampoline, .-uvgo__ctx_trampoline
 
-/* void uvgo__ctx_make(uvgo__exec_t *ctx, void *lo, size_t size,
+/* void uvgo__switch_make(uvgo__exec_t *ctx, void *lo, size_t size,
  *                     void (*entry)(void *), void *arg) */
-    .globl  uvgo__ctx_make
-    .hidden uvgo__ctx_make
-    .type   uvgo__ctx_make, %function
+    .globl  uvgo__switch_make
+    .hidden uvgo__switch_make
+    .type   uvgo__switch_make, %function
     .p2align 4
-uvgo__ctx_make:
+uvgo__switch_make:
     .cfi_startproc
     add     x9, x1, x2                  /* top = lo + size */
     and     x9, x9, #~15
@@ -94,6 +94,6 @@ uvgo__ctx_make:
     str     x9, [x0]
     ret
     .cfi_endproc
-    .size   uvgo__ctx_make, .-uvgo__ctx_make
+    .size   uvgo__switch_make, .-uvgo__switch_make
 
     .section .note.GNU-stack,"",@progbits

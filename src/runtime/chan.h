@@ -16,7 +16,7 @@
 
 #include <string.h>
 
-#include "runtime.h"
+#include "runtime/runtime.h"
 
 struct uvgo_sel {
     atomic_int done; /* 0 while waiting; index + 1 of the case that won */
