@@ -148,8 +148,10 @@ UVGO_EXTERN void uvgo_ctx_after_free(uvgo_ctx_after_t *a);
  * (UVGO_ECANCELED / UVGO_ETIMEDOUT) having changed nothing.  NULL ctx: the
  * plain form. */
 
-UVGO_EXTERN int uvgo_chan_send_ctx(uvgo_chan_t *ch, const void *elem, uvgo_ctx_t *ctx);
-UVGO_EXTERN int uvgo_chan_recv_ctx(uvgo_chan_t *ch, void *elem, int *ok, uvgo_ctx_t *ctx);
+UVGO_EXTERN int uvgo_chan_send_ctx(uvgo_chan_t *ch, const void *elem,
+                                   size_t size, uvgo_ctx_t *ctx);
+UVGO_EXTERN int uvgo_chan_recv_ctx(uvgo_chan_t *ch, void *elem, size_t size,
+                                   int *ok, uvgo_ctx_t *ctx);
 /* Returns the chosen case's index, or the context's error. */
 UVGO_EXTERN int uvgo_select_ctx(uvgo_select_case_t *cases, size_t n, uvgo_ctx_t *ctx);
 UVGO_EXTERN int uvgo_task_join_ctx(uvgo_task_t *task, void **result, uvgo_ctx_t *ctx);
