@@ -273,6 +273,88 @@ static void sleep_resolution_is_below_a_millisecond(void)
 #endif
 }
 
+/* ---- durations at the limits -------------------------------------------- */
+
+/* A 20 ms sleep on the worker (the only one) that holds the entry under
+ * test: late by no more than the slack. */
+static void short_sleep_still_wakes(const char *after_what)
+{
+    int64_t t0 = uvgo_now();
+    ASSERT_OK(uvgo_sleep(20 * MS));
+    if (uvgo_now() - t0 >= 20 * MS + SLACK)
+        TEST_FAIL_("a 20 ms sleep took %lld ms after %s",
+                   (long long)((uvgo_now() - t0) / MS), after_what);
+}
+
+static void *sleep_until_cancelled(void *arg)
+{
+    ASSERT_ERR(uvgo_sleep_ctx(INT64_MAX, arg), UVGO_ECANCELED);
+    return NULL;
+}
+
+static void *never_runs(void *arg)
+{
+    (void)arg;
+    TEST_FAIL_("an after-func due in 292 years ran");
+    return NULL;
+}
+
+/* now + INT64_MAX must saturate, not wrap into the past: a wrapped
+ * deadline disarmed the worker's wake-up source and no timer on that
+ * worker fired again (this case then hung until the alarm below). */
+static void longest_durations_never_stop_other_timers(void)
+{
+    uvgo_ctx_t *c = test_ctx_cancel(), *forever;
+    uvgo_timer_t *t, *f;
+    uvgo_ticker_t *tk;
+    uvgo_chan_t *after;
+    int64_t d, v;
+
+    alarm((unsigned)test_scale(20, 120)); /* a hang fails fast */
+    uvgo_task_t *s = test_spawn(sleep_until_cancelled, c);
+    test_wait_blocked("sleep", 1);
+    short_sleep_still_wakes("a sleep of INT64_MAX");
+
+    ASSERT_OK(uvgo_timer_make(&t, INT64_MAX));
+    short_sleep_still_wakes("timer_make(INT64_MAX)");
+    ASSERT_OK(uvgo_ticker_make(&tk, INT64_MAX));
+    short_sleep_still_wakes("ticker_make(INT64_MAX)");
+    ASSERT_OK(uvgo_after(&after, INT64_MAX));
+    short_sleep_still_wakes("after(INT64_MAX)");
+    ASSERT_OK(uvgo_after_func(&f, INT64_MAX, never_runs, NULL));
+    short_sleep_still_wakes("after_func(INT64_MAX)");
+    ASSERT_EQ(uvgo_timer_reset(t, INT64_MAX - 1), 1);
+    ASSERT_OK(uvgo_ticker_reset(tk, INT64_MAX - 1));
+    short_sleep_still_wakes("reset(INT64_MAX - 1)");
+
+    /* A context that times out "never" is not born expired. */
+    ASSERT_OK(uvgo_ctx_with_timeout(&forever, NULL, INT64_MAX));
+    ASSERT_EQ(uvgo_ctx_err(forever), 0);
+    ASSERT_EQ(uvgo_ctx_deadline(forever, &d), 1);
+    ASSERT_EQ(d, INT64_MAX);
+    short_sleep_still_wakes("ctx_with_timeout(INT64_MAX)");
+    ASSERT_ERR(uvgo_sleep_ctx(MS, forever), 0);
+
+    /* The most negative durations fire at once. */
+    uvgo_timer_t *now_t;
+    ASSERT_OK(uvgo_timer_make(&now_t, INT64_MIN));
+    recv_time(uvgo_timer_chan(now_t));
+    uvgo_timer_free(now_t);
+
+    ASSERT_ERR(uvgo_chan_try_recv(uvgo_timer_chan(t), &v, sizeof v, NULL),
+               UVGO_EAGAIN);
+    ASSERT_ERR(uvgo_chan_try_recv(after, &v, sizeof v, NULL), UVGO_EAGAIN);
+    ASSERT_EQ(uvgo_timer_stop(f), 1);
+    uvgo_timer_free(f);
+    uvgo_timer_free(t);
+    uvgo_ticker_free(tk);
+    uvgo_chan_release(after); /* its timer goes when the runtime stops */
+    uvgo_ctx_cancel(c);
+    test_join(s);
+    test_ctx_done(c);
+    test_ctx_done(forever);
+}
+
 /* ---- tickers -------------------------------------------------------------- */
 
 static void ticker_rejects_nonpositive_periods(void)
@@ -403,6 +485,7 @@ static const test_case_t cases[] = {
     CASE(timers_stopped_and_reset_from_another_worker),
     CASE(hundred_thousand_live_timers),
     CASE(sleep_resolution_is_below_a_millisecond),
+    CASE_PROCS(longest_durations_never_stop_other_timers, 1),
     CASE(ticker_rejects_nonpositive_periods),
     CASE(ticker_keeps_its_phase),
     CASE(ticker_drops_ticks_a_slow_receiver_misses),

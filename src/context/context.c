@@ -362,7 +362,7 @@ int uvgo_ctx_with_deadline(uvgo_ctx_t **out, uvgo_ctx_t *parent,
 int uvgo_ctx_with_timeout(uvgo_ctx_t **out, uvgo_ctx_t *parent,
                           uvgo_duration_t d)
 {
-    return make_cancel(out, parent, 1, uvgo_now() + d, 0);
+    return make_cancel(out, parent, 1, uvgo__time_add(uvgo_now(), d), 0);
 }
 
 int uvgo_ctx_with_deadline_cause(uvgo_ctx_t **out, uvgo_ctx_t *parent,
@@ -374,7 +374,7 @@ int uvgo_ctx_with_deadline_cause(uvgo_ctx_t **out, uvgo_ctx_t *parent,
 int uvgo_ctx_with_timeout_cause(uvgo_ctx_t **out, uvgo_ctx_t *parent,
                                 uvgo_duration_t d, int cause)
 {
-    return make_cancel(out, parent, 1, uvgo_now() + d, cause);
+    return make_cancel(out, parent, 1, uvgo__time_add(uvgo_now(), d), cause);
 }
 
 int uvgo_ctx_with_value(uvgo_ctx_t **out, uvgo_ctx_t *parent, const void *key,

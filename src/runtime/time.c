@@ -128,7 +128,7 @@ static void arm_locked(struct uvgo_worker *w)
             uint64_t ms;
             uv_update_time(w->loop);
             wait = when - (int64_t)uv_now(w->loop) * 1000000;
-            ms = wait <= 0 ? 0 : (uint64_t)(wait + 999999) / 1000000;
+            ms = wait <= 0 ? 0 : ((uint64_t)wait + 999999) / 1000000;
             uv_timer_start(&w->timer, on_uv_timer, ms, 0);
         }
         w->timer_armed = when;
@@ -289,8 +289,8 @@ static void timer_fire(struct uvgo_timer *t, uint64_t seq, int64_t now)
         if (t->period > 0) {
             /* Keep the phase: the next tick is the first multiple of the
              * period after now, counted from the previous schedule. */
-            int64_t next = t->when + t->period;
-            if (next <= now)
+            int64_t next = uvgo__time_add(t->when, t->period);
+            if (next <= now) /* then period <= now - when: no overflow */
                 next += ((now - next) / t->period + 1) * t->period;
             t->pending = 0;
             arm_timer_locked(t, next);
@@ -411,8 +411,44 @@ int uvgo__timers_init(struct uvgo_worker *w)
     return 0;
 }
 
+/* The runtime is stopping (no task runs any more): empties the heap, so
+ * that no node names this worker once it is freed.  A channel or
+ * after-func timer still armed loses that arming and its reference: a
+ * uvgo_after() or handle-less after-func timer due after the end of the
+ * program is freed, not leaked, and one whose handle the user still holds
+ * can be stopped and freed afterwards.  A context's deadline callback
+ * keeps its arming (and the context it holds), as it would have kept it
+ * with the runtime running: calling it now would wake and spawn tasks.
+ * Sleepers' nodes live on their tasks' stacks, still mapped here. */
+static void timers_drain(struct uvgo_worker *w)
+{
+    uvgo_heap_node_t *h;
+    for (;;) {
+        struct tnode *n;
+        uvgo__spin_lock(&w->timers_lock);
+        if (!(h = uvgo__heap_min(&w->timers))) {
+            uvgo__spin_unlock(&w->timers_lock);
+            break;
+        }
+        n = uvgo__container_of(h, struct tnode, heap);
+        heap_remove_locked(w, n);
+        n->owner = NULL;
+        uvgo__spin_unlock(&w->timers_lock);
+        if (n->kind == TNODE_TIMER &&
+            ((struct uvgo_timer *)n)->kind != TIMER_CALLBACK) {
+            struct uvgo_timer *t = (struct uvgo_timer *)n;
+            uvgo__spin_lock(&t->lock);
+            t->seq++;
+            t->pending = 0;
+            uvgo__spin_unlock(&t->lock);
+            timer_unref(t); /* the arming's reference */
+        }
+    }
+}
+
 void uvgo__timers_close(struct uvgo_worker *w)
 {
+    timers_drain(w);
     uv_timer_stop(&w->timer);
 #if USE_TIMERFD
     if (w->tfd >= 0)
@@ -459,7 +495,7 @@ int uvgo__sleep_done(uvgo_duration_t d, uvgo_chan_t *done)
     s.sel = &sel;
     s.node.kind = TNODE_SLEEP;
     uvgo__spin_lock(&w->timers_lock);
-    heap_insert_locked(w, &s.node, (int64_t)uv_hrtime() + d);
+    heap_insert_locked(w, &s.node, uvgo__time_add((int64_t)uv_hrtime(), d));
     uvgo__spin_unlock(&w->timers_lock);
     if (uvgo__park_or_done(&sel, done, "sleep") == 2) {
         /* The context won; the heap can no longer claim us. */
@@ -503,11 +539,17 @@ static int timer_new(struct uvgo_timer **out, int kind, int64_t period,
     return 0;
 }
 
+/* The deadline d from now: at once for d <= 0, saturating for huge d. */
+static int64_t deadline_in(uvgo_duration_t d)
+{
+    return uvgo__time_add((int64_t)uv_hrtime(), d > 0 ? d : 0);
+}
+
 static void start(struct uvgo_timer *t, uvgo_duration_t d)
 {
     uvgo__spin_lock(&t->lock);
     t->seq++;
-    arm_timer_locked(t, (int64_t)uv_hrtime() + (d > 0 ? d : 0));
+    arm_timer_locked(t, deadline_in(d));
     uvgo__spin_unlock(&t->lock);
 }
 
@@ -548,7 +590,7 @@ int uvgo_timer_reset(uvgo_timer_t *t, uvgo_duration_t d)
     uvgo__spin_lock(&t->lock);
     was = stop_locked(t);
     t->seq++;
-    arm_timer_locked(t, (int64_t)uv_hrtime() + (d > 0 ? d : 0));
+    arm_timer_locked(t, deadline_in(d));
     uvgo__spin_unlock(&t->lock);
     return was;
 }
@@ -646,7 +688,7 @@ int uvgo_ticker_reset(uvgo_ticker_t *t, uvgo_duration_t period)
     stop_locked(t);
     t->period = period;
     t->seq++;
-    arm_timer_locked(t, (int64_t)uv_hrtime() + period);
+    arm_timer_locked(t, deadline_in(period));
     uvgo__spin_unlock(&t->lock);
     return 0;
 }

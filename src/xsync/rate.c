@@ -68,11 +68,6 @@ static double tokens_from_duration(double limit, int64_t d)
            (double)(d % UVGO_SECOND) * limit / 1e9;
 }
 
-static int64_t add_sat(int64_t t, int64_t d)
-{
-    return d > INT64_MAX - t ? INT64_MAX : t + d;
-}
-
 /* The level at t (and t itself, never before last_).  Caller holds the
  * lock. */
 static double advance(uvgo_limiter_t *l, int64_t *t)
@@ -120,7 +115,7 @@ static void reserve_locked(uvgo_limiter_t *l, int64_t t, int n,
         return;
     r->ok_ = 1;
     r->tokens_ = n;
-    r->time_to_act_ = add_sat(t, wait);
+    r->time_to_act_ = uvgo__time_add(t, wait);
     l->last_ = t;
     l->tokens_ = tokens;
     l->last_event_ = r->time_to_act_;
