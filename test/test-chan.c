@@ -218,6 +218,47 @@ static void send_on_or_close_of_closed_chan_returns_eclosed(void)
     uvgo_chan_release(ch);
 }
 
+/* Go's Done and timer channels are receive-only (<-chan): closing or
+ * sending is a compile error there, UVGO_EINVAL here, and changes nothing.
+ * Closing a Done channel left its context "done" with no error. */
+static void receive_only_channels_refuse_close_and_send(void)
+{
+    uvgo_ctx_t *c;
+    uvgo_timer_t *t;
+    uvgo_ticker_t *tk;
+    uvgo_chan_t *after, *chans[4];
+    int64_t v = 0;
+    ASSERT_OK(uvgo_ctx_with_cancel(&c, NULL));
+    ASSERT_OK(uvgo_timer_make(&t, UVGO_HOUR));
+    ASSERT_OK(uvgo_ticker_make(&tk, UVGO_HOUR));
+    ASSERT_OK(uvgo_after(&after, UVGO_HOUR));
+    chans[0] = uvgo_ctx_done(c);
+    chans[1] = uvgo_timer_chan(t);
+    chans[2] = uvgo_ticker_chan(tk);
+    chans[3] = after;
+    for (int i = 0; i < 4; i++) {
+        size_t size = i == 0 ? 0 : sizeof v;
+        void *elem = i == 0 ? NULL : &v;
+        uvgo_select_case_t sc[1] = {UVGO_CASE_SEND_N(chans[i], elem, size)};
+        ASSERT_ERR(uvgo_chan_close(chans[i]), UVGO_EINVAL);
+        ASSERT_ERR(uvgo_chan_try_send(chans[i], elem, size), UVGO_EINVAL);
+        ASSERT_ERR(uvgo_chan_send(chans[i], elem, size), UVGO_EINVAL);
+        ASSERT_ERR(uvgo_select_try(sc, 1), UVGO_EINVAL);
+        ASSERT_ERR(uvgo_chan_try_recv(chans[i], elem, size, NULL),
+                   UVGO_EAGAIN);
+    }
+    ASSERT_EQ(uvgo_ctx_err(c), 0);
+    uvgo_ctx_cancel(c);
+    ASSERT_ERR(uvgo_chan_try_recv(chans[0], NULL, 0, NULL), UVGO_ECLOSED);
+    ASSERT_ERR(uvgo_ctx_err(c), UVGO_ECANCELED);
+    ASSERT_EQ(uvgo_timer_reset(t, 0), 1);
+    ASSERT_OK(uvgo_chan_recv(chans[1], &v, sizeof v, NULL)); /* still works */
+    uvgo_ctx_release(c);
+    uvgo_timer_free(t);
+    uvgo_ticker_free(tk);
+    uvgo_chan_release(after);
+}
+
 static void range_loop_ends_when_closed_and_drained(void)
 {
     uvgo_chan_t *ch = mk(sizeof(int), 10);
@@ -930,6 +971,7 @@ static const test_case_t cases[] = {
     CASE(close_fails_blocked_senders_and_loses_nothing),
     CASE(recv_from_closed_chan_drains_then_returns_zero_value),
     CASE(send_on_or_close_of_closed_chan_returns_eclosed),
+    CASE(receive_only_channels_refuse_close_and_send),
     CASE(range_loop_ends_when_closed_and_drained),
     CASE(nil_chan_is_never_ready_and_has_no_length),
     CASE_ABORTS(nil_chan_send_and_receive_block_forever,

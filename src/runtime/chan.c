@@ -17,7 +17,14 @@
  * never block, and a task never parks holding it (it unlocks, then parks;
  * see src/runtime.h for why that is safe).
  */
-#include "chan.h"
+#include "runtime/chan.h"
+
+void uvgo__chan_init(uvgo_chan_t *ch, size_t elem_size, size_t cap)
+{
+    atomic_init(&ch->refs, 1);
+    ch->elem_size = (uint32_t)elem_size;
+    ch->cap = (uint32_t)cap;
+}
 
 int uvgo_chan_make(uvgo_chan_t **out, size_t elem_size, size_t cap)
 {
@@ -28,9 +35,7 @@ int uvgo_chan_make(uvgo_chan_t **out, size_t elem_size, size_t cap)
     ch = calloc(1, sizeof *ch + elem_size * cap);
     if (!ch)
         return UVGO_ENOMEM;
-    atomic_init(&ch->refs, 1);
-    ch->elem_size = (uint32_t)elem_size;
-    ch->cap = (uint32_t)cap;
+    uvgo__chan_init(ch, elem_size, cap);
     *out = ch;
     return 0;
 }
@@ -290,10 +295,16 @@ int uvgo_chan_try_recv(uvgo_chan_t *ch, void *elem, size_t size, int *ok)
 
 int uvgo_chan_close(uvgo_chan_t *ch)
 {
+    /* Go rejects closing a receive-only channel at compile time. */
+    if (!ch || ch->recv_only)
+        return UVGO_EINVAL;
+    return uvgo__chan_close(ch);
+}
+
+int uvgo__chan_close(uvgo_chan_t *ch)
+{
     struct uvgo_waiter *w, *list = NULL, **tail = &list;
 
-    if (!ch)
-        return UVGO_EINVAL;
     uvgo__spin_lock(&ch->lock);
     if (ch->closed) {
         uvgo__spin_unlock(&ch->lock);

@@ -534,6 +534,7 @@ static int timer_new(struct uvgo_timer **out, int kind, int64_t period,
             return err;
         }
         t->ch->timer = 1;
+        t->ch->recv_only = 1;
     }
     *out = t;
     return 0;
