@@ -943,6 +943,60 @@ static void *sel_receiver(void *arg)
     return NULL;
 }
 
+/* A select with a default may report "none ready" only if that was true
+ * at one instant.  Two tokens move over 50 buffered channels: a mover
+ * always sends one ahead before it takes the one behind, so some channel
+ * holds a token at every instant, and the tester, which puts back every
+ * token it takes, must never see all 50 empty.  Checking one channel at a
+ * time, it did (a token moved from a channel not yet visited to one
+ * already visited), about once in 16,000 tries. */
+#define NTOK 50
+static struct {
+    uvgo_chan_t *ch[NTOK];
+    atomic_int stop;
+} tk;
+
+static void *token_mover(void *arg)
+{
+    int token = 1;
+    (void)arg;
+    for (unsigned k = 0; !atomic_load_explicit(&tk.stop, memory_order_relaxed);
+         k++) {
+        ASSERT_OK(uvgo_chan_send(tk.ch[(k + 1) % NTOK], &token, sizeof token));
+        ASSERT_OK(uvgo_chan_recv(tk.ch[k % NTOK], &token, sizeof token, NULL));
+    }
+    return NULL;
+}
+
+static void select_try_reports_none_ready_only_when_none_was(void)
+{
+    uvgo_task_opts_t on1 = {.worker = 2, .flags = UVGO_TASK_PINNED};
+    uvgo_select_case_t c[NTOK];
+    int got[NTOK], token = 1;
+    long tries = test_scale(400000, 40000), none = 0;
+    uvgo_task_t *m;
+    for (int i = 0; i < NTOK; i++) {
+        tk.ch[i] = mk(sizeof(int), 2);
+        c[i] = (uvgo_select_case_t)UVGO_CASE_RECV(tk.ch[i], &got[i]);
+    }
+    ASSERT_OK(uvgo_chan_send(tk.ch[0], &token, sizeof token));
+    ASSERT_OK(uvgo_task_spawn(&m, token_mover, NULL, &on1));
+    for (long i = 0; i < tries; i++) {
+        int r = uvgo_select_try(c, NTOK);
+        if (r == UVGO_EAGAIN) {
+            none++;
+            continue;
+        }
+        ASSERT_GE(r, 0);
+        ASSERT_OK(uvgo_chan_try_send(tk.ch[r], &got[r], sizeof got[r]));
+    }
+    atomic_store(&tk.stop, 1);
+    test_join(m);
+    ASSERT_EQ(none, 0);
+    for (int i = 0; i < NTOK; i++)
+        uvgo_chan_release(tk.ch[i]);
+}
+
 static void selects_across_workers_lose_and_duplicate_nothing(void)
 {
     struct sel_stress s;
@@ -998,6 +1052,7 @@ static const test_case_t cases[] = {
     CASE_PROCS(stress_8_producers_8_consumers_buffered, 4),
     CASE_PROCS(close_races_with_blocked_senders_and_receivers, 4),
     CASE_PROCS(selects_across_workers_lose_and_duplicate_nothing, 4),
+    CASE(select_try_reports_none_ready_only_when_none_was),
 };
 
 TEST_MAIN(cases)

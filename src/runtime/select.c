@@ -6,14 +6,20 @@
  * one that comes first in a uniformly random order is uniformly random.
  * Taking one lock at a time makes the common case (something is ready) cost
  * one or two lock round trips instead of locking every channel, which Go's
- * selectgo does.  Rejected: Go's lock-all-first pass 1; measured slower with
- * bench select, and atomicity only matters for the blocking step below.
+ * selectgo does.  Committing a case found ready is always right: it was
+ * ready at that instant.  Finding none is not a fact about any one instant
+ * (a value can move from a channel not yet visited to one already
+ * visited), so "none ready" is decided only by pass 2.  Rejected: Go's
+ * lock-all-first pass 1; measured slower with bench select.
  *
  * Pass 2, only if nothing was ready: lock every channel in address order (so
- * two selects cannot deadlock on each other), look once more (a case may
- * have become ready since), else queue one waiter per case, all sharing one
- * uvgo_sel, unlock and park.  A waker claims the select with a CAS on
- * sel->done; losing cases are never touched by anyone but us.
+ * two selects cannot deadlock on each other) and look once more.  A select
+ * with a default (uvgo_select_try) returns "none ready" only from here,
+ * where it was true with every lock held, as in Go; a lone case on one
+ * channel skips it, pass 1 having looked under its only lock.  A blocking
+ * select queues one waiter per case, all sharing one uvgo_sel, unlocks and
+ * parks.  A waker claims the select with a CAS on sel->done; losing cases
+ * are never touched by anyone but us.
  *
  * Pass 3, once woken: lock every channel again and unlink the waiters of the
  * cases that did not win.
@@ -162,7 +168,7 @@ static int select_core(uvgo_select_case_t *cases, size_t n, int block)
     }
 
     won = pass1(cases, order, n);
-    if (won >= 0 || !block) {
+    if (won >= 0 || (!block && n <= 1)) {
         free(heap);
         return won >= 0 ? won : UVGO_EAGAIN;
     }
@@ -170,6 +176,8 @@ static int select_core(uvgo_select_case_t *cases, size_t n, int block)
     nlocks = lock_order(cases, n, locks);
     if (nlocks == 0) {
         free(heap);
+        if (!block)
+            return UVGO_EAGAIN;
         uvgo__block_forever(n ? "select (nil chans only)" : "select (no cases)");
     }
 
@@ -185,6 +193,11 @@ static int select_core(uvgo_select_case_t *cases, size_t n, int block)
             free(heap);
             return order[k];
         }
+    }
+    if (!block) { /* none ready, with every lock held */
+        unlock_all(locks, nlocks);
+        free(heap);
+        return UVGO_EAGAIN;
     }
     atomic_init(&sel.done, 0);
     for (size_t i = 0; i < n; i++) {
