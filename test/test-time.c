@@ -355,6 +355,69 @@ static void longest_durations_never_stop_other_timers(void)
     test_ctx_done(forever);
 }
 
+/* ---- timers and the deadlock report --------------------------------------- */
+
+static void *select_timer_or(void *arg)
+{
+    uvgo_chan_t **chans = arg;
+    uvgo_select_case_t c[2] = {UVGO_CASE_RECV_DISCARD(chans[0]),
+                               UVGO_CASE_RECV_DISCARD(chans[1])};
+    ASSERT_EQ(uvgo_select(c, 2), 1);
+    return NULL;
+}
+
+/* Go 1.23: a timer channel nobody waits on cannot wake anyone, so it does
+ * not keep the program alive: every task asleep is a deadlock at once, not
+ * an hour later when the timers fire.  (The alarm fails the case if the
+ * report waits for them.) */
+static void unwaited_timer_channels_do_not_delay_the_deadlock_report(void)
+{
+    uvgo_timer_t *t;
+    uvgo_ticker_t *tk;
+    uvgo_chan_t *after, *wake, *chans[2];
+    alarm((unsigned)test_scale(10, 60));
+    ASSERT_OK(uvgo_timer_make(&t, UVGO_HOUR));
+    ASSERT_OK(uvgo_ticker_make(&tk, UVGO_HOUR));
+    ASSERT_OK(uvgo_after(&after, UVGO_HOUR));
+    uvgo_chan_release(after);
+    /* A task that waited on a timer channel, then stopped waiting. */
+    ASSERT_OK(uvgo_chan_make(&wake, 0, 0));
+    chans[0] = uvgo_timer_chan(t);
+    chans[1] = wake;
+    uvgo_task_t *s = test_spawn(select_timer_or, chans);
+    test_wait_blocked("select", 1);
+    ASSERT_OK(uvgo_chan_send(wake, NULL, 0));
+    test_join(s);
+    uvgo_chan_recv(NULL, NULL, 0, NULL); /* every task asleep */
+}
+
+static void *make_after_on_worker(void *arg)
+{
+    uvgo_chan_t *out = arg, *after;
+    ASSERT_OK(uvgo_after(&after, 30 * MS));
+    ASSERT_OK(uvgo_chan_send(out, &after, sizeof after));
+    return NULL;
+}
+
+/* The other side: a task waiting on a timer channel is not a deadlock,
+ * even when the timer sits in the heap of a worker that went idle before
+ * the task began to wait. */
+static void a_task_waiting_on_a_timer_channel_is_no_deadlock(void)
+{
+    uvgo_task_opts_t on1 = {.worker = 2, .flags = UVGO_TASK_PINNED};
+    uvgo_chan_t *out, *after;
+    uvgo_task_t *m;
+    int64_t v;
+    ASSERT_OK(uvgo_chan_make(&out, sizeof after, 1));
+    ASSERT_OK(uvgo_task_spawn(&m, make_after_on_worker, out, &on1));
+    test_join(m);
+    ASSERT_OK(uvgo_chan_recv(out, &after, sizeof after, NULL));
+    uvgo_sleep(5 * MS); /* let worker 1 park */
+    ASSERT_OK(uvgo_chan_recv(after, &v, sizeof v, NULL));
+    uvgo_chan_release(after);
+    uvgo_chan_release(out);
+}
+
 /* ---- tickers -------------------------------------------------------------- */
 
 static void ticker_rejects_nonpositive_periods(void)
@@ -486,6 +549,9 @@ static const test_case_t cases[] = {
     CASE(hundred_thousand_live_timers),
     CASE(sleep_resolution_is_below_a_millisecond),
     CASE_PROCS(longest_durations_never_stop_other_timers, 1),
+    CASE_ABORTS(unwaited_timer_channels_do_not_delay_the_deadlock_report,
+                "deadlock|chan receive (nil chan)"),
+    CASE(a_task_waiting_on_a_timer_channel_is_no_deadlock),
     CASE(ticker_rejects_nonpositive_periods),
     CASE(ticker_keeps_its_phase),
     CASE(ticker_drops_ticks_a_slow_receiver_misses),

@@ -18,6 +18,7 @@
  * see src/runtime.h for why that is safe).
  */
 #include "runtime/chan.h"
+#include "runtime/timer.h"
 
 void uvgo__chan_init(uvgo_chan_t *ch, size_t elem_size, size_t cap)
 {
@@ -188,6 +189,7 @@ static int block_on(uvgo_chan_t *ch, struct uvgo_waitq *q, uvgo_task_t *self,
                     void *elem, const char *what)
 {
     struct uvgo_waiter w;
+    int timer = ch->timer;
 
     w.task = self;
     w.elem = elem;
@@ -198,8 +200,12 @@ static int block_on(uvgo_chan_t *ch, struct uvgo_waitq *q, uvgo_task_t *self,
     /* The waiter's reference (see "Ownership" in uvgo/chan.h), dropped by
      * whoever unlinks it: we never touch the channel once woken. */
     atomic_fetch_add_explicit(&ch->refs, 1, memory_order_relaxed);
+    if (UVGO_UNLIKELY(timer))
+        uvgo__timer_chan_wait_begin(); /* liveness: see timer.h */
     uvgo__spin_unlock(&ch->lock);
     uvgo__task_park(what);
+    if (UVGO_UNLIKELY(timer))
+        uvgo__timer_chan_wait_end();
     return w.ok;
 }
 

@@ -160,7 +160,9 @@ struct uvgo_worker {
      * earliest deadline. */
     uvgo_spinlock_t timers_lock;
     uvgo_heap_t timers;         /* sleepers and timers, by deadline */
-    atomic_long ntimers;        /* timers.count, for lock-free readers */
+    atomic_long ntimers;        /* entries that keep the worker alive
+                                   (all but channel timers; time.c) */
+    atomic_long nchan_timers;   /* channel timers in the heap */
     int64_t timer_armed;        /* deadline armed for (timers_lock), or -1 */
     atomic_int timers_dirty;    /* re-arm needed on the owner thread */
     int tfd;                    /* timerfd (Linux), else -1 */

@@ -940,6 +940,18 @@ static int all_queues_empty(struct uvgo_runtime *rt)
     return 1;
 }
 
+/* A worker that dead-parked before a task started waiting on a timer
+ * channel in its heap is woken by that timer all the same (its timerfd
+ * stays armed): look again at every worker before calling it a deadlock.
+ * Caller holds rt->lock. */
+static int any_timer_may_wake(struct uvgo_runtime *rt)
+{
+    for (int i = 0; i < rt->nworkers; i++)
+        if (uvgo__timers_may_wake(rt->workers[i]))
+            return 1;
+    return 0;
+}
+
 static void deadlock(struct uvgo_runtime *rt)
 {
     (void)rt;
@@ -996,8 +1008,7 @@ static void on_prepare(uv_prepare_t *h)
 
     /* Would anything wake this loop besides another worker? */
     uv_unref((uv_handle_t *)&w->doorbell);
-    alive = uv_loop_alive(w->loop) ||
-            atomic_load_explicit(&w->ntimers, memory_order_relaxed) > 0;
+    alive = uv_loop_alive(w->loop) || uvgo__timers_may_wake(w);
     uv_ref((uv_handle_t *)&w->doorbell);
     if (alive)
         return;
@@ -1005,7 +1016,8 @@ static void on_prepare(uv_prepare_t *h)
     w->dead_parked = 1;
     rt->ndead++;
     if (rt->ndead == rt->nworkers && all_queues_empty(rt) &&
-        !atomic_load(&rt->stopping) && !atomic_load(&rt->external_refs))
+        !any_timer_may_wake(rt) && !atomic_load(&rt->stopping) &&
+        !atomic_load(&rt->external_refs))
         deadlock(rt);
     pthread_mutex_unlock(&rt->lock);
 }

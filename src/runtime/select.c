@@ -28,6 +28,7 @@
  * allocate them (and may fail with UVGO_ENOMEM).
  */
 #include "runtime/chan.h"
+#include "runtime/timer.h"
 
 #define STACK_CASES 16
 
@@ -200,12 +201,14 @@ static int select_core(uvgo_select_case_t *cases, size_t n, int block)
         return UVGO_EAGAIN;
     }
     atomic_init(&sel.done, 0);
+    int timer = 0;
     for (size_t i = 0; i < n; i++) {
         uvgo_select_case_t *c = &cases[i];
         struct uvgo_waiter *w = &waiters[i];
         w->linked = 0;
         if (!c->chan)
             continue;
+        timer |= c->chan->timer;
         w->task = self;
         w->elem = c->elem;
         w->sel = &sel;
@@ -216,8 +219,12 @@ static int select_core(uvgo_select_case_t *cases, size_t n, int block)
                          w);
         atomic_fetch_add_explicit(&c->chan->refs, 1, memory_order_relaxed);
     }
+    if (UVGO_UNLIKELY(timer))
+        uvgo__timer_chan_wait_begin(); /* liveness: see timer.h */
     unlock_all(locks, nlocks);
     uvgo__task_park("select");
+    if (UVGO_UNLIKELY(timer))
+        uvgo__timer_chan_wait_end();
 
     /* Pass 3.  acquire: pairs with the winner's CAS. */
     won = atomic_load_explicit(&sel.done, memory_order_acquire) - 1;

@@ -53,6 +53,7 @@ struct tnode {
     uint64_t seq;               /* timers: timer->seq when inserted */
     uint8_t in_heap;            /* under owner->timers_lock */
     uint8_t kind;
+    uint8_t chan;               /* a channel timer (see timer.h) */
 };
 
 struct sleeper {
@@ -162,14 +163,46 @@ static void embedded_ref(struct uvgo_worker *w)
     w->embedded_timers_ref = want;
 }
 
+atomic_long uvgo__timer_chan_waiters;
+
+int uvgo__timers_may_wake(struct uvgo_worker *w)
+{
+    return atomic_load_explicit(&w->ntimers, memory_order_relaxed) > 0 ||
+           (atomic_load_explicit(&w->nchan_timers, memory_order_relaxed) > 0 &&
+            atomic_load(&uvgo__timer_chan_waiters) > 0);
+}
+
+void uvgo__timer_chan_wait_end(void)
+{
+    struct uvgo_runtime *rt;
+    /* seq_cst: as in uvgo__timer_chan_wait_begin. */
+    if (atomic_fetch_sub(&uvgo__timer_chan_waiters, 1) != 1)
+        return;
+    /* The last one: a worker that parked alive only for its channel
+     * timers may now be part of a deadlock; let it look again. */
+    rt = atomic_load(&uvgo__rt);
+    for (int i = 0; rt && i < rt->nworkers; i++) {
+        struct uvgo_worker *v = rt->workers[i];
+        if (atomic_load_explicit(&v->nchan_timers, memory_order_relaxed) &&
+            atomic_load(&v->parked))
+            uv_async_send(&v->doorbell);
+    }
+}
+
+/* Counts n in or out of w's liveness counts.  Caller holds timers_lock. */
+static void count_locked(struct uvgo_worker *w, struct tnode *n, long d)
+{
+    atomic_fetch_add_explicit(n->chan ? &w->nchan_timers : &w->ntimers, d,
+                              memory_order_relaxed);
+}
+
 static void heap_insert_locked(struct uvgo_worker *w, struct tnode *n,
                                int64_t when)
 {
     n->owner = w;
     n->in_heap = 1;
     uvgo__heap_insert(&w->timers, &n->heap, when);
-    atomic_store_explicit(&w->ntimers, (long)w->timers.count,
-                          memory_order_relaxed);
+    count_locked(w, n, 1);
     embedded_ref(w);
     if (uvgo__heap_min(&w->timers) == &n->heap)
         arm_locked(w);
@@ -179,8 +212,7 @@ static void heap_remove_locked(struct uvgo_worker *w, struct tnode *n)
 {
     uvgo__heap_remove(&w->timers, &n->heap);
     n->in_heap = 0;
-    atomic_store_explicit(&w->ntimers, (long)w->timers.count,
-                          memory_order_relaxed);
+    count_locked(w, n, -1);
     embedded_ref(w);
 }
 
@@ -494,6 +526,7 @@ int uvgo__sleep_done(uvgo_duration_t d, uvgo_chan_t *done)
     s.task = w->current;
     s.sel = &sel;
     s.node.kind = TNODE_SLEEP;
+    s.node.chan = 0;
     uvgo__spin_lock(&w->timers_lock);
     heap_insert_locked(w, &s.node, uvgo__time_add((int64_t)uv_hrtime(), d));
     uvgo__spin_unlock(&w->timers_lock);
@@ -526,6 +559,7 @@ static int timer_new(struct uvgo_timer **out, int kind, int64_t period,
     t->kind = kind;
     t->period = period;
     t->node.kind = TNODE_TIMER;
+    t->node.chan = kind == TIMER_CHAN;
     atomic_init(&t->refs, refs);
     if (kind == TIMER_CHAN) {
         err = uvgo_chan_make(&t->ch, sizeof(int64_t), 1);
