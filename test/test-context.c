@@ -4,7 +4,7 @@
 #include "test.h"
 
 #define MS UVGO_MILLISECOND
-#define SLACK (test_scale(15, 60) * MS)
+#define SLACK TEST_SLACK
 
 static int is_closed(uvgo_chan_t *ch)
 {
