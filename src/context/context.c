@@ -249,6 +249,12 @@ void uvgo_ctx_cancel(uvgo_ctx_t *c)
         cancel_tree(c, UVGO_ECANCELED, 0);
 }
 
+void uvgo_ctx_cancel_release(uvgo_ctx_t *c)
+{
+    uvgo_ctx_cancel(c);
+    uvgo_ctx_release(c);
+}
+
 void uvgo_ctx_cancel_cause(uvgo_ctx_t *c, int cause)
 {
     if (c && c->kind == CTX_CANCEL)
@@ -339,8 +345,7 @@ static int make_cancel(uvgo_ctx_t **out, uvgo_ctx_t *parent, int has_deadline,
             int err = uvgo__timer_callback(&t, deadline, on_deadline, c);
             if (err) { /* UVGO_ENOMEM, or UVGO_ENOTTASK: no runtime */
                 uvgo_ctx_release(c);
-                uvgo_ctx_cancel(c);
-                uvgo_ctx_release(c);
+                uvgo_ctx_cancel_release(c);
                 return err;
             }
             uvgo__spin_lock(&c->lock);

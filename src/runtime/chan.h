@@ -139,9 +139,11 @@ static inline int uvgo__chan_check(const uvgo_chan_t *ch, const void *elem,
 {
     if (send && UVGO_UNLIKELY(ch->recv_only))
         return UVGO_EINVAL;
+    if (UVGO_LIKELY(size == ch->elem_size && elem))
+        return 0;
     if (!elem)
         return send && ch->elem_size ? UVGO_EINVAL : 0;
-    return size == ch->elem_size ? 0 : UVGO_EINVAL;
+    return UVGO_EINVAL;
 }
 
 static inline char *uvgo__chan_slot(uvgo_chan_t *ch, uint32_t i)

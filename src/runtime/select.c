@@ -188,11 +188,12 @@ static int select_core(uvgo_select_case_t *cases, size_t n, int block)
         uvgo_select_case_t *c = &cases[order[k]];
         uvgo_task_t *wake = NULL;
         if (c->chan && try_case(c, &wake) != UVGO_TRY_BLOCK) {
+            won = order[k]; /* order may live in heap */
             unlock_all(locks, nlocks);
             if (wake)
                 uvgo__task_ready(wake);
             free(heap);
-            return order[k];
+            return won;
         }
     }
     if (!block) { /* none ready, with every lock held */
