@@ -219,6 +219,27 @@ static uvgo_task_t *pin_get(struct uvgo_worker *w)
     return t;
 }
 
+/* Starts loading what resuming t reads first: the registers its last
+ * switch-out saved at the top of its stack, and the frames just above.
+ * Call it where t's record is at hand anyway and t will run soon, but not
+ * at once: a batch of tasks taken from the global queue or stolen.  When
+ * many tasks are woken together (a context cancelled under 10,000
+ * waiters, bench ctxtree), each has last run long ago, and loading its
+ * stack was the larger part of its switch-in: this overlaps those loads
+ * with the tasks that run before it. */
+static inline void prefetch_resume(const uvgo_task_t *t)
+{
+#if !defined(UVGO_SWITCH_UCONTEXT)
+    const char *sp = t->ctx.sp; /* NULL before the first run: harmless */
+    __builtin_prefetch(sp);
+    __builtin_prefetch(sp + UVGO_CACHELINE);
+    __builtin_prefetch(sp + 2 * UVGO_CACHELINE);
+    __builtin_prefetch(sp + 3 * UVGO_CACHELINE);
+#else
+    (void)t;
+#endif
+}
+
 /* ---- stealing --------------------------------------------------------- */
 
 /* Takes half of victim's runq into w's ring (which the caller knows is
@@ -304,6 +325,7 @@ static uvgo_task_t *steal(struct uvgo_worker *w)
             uvgo_task_t *t = atomic_load_explicit(
                 &w->runq[(tl + i) % UVGO_RUNQ_SIZE], memory_order_relaxed);
             uvgo__task_set_worker(t, w);
+            prefetch_resume(t);
         }
         /* Run the last one now; publish the rest. */
         uvgo_task_t *t = atomic_load_explicit(
@@ -351,8 +373,10 @@ static uvgo_task_t *gq_get(struct uvgo_worker *w)
     atomic_fetch_sub_explicit(&rt->gq_len, n, memory_order_relaxed);
     pthread_mutex_unlock(&rt->lock);
     t->next = NULL;
+    prefetch_resume(first);
     for (t = first->next; t;) {
         uvgo_task_t *next = t->next;
+        prefetch_resume(t);
         uvgo__task_set_worker(t, w);
         uvgo__runq_put(w, t);
         t = next;

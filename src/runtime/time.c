@@ -189,11 +189,13 @@ void uvgo__timer_chan_wait_end(void)
     }
 }
 
-/* Counts n in or out of w's liveness counts.  Caller holds timers_lock. */
+/* Counts n in or out of w's liveness counts.  Caller holds timers_lock,
+ * so a load and a store do (lock-free readers only read). */
 static void count_locked(struct uvgo_worker *w, struct tnode *n, long d)
 {
-    atomic_fetch_add_explicit(n->chan ? &w->nchan_timers : &w->ntimers, d,
-                              memory_order_relaxed);
+    atomic_long *c = n->chan ? &w->nchan_timers : &w->ntimers;
+    atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) + d,
+                          memory_order_relaxed);
 }
 
 static void heap_insert_locked(struct uvgo_worker *w, struct tnode *n,
