@@ -7,6 +7,7 @@
  *   uvgo/time.h     durations, the clock, sleep, timers, tickers
  *   uvgo/context.h  contexts (cancel, deadline, values), *_ctx waits
  *   uvgo/signal.h   signals delivered into channels
+ *   uvgo/io.h       stream connections (Go's net.Conn) and bufio
  *   uvgo/sync.h     Mutex, RWMutex, WaitGroup, Once, Cond, Pool
  *   uvgo/xsync.h    semaphore, errgroup, singleflight, rate limiter
  */
@@ -16,6 +17,7 @@
 #include "uvgo/chan.h"
 #include "uvgo/context.h"
 #include "uvgo/errno.h"
+#include "uvgo/io.h"
 #include "uvgo/task.h"
 #include "uvgo/signal.h"
 #include "uvgo/sync.h"
