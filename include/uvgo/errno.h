@@ -62,7 +62,8 @@
     XX(EAI_MEMORY, UV_EAI_MEMORY, "out of memory in name resolution")         \
     XX(EAI_CANCELED, UV_EAI_CANCELED, "name resolution canceled")             \
     XX(ECLOSED, -20001, "use of closed channel or connection")                \
-    XX(ENOTTASK, -20002, "operation must be called from a uvgo task")
+    XX(ENOTTASK, -20002, "operation must be called from a uvgo task")       \
+    XX(ELEAK, -20003, "tasks are still running (leaked)")
 
 typedef enum {
 #define UVGO_ERRNO_ENUM_(name, value, msg) UVGO_##name = (value),

@@ -82,6 +82,7 @@ struct uvgo_task {
     atomic_int refs;
     uvgo_event_t done;           /* set when fn has returned */
     void **locals;               /* task-local values, lazily allocated */
+    const void *spawn_site;      /* the spawner's code address; dumps */
     uvgo_stack_t stack;          /* lo == NULL until the task first runs */
     size_t stack_want;           /* the size asked for; immutable */
 #if defined(UVGO_TSAN)
