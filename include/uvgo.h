@@ -8,6 +8,7 @@
  *   uvgo/context.h  contexts (cancel, deadline, values), *_ctx waits
  *   uvgo/signal.h   signals delivered into channels
  *   uvgo/fs.h       files, directories, whole-file reads and atomic writes
+ *   uvgo/io.h       stream connections (Go's net.Conn) and bufio
  *   uvgo/sync.h     Mutex, RWMutex, WaitGroup, Once, Cond, Pool
  *   uvgo/xsync.h    semaphore, errgroup, singleflight, rate limiter
  */
@@ -18,6 +19,7 @@
 #include "uvgo/context.h"
 #include "uvgo/errno.h"
 #include "uvgo/fs.h"
+#include "uvgo/io.h"
 #include "uvgo/task.h"
 #include "uvgo/signal.h"
 #include "uvgo/sync.h"
