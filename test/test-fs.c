@@ -14,7 +14,7 @@
 
 #define MS UVGO_MILLISECOND
 
-/* ---- helpers -------------------------------------------------------------- */
+/* ---- helpers ------------------------------------------------------------- */
 
 /* Open descriptors of this process. */
 static int count_fds(void)
@@ -51,7 +51,7 @@ static void rm_dir(char *dir)
 {
     ASSERT_OK(uvgo_remove_all(dir));
     uvgo_stat_t st;
-    ASSERT_ERR(uvgo_stat(dir, &st), UV_ENOENT);
+    ASSERT_ERR(uvgo_stat(dir, &st), UVGO_ENOENT);
     free(dir);
 }
 
@@ -79,7 +79,7 @@ static void expect_file(const char *path, const char *text)
     free(data);
 }
 
-/* ---- files ------------------------------------------------------------------ */
+/* ---- files --------------------------------------------------------------- */
 
 static void file_write_seek_read_roundtrip(void)
 {
@@ -135,7 +135,7 @@ static void file_write_seek_read_roundtrip(void)
     expect_file(p, "hello!");
     /* TRUNC empties it; EXCL refuses an existing file. */
     ASSERT_ERR(uvgo_file_open(&f, p, UVGO_O_WRONLY | UVGO_O_CREATE |
-                                         UVGO_O_EXCL, 0644), UV_EEXIST);
+                                         UVGO_O_EXCL, 0644), UVGO_EEXIST);
     ASSERT_OK(uvgo_file_open(&f, p, UVGO_O_WRONLY | UVGO_O_TRUNC, 0));
     ASSERT_OK(uvgo_file_close(f));
     expect_file(p, "");
@@ -196,7 +196,7 @@ static void bad_arguments_are_einval_and_empty_paths_enoent(void)
 
     ASSERT_ERR(uvgo_file_open(NULL, "/x", UVGO_O_RDONLY, 0), UVGO_EINVAL);
     ASSERT_ERR(uvgo_file_open(&f, NULL, UVGO_O_RDONLY, 0), UVGO_EINVAL);
-    ASSERT_ERR(uvgo_file_open(&f, "", UVGO_O_RDONLY, 0), UV_ENOENT);
+    ASSERT_ERR(uvgo_file_open(&f, "", UVGO_O_RDONLY, 0), UVGO_ENOENT);
     ASSERT_ERR(uvgo_file_read(NULL, buf, 4), UVGO_EINVAL);
     ASSERT_ERR(uvgo_file_write(NULL, buf, 4), UVGO_EINVAL);
     ASSERT_ERR(uvgo_file_read_at(NULL, buf, 4, 0), UVGO_EINVAL);
@@ -211,14 +211,14 @@ static void bad_arguments_are_einval_and_empty_paths_enoent(void)
     ASSERT_ERR(uvgo_file_pipe(NULL, &f), UVGO_EINVAL);
     ASSERT_ERR(uvgo_stat(NULL, &st), UVGO_EINVAL);
     ASSERT_ERR(uvgo_stat("/", NULL), UVGO_EINVAL);
-    ASSERT_ERR(uvgo_stat("", &st), UV_ENOENT);
+    ASSERT_ERR(uvgo_stat("", &st), UVGO_ENOENT);
     ASSERT_ERR(uvgo_lstat(NULL, &st), UVGO_EINVAL);
     ASSERT_ERR(uvgo_mkdir(NULL, 0755), UVGO_EINVAL);
-    ASSERT_ERR(uvgo_mkdir("", 0755), UV_ENOENT);
+    ASSERT_ERR(uvgo_mkdir("", 0755), UVGO_ENOENT);
     ASSERT_ERR(uvgo_mkdir_all(NULL, 0755), UVGO_EINVAL);
     ASSERT_ERR(uvgo_mkdir_temp(NULL, "x", NULL), UVGO_EINVAL);
     ASSERT_ERR(uvgo_remove(NULL), UVGO_EINVAL);
-    ASSERT_ERR(uvgo_remove(""), UV_ENOENT);
+    ASSERT_ERR(uvgo_remove(""), UVGO_ENOENT);
     ASSERT_ERR(uvgo_remove_all(NULL), UVGO_EINVAL);
     ASSERT_ERR(uvgo_remove_all(""), UVGO_EINVAL);
     ASSERT_ERR(uvgo_remove_all("."), UVGO_EINVAL);
@@ -232,12 +232,12 @@ static void bad_arguments_are_einval_and_empty_paths_enoent(void)
     ASSERT_ERR(uvgo_chmod(NULL, 0), UVGO_EINVAL);
     ASSERT_ERR(uvgo_dir_open(NULL, "/"), UVGO_EINVAL);
     ASSERT_ERR(uvgo_dir_open(&d, NULL), UVGO_EINVAL);
-    ASSERT_ERR(uvgo_dir_open(&d, ""), UV_ENOENT);
+    ASSERT_ERR(uvgo_dir_open(&d, ""), UVGO_ENOENT);
     ASSERT_ERR(uvgo_dir_read(NULL, &e, 1), UVGO_EINVAL);
     ASSERT_ERR(uvgo_dir_close(NULL), UVGO_EINVAL);
     ASSERT_ERR(uvgo_read_file(NULL, 0, &s, &len), UVGO_EINVAL);
     ASSERT_ERR(uvgo_read_file("/", 0, NULL, &len), UVGO_EINVAL);
-    ASSERT_ERR(uvgo_read_file("", 0, &s, &len), UV_ENOENT);
+    ASSERT_ERR(uvgo_read_file("", 0, &s, &len), UVGO_ENOENT);
     ASSERT_ERR(uvgo_write_file(NULL, "x", 1, 0644), UVGO_EINVAL);
     ASSERT_ERR(uvgo_write_file("/x", NULL, 1, 0644), UVGO_EINVAL);
     ASSERT_ERR(uvgo_write_file_atomic(NULL, "x", 1, 0644), UVGO_EINVAL);
@@ -254,7 +254,7 @@ static void bad_arguments_are_einval_and_empty_paths_enoent(void)
     ASSERT_ERR(uvgo_file_read_at(f, buf, 1, -1), UVGO_EINVAL);
     ASSERT_ERR(uvgo_file_write_at(f, buf, 1, -1), UVGO_EINVAL);
     ASSERT_ERR(uvgo_file_seek(f, 0, 42, NULL), UVGO_EINVAL);
-    ASSERT_ERR(uvgo_file_seek(f, -1, SEEK_SET, NULL), UV_EINVAL);
+    ASSERT_ERR(uvgo_file_seek(f, -1, SEEK_SET, NULL), UVGO_EINVAL);
     ASSERT_ERR(uvgo_file_truncate(f, -1), UVGO_EINVAL);
     ASSERT_ERR(uvgo_file_stat(f, NULL), UVGO_EINVAL);
     ASSERT_OK(uvgo_file_close(f));
@@ -279,25 +279,25 @@ static void kernel_errors_pass_through(void)
     char buf[8];
 
     ASSERT_ERR(uvgo_file_open(&f, path_in(dir, "missing", 1), UVGO_O_RDONLY,
-                              0), UV_ENOENT);
+                              0), UVGO_ENOENT);
     /* A directory opened for writing. */
-    ASSERT_ERR(uvgo_file_open(&f, dir, UVGO_O_WRONLY, 0), UV_EISDIR);
-    ASSERT_ERR(uvgo_file_open(&f, dir, UVGO_O_RDWR, 0), UV_EISDIR);
+    ASSERT_ERR(uvgo_file_open(&f, dir, UVGO_O_WRONLY, 0), UVGO_EISDIR);
+    ASSERT_ERR(uvgo_file_open(&f, dir, UVGO_O_RDWR, 0), UVGO_EISDIR);
     put_file(file, "data");
     /* A file used as a directory. */
-    ASSERT_ERR(uvgo_stat(path_in(file, "x", 1), &st), UV_ENOTDIR);
-    ASSERT_ERR(uvgo_mkdir(file, 0755), UV_EEXIST);
+    ASSERT_ERR(uvgo_stat(path_in(file, "x", 1), &st), UVGO_ENOTDIR);
+    ASSERT_ERR(uvgo_mkdir(file, 0755), UVGO_EEXIST);
     /* Writing a file opened read-only, reading one opened write-only. */
     ASSERT_OK(uvgo_file_open(&f, file, UVGO_O_RDONLY, 0));
-    ASSERT_ERR(uvgo_file_write(f, "x", 1), UV_EBADF);
-    ASSERT_ERR(uvgo_file_truncate(f, 0), UV_EINVAL);
+    ASSERT_ERR(uvgo_file_write(f, "x", 1), UVGO_EBADF);
+    ASSERT_ERR(uvgo_file_truncate(f, 0), UVGO_EINVAL);
     ASSERT_OK(uvgo_file_close(f));
     ASSERT_OK(uvgo_file_open(&f, file, UVGO_O_WRONLY, 0));
-    ASSERT_ERR(uvgo_file_read(f, buf, sizeof buf), UV_EBADF);
+    ASSERT_ERR(uvgo_file_read(f, buf, sizeof buf), UVGO_EBADF);
     ASSERT_OK(uvgo_file_close(f));
     /* Reading a directory. */
     ASSERT_OK(uvgo_file_open(&f, dir, UVGO_O_RDONLY, 0));
-    ASSERT_ERR(uvgo_file_read(f, buf, sizeof buf), UV_EISDIR);
+    ASSERT_ERR(uvgo_file_read(f, buf, sizeof buf), UVGO_EISDIR);
     ASSERT_OK(uvgo_file_close(f));
     rm_dir(dir);
 }
@@ -313,14 +313,14 @@ static void *denied_task(void *arg)
     char *data;
     size_t len;
     ASSERT_ERR(uvgo_file_open(&f, path_in(dir, "secret", 0), UVGO_O_RDONLY,
-                              0), UV_EACCES);
+                              0), UVGO_EACCES);
     ASSERT_ERR(uvgo_read_file(path_in(dir, "secret", 0), 0, &data, &len),
-               UV_EACCES);
+               UVGO_EACCES);
     ASSERT_ERR(uvgo_file_open(&f, path_in(dir, "locked/new", 0),
                               UVGO_O_WRONLY | UVGO_O_CREATE, 0644),
-               UV_EACCES);
-    ASSERT_ERR(uvgo_dir_open(&d, path_in(dir, "locked", 0)), UV_EACCES);
-    ASSERT_ERR(uvgo_mkdir(path_in(dir, "locked/sub", 0), 0755), UV_EACCES);
+               UVGO_EACCES);
+    ASSERT_ERR(uvgo_dir_open(&d, path_in(dir, "locked", 0)), UVGO_EACCES);
+    ASSERT_ERR(uvgo_mkdir(path_in(dir, "locked/sub", 0), 0755), UVGO_EACCES);
     return (void *)(intptr_t)1;
 }
 
@@ -370,15 +370,15 @@ static void write_past_the_file_size_limit_is_efbig(void)
     ASSERT_OK(uvgo_file_open(&f, p, UVGO_O_WRONLY | UVGO_O_CREATE, 0600));
     ASSERT_OK(uvgo_file_write(f, block, 3000));
     /* The second block fits in part: the prefix lands, then EFBIG. */
-    ASSERT_ERR(uvgo_file_write(f, block, 3000), UV_EFBIG);
+    ASSERT_ERR(uvgo_file_write(f, block, 3000), UVGO_EFBIG);
     ASSERT_OK(uvgo_file_stat(f, &st));
     ASSERT_EQ(st.st_size, 4096);
     ASSERT_OK(uvgo_file_close(f));
-    ASSERT_ERR(uvgo_write_file(p, block, 5000, 0600), UV_EFBIG);
+    ASSERT_ERR(uvgo_write_file(p, block, 5000, 0600), UVGO_EFBIG);
     /* The atomic form leaves the old file alone and no temporary. */
     put_file(p, "old");
     char *big = calloc(1, 8192);
-    ASSERT_ERR(uvgo_write_file_atomic(p, big, 8192, 0600), UV_EFBIG);
+    ASSERT_ERR(uvgo_write_file_atomic(p, big, 8192, 0600), UVGO_EFBIG);
     free(big);
     expect_file(p, "old");
     uvgo_dir_t *d;
@@ -428,7 +428,7 @@ static void close_while_requests_are_in_flight_defers_the_descriptor(void)
     rm_dir(dir);
 }
 
-/* ---- cancellation ------------------------------------------------------------ */
+/* ---- cancellation -------------------------------------------------------- */
 
 static void *cancel_when_parked(void *arg)
 {
@@ -509,7 +509,7 @@ static void a_queued_request_is_cancelled_when_its_context_ends(void)
         test_join(t[i]);
         ASSERT_OK(uvgo_file_close(r[i]));
     }
-    ASSERT_ERR(uvgo_stat(path_in(dir, "never", 1), &st), UV_ENOENT);
+    ASSERT_ERR(uvgo_stat(path_in(dir, "never", 1), &st), UVGO_ENOENT);
     rm_dir(dir);
 }
 
@@ -563,7 +563,7 @@ static void ctx_forms_never_touch_the_callers_buffer_after_return(void)
     rm_dir(dir);
 }
 
-/* ---- directories ------------------------------------------------------------ */
+/* ---- directories --------------------------------------------------------- */
 
 static void readdir_streams_every_entry_once(void)
 {
@@ -623,8 +623,8 @@ static void readdir_streams_every_entry_once(void)
     ASSERT_OK(uvgo_dir_open(&d, path_in(dir, "sub", 0)));
     ASSERT_EQ(uvgo_dir_read(d, ents, 7), 0);
     ASSERT_OK(uvgo_dir_close(d));
-    ASSERT_ERR(uvgo_dir_open(&d, path_in(dir, "none", 0)), UV_ENOENT);
-    ASSERT_ERR(uvgo_dir_open(&d, path_in(dir, "f001", 0)), UV_ENOTDIR);
+    ASSERT_ERR(uvgo_dir_open(&d, path_in(dir, "none", 0)), UVGO_ENOENT);
+    ASSERT_ERR(uvgo_dir_open(&d, path_in(dir, "f001", 0)), UVGO_ENOTDIR);
     test_ctx_done(ctx);
     rm_dir(dir);
 }
@@ -671,8 +671,8 @@ static void path_calls_do_what_go_does(void)
 
     /* mkdir and mkdir -p. */
     ASSERT_OK(uvgo_mkdir(path_in(dir, "d", 2), 0750));
-    ASSERT_ERR(uvgo_mkdir(path_in(dir, "d", 2), 0750), UV_EEXIST);
-    ASSERT_ERR(uvgo_mkdir(path_in(dir, "x/y", 2), 0750), UV_ENOENT);
+    ASSERT_ERR(uvgo_mkdir(path_in(dir, "d", 2), 0750), UVGO_EEXIST);
+    ASSERT_ERR(uvgo_mkdir(path_in(dir, "x/y", 2), 0750), UVGO_ENOENT);
     ASSERT_OK(uvgo_mkdir_all(path_in(dir, "p/q//r/", 2), 0750));
     ASSERT_OK(uvgo_stat(path_in(dir, "p/q/r", 2), &st));
     ASSERT(S_ISDIR(st.st_mode));
@@ -683,14 +683,14 @@ static void path_calls_do_what_go_does(void)
     /* rename, over an existing file too. */
     put_file(a, "A");
     ASSERT_OK(uvgo_rename(a, b));
-    ASSERT_ERR(uvgo_stat(a, &st), UV_ENOENT);
+    ASSERT_ERR(uvgo_stat(a, &st), UVGO_ENOENT);
     expect_file(b, "A");
     put_file(a, "A2");
     ASSERT_OK(uvgo_rename(a, b));
     expect_file(b, "A2");
-    ASSERT_ERR(uvgo_rename(a, b), UV_ENOENT);
-    ASSERT_ERR(uvgo_mkdir_all(path_in(dir, "b/c", 2), 0750), UV_ENOTDIR);
-    ASSERT_ERR(uvgo_mkdir_all(b, 0750), UV_ENOTDIR);
+    ASSERT_ERR(uvgo_rename(a, b), UVGO_ENOENT);
+    ASSERT_ERR(uvgo_mkdir_all(path_in(dir, "b/c", 2), 0750), UVGO_ENOTDIR);
+    ASSERT_ERR(uvgo_mkdir_all(b, 0750), UVGO_ENOTDIR);
 
     /* symlink, readlink, lstat against stat. */
     ASSERT_OK(uvgo_symlink("b", a));
@@ -702,23 +702,23 @@ static void path_calls_do_what_go_does(void)
     ASSERT_OK(uvgo_stat(a, &st));
     ASSERT(S_ISREG(st.st_mode));
     ASSERT_EQ(st.st_size, 2);
-    ASSERT_ERR(uvgo_readlink(b, &target), UV_EINVAL);
-    ASSERT_ERR(uvgo_symlink("b", a), UV_EEXIST);
+    ASSERT_ERR(uvgo_readlink(b, &target), UVGO_EINVAL);
+    ASSERT_ERR(uvgo_symlink("b", a), UVGO_EEXIST);
 
     /* chmod. */
     ASSERT_OK(uvgo_chmod(b, 0604));
     ASSERT_OK(uvgo_stat(b, &st));
     ASSERT_EQ(st.st_mode & 0777, 0604);
-    ASSERT_ERR(uvgo_chmod(path_in(dir, "none", 2), 0604), UV_ENOENT);
+    ASSERT_ERR(uvgo_chmod(path_in(dir, "none", 2), 0604), UVGO_ENOENT);
 
     /* remove: a link (not its target), a file, an empty directory. */
     ASSERT_OK(uvgo_remove(a));
     ASSERT_OK(uvgo_stat(b, &st));
     ASSERT_OK(uvgo_remove(b));
-    ASSERT_ERR(uvgo_remove(b), UV_ENOENT);
+    ASSERT_ERR(uvgo_remove(b), UVGO_ENOENT);
     ASSERT_OK(uvgo_remove(path_in(dir, "d", 2)));
     int err = uvgo_remove(path_in(dir, "p", 2));
-    ASSERT(err == UV_ENOTEMPTY || err == UV_EEXIST);
+    ASSERT(err == UVGO_ENOTEMPTY || err == UVGO_EEXIST);
 
     /* remove_all: a tree, through a link to a directory it keeps. */
     ASSERT_OK(uvgo_mkdir(path_in(dir, "keep", 2), 0755));
@@ -727,12 +727,12 @@ static void path_calls_do_what_go_does(void)
                            path_in(dir, "p/q/r/link", 3)));
     put_file(path_in(dir, "p/q/file", 2), "f");
     ASSERT_OK(uvgo_remove_all(path_in(dir, "p", 2)));
-    ASSERT_ERR(uvgo_lstat(path_in(dir, "p", 2), &st), UV_ENOENT);
+    ASSERT_ERR(uvgo_lstat(path_in(dir, "p", 2), &st), UVGO_ENOENT);
     expect_file(path_in(dir, "keep/k", 2), "k");
     ASSERT_OK(uvgo_remove_all(path_in(dir, "p", 2))); /* nothing there */
     put_file(a, "single");
     ASSERT_OK(uvgo_remove_all(a));
-    ASSERT_ERR(uvgo_lstat(a, &st), UV_ENOENT);
+    ASSERT_ERR(uvgo_lstat(a, &st), UVGO_ENOENT);
     rm_dir(dir);
 }
 
@@ -767,7 +767,7 @@ static void temp_names_follow_the_pattern(void)
     ASSERT_OK(uvgo_file_close(f));
     /* A missing directory. */
     ASSERT_ERR(uvgo_file_create_temp(&f, path_in(dir, "none", 0), "x"),
-               UV_ENOENT);
+               UVGO_ENOENT);
     /* Directories; dir NULL is $TMPDIR. */
     ASSERT_OK(uvgo_mkdir_temp(dir, "d*", &sub));
     ASSERT(strncmp(sub + dlen, "/d", 2) == 0);
@@ -802,7 +802,7 @@ static void pipe_files_connect_a_writer_and_a_reader(void)
     ASSERT_OK(uvgo_file_write(w, "ping", 4));
     ASSERT_EQ(uvgo_file_read(r, buf, sizeof buf), 4);
     ASSERT_STR_EQ(buf, "ping");
-    ASSERT_ERR(uvgo_file_seek(r, 0, SEEK_SET, &pos), UV_ESPIPE);
+    ASSERT_ERR(uvgo_file_seek(r, 0, SEEK_SET, &pos), UVGO_ESPIPE);
     ASSERT_OK(uvgo_file_close(w));
     ASSERT_EQ(uvgo_file_read(r, buf, sizeof buf), 0);
     ASSERT_OK(uvgo_file_close(r));
@@ -855,7 +855,7 @@ static void tasks_share_one_file(void)
     rm_dir(dir);
 }
 
-/* ---- whole files --------------------------------------------------------------- */
+/* ---- whole files --------------------------------------------------------- */
 
 static void read_file_honours_its_limit(void)
 {
@@ -873,8 +873,8 @@ static void read_file_honours_its_limit(void)
     ASSERT_EQ(data[9999], '9');
     ASSERT_EQ(data[10000], '\0');
     free(data);
-    ASSERT_ERR(uvgo_read_file(p, 9999, &data, &len), UV_EFBIG);
-    ASSERT_ERR(uvgo_read_file(p, 1, &data, &len), UV_EFBIG);
+    ASSERT_ERR(uvgo_read_file(p, 9999, &data, &len), UVGO_EFBIG);
+    ASSERT_ERR(uvgo_read_file(p, 1, &data, &len), UVGO_EFBIG);
     ASSERT_OK(uvgo_read_file(p, 0, &data, &len));
     ASSERT_EQ(len, 10000);
     free(data);
@@ -889,8 +889,8 @@ static void read_file_honours_its_limit(void)
     ASSERT_EQ(strlen(data), len);
     free(data);
     ASSERT_ERR(uvgo_read_file("/proc/self/status", 16, &data, &len),
-               UV_EFBIG);
-    ASSERT_ERR(uvgo_read_file(dir, 0, &data, &len), UV_EISDIR);
+               UVGO_EFBIG);
+    ASSERT_ERR(uvgo_read_file(dir, 0, &data, &len), UVGO_EISDIR);
     uvgo_ctx_t *ctx = test_ctx_cancel();
     put_file(p, "ctx");
     ASSERT_OK(uvgo_read_file_ctx(p, 3, &data, &len, ctx));
@@ -934,7 +934,7 @@ static void atomic_write_replaces_the_file_whole(void)
     ASSERT_EQ(uvgo_dir_read(d, e, 4), 2);
     ASSERT_OK(uvgo_dir_close(d));
     ASSERT_ERR(uvgo_write_file_atomic(path_in(dir, "none/x", 1), "x", 1,
-                                      0600), UV_ENOENT);
+                                      0600), UVGO_ENOENT);
     uvgo_ctx_t *ctx = test_ctx_cancel();
     ASSERT_OK(uvgo_write_file_atomic_ctx(p, "v3", 2, 0600, ctx));
     expect_file(p, "v3");
@@ -1061,7 +1061,7 @@ static void already_cancelled_ctx_does_nothing(void)
     ASSERT_ERR(uvgo_dir_open_ctx(&d, dir, ctx), UVGO_ECANCELED);
     ASSERT_OK(uvgo_stat(p, &st));
     ASSERT_EQ(st.st_mode & 0777, 0644 & ~022);
-    ASSERT_ERR(uvgo_lstat(q, &st), UV_ENOENT);
+    ASSERT_ERR(uvgo_lstat(q, &st), UVGO_ENOENT);
     expect_file(p, "keep");
 
     fds = count_fds();

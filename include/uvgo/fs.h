@@ -2,10 +2,10 @@
  *
  * The model.  Every call runs its system call on libuv's thread pool and
  * parks the calling task meanwhile: its worker keeps serving other tasks.
- * Errors are libuv's codes, which are the kernel's (UV_ENOENT, UV_EACCES,
- * UV_EISDIR, UV_ENOSPC...; uvgo_strerror names them).  A NULL path or
+ * Errors are libuv's codes, which are the kernel's (UVGO_ENOENT, UVGO_EACCES,
+ * UVGO_EISDIR, UVGO_ENOSPC...; uvgo_strerror names them).  A NULL path or
  * object is UVGO_EINVAL; an empty path reaches the kernel, which says
- * UV_ENOENT (as Go's os.Open("") does).  Calls need a task: UVGO_ENOTTASK
+ * UVGO_ENOENT (as Go's os.Open("") does).  Calls need a task: UVGO_ENOTTASK
  * elsewhere.
  *
  * Contexts.  Each call has a *_ctx form taking a context last (NULL: the
@@ -82,8 +82,8 @@ typedef uv_stat_t uvgo_stat_t;
 
 /* Go's os.OpenFile: opens `path` with UVGO_O_* flags; `mode` (0644...)
  * applies when the file is created, less the umask.  Returns 0 with *f
- * set, UVGO_EINVAL (NULL f or path), or the kernel's error (UV_ENOENT,
- * UV_EACCES, UV_EISDIR for a directory opened for writing, UV_EEXIST with
+ * set, UVGO_EINVAL (NULL f or path), or the kernel's error (UVGO_ENOENT,
+ * UVGO_EACCES, UVGO_EISDIR for a directory opened for writing, UVGO_EEXIST with
  * EXCL...).  Owner: the caller owns *f until uvgo_file_close.
  * Thread: any task. */
 UVGO_EXTERN int uvgo_file_open(uvgo_file_t **f, const char *path, int flags,
@@ -93,7 +93,7 @@ UVGO_EXTERN int uvgo_file_open_ctx(uvgo_file_t **f, const char *path,
 
 /* Reads up to len bytes at the file's offset into buf and advances it.
  * Returns the count (at most INT_MAX; fewer than len is normal), 0 at the
- * end of the file, UVGO_EINVAL (NULL f, NULL buf with len > 0), UV_EBADF
+ * end of the file, UVGO_EINVAL (NULL f, NULL buf with len > 0), UVGO_EBADF
  * (closed), or the kernel's error.  The _ctx form reads at most 1 MiB per
  * call (its bounce buffer).  Owner: buf is the caller's; see "Contexts".
  * Thread: any task. */
@@ -103,7 +103,7 @@ UVGO_EXTERN int uvgo_file_read_ctx(uvgo_file_t *f, void *buf, size_t len,
 
 /* Writes all len bytes at the file's offset (at the end with APPEND),
  * looping over short writes.  Returns 0 once all are written, or the
- * error that stopped it (UV_ENOSPC, UV_EFBIG past RLIMIT_FSIZE, UV_EBADF
+ * error that stopped it (UVGO_ENOSPC, UVGO_EFBIG past RLIMIT_FSIZE, UVGO_EBADF
  * for a file opened read-only...); a prefix may have been written then.
  * Owner: buf stays the caller's; see "Contexts".  Thread: any task. */
 UVGO_EXTERN int uvgo_file_write(uvgo_file_t *f, const void *buf, size_t len);
@@ -128,32 +128,32 @@ UVGO_EXTERN int uvgo_file_write_at_ctx(uvgo_file_t *f, const void *buf,
 /* Go's Seek: sets the offset for the next read or write to `off` relative
  * to SEEK_SET, SEEK_CUR or SEEK_END; *pos (if not NULL) receives the new
  * offset.  Runs lseek(2) in place (it never waits, so it has no _ctx
- * form).  Returns 0, UVGO_EINVAL, UV_EBADF, or the kernel's error
- * (UV_ESPIPE on a pipe).  Owner: none.  Thread: any. */
+ * form).  Returns 0, UVGO_EINVAL, UVGO_EBADF, or the kernel's error
+ * (UVGO_ESPIPE on a pipe).  Owner: none.  Thread: any. */
 UVGO_EXTERN int uvgo_file_seek(uvgo_file_t *f, int64_t off, int whence,
                                int64_t *pos);
 
 /* Go's Sync: fsync(2), the file's data and metadata on stable storage.
- * Returns 0, UVGO_EINVAL, UV_EBADF or the kernel's error.  Owner: none.
+ * Returns 0, UVGO_EINVAL, UVGO_EBADF or the kernel's error.  Owner: none.
  * Thread: any task. */
 UVGO_EXTERN int uvgo_file_sync(uvgo_file_t *f);
 UVGO_EXTERN int uvgo_file_sync_ctx(uvgo_file_t *f, uvgo_ctx_t *ctx);
 
-/* Go's File.Stat: fstat(2) into *st.  Returns 0, UVGO_EINVAL, UV_EBADF or
+/* Go's File.Stat: fstat(2) into *st.  Returns 0, UVGO_EINVAL, UVGO_EBADF or
  * the kernel's error.  Owner: the caller's *st.  Thread: any task. */
 UVGO_EXTERN int uvgo_file_stat(uvgo_file_t *f, uvgo_stat_t *st);
 UVGO_EXTERN int uvgo_file_stat_ctx(uvgo_file_t *f, uvgo_stat_t *st,
                                    uvgo_ctx_t *ctx);
 
 /* Go's Truncate: sets the file's size (ftruncate(2)); the offset stays.
- * Returns 0, UVGO_EINVAL (size < 0), UV_EBADF or the kernel's error.
+ * Returns 0, UVGO_EINVAL (size < 0), UVGO_EBADF or the kernel's error.
  * Owner: none.  Thread: any task. */
 UVGO_EXTERN int uvgo_file_truncate(uvgo_file_t *f, int64_t size);
 UVGO_EXTERN int uvgo_file_truncate_ctx(uvgo_file_t *f, int64_t size,
                                        uvgo_ctx_t *ctx);
 
 /* Closes the file and frees f.  Returns close(2)'s result, UVGO_EINVAL,
- * or UV_EBADF for a second close of a file still referenced by calls in
+ * or UVGO_EBADF for a second close of a file still referenced by calls in
  * progress.  While other calls on f are still in progress (or given up
  * on), the descriptor closes when the last of them ends and this returns
  * 0.  The _ctx form returns the context's error if it ends while close
@@ -186,7 +186,7 @@ UVGO_EXTERN int uvgo_file_create_temp_ctx(uvgo_file_t **f, const char *dir,
  * both blocking and close-on-exec.  Made to be handed to child processes
  * (uvgo/process.h: one child's stdout, another's stdin); a task that
  * reads a pipe itself does better with a process pipe connection (see
- * "Cost").  Returns 0, UVGO_EINVAL, or the kernel's error (UV_EMFILE).
+ * "Cost").  Returns 0, UVGO_EINVAL, or the kernel's error (UVGO_EMFILE).
  * Owner: the caller owns both.  Thread: any. */
 UVGO_EXTERN int uvgo_file_pipe(uvgo_file_t **r, uvgo_file_t **w);
 
@@ -195,7 +195,7 @@ UVGO_EXTERN int uvgo_file_pipe(uvgo_file_t **r, uvgo_file_t **w);
 /* ------------------------------------------------------------------------ */
 
 /* Go's os.Stat (follows symbolic links) and os.Lstat (does not): fills
- * *st.  Returns 0, UVGO_EINVAL, or the kernel's error (UV_ENOENT).
+ * *st.  Returns 0, UVGO_EINVAL, or the kernel's error (UVGO_ENOENT).
  * Owner: the caller's *st.  Thread: any task. */
 UVGO_EXTERN int uvgo_stat(const char *path, uvgo_stat_t *st);
 UVGO_EXTERN int uvgo_stat_ctx(const char *path, uvgo_stat_t *st,
@@ -205,14 +205,14 @@ UVGO_EXTERN int uvgo_lstat_ctx(const char *path, uvgo_stat_t *st,
                                uvgo_ctx_t *ctx);
 
 /* Go's os.Mkdir: creates a directory with `mode` (less the umask).
- * Returns 0, UVGO_EINVAL, or the kernel's error (UV_EEXIST, UV_ENOENT
+ * Returns 0, UVGO_EINVAL, or the kernel's error (UVGO_EEXIST, UVGO_ENOENT
  * for a missing parent).  Owner: none.  Thread: any task. */
 UVGO_EXTERN int uvgo_mkdir(const char *path, int mode);
 UVGO_EXTERN int uvgo_mkdir_ctx(const char *path, int mode, uvgo_ctx_t *ctx);
 
 /* Go's os.MkdirAll (mkdir -p): creates `path` and every missing parent.
  * Returns 0 (also when it already is a directory), UVGO_EINVAL,
- * UV_ENOTDIR when it or a parent exists and is not a directory, or the
+ * UVGO_ENOTDIR when it or a parent exists and is not a directory, or the
  * kernel's error.  Owner: none.  Thread: any task. */
 UVGO_EXTERN int uvgo_mkdir_all(const char *path, int mode);
 UVGO_EXTERN int uvgo_mkdir_all_ctx(const char *path, int mode,
@@ -229,7 +229,7 @@ UVGO_EXTERN int uvgo_mkdir_temp_ctx(const char *dir, const char *pattern,
                                     char **path, uvgo_ctx_t *ctx);
 
 /* Go's os.Remove: removes a file, a symbolic link or an empty directory.
- * Returns 0, UVGO_EINVAL, or the kernel's error (UV_ENOENT, UV_ENOTEMPTY).
+ * Returns 0, UVGO_EINVAL, or the kernel's error (UVGO_ENOENT, UVGO_ENOTEMPTY).
  * Owner: none.  Thread: any task. */
 UVGO_EXTERN int uvgo_remove(const char *path);
 UVGO_EXTERN int uvgo_remove_ctx(const char *path, uvgo_ctx_t *ctx);
@@ -242,14 +242,14 @@ UVGO_EXTERN int uvgo_remove_all(const char *path);
 UVGO_EXTERN int uvgo_remove_all_ctx(const char *path, uvgo_ctx_t *ctx);
 
 /* Go's os.Rename: rename(2), replacing `newpath` atomically if it exists.
- * Returns 0, UVGO_EINVAL, or the kernel's error (UV_EXDEV across file
+ * Returns 0, UVGO_EINVAL, or the kernel's error (UVGO_EXDEV across file
  * systems).  Owner: none.  Thread: any task. */
 UVGO_EXTERN int uvgo_rename(const char *oldpath, const char *newpath);
 UVGO_EXTERN int uvgo_rename_ctx(const char *oldpath, const char *newpath,
                                 uvgo_ctx_t *ctx);
 
 /* Go's os.Readlink: *target receives the symbolic link's contents.
- * Returns 0, UVGO_EINVAL, UVGO_ENOMEM or the kernel's error (UV_EINVAL
+ * Returns 0, UVGO_EINVAL, UVGO_ENOMEM or the kernel's error (UVGO_EINVAL
  * for a path that is not a link).  Owner: the caller frees *target with
  * free().  Thread: any task. */
 UVGO_EXTERN int uvgo_readlink(const char *path, char **target);
@@ -281,7 +281,7 @@ typedef struct uvgo_dirent {
 } uvgo_dirent_t;
 
 /* Opens a directory for reading in batches.  Returns 0, UVGO_EINVAL, or
- * the kernel's error (UV_ENOENT, UV_ENOTDIR).  Owner: the caller owns *d
+ * the kernel's error (UVGO_ENOENT, UVGO_ENOTDIR).  Owner: the caller owns *d
  * until uvgo_dir_close.  Thread: any task. */
 UVGO_EXTERN int uvgo_dir_open(uvgo_dir_t **d, const char *path);
 UVGO_EXTERN int uvgo_dir_open_ctx(uvgo_dir_t **d, const char *path,
@@ -311,7 +311,7 @@ UVGO_EXTERN int uvgo_dir_close_ctx(uvgo_dir_t *d, uvgo_ctx_t *ctx);
 /* Go's os.ReadFile, bounded: reads the whole file into a new buffer.
  * *data receives it with a NUL byte after the last one (not counted in
  * *len).  A file longer than `limit` bytes (0: UVGO_READ_FILE_MAX) is
- * UV_EFBIG, and nothing is returned; memory use stays under about twice
+ * UVGO_EFBIG, and nothing is returned; memory use stays under about twice
  * the limit.  Returns 0, UVGO_EINVAL, UVGO_ENOMEM or the kernel's error.
  * Owner: the caller frees *data with free().  Thread: any task. */
 UVGO_EXTERN int uvgo_read_file(const char *path, size_t limit, char **data,

@@ -120,7 +120,7 @@ static int file_acquire(uvgo_file_t *f)
     /* acquire: pairs with the exchange in uvgo_file_close. */
     if (atomic_load_explicit(&f->closing, memory_order_acquire)) {
         file_release(f);
-        return UV_EBADF;
+        return UVGO_EBADF;
     }
     return 0;
 }
@@ -132,7 +132,7 @@ static void dir_release(uvgo_dir_t *d)
         free(d);
 }
 
-/* ---- one request ------------------------------------------------------------ */
+/* ---- one request --------------------------------------------------------- */
 
 static void fs_done(uv_fs_t *req)
 {
@@ -373,7 +373,7 @@ fail:
     return err;
 }
 
-/* ---- files ------------------------------------------------------------------ */
+/* ---- files --------------------------------------------------------------- */
 
 static uvgo_file_t *file_new(const char *name)
 {
@@ -500,7 +500,7 @@ static int file_write_all(uvgo_file_t *f, const void *buf, size_t len,
         if (r < 0)
             return r;
         if (r == 0)
-            return UV_EIO; /* no progress: Go's io.ErrShortWrite */
+            return UVGO_EIO; /* no progress: Go's io.ErrShortWrite */
         done += (size_t)r;
     }
     return 0;
@@ -538,7 +538,7 @@ int uvgo_file_seek(uvgo_file_t *f, int64_t off, int whence, int64_t *pos)
     if (!f || (whence != SEEK_SET && whence != SEEK_CUR && whence != SEEK_END))
         return UVGO_EINVAL;
     if (atomic_load_explicit(&f->closing, memory_order_acquire))
-        return UV_EBADF;
+        return UVGO_EBADF;
     r = lseek(f->fd, (off_t)off, whence);
     if (r < 0)
         return uv_translate_sys_error(errno); /* read at once, same thread */
@@ -602,7 +602,7 @@ int uvgo_file_close_ctx(uvgo_file_t *f, uvgo_ctx_t *ctx)
         return UVGO_ENOTTASK;
     /* acq_rel: pairs with the load in file_acquire. */
     if (atomic_exchange_explicit(&f->closing, 1, memory_order_acq_rel))
-        return UV_EBADF;
+        return UVGO_EBADF;
     /* Sole holder: close through the pool and report its result.  Else
      * the last request in flight closes the descriptor. */
     if (!atomic_compare_exchange_strong_explicit(&f->refs, &one, 0,
@@ -659,7 +659,7 @@ int uvgo_file_pipe(uvgo_file_t **r, uvgo_file_t **w)
     return 0;
 }
 
-/* ---- temporary names ------------------------------------------------------ */
+/* ---- temporary names ----------------------------------------------------- */
 
 /* A random 32-bit number for temporary names: splitmix64 over a counter
  * seeded from the clock and the pid, so processes and calls differ. */
@@ -713,9 +713,9 @@ static char *temp_name(const char *dir, const char *pattern, int *err)
 static int create_temp(uvgo_file_t **f, const char *dir, const char *pattern,
                        int mode, uvgo_ctx_t *ctx)
 {
-    int err = UV_EEXIST;
+    int err = UVGO_EEXIST;
 
-    for (int i = 0; i < TEMP_TRIES && err == UV_EEXIST; i++) {
+    for (int i = 0; i < TEMP_TRIES && err == UVGO_EEXIST; i++) {
         char *name = temp_name(dir, pattern, &err);
         if (!name)
             return err;
@@ -744,11 +744,11 @@ int uvgo_file_create_temp(uvgo_file_t **f, const char *dir,
 int uvgo_mkdir_temp_ctx(const char *dir, const char *pattern, char **path,
                         uvgo_ctx_t *ctx)
 {
-    int err = UV_EEXIST;
+    int err = UVGO_EEXIST;
 
     if (!path)
         return UVGO_EINVAL;
-    for (int i = 0; i < TEMP_TRIES && err == UV_EEXIST; i++) {
+    for (int i = 0; i < TEMP_TRIES && err == UVGO_EEXIST; i++) {
         struct fsargs a = {.type = UV_FS_MKDIR, .mode = 0700, .temp = 1};
         char *name = temp_name(dir, pattern, &err);
         if (!name)
@@ -769,7 +769,7 @@ int uvgo_mkdir_temp(const char *dir, const char *pattern, char **path)
     return uvgo_mkdir_temp_ctx(dir, pattern, path, NULL);
 }
 
-/* ---- paths ------------------------------------------------------------------ */
+/* ---- paths --------------------------------------------------------------- */
 
 /* A request on one or two paths with no other result. */
 static int path_call(uv_fs_type type, const char *path, const char *path2,
@@ -832,7 +832,7 @@ static int mkdir_all(char *path, size_t len, int mode, uvgo_ctx_t *ctx)
     path[len] = '\0';
     err = uvgo_stat_ctx(path, &st, ctx);
     if (err == 0) {
-        err = S_ISDIR(st.st_mode) ? 0 : UV_ENOTDIR;
+        err = S_ISDIR(st.st_mode) ? 0 : UVGO_ENOTDIR;
         goto out;
     }
     /* Skip trailing slashes, then the last element: its parent first. */
@@ -884,7 +884,7 @@ int uvgo_remove_ctx(const char *path, uvgo_ctx_t *ctx)
         return 0;
     /* Both failed.  rmdir of a non-directory says ENOTDIR everywhere, so
      * then unlink's error is the real one (Go's reasoning). */
-    return err2 == UV_ENOTDIR ? err : err2;
+    return err2 == UVGO_ENOTDIR ? err : err2;
 }
 
 int uvgo_remove(const char *path)
@@ -901,7 +901,7 @@ static int remove_tree(const char *path, uvgo_ctx_t *ctx)
     int n, err, err2;
 
     if ((err = uvgo_dir_open_ctx(&d, path, ctx)))
-        return err == UV_ENOENT ? 0 : err; /* gone meanwhile */
+        return err == UVGO_ENOENT ? 0 : err; /* gone meanwhile */
     if (!(ents = malloc(16 * sizeof *ents))) {
         (void)uvgo_dir_close(d);
         return UVGO_ENOMEM;
@@ -928,7 +928,7 @@ static int remove_tree(const char *path, uvgo_ctx_t *ctx)
         err = err2;
     if (err == 0)
         err = path_call(UV_FS_RMDIR, path, NULL, 0, ctx);
-    return err == UV_ENOENT ? 0 : err;
+    return err == UVGO_ENOENT ? 0 : err;
 }
 
 int uvgo_remove_all_ctx(const char *path, uvgo_ctx_t *ctx)
@@ -943,7 +943,7 @@ int uvgo_remove_all_ctx(const char *path, uvgo_ctx_t *ctx)
     if (path[n - 1] == '.' && (n == 1 || path[n - 2] == '/'))
         return UVGO_EINVAL;
     err = uvgo_remove_ctx(path, ctx);
-    if (err == 0 || err == UV_ENOENT)
+    if (err == 0 || err == UVGO_ENOENT)
         return 0;
     if (uvgo_lstat_ctx(path, &st, ctx) != 0 || !S_ISDIR(st.st_mode))
         return err;
@@ -1000,7 +1000,7 @@ int uvgo_chmod(const char *path, int mode)
     return uvgo_chmod_ctx(path, mode, NULL);
 }
 
-/* ---- directories ------------------------------------------------------------ */
+/* ---- directories --------------------------------------------------------- */
 
 int uvgo_dir_open_ctx(uvgo_dir_t **out, const char *path, uvgo_ctx_t *ctx)
 {
@@ -1062,7 +1062,7 @@ int uvgo_dir_close(uvgo_dir_t *d)
     return uvgo_dir_close_ctx(d, NULL);
 }
 
-/* ---- whole files ------------------------------------------------------------ */
+/* ---- whole files --------------------------------------------------------- */
 
 int uvgo_read_file_ctx(const char *path, size_t limit, char **data,
                        size_t *len, uvgo_ctx_t *ctx)
@@ -1087,7 +1087,7 @@ int uvgo_read_file_ctx(const char *path, size_t limit, char **data,
     for (;;) {
         if (!buf || n == cap) {
             if (n > limit) {
-                err = UV_EFBIG;
+                err = UVGO_EFBIG;
                 break;
             }
             if (buf)
@@ -1106,7 +1106,7 @@ int uvgo_read_file_ctx(const char *path, size_t limit, char **data,
         n += (size_t)r;
     }
     if (err == 0 && n > limit)
-        err = UV_EFBIG;
+        err = UVGO_EFBIG;
     /* A context that ended lets the close finish in the background. */
     r = uvgo_file_close_ctx(f, ctx);
     if (err == 0 && r != UVGO_ECANCELED && r != UVGO_ETIMEDOUT)
@@ -1165,7 +1165,7 @@ int uvgo_write_file(const char *path, const void *data, size_t len, int mode)
 }
 
 /* fsync of the directory `dir`, which makes a rename in it durable.  File
- * systems that cannot sync a directory say UV_EINVAL: nothing to do. */
+ * systems that cannot sync a directory say UVGO_EINVAL: nothing to do. */
 static int sync_dir(const char *dir, uvgo_ctx_t *ctx)
 {
     uvgo_file_t *d;
@@ -1175,7 +1175,7 @@ static int sync_dir(const char *dir, uvgo_ctx_t *ctx)
         return err;
     err = uvgo_file_sync_ctx(d, ctx);
     err2 = uvgo_file_close_ctx(d, ctx);
-    if (err == UV_EINVAL)
+    if (err == UVGO_EINVAL)
         err = 0;
     return err ? err : err2;
 }
