@@ -9,6 +9,7 @@
  *   uvgo/signal.h   signals delivered into channels
  *   uvgo/fs.h       files, directories, whole-file reads and atomic writes
  *   uvgo/io.h       stream connections (Go's net.Conn) and bufio
+ *   uvgo/process.h  child processes (Go's os/exec), standard streams
  *   uvgo/sync.h     Mutex, RWMutex, WaitGroup, Once, Cond, Pool
  *   uvgo/xsync.h    semaphore, errgroup, singleflight, rate limiter
  */
@@ -20,6 +21,7 @@
 #include "uvgo/errno.h"
 #include "uvgo/fs.h"
 #include "uvgo/io.h"
+#include "uvgo/process.h"
 #include "uvgo/task.h"
 #include "uvgo/signal.h"
 #include "uvgo/sync.h"

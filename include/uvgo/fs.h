@@ -162,6 +162,11 @@ UVGO_EXTERN int uvgo_file_truncate_ctx(uvgo_file_t *f, int64_t size,
 UVGO_EXTERN int uvgo_file_close(uvgo_file_t *f);
 UVGO_EXTERN int uvgo_file_close_ctx(uvgo_file_t *f, uvgo_ctx_t *ctx);
 
+/* Go's os.NewFile: a file of the open descriptor fd, named `name` (NULL:
+ * "").  Returns 0, UVGO_EINVAL (NULL f, fd < 0) or UVGO_ENOMEM.  Owner:
+ * *f owns fd from then on: uvgo_file_close closes it.  Thread: any. */
+UVGO_EXTERN int uvgo_file_from_fd(uvgo_file_t **f, int fd, const char *name);
+
 /* The descriptor (for uvgo_cmd_t's stdio, or fcntl), -1 for NULL.  Do not
  * close it yourself.  Owner: f's.  Thread: any. */
 UVGO_EXTERN int uvgo_file_fd(const uvgo_file_t *f);

@@ -621,6 +621,19 @@ int uvgo_file_close(uvgo_file_t *f)
     return uvgo_file_close_ctx(f, NULL);
 }
 
+int uvgo_file_from_fd(uvgo_file_t **out, int fd, const char *name)
+{
+    uvgo_file_t *f;
+
+    if (!out || fd < 0)
+        return UVGO_EINVAL;
+    if (!(f = file_new(name ? name : "")))
+        return UVGO_ENOMEM;
+    f->fd = fd;
+    *out = f;
+    return 0;
+}
+
 int uvgo_file_fd(const uvgo_file_t *f)
 {
     return f ? f->fd : -1;
