@@ -547,6 +547,56 @@ static void command_context_signal_then_sigkill_after_the_grace(void)
     ASSERT_EQ(count_children(NULL), 0);
 }
 
+/* 1 while process pid exists and is not a zombie. */
+static int alive(int pid)
+{
+    char path[64], buf[256];
+    snprintf(path, sizeof path, "/proc/%d/stat", pid);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return 0;
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    char *p = strrchr(buf, ')');
+    return p && p[1] == ' ' && p[2] != 'Z';
+}
+
+/* A shell and its background child end together when the signal goes to
+ * the process group. */
+static void new_process_group_takes_the_whole_tree(void)
+{
+    const char *tree[] = {"sh", "-c", "sleep 30 & echo $!; wait", NULL};
+    uvgo_cmd_t c = cmd_of(tree);
+    uvgo_ctx_t *ctx = test_ctx_cancel();
+    uvgo_process_t *p;
+    uvgo_reader_t *r;
+    uvgo_exit_t st;
+    const char *line;
+    size_t len;
+
+    c.ctx = ctx;
+    c.new_process_group = 1;
+    c.stdio[1].kind = UVGO_STDIO_PIPE;
+    ASSERT_OK(uvgo_process_start(&p, &c));
+    ASSERT_OK(uvgo_reader_new(&r, uvgo_process_stdio(p, 1), 0));
+    ASSERT_OK(uvgo_reader_read_line(r, &line, &len));
+    int grandchild = atoi(line);
+    ASSERT_GT(grandchild, 0);
+    ASSERT(alive(grandchild));
+    ASSERT_EQ(getpgid(grandchild), uvgo_process_pid(p));
+    uvgo_ctx_cancel(ctx);
+    ASSERT_OK(uvgo_process_wait(p, &st));
+    ASSERT_EQ(st.signal, SIGKILL);
+    for (int i = 0; alive(grandchild); i++) {
+        ASSERT(i < 10000);
+        uvgo_sleep(MS);
+    }
+    uvgo_reader_free(r);
+    uvgo_process_free(p);
+    test_ctx_done(ctx);
+}
+
 /* ---- output, limits, pipes that close ------------------------------------ */
 
 static void huge_output_over_the_capture_limit_fails(void)
@@ -883,6 +933,7 @@ static const test_case_t cases[] = {
     CASE(one_waiter_at_a_time),
     CASE(command_context_kills_and_reaps),
     CASE(command_context_signal_then_sigkill_after_the_grace),
+    CASE(new_process_group_takes_the_whole_tree),
     CASE(huge_output_over_the_capture_limit_fails),
     CASE(writing_to_a_child_that_closed_stdin_is_epipe),
     CASE(a_reader_that_closes_early_gives_the_writer_epipe),

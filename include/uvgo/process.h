@@ -33,9 +33,11 @@
  * stdin fails with UVGO_EPIPE instead of killing the parent.  Children
  * start with every signal at its default.
  *
- * Cost.  uv_spawn forks and waits for the exec on the calling worker's
- * thread, so a start holds that worker for about a millisecond (more for
- * a process with a large address space); see test/bench for numbers.
+ * Cost.  uv_spawn forks and waits for the child's exec on the calling
+ * worker's thread, so a start holds that worker meanwhile: 5 to 6 ms per
+ * start of /bin/true measured on a 2-core VM under load (300 starts in a
+ * row; a shell's fork and exec took 4 ms there), more for a parent with a
+ * large address space.  Other workers keep running.
  */
 #ifndef UVGO_PROCESS_H
 #define UVGO_PROCESS_H
@@ -99,6 +101,13 @@ typedef struct uvgo_cmd {
     uvgo_ctx_t *ctx;
     int cancel_signal;
     uvgo_duration_t wait_delay;
+    /* 1: the child leads a new session and process group (Go's
+     * SysProcAttr Setsid), and every signal uvgo sends it (the command
+     * context's, uvgo_process_signal) goes to the whole group, so a shell
+     * and whatever it started end together.  Having no controlling
+     * terminal then, it does not get the terminal's Ctrl-C either: the
+     * parent decides. */
+    int new_process_group;
 } uvgo_cmd_t;
 
 /* How a process ended (Go's ProcessState). */
@@ -144,7 +153,8 @@ UVGO_EXTERN int uvgo_process_wait_ctx(uvgo_process_t *p, uvgo_exit_t *st,
                                       uvgo_ctx_t *ctx);
 
 /* Go's Process.Signal: sends sig (SIGTERM, SIGINT...; 0 checks that the
- * child still runs) to the child.  Returns 0, UVGO_ESRCH once it has
+ * child still runs) to the child, or to its whole process group with
+ * new_process_group.  Returns 0, UVGO_ESRCH once it has
  * exited (a signal can never reach another process that reused the pid),
  * UVGO_EINVAL or UVGO_ENOTTASK.  Owner: none.  Thread: any task. */
 UVGO_EXTERN int uvgo_process_signal(uvgo_process_t *p, int sig);

@@ -46,6 +46,7 @@ struct uvgo_process {
 
     /* Immutable once started. */
     int pid;
+    int group;                  /* signals go to its process group */
     int cancel_signal;          /* the command context's signal */
     uint64_t wait_delay_ms;     /* then SIGKILL after this; 0: never */
     uvgo_ctx_t *ctx;            /* a reference to the command context */
@@ -83,6 +84,16 @@ static void on_closed(uv_handle_t *h)
     struct uvgo_process *p = h->data;
     if (--p->handles == 0)
         uvgo__ioreq_complete(&p->exit); /* may free p */
+}
+
+/* Sends sig to the child (or its group) while libuv has not reaped it, so
+ * the pid, which leads the group, cannot have been reused.  Loop thread. */
+static int send_signal(struct uvgo_process *p, int sig)
+{
+    if (p->exited)
+        return UVGO_ESRCH;
+    return p->group ? uv_kill(-p->pid, sig)
+                    : uv_process_kill(&p->handle, sig);
 }
 
 /* The handles a record owns: the process, the grace timer, and under
@@ -136,9 +147,7 @@ static void on_child_exit(uv_process_t *h, int64_t status, int term_signal)
 
 static void on_grace(uv_timer_t *t)
 {
-    struct uvgo_process *p = t->data;
-    if (!p->exited)
-        (void)uv_process_kill(&p->handle, SIGKILL);
+    (void)send_signal(t->data, SIGKILL);
 }
 
 /* Runs in a task of its own once the command context has ended. */
@@ -148,7 +157,7 @@ static void *on_ctx_done(void *arg)
 
     if (uvgo_loop_enter(p->exit.loop) == 0 && !p->exited) {
         p->signalled = 1;
-        (void)uv_process_kill(&p->handle, p->cancel_signal);
+        (void)send_signal(p, p->cancel_signal);
         if (p->cancel_signal != SIGKILL && p->wait_delay_ms)
             (void)uv_timer_start(&p->grace, on_grace, p->wait_delay_ms, 0);
     }
@@ -318,6 +327,8 @@ int uvgo_process_start(uvgo_process_t **out, const uvgo_cmd_t *cmd)
     o.cwd = cmd->dir;
     o.stdio_count = 3;
     o.stdio = sc;
+    if (cmd->new_process_group)
+        o.flags |= UV_PROCESS_DETACHED; /* setsid() in the child */
     err = uv_spawn(loop, &p->handle, &o);
     p->handles = PROCESS_HANDLES;
     for (int i = 0; i < 3; i++)
@@ -334,6 +345,7 @@ int uvgo_process_start(uvgo_process_t **out, const uvgo_cmd_t *cmd)
         return err;
     }
     p->pid = p->handle.pid;
+    p->group = cmd->new_process_group != 0;
 #if defined(UVGO_TSAN)
     (void)uv_timer_start(&p->nudge, on_nudge, NUDGE_MS, NUDGE_MS);
     uv_unref((uv_handle_t *)&p->nudge);
@@ -349,7 +361,7 @@ int uvgo_process_start(uvgo_process_t **out, const uvgo_cmd_t *cmd)
             /* Started but unwatched: end it, as Go's Start would fail. */
             p->watch = NULL;
             uvgo__ioreq_release(&p->exit);
-            (void)uv_process_kill(&p->handle, SIGKILL);
+            (void)send_signal(p, SIGKILL);
             uv_unref((uv_handle_t *)&p->handle);
             pipes_free(p);
             uvgo__ioreq_release(&p->exit);
@@ -414,9 +426,7 @@ int uvgo_process_signal(uvgo_process_t *p, int sig)
         return UVGO_EINVAL;
     if ((err = uvgo_loop_enter(p->exit.loop)))
         return err;
-    if (p->exited)
-        return UVGO_ESRCH;
-    return uv_process_kill(&p->handle, sig);
+    return send_signal(p, sig);
 }
 
 int uvgo_process_kill(uvgo_process_t *p)
