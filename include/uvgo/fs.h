@@ -152,13 +152,14 @@ UVGO_EXTERN int uvgo_file_truncate(uvgo_file_t *f, int64_t size);
 UVGO_EXTERN int uvgo_file_truncate_ctx(uvgo_file_t *f, int64_t size,
                                        uvgo_ctx_t *ctx);
 
-/* Closes the file and frees f.  Returns close(2)'s result, UVGO_EINVAL,
- * or UVGO_EBADF for a second close of a file still referenced by calls in
- * progress.  While other calls on f are still in progress (or given up
- * on), the descriptor closes when the last of them ends and this returns
- * 0.  The _ctx form returns the context's error if it ends while close
- * runs: the descriptor is closed in the background all the same.
- * Owner: consumes f, whatever it returns.  Thread: any task. */
+/* Closes the file and frees f.  Returns close(2)'s result, UVGO_EINVAL
+ * or UVGO_ENOTTASK (then f is untouched).  While other calls on f are
+ * still in progress (or given up on), the descriptor closes when the last
+ * of them ends (they return their results; calls that start later on f
+ * are use after free) and this returns 0.  The _ctx form returns the
+ * context's error if it ends while close runs: the descriptor is closed
+ * in the background all the same.  Owner: consumes f.
+ * Thread: any task. */
 UVGO_EXTERN int uvgo_file_close(uvgo_file_t *f);
 UVGO_EXTERN int uvgo_file_close_ctx(uvgo_file_t *f, uvgo_ctx_t *ctx);
 

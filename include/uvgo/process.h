@@ -96,8 +96,8 @@ typedef struct uvgo_cmd {
     /* Go's CommandContext: when ctx ends while the child runs, the child
      * gets cancel_signal (0: SIGKILL), and, if that was not SIGKILL and it
      * is still running wait_delay later, SIGKILL (Go's Cancel and
-     * WaitDelay; wait_delay 0: no second signal).  The context must
-     * outlive the process (or be released only after it was waited). */
+     * WaitDelay; wait_delay 0: no second signal).  The process holds a
+     * reference to the context. */
     uvgo_ctx_t *ctx;
     int cancel_signal;
     uvgo_duration_t wait_delay;
