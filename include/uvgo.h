@@ -12,6 +12,7 @@
  *   uvgo/process.h  child processes (Go's os/exec), standard streams
  *   uvgo/sync.h     Mutex, RWMutex, WaitGroup, Once, Cond, Pool
  *   uvgo/xsync.h    semaphore, errgroup, singleflight, rate limiter
+ *   uvgo/metrics.h  runtime metrics: per-worker counters, latency
  */
 #ifndef UVGO_H
 #define UVGO_H
@@ -21,6 +22,7 @@
 #include "uvgo/errno.h"
 #include "uvgo/fs.h"
 #include "uvgo/io.h"
+#include "uvgo/metrics.h"
 #include "uvgo/process.h"
 #include "uvgo/task.h"
 #include "uvgo/signal.h"
