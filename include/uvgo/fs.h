@@ -114,7 +114,8 @@ UVGO_EXTERN int uvgo_file_write_ctx(uvgo_file_t *f, const void *buf,
  * file's offset alone.  read_at reads until len bytes (at most INT_MAX)
  * or the end of the file and returns the count: fewer than len only at
  * the end.  write_at writes all len bytes and returns 0.  UVGO_EINVAL for
- * off < 0.  Owner and thread: as read and write. */
+ * off < 0.  Owner: buf stays the caller's; see "Contexts".
+ * Thread: any task. */
 UVGO_EXTERN int uvgo_file_read_at(uvgo_file_t *f, void *buf, size_t len,
                                   int64_t off);
 UVGO_EXTERN int uvgo_file_read_at_ctx(uvgo_file_t *f, void *buf, size_t len,

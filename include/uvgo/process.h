@@ -159,7 +159,8 @@ UVGO_EXTERN int uvgo_process_wait_ctx(uvgo_process_t *p, uvgo_exit_t *st,
  * UVGO_EINVAL or UVGO_ENOTTASK.  Owner: none.  Thread: any task. */
 UVGO_EXTERN int uvgo_process_signal(uvgo_process_t *p, int sig);
 
-/* Go's Process.Kill: uvgo_process_signal(p, SIGKILL). */
+/* Go's Process.Kill: uvgo_process_signal(p, SIGKILL).  Owner: none.
+ * Thread: any task. */
 UVGO_EXTERN int uvgo_process_kill(uvgo_process_t *p);
 
 /* Frees p and the connections of its pipes (closing them).  A child still
@@ -188,7 +189,8 @@ UVGO_EXTERN int uvgo_cmd_output(const uvgo_cmd_t *cmd, size_t limit,
                                 char **out, size_t *len, uvgo_exit_t *st);
 
 /* Go's Cmd.CombinedOutput: as uvgo_cmd_output, with stderr going into
- * the same capture as stdout, interleaved as the child wrote them. */
+ * the same capture as stdout, interleaved as the child wrote them.
+ * Owner: the caller frees *out.  Thread: any task. */
 UVGO_EXTERN int uvgo_cmd_combined_output(const uvgo_cmd_t *cmd, size_t limit,
                                          char **out, size_t *len,
                                          uvgo_exit_t *st);
