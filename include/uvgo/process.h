@@ -26,7 +26,8 @@
  *
  * Reaping.  Every child is reaped: by the time uvgo_process_wait returns
  * the kernel has forgotten it, and a process freed while its child still
- * runs reaps it in the background when it exits.  Descriptors uvgo makes
+ * runs reaps it in the background when it exits.  Children still running
+ * when uvgo_main returns are left to themselves, as Go leaves them.  Descriptors uvgo makes
  * are close-on-exec, so one child never inherits another's pipe.  uvgo
  * ignores SIGPIPE for the whole process (unless the program installed its
  * own disposition before uvgo_main): a write to a child that closed its
