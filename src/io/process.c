@@ -158,8 +158,14 @@ static void *on_ctx_done(void *arg)
     if (uvgo_loop_enter(p->exit.loop) == 0 && !p->exited) {
         p->signalled = 1;
         (void)send_signal(p, p->cancel_signal);
-        if (p->cancel_signal != SIGKILL && p->wait_delay_ms)
-            (void)uv_timer_start(&p->grace, on_grace, p->wait_delay_ms, 0);
+        /* libuv's clock is cached per iteration and counts whole
+         * milliseconds: refresh it, and add one, so that the grace is
+         * never cut short. */
+        if (p->cancel_signal != SIGKILL && p->wait_delay_ms) {
+            uv_update_time(p->exit.loop);
+            (void)uv_timer_start(&p->grace, on_grace, p->wait_delay_ms + 1,
+                                 0);
+        }
     }
     uvgo__ioreq_release(&p->exit);
     return NULL;
