@@ -8,6 +8,7 @@
  *   uvgo/context.h  contexts (cancel, deadline, values), *_ctx waits
  *   uvgo/signal.h   signals delivered into channels
  *   uvgo/io.h       stream connections (Go's net.Conn) and bufio
+ *   uvgo/net.h      addresses, DNS, dial, listen, serve, UDP
  *   uvgo/sync.h     Mutex, RWMutex, WaitGroup, Once, Cond, Pool
  *   uvgo/xsync.h    semaphore, errgroup, singleflight, rate limiter
  */
@@ -18,6 +19,7 @@
 #include "uvgo/context.h"
 #include "uvgo/errno.h"
 #include "uvgo/io.h"
+#include "uvgo/net.h"
 #include "uvgo/task.h"
 #include "uvgo/signal.h"
 #include "uvgo/sync.h"
