@@ -379,7 +379,7 @@ static void conn_calls_outside_a_task(void)
     ASSERT_ERR(uvgo_conn_from_fd(&c, 0), UVGO_ENOTTASK);
 }
 
-/* ---- bufio ---------------------------------------------------------------- */
+/* ---- bufio ------------------------------------------------------------- */
 
 static void reader_reads_lines_and_bounds_them(void)
 {
