@@ -21,11 +21,13 @@
  * closed.  Dialed and accepted TCP connections have Nagle off
  * (TCP_NODELAY) and keep-alive probes every 15 s, Go's defaults.
  *
- * Listening on TCP uses every worker: each worker's loop has its own
- * socket on the address (SO_REUSEPORT), the kernel spreads connections
- * over them, and an accepted connection lives on the loop that accepted it
- * (see listen.c for the measurement behind this choice).  A Unix listener
- * has one socket, on the listening task's loop.
+ * Serving uses every worker: a listener's socket lives on the loop of the
+ * task that made it, and uvgo_serve hands accepted TCP connections to the
+ * workers in turn; each then lives on its worker's loop, in the task that
+ * serves it (see listen.c for the measurement behind this choice against
+ * one SO_REUSEPORT socket per worker).  Connections from
+ * uvgo_listener_accept and from Unix listeners live on the listener's
+ * loop.
  */
 #ifndef UVGO_NET_H
 #define UVGO_NET_H
@@ -185,7 +187,7 @@ UVGO_EXTERN void uvgo_listener_free(uvgo_listener_t *l);
 typedef void (*uvgo_conn_fn)(uvgo_conn_t *c, void *arg);
 
 /* Go's Serve: accepts connections on l and runs fn(conn, arg) in a task of
- * its own per connection, on the connection's worker, until ctx is done
+ * its own per connection, on the workers in turn, until ctx is done
  * (or l is closed, or fails).  On EMFILE and other temporary accept errors
  * it backs off as Go does (5 ms doubling up to 1 s) instead of spinning.
  * Shutdown: it stops accepting and closes l, lets live connections run
