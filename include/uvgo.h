@@ -11,6 +11,7 @@
  *   uvgo/net.h      addresses, DNS, dial, listen, serve, UDP
  *   uvgo/sync.h     Mutex, RWMutex, WaitGroup, Once, Cond, Pool
  *   uvgo/xsync.h    semaphore, errgroup, singleflight, rate limiter
+ *   uvgo/metrics.h  runtime metrics: per-worker counters, latency
  */
 #ifndef UVGO_H
 #define UVGO_H
@@ -20,6 +21,7 @@
 #include "uvgo/errno.h"
 #include "uvgo/io.h"
 #include "uvgo/net.h"
+#include "uvgo/metrics.h"
 #include "uvgo/task.h"
 #include "uvgo/signal.h"
 #include "uvgo/sync.h"

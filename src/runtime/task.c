@@ -323,6 +323,7 @@ static int spawn(uvgo_task_t **task, uvgo_task_fn fn, void *arg,
         return err;
     if (task)
         *task = t;
+    uvgo__latency_mark(self, t);
     /* Relaxed: dumps may read it; the record is already published. */
     __atomic_store_n(&t->spawn_site, site, __ATOMIC_RELAXED);
     uvgo__task_set_worker(t, target);
