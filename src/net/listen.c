@@ -3,7 +3,8 @@
  * One socket, many workers.  A listener has one socket, on the loop of the
  * task that made it.  uvgo_serve() accepts there and hands connections to
  * the workers in turn: a connection for another worker leaves as a
- * descriptor (dup, then the accepting handle closes) and becomes a
+ * descriptor (duplicated, close-on-exec like libuv's own, then the
+ * accepting handle closes) and becomes a
  * connection on that worker's loop, in the task that serves it.  The
  * alternative, one SO_REUSEPORT socket per worker loop, was built and
  * measured against this on the echo benchmark (64 connections, 2 cores,
@@ -38,7 +39,7 @@
  * Lifetime.  refs counts the user's handle, the socket handle until it
  * has closed and the pump task; the last to go frees the listener.
  */
-#include <errno.h>
+#include <fcntl.h>
 #include <string.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -489,7 +490,7 @@ static void handler_start(struct server *s, struct lsock *ls, uvgo_conn_t *c)
     if (to != ls->worker && ls->l->kind == NET_TCP &&
         (h = malloc(sizeof *h)) &&
         uv_fileno((uv_handle_t *)c->stream, &fd) == 0 &&
-        (h->fd = dup(fd)) >= 0) {
+        (h->fd = fcntl(fd, F_DUPFD_CLOEXEC, 0)) >= 0) {
         h->s = s;
         uvgo__conn_free_here(c); /* the duplicate carries it over */
         if (uvgo_task_spawn(NULL, handoff_main, h, &o) == 0)
