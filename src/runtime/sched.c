@@ -506,10 +506,20 @@ void uvgo__task_ready(uvgo_task_t *t)
         }
         uvgo__task_set_worker(t, self);
     }
-    atomic_store_explicit(&t->state, UVGO_TASK_RUNNABLE, memory_order_relaxed);
-    if (self->runnext)
-        uvgo__runq_put(self, self->runnext);
-    self->runnext = t;
+    if (self->current == &self->sched) {
+        /* From the loop itself (timers, I/O callbacks): no task hands off
+         * to this one, so runnext would buy nothing and would run the last
+         * of a batch first.  Tasks readied in one poll run in the order
+         * they were readied: timers that fire together, in deadline
+         * order. */
+        uvgo__runq_put(self, t);
+    } else {
+        atomic_store_explicit(&t->state, UVGO_TASK_RUNNABLE,
+                              memory_order_relaxed);
+        if (self->runnext)
+            uvgo__runq_put(self, self->runnext);
+        self->runnext = t;
+    }
     if (UVGO_UNLIKELY(!self->idle_active))
         idle_on(self);
 }
