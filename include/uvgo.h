@@ -9,6 +9,7 @@
  *   uvgo/signal.h   signals delivered into channels
  *   uvgo/fs.h       files, directories, whole-file reads and atomic writes
  *   uvgo/io.h       stream connections (Go's net.Conn) and bufio
+ *   uvgo/net.h      addresses, DNS, dial, listen, serve, UDP
  *   uvgo/process.h  child processes (Go's os/exec), standard streams
  *   uvgo/sync.h     Mutex, RWMutex, WaitGroup, Once, Cond, Pool
  *   uvgo/xsync.h    semaphore, errgroup, singleflight, rate limiter
@@ -23,6 +24,7 @@
 #include "uvgo/fs.h"
 #include "uvgo/io.h"
 #include "uvgo/metrics.h"
+#include "uvgo/net.h"
 #include "uvgo/process.h"
 #include "uvgo/task.h"
 #include "uvgo/signal.h"

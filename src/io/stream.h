@@ -36,6 +36,7 @@ struct uvgo__waiter {
     struct uvgo__waiter *next, *prev; /* in a queue of waiters */
     char *buf;                  /* a read's destination */
     size_t len;
+    void *value;                /* what the waker hands over (a conn) */
     int result;                 /* a count or an error, set by the waker */
     int woken;                  /* result is set (loop thread) */
 };
@@ -101,9 +102,11 @@ struct uvgo_conn {
     char wbyte;                 /* wreq's byte */
     char stash;                 /* a byte read while no reader waited */
 
-    /* The server that accepted it (net layer), under its lock. */
+    /* The server that serves it (net layer), under the server's lock. */
     void *server;
     uvgo_conn_t *server_prev, *server_next;
+    int server_refs;            /* its handler, and a closer at shutdown */
+    int server_closed;
 
     /* The handle, unless wrapped. */
     union {
