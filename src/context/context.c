@@ -181,6 +181,8 @@ static int cancel_one(uvgo_ctx_t *c, int err, int cause, uvgo_ctx_t **work)
         k->linked = 0; /* ours now: its reference comes with it */
         k->work_next = *work;
         *work = k;
+        __builtin_prefetch(&k->done->recvq); /* see "Prefetching the cancel
+                                                walk" */
     }
     c->children = NULL;
     timer = c->timer;
@@ -228,15 +230,17 @@ static void unlink_from_parent(uvgo_ctx_t *c)
 }
 
 /* Prefetching the cancel walk.  Cancelling a node whose Done channel has
- * waiters touches memory the walk has not seen: the waiter, on its task's
- * stack, and the task's record, which the wake-up writes.  With thousands
- * of waiting leaves (bench ctxtree: 10,000) those two misses were most of
- * the walk, taken one after the other.  So the walk looks ahead along the
- * work list: the Done channel of the node two ahead, the first waiter of
- * the node one ahead, and the record of the current node's waiter, so
- * the loads overlap.  The looks are unlocked reads of pointers that may
+ * waiters touches memory the walk has not seen: the channel's queue, the
+ * waiter on its task's stack, and the task's record, which the wake-up
+ * writes.  With thousands of waiting leaves (bench ctxtree: 10,000) those
+ * misses were most of the walk, each waiting for the one before.  So a
+ * node that hands its children to the work list starts loading their
+ * channels (cancel_one), and the walk looks ahead along the list: the
+ * first waiter of the node two ahead and the record of the next node's
+ * waiter, so that several loads are in flight and the current node finds
+ * its own at hand.  The looks are unlocked reads of pointers that may
  * change under us; they only ever feed a prefetch, which cannot fault.
- * Sanitizers would rightly flag the reads, so they go there. */
+ * Sanitizers would rightly flag those reads, so they go there. */
 #if !defined(UVGO_TSAN) && !defined(UVGO_ASAN)
 static inline void *peek_ptr(void *const *p)
 {
@@ -247,14 +251,15 @@ static inline void prefetch_walk(uvgo_ctx_t *k)
 {
     uvgo_ctx_t *n1 = k->work_next, *n2;
     struct uvgo_waiter *w;
-    if ((w = peek_ptr((void *const *)&k->done->recvq.first)))
-        __builtin_prefetch(peek_ptr((void *const *)&w->task), 1);
+    uvgo_task_t *t;
     if (!n1)
         return;
-    if ((w = peek_ptr((void *const *)&n1->done->recvq.first)))
-        __builtin_prefetch(w, 1);
-    if ((n2 = n1->work_next))
-        __builtin_prefetch(n2->done, 1);
+    if ((n2 = n1->work_next) &&
+        (w = peek_ptr((void *const *)&n2->done->recvq.first)))
+        __builtin_prefetch(w);
+    if ((w = peek_ptr((void *const *)&n1->done->recvq.first)) &&
+        (t = peek_ptr((void *const *)&w->task)))
+        __builtin_prefetch(t);
 }
 #else
 static inline void prefetch_walk(uvgo_ctx_t *k)

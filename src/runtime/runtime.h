@@ -61,6 +61,10 @@ struct uvgo_task {
     /* Queue link: inbox, global queue, pinned queue.  Owned by whichever
      * queue holds the task. */
     uvgo_task_t *next;
+    /* In the global queue: a task GQ_AHEAD links further down the list (or
+     * NULL), set when its batch is pushed, so that taking a batch can load
+     * records ahead of its walk (sched.c).  Only a hint once taken. */
+    uvgo_task_t *gq_ahead;
     /* For dumps; relaxed.  state is written by the task's worker (and by
      * a same-thread waker), wait by the task when it parks. */
     _Atomic(const char *) wait;  /* what it waits on while WAITING */
