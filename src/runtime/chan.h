@@ -42,17 +42,18 @@ struct uvgo_waitq {
 struct uvgo_chan {
     uvgo_spinlock_t lock;
     atomic_int refs;
-    /* Immutable once published. */
+    /* Immutable. */
     uint32_t elem_size;
     uint32_t cap;
-    uint8_t timer;     /* a timer's channel: len and cap report 0 (Go 1.23) */
-    uint8_t recv_only; /* a timer's or a context's Done: users may only
-                          receive (Go's <-chan); the runtime sends, closes */
     /* Under lock. */
     uint32_t count;  /* buffered elements */
     uint32_t recvx;  /* next buffered element to receive */
     uint32_t sendx;  /* next free buffer slot */
     int closed;
+    /* Immutable once published. */
+    uint8_t timer;     /* a timer's channel: len and cap report 0 (Go 1.23) */
+    uint8_t recv_only; /* a timer's or a context's Done: users may only
+                          receive (Go's <-chan); the runtime sends, closes */
     struct uvgo_waitq recvq, sendq;
     char buf[];      /* cap * elem_size bytes */
 };
