@@ -57,6 +57,22 @@ int uvgo_procs(int n)
     return prev;
 }
 
+int uvgo_replace_allocator(uvgo_malloc_fn malloc_fn,
+                           uvgo_realloc_fn realloc_fn,
+                           uvgo_calloc_fn calloc_fn, uvgo_free_fn free_fn)
+{
+    int err;
+
+    /* start_lock: a runtime cannot start while the functions change. */
+    pthread_mutex_lock(&start_lock);
+    if (atomic_load(&uvgo__rt))
+        err = UVGO_EBUSY;
+    else
+        err = uvgo__allocator_set(malloc_fn, realloc_fn, calloc_fn, free_fn);
+    pthread_mutex_unlock(&start_lock);
+    return err;
+}
+
 int uvgo_ref(void)
 {
     struct uvgo_runtime *rt = atomic_load(&uvgo__rt);
@@ -125,15 +141,15 @@ static void rt_free(struct uvgo_runtime *rt)
     if (!rt)
         return;
     for (int i = 0; i < rt->nworkers; i++)
-        free(rt->workers[i]);
-    free(rt->workers);
+        uvgo__aligned_free(rt->workers[i]);
+    uvgo__free(rt->workers);
     pthread_mutex_destroy(&rt->lock);
-    free(rt);
+    uvgo__free(rt);
 }
 
 static int rt_create(int n, uv_loop_t *host, struct uvgo_runtime **out)
 {
-    struct uvgo_runtime *rt = calloc(1, sizeof *rt);
+    struct uvgo_runtime *rt = uvgo__calloc(1, sizeof *rt);
     int err = UVGO_ENOMEM;
 
     if (!rt)
@@ -141,22 +157,19 @@ static int rt_create(int n, uv_loop_t *host, struct uvgo_runtime **out)
     pthread_mutex_init(&rt->lock, NULL);
     rt->embedded = host != NULL;
     rt->ticks_per_poll = calibrate_poll_ticks();
-    rt->workers = calloc((size_t)n, sizeof *rt->workers);
+    rt->workers = uvgo__calloc((size_t)n, sizeof *rt->workers);
     if (!rt->workers)
         goto fail;
     for (int i = 0; i < n; i++) {
-        struct uvgo_worker *w = aligned_alloc(UVGO_CACHELINE,
-                                              (sizeof *w + UVGO_CACHELINE - 1) &
-                                                  ~(size_t)(UVGO_CACHELINE - 1));
+        struct uvgo_worker *w = uvgo__aligned_calloc(UVGO_CACHELINE, sizeof *w);
         if (!w)
             goto fail;
-        memset(w, 0, sizeof *w);
         w->id = i;
         rt->workers[i] = w;
         rt->nworkers = i + 1;
         err = uvgo__sched_worker_init(rt, w, host);
         if (err) {
-            free(w);
+            uvgo__aligned_free(w);
             rt->workers[i] = NULL;
             rt->nworkers = i;
             goto fail;
@@ -345,9 +358,15 @@ int uvgo_loop_detach(uv_loop_t *loop)
         return UVGO_EBUSY;
     pthread_mutex_lock(&start_lock);
     atomic_store(&uvgo__rt, NULL);
-    pthread_mutex_unlock(&start_lock);
     w->closing = 1;
+    /* No task is left: every stack and record can go now, as uvgo_main
+     * lets them go when it returns (nothing uvgo allocated outlives a
+     * runtime but the runtime record itself, freed once the handles have
+     * closed). */
     uvgo__stack_cache_trim(&w->stacks, 0);
+    uvgo__stack_global_reset();
+    uvgo__task_records_reset();
+    pthread_mutex_unlock(&start_lock);
     uvgo__sched_embedded_thread_close(w);
     handles[nh++] = (uv_handle_t *)&w->check;
     handles[nh++] = (uv_handle_t *)&w->prepare;

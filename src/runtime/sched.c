@@ -1123,9 +1123,9 @@ static void monitor_main(void *arg)
 {
     struct uvgo_runtime *rt = arg;
     int n = rt->nworkers;
-    unsigned *seen = calloc((size_t)n, sizeof *seen);
-    uint64_t *since = calloc((size_t)n, sizeof *since);
-    uint64_t *reported = calloc((size_t)n, sizeof *reported);
+    unsigned *seen = uvgo__calloc((size_t)n, sizeof *seen);
+    uint64_t *since = uvgo__calloc((size_t)n, sizeof *since);
+    uint64_t *reported = uvgo__calloc((size_t)n, sizeof *reported);
     const char *env = getenv("UVGO_LONG_RUN_MS");
     uint64_t long_run_ns = (env && *env ? strtoull(env, NULL, 10) : 1000) *
                            1000000ull;
@@ -1179,9 +1179,9 @@ static void monitor_main(void *arg)
     }
     uv_mutex_unlock(&rt->monitor_lock);
 out:
-    free(seen);
-    free(since);
-    free(reported);
+    uvgo__free(seen);
+    uvgo__free(since);
+    uvgo__free(reported);
 }
 
 int uvgo__monitor_start(struct uvgo_runtime *rt)

@@ -45,7 +45,7 @@
  * Locking.  Each size class has a pool with one mutex guarding its slabs'
  * free lists and partial list.  The registry of slab records is a push-only
  * list; records are reused, never freed, so the SIGSEGV handler can walk it
- * without locks.
+ * without locks.  They live in pages mapped for them (registry_record_new).
  */
 #include "runtime/stack.h"
 
@@ -305,6 +305,29 @@ static void partial_remove(struct pool *p, struct uvgo_slab *s)
     s->on_partial = 0;
 }
 
+/* A fresh slab record.  Records outlive every runtime (the SIGSEGV handler
+ * may walk them at any time), so they come from pages of their own, not
+ * from the replaceable allocator, whose functions may change between two
+ * runtimes.  Caller holds registry_lock. */
+static struct uvgo_slab *registry_record_new(void)
+{
+    static char *page;
+    static size_t used, cap;
+    struct uvgo_slab *s;
+
+    if (used == cap) {
+        void *p = mmap(NULL, page_size, PROT_READ | PROT_WRITE,
+                       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        if (p == MAP_FAILED)
+            return NULL;
+        page = p;
+        used = 0;
+        cap = page_size / sizeof *s;
+    }
+    s = (struct uvgo_slab *)page + used++;
+    return s; /* zero: a fresh anonymous page */
+}
+
 /* Maps a new slab for class `cls`.  Caller holds pools[cls].lock. */
 static struct uvgo_slab *slab_create(int cls)
 {
@@ -349,14 +372,14 @@ static struct uvgo_slab *slab_create(int cls)
         }
     }
     if (!s) {
-        s = calloc(1, sizeof *s);
+        s = registry_record_new();
         if (s) {
             atomic_store(&s->next_all, atomic_load(&registry));
             atomic_store(&registry, s);
         }
     }
     if (s) {
-        s->free = malloc(sizeof(uint32_t) * nslots);
+        s->free = uvgo__malloc(sizeof(uint32_t) * nslots);
         if (!s->free) {
             pthread_mutex_unlock(&registry_lock);
             goto fail;
@@ -390,7 +413,7 @@ static void slab_destroy(struct pool *p, struct uvgo_slab *s)
     partial_remove(p, s);
     pthread_mutex_lock(&registry_lock);
     atomic_store(&s->base, NULL);
-    free(s->free);
+    uvgo__free(s->free);
     s->free = NULL;
     pthread_mutex_unlock(&registry_lock);
     munmap(base, (size_t)s->nslots * s->slot_size);
@@ -470,7 +493,7 @@ static void warm_put(int cls, const uvgo_stack_t *st, size_t n)
     pthread_mutex_lock(&wp->lock);
     if (wp->ncur + n > wp->capcur) {
         size_t cap = (wp->ncur + n) * 2;
-        uvgo_stack_t *a = realloc(wp->cur, cap * sizeof *a);
+        uvgo_stack_t *a = uvgo__realloc(wp->cur, cap * sizeof *a);
         if (!a) {
             pthread_mutex_unlock(&wp->lock);
             for (size_t i = 0; i < n; i++)
@@ -619,7 +642,7 @@ void uvgo__stack_release_idle(void)
         pthread_mutex_unlock(&wp->lock);
         if (nold)
             release_batch(cls, old, nold);
-        free(old);
+        uvgo__free(old);
     }
 }
 
@@ -628,8 +651,8 @@ void uvgo__stack_global_reset(void)
     for (int cls = 0; cls < UVGO_STACK_CLASSES; cls++) {
         struct warm *wp = &warms[cls];
         pthread_mutex_lock(&wp->lock);
-        free(wp->cur);
-        free(wp->old);
+        uvgo__free(wp->cur);
+        uvgo__free(wp->old);
         wp->cur = wp->old = NULL;
         wp->ncur = wp->nold = wp->capcur = wp->capold = 0;
         pthread_mutex_unlock(&wp->lock);

@@ -485,7 +485,7 @@ int uvgo_task_local_set(uvgo_task_key_t key, void *value)
         if (!value)
             return 0;
         /* One array per task that uses locals; most tasks never pay. */
-        t->locals = calloc(UVGO_TASK_KEYS_MAX, sizeof(void *));
+        t->locals = uvgo__calloc(UVGO_TASK_KEYS_MAX, sizeof(void *));
         if (!t->locals)
             return UVGO_ENOMEM;
     }
@@ -511,7 +511,7 @@ static void locals_destroy(uvgo_task_t *t)
         if (!again)
             break;
     }
-    free(t->locals);
+    uvgo__free(t->locals);
     t->locals = NULL;
 }
 

@@ -217,7 +217,7 @@ static void timer_unref(struct uvgo_timer *t)
 {
     if (atomic_fetch_sub_explicit(&t->refs, 1, memory_order_acq_rel) == 1) {
         uvgo_chan_release(t->ch);
-        free(t);
+        uvgo__free(t);
     }
 }
 
@@ -484,7 +484,7 @@ static int timer_new(struct uvgo_timer **out, int kind, int64_t period,
 
     if (!atomic_load(&uvgo__rt))
         return UVGO_ENOTTASK;
-    t = calloc(1, sizeof *t);
+    t = uvgo__calloc(1, sizeof *t);
     if (!t)
         return UVGO_ENOMEM;
     t->kind = kind;
@@ -494,7 +494,7 @@ static int timer_new(struct uvgo_timer **out, int kind, int64_t period,
     if (kind == TIMER_CHAN) {
         err = uvgo_chan_make(&t->ch, sizeof(int64_t), 1);
         if (err) {
-            free(t);
+            uvgo__free(t);
             return err;
         }
         t->ch->timer = 1;
