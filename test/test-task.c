@@ -803,18 +803,25 @@ static void hundred_thousand_tasks_block_and_all_wake(void)
     free(gates);
 }
 
-static long rss_kb(void)
+/* A "Field:  N kB" line of /proc/self/status, or -1. */
+static long proc_status_kb(const char *field)
 {
     char line[256];
+    size_t n = strlen(field);
     long v = -1;
     FILE *f = fopen("/proc/self/status", "r");
     if (!f)
         return -1;
     while (fgets(line, sizeof line, f))
-        if (!strncmp(line, "VmRSS:", 6))
-            v = strtol(line + 6, NULL, 10);
+        if (!strncmp(line, field, n) && line[n] == ':')
+            v = strtol(line + n + 1, NULL, 10);
     fclose(f);
     return v;
+}
+
+static long rss_kb(void)
+{
+    return proc_status_kb("VmRSS");
 }
 
 static void *touch_and_wait(void *arg)
@@ -974,6 +981,114 @@ static void long_running_task_is_reported_by_name(void)
     ASSERT(strstr(buf, "without a switch"));
 }
 
+/* ---- running out of memory and address space ---------------------------- */
+
+#include <sys/resource.h>
+
+/* Caps this case's process (a child of the runner) at its present address
+ * space plus `extra` bytes. */
+static void limit_address_space(size_t extra)
+{
+    struct rlimit rl;
+    long kb = proc_status_kb("VmSize");
+#ifdef TEST_SANITIZED
+    TEST_SKIP("sanitizers reserve terabytes of shadow address space: "
+              "RLIMIT_AS cannot be set under them");
+#endif
+    if (kb < 0)
+        TEST_SKIP("no /proc/self/status to measure the address space");
+    rl.rlim_cur = rl.rlim_max = (rlim_t)kb * 1024 + extra;
+    if (setrlimit(RLIMIT_AS, &rl) != 0)
+        TEST_SKIP("setrlimit(RLIMIT_AS) refused");
+}
+
+static atomic_int oom_ran;
+
+static void *wait_oom_gate(void *arg)
+{
+    int v;
+    atomic_fetch_add(&oom_ran, 1);
+    uvgo_chan_recv(arg, &v, sizeof v, NULL); /* until closed */
+    return NULL;
+}
+
+static void *spawn_until_enomem(void *arg)
+{
+    enum { MAX = 100000 };
+    static uvgo_task_t *t[MAX];
+    uvgo_task_t *again;
+    uvgo_chan_t *gate;
+    int n, err = 0;
+    (void)arg;
+    ASSERT_OK(uvgo_chan_make(&gate, sizeof(int), 0));
+    /* 64 KiB stacks in 64 MiB slabs: a few thousand fit in 256 MiB. */
+    for (n = 0; n < MAX; n++) {
+        err = uvgo_task_spawn(&t[n], wait_oom_gate, gate, NULL);
+        if (err)
+            break;
+    }
+    ASSERT_ERR(err, UVGO_ENOMEM);
+    ASSERT_GT(n, 100);
+    fprintf(stderr, "spawn failed after %d tasks\n", n);
+    /* Every task that was spawned runs; none was lost. */
+    while (atomic_load(&oom_ran) < n)
+        uvgo_sleep(UVGO_MILLISECOND);
+    ASSERT_OK(uvgo_chan_close(gate));
+    for (int i = 0; i < n; i++)
+        ASSERT_OK(uvgo_task_join(t[i], NULL));
+    uvgo_chan_release(gate);
+    ASSERT_EQ(atomic_load(&oom_ran), n);
+    /* Their stacks are back: spawning works again. */
+    ASSERT_OK(uvgo_task_spawn(&again, set_flag, (void *)5, NULL));
+    ASSERT_EQ(test_join(again), 5);
+    return NULL;
+}
+
+/* Issue 8, item 3: spawn succeeded and the process aborted later, when the
+ * task first ran and no stack could be had. */
+static void spawn_fails_with_enomem_when_no_stack_can_be_had(void)
+{
+    limit_address_space((size_t)256 << 20);
+    uvgo_procs(1);
+    ASSERT_OK(uvgo_main(spawn_until_enomem, NULL, NULL));
+}
+
+static atomic_int many_ran;
+
+static void *note_many_ran(void *arg)
+{
+    (void)arg;
+    atomic_store(&many_ran, 1);
+    return NULL;
+}
+
+/* Issue 8, item 4: a worker thread that could not be created aborted. */
+static void uvgo_main_returns_error_when_a_worker_thread_cannot_start(void)
+{
+    struct rlimit files;
+    int err;
+
+    /* 1024 loops need ~3 descriptors each: let the thread limit, not the
+     * descriptor limit, be what runs out. */
+    if (getrlimit(RLIMIT_NOFILE, &files) == 0 && files.rlim_max > 4096) {
+        files.rlim_cur = files.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &files);
+    }
+    if (getrlimit(RLIMIT_NOFILE, &files) != 0 || files.rlim_cur < 4096)
+        TEST_SKIP("fewer than 4096 file descriptors for 1024 loops");
+    /* 1024 threads with 8 MiB stacks do not fit in 2 GiB. */
+    limit_address_space((size_t)2 << 30);
+    uvgo_procs(1024);
+    err = uvgo_main(note_many_ran, NULL, NULL);
+    fprintf(stderr, "uvgo_main: %s\n", uvgo_strerror(err));
+    ASSERT(err < 0);
+    ASSERT_EQ(atomic_load(&many_ran), 0);
+    /* Nothing was left behind: a smaller runtime starts. */
+    uvgo_procs(2);
+    ASSERT_OK(uvgo_main(note_many_ran, NULL, NULL));
+    ASSERT_EQ(atomic_load(&many_ran), 1);
+}
+
 static const test_case_t cases[] = {
     CASE_PROCS(spawn_queues_task_and_spawner_keeps_running, 1),
     CASE(join_returns_each_result),
@@ -1011,6 +1126,8 @@ static const test_case_t cases[] = {
                 "the end of the world"),
     CASE_PLAIN(tasks_alive_when_main_returns_are_reported),
     CASE_PLAIN(long_running_task_is_reported_by_name),
+    CASE_PLAIN(spawn_fails_with_enomem_when_no_stack_can_be_had),
+    CASE_PLAIN(uvgo_main_returns_error_when_a_worker_thread_cannot_start),
 };
 
 TEST_MAIN(cases)

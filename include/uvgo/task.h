@@ -30,8 +30,10 @@
  * that can block: never keep the address of a thread-local variable (errno
  * included) across such a call.  Use task-local storage instead.
  *
- * Stacks.  Task stacks are reserved with mmap and committed lazily: a task
- * pays for the pages it touches (4 KiB for a task that parks right away).
+ * Stacks.  Task stacks are reserved with mmap when the task is spawned (a
+ * spawn that cannot have one fails with UVGO_ENOMEM) and committed lazily: a
+ * task pays for the pages it touches (4 KiB for a task that parks right
+ * away).
  * Overflow never corrupts silently: stacks have a guard page while the
  * kernel's map-count budget allows (see README), otherwise a canary is checked
  * each time the task is switched out; either way the process aborts naming
@@ -69,8 +71,10 @@ typedef void *(*uvgo_task_fn)(void *arg);
  * stacks.  If every task is blocked and nothing (a timer, I/O, a thread-pool
  * job) can wake one, uvgo prints the dump and aborts ("all tasks are asleep -
  * deadlock!"; see uvgo_ref()).  Returns 0, UVGO_EBUSY if a runtime is
- * already running, or
- * UVGO_ENOMEM / a libuv error if it could not start (fn did not run).
+ * already running, or, when it could not start (then fn did not run and
+ * nothing is left behind): UVGO_ENOMEM (memory, or no stack for fn), or
+ * libuv's error from creating a loop or a thread (UV_EAGAIN when the
+ * address space or the thread limit cannot take another worker thread).
  * Owner: the runtime is created and destroyed inside the call.
  * Thread: any thread that is not a uvgo worker. */
 UVGO_EXTERN int uvgo_main(uvgo_task_fn fn, void *arg, void **result);
@@ -154,8 +158,12 @@ typedef struct uvgo_task_opts {
  * `task` is not NULL the task is joinable: *task receives a handle that must
  * be passed once to uvgo_task_join() or uvgo_task_detach() (its stack is kept
  * until then).  When `task` is NULL the task is detached.  `opts` may be
- * NULL.  Returns 0, UVGO_EINVAL (NULL fn, a worker index out of range, a stack
- * size over 1 GiB), UVGO_ENOMEM, or UVGO_ENOTTASK when no runtime runs.
+ * NULL.  The task's stack is reserved here (address space only: its memory
+ * is committed as the task touches it), so a task that was spawned always
+ * runs.  Returns 0, UVGO_EINVAL (NULL fn, a worker index out of range, a
+ * stack size over 1 GiB), UVGO_ENOMEM (no record or no stack could be had:
+ * memory, address space or the kernel's map count ran out; nothing was
+ * queued), or UVGO_ENOTTASK when no runtime runs.
  * Owner: the runtime owns the task; a joinable handle is the caller's until it
  * joins or detaches.  Thread: any (from a task, a loop callback or another
  * thread) while a runtime runs. */

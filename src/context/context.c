@@ -201,7 +201,7 @@ static int cancel_one(uvgo_ctx_t *c, int err, int cause, uvgo_ctx_t **work)
     }
     while (afters) {
         struct uvgo_ctx_after *next = afters->next;
-        uvgo_go(afters->fn, afters->arg);
+        uvgo__go_or_die(afters->fn, afters->arg, "uvgo_ctx_after_func");
         if (atomic_fetch_sub(&afters->refs, 1) == 1)
             uvgo__free(afters);
         afters = next;

@@ -46,8 +46,8 @@ enum uvgo_task_state {
 };
 
 /* A task record.  Records are small and come from per-worker caches (task.c);
- * the stack is attached when the task first runs, so a queued task that has
- * not started costs a record and no stack. */
+ * the stack is reserved at spawn and first written when the task first runs,
+ * so a queued task that has not started costs a record and address space. */
 struct uvgo_task {
     /* The fields a waker on another thread touches come first, in one cache
      * line with the saved stack pointer (asm backend): a cross-thread
@@ -69,6 +69,9 @@ struct uvgo_task {
     /* 1 from the moment a worker switches to the task until the switch
      * away from it has completed (cleared by whatever runs next). */
     atomic_uchar on_cpu;
+    /* 1 until the task first runs: its stack is reserved but unwritten.
+     * Written at spawn and by the worker that first switches to it. */
+    uint8_t fresh;
     /* Saved context.  Written by the task's own switch-out. */
     uvgo__exec_t ctx;
     /* Immutable after spawn. */
@@ -82,7 +85,7 @@ struct uvgo_task {
     atomic_int refs;
     uvgo_event_t done;           /* set when fn has returned */
     void **locals;               /* task-local values, lazily allocated */
-    uvgo_stack_t stack;          /* lo == NULL until the task first runs */
+    uvgo_stack_t stack;          /* reserved at spawn; lo NULL once freed */
     size_t stack_want;           /* the size asked for; immutable */
 #if defined(UVGO_TSAN)
     void *tsan_fiber;
@@ -216,6 +219,7 @@ struct uvgo_runtime {
     uv_mutex_t monitor_lock;
     uv_cond_t monitor_cond;
     int monitor_stop;           /* under monitor_lock */
+    struct monitor_seen *monitor_seen; /* the monitor's, one per worker */
 };
 
 /* Sets t->worker.  A relaxed atomic store (a plain mov): the owners of the
@@ -287,13 +291,23 @@ int uvgo__task_create(uvgo_task_t **out, uvgo_task_fn fn, void *arg,
                       const uvgo_task_opts_t *opts, struct uvgo_worker *w,
                       int joinable);
 
+/* uvgo_go for the spawns nobody can be told about (a timer's or a
+ * context's after-func firing): when the task cannot be had, the process
+ * aborts, as Go's runtime does when it runs out of memory. */
+void uvgo__go_or_die(uvgo_task_fn fn, void *arg, const char *what);
+
+/* Frees a task that was created but never queued (a runtime that failed
+ * to start).  Worker w's thread. */
+void uvgo__task_discard(struct uvgo_worker *w, uvgo_task_t *t);
+
 /* For the overflow report: the name and id of the task whose stack slot
  * ends at `top`.  Async-signal-safe. */
 const char *uvgo__task_describe_top(char *top, uint64_t *id);
 
-/* Attaches a stack to a task about to run for the first time on w.  Aborts
- * if no stack can be had (the address space or map count is exhausted). */
-void uvgo__task_attach_stack(struct uvgo_worker *w, uvgo_task_t *t);
+/* Readies the stack reserved at spawn for a task about to run for the
+ * first time (t->fresh): the task pointer at its top, the first frame.
+ * Cannot fail.  The worker's thread that switches to t. */
+void uvgo__task_first_run(uvgo_task_t *t);
 
 /* The top 16 bytes of a stack hold a pointer to its task's record, for the
  * overflow handler; frames start below. */

@@ -2,10 +2,16 @@
  * events, and the views of all tasks (walk, dump, panic).
  *
  * Records and stacks.  A task is a small record (this file) plus a stack
- * (stack.c) attached when it first runs, as Go pairs a g with a stack.  A
- * burst of spawns therefore queues records, not stacks, and a stack is taken
- * from and returned to the cache of the worker that runs the task, so short
- * tasks recycle a few warm stacks.  Records come from per-worker free lists
+ * (stack.c), as Go pairs a g with a stack.  The stack is reserved when the
+ * task is spawned, from the spawning worker's cache, so that a spawn that
+ * cannot have one fails with UVGO_ENOMEM and nothing is lost; nothing is
+ * written to it until the task first runs (uvgo__task_first_run), so a
+ * queued task costs its record and address space, and a cold stack costs
+ * no memory until then.  Rejected: attaching the stack when the task first
+ * runs, which let spawn succeed and then had nobody to tell when no stack
+ * could be had but an abort.  A stack goes back to the cache of the worker
+ * that ran the task, so short tasks recycle a few warm stacks.  Records come
+ * from per-worker free lists
  * (no lock), refilled from and spilled to a global list in batches, carved
  * from chunks that are never returned to the kernel (a record is ~200 bytes).
  *
@@ -214,6 +220,7 @@ int uvgo__task_create(uvgo_task_t **out, uvgo_task_fn fn, void *arg,
                                            : (size_t)UVGO_DEFAULT_STACK_SIZE;
     const char *name = opts && opts->name ? opts->name : "task";
     uvgo_task_t *t;
+    uvgo_stack_t st;
     size_t n;
 
     if (size > MAX_STACK_SIZE)
@@ -221,11 +228,20 @@ int uvgo__task_create(uvgo_task_t **out, uvgo_task_fn fn, void *arg,
     t = rec_alloc(w);
     if (!t)
         return UVGO_ENOMEM;
+    /* The stack is reserved now, so that running out of memory or address
+     * space fails the spawn instead of the task (see the top of the file).
+     * Nothing is written to it until the task first runs. */
+    if (!uvgo__stack_alloc(w ? &w->stacks : NULL, size, &st)) {
+        rec_free(w, t);
+        return UVGO_ENOMEM;
+    }
     /* Everything but the state, which a concurrent dump may be reading
      * (it is FREE: the record was free). */
     memset(t, 0, offsetof(uvgo_task_t, state));
     memset((char *)t + offsetof(uvgo_task_t, state) + sizeof t->state, 0,
            sizeof *t - offsetof(uvgo_task_t, state) - sizeof t->state);
+    t->stack = st;
+    t->fresh = 1;
     t->stack_want = size;
     t->fn = fn;
     t->arg = arg;
@@ -253,30 +269,24 @@ int uvgo__task_create(uvgo_task_t **out, uvgo_task_fn fn, void *arg,
     return 0;
 }
 
-void uvgo__task_attach_stack(struct uvgo_worker *w, uvgo_task_t *t)
+void uvgo__task_first_run(uvgo_task_t *t)
 {
-    uvgo_stack_t st;
-    char *top = uvgo__stack_alloc(&w->stacks, t->stack_want, &st);
-    char *frames;
+    char *top = t->stack.lo + t->stack.size;
+    char *frames = top - UVGO_STACK_TOP_RESERVE;
 
-    if (!top)
-        uvgo__panic("cannot allocate a %zu-byte stack for task %llu \"%s\": "
-                    "out of memory or address space",
-                    t->stack_want, (unsigned long long)t->id, t->name);
 #if defined(UVGO_ASAN)
     /* A recycled stack may still carry poisoned redzones of frames that
      * never returned. */
-    ASAN_UNPOISON_MEMORY_REGION(st.lo, st.size);
+    ASAN_UNPOISON_MEMORY_REGION(t->stack.lo, t->stack.size);
 #endif
     *(uvgo_task_t **)(top - UVGO_STACK_TOP_RESERVE) = t;
-    frames = top - UVGO_STACK_TOP_RESERVE;
-    t->stack = st;
-    uvgo__switch_make(&t->ctx, st.lo, (size_t)(frames - st.lo), uvgo__task_entry,
-                   t);
+    uvgo__switch_make(&t->ctx, t->stack.lo, (size_t)(frames - t->stack.lo),
+                      uvgo__task_entry, t);
 #if defined(UVGO_ASAN)
-    t->asan_bottom = st.lo;
-    t->asan_size = (size_t)(frames - st.lo);
+    t->asan_bottom = t->stack.lo;
+    t->asan_size = (size_t)(frames - t->stack.lo);
 #endif
+    t->fresh = 0;
 }
 
 int uvgo_task_spawn(uvgo_task_t **task, uvgo_task_fn fn, void *arg,
@@ -332,6 +342,14 @@ int uvgo_task_spawn(uvgo_task_t **task, uvgo_task_fn fn, void *arg,
 int uvgo_go(uvgo_task_fn fn, void *arg)
 {
     return uvgo_task_spawn(NULL, fn, arg, NULL);
+}
+
+void uvgo__go_or_die(uvgo_task_fn fn, void *arg, const char *what)
+{
+    int err = uvgo_go(fn, arg);
+    if (UVGO_UNLIKELY(err))
+        uvgo__panic("cannot start the task of %s: %s", what,
+                    uvgo_strerror(err));
 }
 
 /* ---- running and ending ------------------------------------------------ */
@@ -393,6 +411,19 @@ void uvgo__task_exited(struct uvgo_worker *w, uvgo_task_t *t)
     t->stack.lo = NULL;
     if (atomic_fetch_sub_explicit(&t->refs, 1, memory_order_acq_rel) == 1)
         task_free(w, t);
+}
+
+void uvgo__task_discard(struct uvgo_worker *w, uvgo_task_t *t)
+{
+#if defined(UVGO_TSAN)
+    __tsan_destroy_fiber(t->tsan_fiber);
+    t->tsan_fiber = NULL;
+#endif
+    if (t->stack.lo) {
+        uvgo__stack_free(&w->stacks, &t->stack);
+        t->stack.lo = NULL;
+    }
+    task_free(w, t);
 }
 
 int uvgo__task_join_done(uvgo_task_t *task, void **result, uvgo_chan_t *done)

@@ -282,7 +282,7 @@ static void timer_fire(struct uvgo_timer *t, uint64_t seq, int64_t now)
             uvgo__chan_try_send_locked(t->ch, &now, &wake);
             uvgo__spin_unlock(&t->ch->lock);
         } else if (t->kind == TIMER_FUNC) {
-            uvgo_go(t->fn, t->arg);
+            uvgo__go_or_die(t->fn, t->arg, "uvgo_after_func");
         } else {
             call = 1;
         }
