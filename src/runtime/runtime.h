@@ -87,6 +87,7 @@ struct uvgo_task {
     void **locals;               /* task-local values, lazily allocated */
     uvgo_stack_t stack;          /* reserved at spawn; lo NULL once freed */
     size_t stack_want;           /* the size asked for; immutable */
+    struct uvgo_worker *stack_from; /* whose cache reserved it (or NULL) */
 #if defined(UVGO_TSAN)
     void *tsan_fiber;
 #endif
@@ -305,9 +306,9 @@ void uvgo__task_discard(struct uvgo_worker *w, uvgo_task_t *t);
 const char *uvgo__task_describe_top(char *top, uint64_t *id);
 
 /* Readies the stack reserved at spawn for a task about to run for the
- * first time (t->fresh): the task pointer at its top, the first frame.
- * Cannot fail.  The worker's thread that switches to t. */
-void uvgo__task_first_run(uvgo_task_t *t);
+ * first time on w (t->fresh): the task pointer at its top, the first
+ * frame.  Cannot fail.  w's thread. */
+void uvgo__task_first_run(struct uvgo_worker *w, uvgo_task_t *t);
 
 /* The top 16 bytes of a stack hold a pointer to its task's record, for the
  * overflow handler; frames start below. */

@@ -564,7 +564,7 @@ static inline void switch_to(struct uvgo_worker *w, uvgo_task_t *from,
         return;
     }
     if (UVGO_UNLIKELY(to->fresh))
-        uvgo__task_first_run(to);
+        uvgo__task_first_run(w, to);
     if (UVGO_UNLIKELY(from != &w->sched && !uvgo__stack_canary_ok(&from->stack)))
         uvgo__panic("stack overflow (canary under the stack of %zu bytes "
                     "clobbered); spawn the task with a larger stack_size",

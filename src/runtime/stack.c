@@ -577,6 +577,19 @@ void uvgo__stack_free(uvgo_stack_cache_t *cache, const uvgo_stack_t *st)
     warm_put(cls, st, 1);
 }
 
+void uvgo__stack_trade(uvgo_stack_cache_t *cache, uvgo_stack_t *st)
+{
+    int cls = st->cls;
+    unsigned n = cache->n[cls];
+    uvgo_stack_t mine;
+
+    if (n == 0)
+        return;
+    mine = cache->slot[cls][n - 1];
+    cache->slot[cls][n - 1] = *st;
+    *st = mine;
+}
+
 void uvgo__stack_cache_trim(uvgo_stack_cache_t *cache, unsigned keep)
 {
     for (int cls = 0; cls < UVGO_STACK_CLASSES; cls++) {

@@ -52,6 +52,13 @@ char *uvgo__stack_alloc(uvgo_stack_cache_t *cache, size_t size,
 /* Returns a stack to `cache` (or, when cache is NULL, to the warm pool). */
 void uvgo__stack_free(uvgo_stack_cache_t *cache, const uvgo_stack_t *st);
 
+/* Swaps *st for the warmest free stack of its class in `cache`, if there
+ * is one.  For a task that first runs on another worker than the one that
+ * reserved its stack: it then writes to memory this worker touched last,
+ * not to lines still in the other core's cache (bench spawn, two workers:
+ * 185 ns a spawn without the trade, 160 with it, as with one worker). */
+void uvgo__stack_trade(uvgo_stack_cache_t *cache, uvgo_stack_t *st);
+
 /* Moves all but `keep` stacks of every class in `cache` to the warm pool. */
 void uvgo__stack_cache_trim(uvgo_stack_cache_t *cache, unsigned keep);
 

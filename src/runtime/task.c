@@ -241,6 +241,7 @@ int uvgo__task_create(uvgo_task_t **out, uvgo_task_fn fn, void *arg,
     memset((char *)t + offsetof(uvgo_task_t, state) + sizeof t->state, 0,
            sizeof *t - offsetof(uvgo_task_t, state) - sizeof t->state);
     t->stack = st;
+    t->stack_from = w;
     t->fresh = 1;
     t->stack_want = size;
     t->fn = fn;
@@ -269,10 +270,14 @@ int uvgo__task_create(uvgo_task_t **out, uvgo_task_fn fn, void *arg,
     return 0;
 }
 
-void uvgo__task_first_run(uvgo_task_t *t)
+void uvgo__task_first_run(struct uvgo_worker *w, uvgo_task_t *t)
 {
-    char *top = t->stack.lo + t->stack.size;
-    char *frames = top - UVGO_STACK_TOP_RESERVE;
+    char *top, *frames;
+
+    if (t->stack_from != w)
+        uvgo__stack_trade(&w->stacks, &t->stack);
+    top = t->stack.lo + t->stack.size;
+    frames = top - UVGO_STACK_TOP_RESERVE;
 
 #if defined(UVGO_ASAN)
     /* A recycled stack may still carry poisoned redzones of frames that
