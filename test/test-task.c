@@ -89,6 +89,48 @@ static void detached_task_is_freed_when_it_returns(void)
     ASSERT_EQ(atomic_load(&flag), 1);
 }
 
+/* Issue 8, item 10: a joined or detached handle was accepted again, and
+ * took whatever task reused its record. */
+static void joining_a_handle_twice_or_after_detach_returns_einval(void)
+{
+    uvgo_task_t *a, *b, *c;
+    ASSERT_OK(uvgo_task_spawn(&a, set_flag, (void *)1, NULL));
+    ASSERT_EQ(test_join(a), 1);
+    ASSERT_ERR(uvgo_task_join(a, NULL), UVGO_EINVAL);
+    ASSERT_ERR(uvgo_task_detach(a), UVGO_EINVAL);
+    ASSERT_EQ(uvgo_task_id(a), 0);
+    ASSERT_STR_EQ(uvgo_task_name(a), "");
+    /* The next task reuses a's record: a still does not reach it. */
+    ASSERT_OK(uvgo_task_spawn(&b, set_flag, (void *)2, NULL));
+    ASSERT_ERR(uvgo_task_join(a, NULL), UVGO_EINVAL);
+    ASSERT_NE(uvgo_task_id(b), 0);
+    ASSERT_EQ(test_join(b), 2);
+    /* Detached, then joined or detached again. */
+    ASSERT_OK(uvgo_task_spawn(&c, set_flag, (void *)3, NULL));
+    ASSERT_OK(uvgo_task_detach(c));
+    ASSERT_ERR(uvgo_task_join(c, NULL), UVGO_EINVAL);
+    ASSERT_ERR(uvgo_task_detach(c), UVGO_EINVAL);
+    while (uvgo_task_count() > 1)
+        uvgo_sleep(UVGO_MILLISECOND);
+    ASSERT_ERR(uvgo_task_join(c, NULL), UVGO_EINVAL);
+}
+
+static void *self_handle(void *arg)
+{
+    (void)arg;
+    return uvgo_task_self();
+}
+
+static void task_self_is_the_spawn_handle(void)
+{
+    uvgo_task_t *t;
+    void *r;
+    ASSERT_OK(uvgo_task_spawn(&t, self_handle, NULL, NULL));
+    ASSERT_OK(uvgo_task_join(t, &r));
+    ASSERT_PTR_EQ(r, t);
+    ASSERT_STR_EQ(uvgo_task_name(uvgo_task_self()), "main");
+}
+
 /* ---- yield and fairness ---------------------------------------------------- */
 
 static char order[64];
@@ -1095,6 +1137,8 @@ static const test_case_t cases[] = {
     CASE(join_after_task_finished_returns_result),
     CASE(spawn_and_join_reject_bad_arguments),
     CASE(detached_task_is_freed_when_it_returns),
+    CASE_PROCS(joining_a_handle_twice_or_after_detach_returns_einval, 1),
+    CASE(task_self_is_the_spawn_handle),
     CASE_PROCS(yield_lets_queued_tasks_run_in_turn, 1),
     CASE_PROCS(yielding_tasks_do_not_starve_the_loop, 1),
     CASE(sleep_waits_at_least_the_duration),

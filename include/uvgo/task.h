@@ -175,18 +175,30 @@ UVGO_EXTERN int uvgo_task_spawn(uvgo_task_t **task, uvgo_task_fn fn, void *arg,
 UVGO_EXTERN int uvgo_go(uvgo_task_fn fn, void *arg);
 
 /* Waits until `task` has returned, stores its return value in *result (if not
- * NULL) and releases the handle.  Returns 0, UVGO_EINVAL for NULL or the
- * caller itself, or UVGO_ENOTTASK outside a task.  Owner: consumes the handle.
- * Thread: any task, once per handle. */
+ * NULL) and releases the handle.  Returns 0, UVGO_EINVAL for NULL, the
+ * caller itself, a detached task or a stale handle (see below), or
+ * UVGO_ENOTTASK outside a task.  Owner: consumes the handle.
+ * Thread: any task, once per handle.
+ *
+ * Stale handles.  A handle carries the generation of the task record it
+ * names, and records are reused but never unmapped while the runtime runs,
+ * so joining or detaching a handle a second time, or after the other, is
+ * refused with UVGO_EINVAL (uvgo_task_id gives 0, uvgo_task_name ""), even
+ * after a new task took over the record.  What cannot be detected: a handle
+ * whose record was reused a multiple of 32,768 times since (16-bit
+ * generations; 32 on 32-bit systems), and a handle kept past the end of its
+ * runtime (records go with it; calls then return UVGO_EINVAL only while no
+ * runtime runs). */
 UVGO_EXTERN int uvgo_task_join(uvgo_task_t *task, void **result);
 
 /* Gives up a joinable handle: the task's stack is freed as soon as it
- * returns.  Returns 0 or UVGO_EINVAL.  Owner: consumes the handle.
- * Thread: any, once per handle. */
+ * returns.  Returns 0 or UVGO_EINVAL (NULL, not joinable, or a stale
+ * handle, as for uvgo_task_join).  Owner: consumes the handle.
+ * Thread: any, once per handle, while the runtime runs. */
 UVGO_EXTERN int uvgo_task_detach(uvgo_task_t *task);
 
-/* The calling task, or NULL outside a task.  Owner: the runtime; valid while
- * the task runs.  Thread: any. */
+/* The calling task's handle (the one its spawner got), or NULL outside a
+ * task.  Owner: the runtime; valid while the task runs.  Thread: any. */
 UVGO_EXTERN uvgo_task_t *uvgo_task_self(void);
 
 /* The id of `task` (NULL: the calling task), unique for the process's life

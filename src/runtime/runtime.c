@@ -332,6 +332,7 @@ out:
     atomic_store(&uvgo__rt, NULL);
     uvgo__stack_global_reset();
     uvgo__task_records_reset();
+    uvgo__timers_reset();
     pthread_mutex_unlock(&start_lock);
     uvgo__worker_set_self(NULL);
     uv_barrier_destroy(&rt->stopped);
@@ -400,6 +401,7 @@ int uvgo_loop_detach(uv_loop_t *loop)
     uvgo__stack_cache_trim(&w->stacks, 0);
     uvgo__stack_global_reset();
     uvgo__task_records_reset();
+    uvgo__timers_reset();
     pthread_mutex_unlock(&start_lock);
     uvgo__sched_embedded_thread_close(w);
     handles[nh++] = (uv_handle_t *)&w->check;

@@ -30,6 +30,7 @@
 #include <uv.h>
 
 #include "base/common.h"
+#include "base/handle.h"
 #include "runtime/switch.h"
 #include "base/heap.h"
 #include "runtime/stack.h"
@@ -83,6 +84,10 @@ struct uvgo_task {
     /* References: one for running, one for a joinable handle.  The last
      * release frees the record (uvgo__task_unref). */
     atomic_int refs;
+    /* The record's generation (base/handle.h): +2 at each spawn, bit 0 set
+     * when the handle is consumed (join, detach).  Kept across reuse;
+     * relaxed: a handle call reads it before anything else. */
+    atomic_uint gen;
     uvgo_event_t done;           /* set when fn has returned */
     void **locals;               /* task-local values, lazily allocated */
     uvgo_stack_t stack;          /* reserved at spawn; lo NULL once freed */
@@ -233,6 +238,22 @@ static inline void uvgo__task_set_worker(uvgo_task_t *t,
 
 /* The running runtime, or NULL. */
 extern struct uvgo_runtime *_Atomic uvgo__rt;
+
+/* The record behind handle h (base/handle.h), whose generation is the
+ * atomic_uint at gen_offset in it; NULL for NULL, a stale handle, or when
+ * no runtime runs (type-stable records live as long as their runtime, so
+ * reading one is safe only while it runs). */
+static inline void *uvgo__handle_record(const void *h, size_t gen_offset)
+{
+    char *p = uvgo__handle_ptr(h);
+    if (!p || !atomic_load_explicit(&uvgo__rt, memory_order_relaxed))
+        return NULL;
+    return uvgo__handle_matches(h, atomic_load_explicit(
+                                       (atomic_uint *)(p + gen_offset),
+                                       memory_order_relaxed))
+               ? p
+               : NULL;
+}
 
 /* The worker whose thread calls, or NULL.  Never inlined, and never cached
  * across a switch: a task may resume on another thread. */

@@ -66,7 +66,8 @@ static struct {
     uvgo_task_t *free;                 /* under lock, linked through next */
     size_t nfree;
     struct rec_chunk *_Atomic chunks;  /* newest first */
-} recs = {PTHREAD_MUTEX_INITIALIZER, NULL, 0, NULL};
+    unsigned fresh_gen;                /* under lock */
+} recs = {PTHREAD_MUTEX_INITIALIZER, NULL, 0, NULL, 0};
 
 static inline char *chunk_base(struct rec_chunk *c)
 {
@@ -95,6 +96,10 @@ static uvgo_task_t *rec_grab_locked(size_t want, size_t *got)
                      MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
             if (c == MAP_FAILED)
                 break;
+            if (!uvgo__handle_fits(c)) { /* no room for a handle's tag */
+                munmap(c, REC_CHUNK_BYTES);
+                break;
+            }
             c->cap = REC_CHUNK_BYTES / REC_SIZE - 1;
             atomic_store(&c->used, 0);
             atomic_store(&c->next, atomic_load(&recs.chunks));
@@ -103,6 +108,11 @@ static uvgo_task_t *rec_grab_locked(size_t want, size_t *got)
         size_t u = atomic_load(&c->used);
         uvgo_task_t *t = (uvgo_task_t *)(chunk_base(c) + u * REC_SIZE);
         atomic_store(&c->used, u + 1);
+        /* Fresh records start at different generations, so that a handle
+         * kept from an earlier runtime (records are unmapped when it
+         * ends) hardly ever matches a record now at its address. */
+        recs.fresh_gen += 2;
+        atomic_init(&t->gen, recs.fresh_gen);
         t->next = list;
         list = t;
         n++;
@@ -194,6 +204,33 @@ void uvgo__task_records_reset(void)
 
 /* ---- creation ----------------------------------------------------------- */
 
+/* Zeroes a free record for a new task: everything but the state, which a
+ * concurrent dump may be reading (it is FREE), and the generation, which a
+ * stale handle may be reading (it goes on counting). */
+static void record_clear(uvgo_task_t *t)
+{
+    char *p = (char *)t;
+    size_t st = offsetof(uvgo_task_t, state), sn = sizeof t->state;
+    size_t g = offsetof(uvgo_task_t, gen), gn = sizeof t->gen;
+
+    memset(p, 0, st);
+    memset(p + st + sn, 0, g - st - sn);
+    memset(p + g + gn, 0, sizeof *t - g - gn);
+}
+
+/* The task behind a handle, or NULL (see uvgo__handle_record). */
+static uvgo_task_t *handle_task(const uvgo_task_t *h)
+{
+    return uvgo__handle_record(h, offsetof(uvgo_task_t, gen));
+}
+
+/* The handle the program sees for t. */
+static uvgo_task_t *task_handle(const uvgo_task_t *t)
+{
+    return uvgo__handle_make(
+        t, atomic_load_explicit(&t->gen, memory_order_relaxed));
+}
+
 static uint64_t new_id(struct uvgo_worker *w)
 {
     if (!w)
@@ -235,11 +272,7 @@ int uvgo__task_create(uvgo_task_t **out, uvgo_task_fn fn, void *arg,
         rec_free(w, t);
         return UVGO_ENOMEM;
     }
-    /* Everything but the state, which a concurrent dump may be reading
-     * (it is FREE: the record was free). */
-    memset(t, 0, offsetof(uvgo_task_t, state));
-    memset((char *)t + offsetof(uvgo_task_t, state) + sizeof t->state, 0,
-           sizeof *t - offsetof(uvgo_task_t, state) - sizeof t->state);
+    record_clear(t);
     t->stack = st;
     t->stack_from = w;
     t->fresh = 1;
@@ -250,6 +283,7 @@ int uvgo__task_create(uvgo_task_t **out, uvgo_task_fn fn, void *arg,
     if (joinable)
         t->flags |= UVGO_TASK_JOINABLE;
     atomic_init(&t->refs, joinable ? 2 : 1);
+    uvgo__handle_renew(&t->gen);
     t->id = new_id(w);
     n = strlen(name);
     if (n >= sizeof t->name)
@@ -334,7 +368,7 @@ int uvgo_task_spawn(uvgo_task_t **task, uvgo_task_fn fn, void *arg,
     if (err)
         return err;
     if (task)
-        *task = t;
+        *task = task_handle(t);
     uvgo__task_set_worker(t, target);
     if (target == self) {
         uvgo__runq_put(self, t);
@@ -431,19 +465,23 @@ void uvgo__task_discard(struct uvgo_worker *w, uvgo_task_t *t)
     task_free(w, t);
 }
 
-int uvgo__task_join_done(uvgo_task_t *task, void **result, uvgo_chan_t *done)
+int uvgo__task_join_done(uvgo_task_t *handle, void **result,
+                         uvgo_chan_t *done)
 {
-    uvgo_task_t *self = uvgo__task_self();
+    uvgo_task_t *self = uvgo__task_self(), *task;
     int err;
 
     if (!self)
         return UVGO_ENOTTASK;
+    task = handle_task(handle);
     if (!task || task == self || !(task->flags & UVGO_TASK_JOINABLE))
         return UVGO_EINVAL;
     /* When `done` wins the handle stays valid: join it again later. */
     err = uvgo__event_wait_done(&task->done, "task join", done);
     if (err)
         return err;
+    if (!uvgo__handle_consume(handle, &task->gen))
+        return UVGO_EINVAL; /* a concurrent join or detach took it */
     if (result)
         *result = task->result;
     uvgo__task_unref(task);
@@ -455,9 +493,11 @@ int uvgo_task_join(uvgo_task_t *task, void **result)
     return uvgo__task_join_done(task, result, NULL);
 }
 
-int uvgo_task_detach(uvgo_task_t *task)
+int uvgo_task_detach(uvgo_task_t *handle)
 {
-    if (!task || !(task->flags & UVGO_TASK_JOINABLE))
+    uvgo_task_t *task = handle_task(handle);
+    if (!task || !(task->flags & UVGO_TASK_JOINABLE) ||
+        !uvgo__handle_consume(handle, &task->gen))
         return UVGO_EINVAL;
     uvgo__task_unref(task);
     return 0;
@@ -465,21 +505,20 @@ int uvgo_task_detach(uvgo_task_t *task)
 
 uvgo_task_t *uvgo_task_self(void)
 {
-    return uvgo__task_self();
+    uvgo_task_t *t = uvgo__task_self();
+    return t ? task_handle(t) : NULL;
 }
 
 uint64_t uvgo_task_id(const uvgo_task_t *task)
 {
-    if (!task)
-        task = uvgo__task_self();
-    return task ? task->id : 0;
+    const uvgo_task_t *t = task ? handle_task(task) : uvgo__task_self();
+    return t ? t->id : 0;
 }
 
 const char *uvgo_task_name(const uvgo_task_t *task)
 {
-    if (!task)
-        task = uvgo__task_self();
-    return task ? task->name : "";
+    const uvgo_task_t *t = task ? handle_task(task) : uvgo__task_self();
+    return t ? t->name : "";
 }
 
 /* ---- task-local storage ------------------------------------------------ */
