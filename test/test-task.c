@@ -770,12 +770,7 @@ static __attribute__((noinline)) void touch_deep(size_t n)
     buf[0] = buf[100];
 }
 
-static void *recurse_forever(void *arg)
-{
-    (void)arg;
-    touch_deep(1000);
-    return NULL;
-}
+static void *recurse_forever(void *arg);
 
 static void stack_overflow_hits_guard_and_names_task(void)
 {
@@ -785,35 +780,190 @@ static void stack_overflow_hits_guard_and_names_task(void)
     uvgo_task_join(t, NULL);
 }
 
-/* The first bytes an overflow writes are the ones right under the stack.
- * Writing exactly there is deterministic where real recursion is not (frame
- * sizes differ between builds, and an overflow under a sanitizer can run past
- * the canary zone into whatever lies below). */
-static void *overflow_a_little(void *arg)
+/* ---- canary stacks ---------------------------------------------------------
+ *
+ * These run with UVGO_GUARD_PAGES=never, set before uvgo_main reads it.
+ * They place their tasks on known slots: the first 16 KiB stack of the
+ * process is slot 0 of a fresh slab (the one with a guard page under it),
+ * and the spawning worker's cache is then refilled with slots 1..16, handed
+ * out last first, so the next two tasks get slots 16 and 15: each stack's
+ * top is the bottom of the reserved page of the stack above.  Writing at a
+ * chosen address under the stack is deterministic where real recursion is
+ * not (frame sizes differ between builds). */
+
+#define SMALL_STACK 16384
+
+/* The bottom of the calling task's stack: its top is the page boundary
+ * above the task's first frame. */
+static char *stack_lo(void)
 {
     volatile char here = 0;
-    size_t size = (size_t)(uintptr_t)arg;
-    /* The stack's top is the page boundary above our first frame. */
-    uintptr_t top = ((uintptr_t)&here + 4095) & ~(uintptr_t)4095;
-    volatile char *below = (volatile char *)(top - size - 8);
-    below[0] = 'x';
-    uvgo_task_yield(); /* switching out checks the canary */
+    size_t page = (size_t)sysconf(_SC_PAGESIZE);
+    uintptr_t top = ((uintptr_t)&here + page - 1) & ~(uintptr_t)(page - 1);
+    return (char *)(top - SMALL_STACK);
+}
+
+static void *block_on(void *arg)
+{
+    int v;
+    uvgo_chan_recv(arg, &v, sizeof v, NULL);
     return NULL;
 }
 
-static void stack_overflow_trips_canary_and_names_task(void)
+/* Spawns the task that takes slot 0 and blocks on `never` for good. */
+static uvgo_chan_t *hold_slot_zero(void)
 {
-    uvgo_task_opts_t o = {.name = "canary-victim", .stack_size = 16384};
-    uvgo_task_t *t;
-    ASSERT_OK(uvgo_task_spawn(&t, overflow_a_little, (void *)16384, &o));
-    uvgo_task_join(t, NULL);
+    uvgo_task_opts_t small = {.name = "slot-0", .stack_size = SMALL_STACK};
+    uvgo_chan_t *never;
+    ASSERT_OK(uvgo_chan_make(&never, sizeof(int), 0));
+    ASSERT_OK(uvgo_task_spawn(NULL, block_on, never, &small));
+    return never;
 }
 
-static void canary_case(void)
+struct canary_case {
+    uvgo_task_fn fn;
+    const char *name;
+};
+
+/* Runs cc->fn(never) in a task named cc->name on slot 16, and joins it. */
+static void *canary_main(void *arg)
 {
-    /* Guard pages off for this process: the canary path is what's left. */
+    struct canary_case *cc = arg;
+    uvgo_task_opts_t small = {.name = cc->name, .stack_size = SMALL_STACK};
+    uvgo_task_t *t;
+    ASSERT_OK(uvgo_task_spawn(&t, cc->fn, hold_slot_zero(), &small));
+    uvgo_task_join(t, NULL);
+    return NULL; /* not reached: the case aborts */
+}
+
+/* uvgo_main(main_fn, arg) on canary stacks, one worker. */
+static void run_canary_main(uvgo_task_fn main_fn, void *arg)
+{
     setenv("UVGO_GUARD_PAGES", "never", 1);
-    stack_overflow_trips_canary_and_names_task();
+    uvgo_procs(1);
+    uvgo_main(main_fn, arg, NULL);
+}
+
+static void run_on_canary_stack(uvgo_task_fn fn, const char *name)
+{
+    struct canary_case cc = {fn, name};
+    run_canary_main(canary_main, &cc);
+}
+
+/* Writes one byte `below` bytes under the stack, then switches out. */
+static void write_under_and_park(size_t below)
+{
+    volatile char *p = (volatile char *)(stack_lo() - below);
+    *p = 'x';
+    uvgo_sleep(UVGO_MILLISECOND); /* switching out checks the canary */
+}
+
+static void *overflow_a_little(void *arg)
+{
+    (void)arg;
+    write_under_and_park(8);
+    return NULL;
+}
+
+static void canary_catches_a_write_right_under_the_stack(void)
+{
+    run_on_canary_stack(overflow_a_little, "canary-victim");
+}
+
+/* A frame that jumps over the 256 bytes right under the stack (a local
+ * array written at its low end only) still meets the words checked every
+ * 512 bytes down the page under it. */
+static void *overflow_with_a_big_frame(void *arg)
+{
+    (void)arg;
+    write_under_and_park(2048);
+    return NULL;
+}
+
+static void canary_catches_a_frame_that_jumps_the_first_bytes(void)
+{
+    run_on_canary_stack(overflow_with_a_big_frame, "big-frame");
+}
+
+/* Parks with its stack pointer 2 KiB under its stack, nothing written in
+ * the canary words: the stack pointer check finds it. */
+static void *park_below_the_stack(void *arg)
+{
+    volatile char here = 0;
+    size_t n = (size_t)((char *)&here - stack_lo()) + 2048;
+    volatile char *deep = __builtin_alloca(n);
+    (void)arg;
+    deep[n - 1] = here; /* the top end: inside the stack */
+    uvgo_sleep(UVGO_MILLISECOND);
+    return NULL;
+}
+
+static void stack_pointer_under_the_stack_at_a_switch_is_caught(void)
+{
+    run_on_canary_stack(park_below_the_stack, "deep-parker");
+}
+
+static void *recurse_forever(void *arg)
+{
+    (void)arg;
+    touch_deep(1000);
+    return NULL;
+}
+
+/* Runaway recursion runs through the free slots below until the guard
+ * under slot 0; the report names the task whose stack pointer left its
+ * stack, not slot 0's owner. */
+static void runaway_recursion_on_a_canary_stack_names_its_task(void)
+{
+    run_on_canary_stack(recurse_forever, "runaway");
+}
+
+/* The culprit (slot 16) overwrites the task pointer at the top of the
+ * stack below it (slot 15), jumping its own reserved page; the owner of
+ * that stack finds it at its next switch and names the culprit. */
+static uvgo_chan_t *top_go, *top_wake;
+
+static void *victim_below(void *arg)
+{
+    int v;
+    (void)arg;
+    uvgo_chan_recv(top_wake, &v, sizeof v, NULL); /* parks with a clean top */
+    return NULL;                                  /* exits: the check runs */
+}
+
+static void *culprit_above(void *arg)
+{
+    size_t page = (size_t)sysconf(_SC_PAGESIZE);
+    volatile char *p = (volatile char *)(stack_lo() - page - 16);
+    int v = 1;
+    uvgo_chan_recv(top_go, &v, sizeof v, NULL); /* the victim has run */
+    p[0] = 'x';
+    uvgo_chan_send(top_wake, &v, sizeof v);
+    block_on(arg); /* stays alive, so it can be named */
+    return NULL;
+}
+
+static void *top_main(void *arg)
+{
+    uvgo_task_opts_t small = {.name = "culprit", .stack_size = SMALL_STACK};
+    uvgo_chan_t *never = hold_slot_zero();
+    uvgo_task_t *v;
+    int go = 1;
+    (void)arg;
+    ASSERT_OK(uvgo_chan_make(&top_wake, sizeof(int), 0));
+    ASSERT_OK(uvgo_chan_make(&top_go, sizeof(int), 0));
+    ASSERT_OK(uvgo_task_spawn(NULL, culprit_above, never, &small)); /* 16 */
+    small.name = "victim";
+    ASSERT_OK(uvgo_task_spawn(&v, victim_below, NULL, &small)); /* 15 */
+    test_wait_blocked("chan receive", 3);
+    ASSERT_OK(uvgo_chan_send(top_go, &go, sizeof go));
+    uvgo_task_join(v, NULL);
+    return NULL;
+}
+
+static void overflow_into_the_stack_below_is_found_by_its_owner(void)
+{
+    run_canary_main(top_main, NULL);
 }
 
 static uvgo_event_t *gates;
@@ -1161,7 +1311,16 @@ static const test_case_t cases[] = {
     CASE_PLAIN(tasks_run_on_a_host_loop_in_single_loop_mode),
     CASE_ABORTS(stack_overflow_hits_guard_and_names_task,
                 "stack overflow|deep-recursion"),
-    CASE_ABORTS(canary_case, "stack overflow|canary-victim"),
+    CASE_PLAIN_ABORTS(canary_catches_a_write_right_under_the_stack,
+                      "stack overflow in task|canary-victim|canary"),
+    CASE_PLAIN_ABORTS(canary_catches_a_frame_that_jumps_the_first_bytes,
+                      "stack overflow in task|big-frame|canary"),
+    CASE_PLAIN_ABORTS(stack_pointer_under_the_stack_at_a_switch_is_caught,
+                      "stack overflow in task|deep-parker|stack pointer"),
+    CASE_PLAIN_ABORTS(runaway_recursion_on_a_canary_stack_names_its_task,
+                      "stack overflow in task|runaway|stack pointer left"),
+    CASE_PLAIN_ABORTS(overflow_into_the_stack_below_is_found_by_its_owner,
+                      "stack overflow in task|culprit|found by task|victim"),
     CASE(hundred_thousand_tasks_block_and_all_wake),
     CASE(stack_memory_goes_back_after_a_burst),
     CASE(dump_lists_blocked_tasks_with_what_they_wait_on),

@@ -14,6 +14,7 @@
  *   CASE_PLAIN(fn)         fn runs in the child's main thread, no runtime
  *   CASE_ABORTS(fn, msg)   fn (as CASE) must abort, printing msg on stderr
  *                          (msg may list several parts: "a|b" needs both)
+ *   CASE_PLAIN_ABORTS(fn, msg)  the same for fn as CASE_PLAIN
  *
  * Assertions print both sides (and error names) and fail the case;
  * TEST_SKIP(reason) ends it as skipped (TAP "# SKIP reason").
@@ -64,6 +65,7 @@ typedef struct test_case {
 #define CASE_PROCS(fn, n) {#fn, fn, TEST_TASK, (n), NULL}
 #define CASE_PLAIN(fn) {#fn, fn, TEST_PLAIN, 0, NULL}
 #define CASE_ABORTS(fn, msg) {#fn, fn, TEST_TASK, 0, (msg)}
+#define CASE_PLAIN_ABORTS(fn, msg) {#fn, fn, TEST_PLAIN, 0, (msg)}
 
 /* Scales a stress count down under sanitizers, which are 5-20x slower and
  * (TSan) keep per-task shadow state. */

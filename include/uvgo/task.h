@@ -34,10 +34,11 @@
  * spawn that cannot have one fails with UVGO_ENOMEM) and committed lazily: a
  * task pays for the pages it touches (4 KiB for a task that parks right
  * away).
- * Overflow never corrupts silently: stacks have a guard page while the
- * kernel's map-count budget allows (see README), otherwise a canary is checked
- * each time the task is switched out; either way the process aborts naming
- * the task.
+ * An overflow the runtime sees aborts the process naming the task: stacks
+ * have a guard page while the kernel's map-count budget allows, otherwise a
+ * canary zone checked (with the stack pointer) each time the task switches
+ * out.  README.md ("Stacks and what protects you") says exactly which
+ * overflows each mode catches and which it cannot.
  */
 #ifndef UVGO_TASK_H
 #define UVGO_TASK_H

@@ -541,6 +541,39 @@ static void san_bounds(uvgo_task_t *t, const void **bottom, size_t *size)
 }
 #endif
 
+/* A switch-out found t's stack overflowed (UVGO_STACK_*): the report. */
+static UVGO_NORETURN UVGO_NOINLINE void stack_overflow(uvgo_task_t *t, int bad)
+{
+    const char *above;
+    uint64_t id;
+
+    switch (bad) {
+    case UVGO_STACK_SP:
+        uvgo__panic("stack overflow in task %llu \"%s\" (stack %zu bytes; its "
+                    "stack pointer is below its stack); spawn it with a "
+                    "larger stack_size",
+                    (unsigned long long)t->id, t->name, t->stack.size);
+    case UVGO_STACK_CANARY:
+        uvgo__panic("stack overflow in task %llu \"%s\" (stack %zu bytes; "
+                    "the canary under its stack was written); spawn it with "
+                    "a larger stack_size",
+                    (unsigned long long)t->id, t->name, t->stack.size);
+    default:
+        above = uvgo__stack_above(&t->stack, &id);
+        if (above)
+            uvgo__panic("stack overflow in task %llu \"%s\" (stack %zu "
+                        "bytes), found by task %llu \"%s\", whose stack lies "
+                        "below and was overwritten; spawn it with a larger "
+                        "stack_size",
+                        (unsigned long long)id, above, t->stack.size,
+                        (unsigned long long)t->id, t->name);
+        uvgo__panic("stack overflow into the stack of task %llu \"%s\": the "
+                    "top of its stack was overwritten by the task on the "
+                    "stack above it (stack %zu bytes)",
+                    (unsigned long long)t->id, t->name, t->stack.size);
+    }
+}
+
 /* Switches from `from` (the running context) to `to` on worker w.
  * `dying`: `from` will never run again. */
 static inline void switch_to(struct uvgo_worker *w, uvgo_task_t *from,
@@ -565,10 +598,12 @@ static inline void switch_to(struct uvgo_worker *w, uvgo_task_t *from,
     }
     if (UVGO_UNLIKELY(to->fresh))
         uvgo__task_first_run(w, to);
-    if (UVGO_UNLIKELY(from != &w->sched && !uvgo__stack_canary_ok(&from->stack)))
-        uvgo__panic("stack overflow (canary under the stack of %zu bytes "
-                    "clobbered); spawn the task with a larger stack_size",
-                    from->stack.size);
+    if (from != &w->sched) {
+        int bad = uvgo__stack_check(&from->stack, from,
+                                    __builtin_frame_address(0));
+        if (UVGO_UNLIKELY(bad))
+            stack_overflow(from, bad);
+    }
     /* Atomic (a plain store) only because the monitor reads it. */
     __atomic_store_n(&w->current, to, __ATOMIC_RELAXED);
     atomic_store_explicit(&to->on_cpu, 1, memory_order_relaxed);

@@ -17,16 +17,27 @@
  * Overflow.  The reserved page under each stack is either a guard page
  * (PROT_NONE: the overflowing write faults, and the SIGSEGV handler, running
  * on an alternate signal stack, names the task) or, once the guard budget is
- * spent, a canary zone: the 64 bytes right under the stack must read as zero.
- * They are never written, and an untouched anonymous page reads as zero
- * without costing memory, so the canary needs no initialising write (which
- * would double the cost of an idle task).  The scheduler checks it each time
- * it switches a task out and aborts naming the task.  Slabs are guarded while
- * the guard budget (a quarter of vm.max_map_count, two mappings per guard)
- * allows: the first ~16,000 stacks of a default system are guarded, later
- * ones have canaries.  Meson option guard_pages=always|never forces either,
- * and the environment variable UVGO_GUARD_PAGES=auto|always|never overrides
- * the build's choice at run time.
+ * spent, a canary zone that must read as zero: the CANARY_DENSE bytes right
+ * under the stack, and one word every CANARY_STRIDE bytes through the rest
+ * of the page.  It is never written, and an untouched anonymous page reads
+ * as zero without costing memory (all such pages share the kernel's zero
+ * page, so the check reads lines that stay in cache), so the canary needs no
+ * initialising write (which would double the cost of an idle task).  Each
+ * time a task is switched out, the scheduler checks that its stack pointer
+ * is still inside its stack (every stack) and its canary zone and the task
+ * pointer at the top of its stack (canary stacks: a write there came from
+ * an overflow of the stack above), and aborts naming the task.  A canary
+ * slab keeps one guard page, under its lowest slot, so runaway recursion
+ * through the slots below ends there, and the SIGSEGV handler names the task
+ * whose stack pointer left its stack, not the slot's owner.  What each mode
+ * guarantees is in README.md ("Stacks and what protects you").
+ *
+ * Slabs are guarded while the guard budget (a quarter of vm.max_map_count,
+ * two mappings per guard) allows: the first ~16,000 stacks of a default
+ * system are guarded, later ones have canaries.  Meson option
+ * guard_pages=always|never forces either, and the environment variable
+ * UVGO_GUARD_PAGES=auto|always|never overrides the build's choice at run
+ * time.
  *
  * Caching, in three tiers.  A worker keeps up to UVGO_STACK_HOT_MAX free
  * stacks per size class, with their pages still resident, so spawn/exit
@@ -55,6 +66,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <ucontext.h>
 #include <unistd.h>
 
 #include "base/common.h"
@@ -76,6 +88,7 @@ struct uvgo_slab {
     uint32_t nslots;
     uint8_t cls;
     uint8_t guarded;
+    uint8_t bottom_guard;     /* unguarded, but slot 0's page is PROT_NONE */
     /* Under pools[cls].lock. */
     uint32_t nfree;           /* entries in free[] */
     atomic_uint hwm;          /* slots ever handed out; relaxed for walkers */
@@ -151,45 +164,84 @@ static void put_u64(char *buf, size_t *n, size_t cap, uint64_t v)
         buf[(*n)++] = tmp[--i];
 }
 
-/* Finds the slab slot whose reserved page holds addr; returns its top. */
+/* Finds the slab slot whose guard page holds addr; returns its top. */
 static char *find_guard_hit(char *addr, size_t *stack_size)
 {
     for (struct uvgo_slab *s = atomic_load(&registry); s;
          s = atomic_load(&s->next_all)) {
         char *base = atomic_load(&s->base);
-        if (!base || !s->guarded)
+        if (!base || !(s->guarded || s->bottom_guard))
             continue;
         if (addr < base || addr >= base + (size_t)s->nslots * s->slot_size)
             continue;
         size_t off = (size_t)(addr - base) % s->slot_size;
-        if (off >= page_size)
-            return NULL; /* inside a stack, not a guard */
+        if (off >= page_size || (!s->guarded && addr >= base + page_size))
+            return NULL; /* inside a stack, or a canary zone */
         *stack_size = s->slot_size - page_size;
         return addr - off + s->slot_size;
     }
     return NULL;
 }
 
+/* The stack pointer of the interrupted context, or NULL where unknown. */
+static char *fault_sp(void *uc)
+{
+#if defined(__x86_64__) && defined(REG_RSP)
+    return (char *)((ucontext_t *)uc)->uc_mcontext.gregs[REG_RSP];
+#elif defined(__aarch64__) && defined(__linux__)
+    return (char *)((ucontext_t *)uc)->uc_mcontext.sp;
+#else
+    (void)uc;
+    return NULL;
+#endif
+}
+
+/* Writes the overflow report for task t (id, name) and aborts.
+ * Async-signal-safe. */
+static UVGO_NORETURN void report_overflow(uint64_t id, const char *name,
+                                          size_t size, const char *how)
+{
+    char msg[320];
+    size_t n = 0;
+    put_str(msg, &n, sizeof msg, "uvgo: fatal error: stack overflow in task ");
+    put_u64(msg, &n, sizeof msg, id);
+    put_str(msg, &n, sizeof msg, " \"");
+    put_str(msg, &n, sizeof msg, name);
+    put_str(msg, &n, sizeof msg, "\" (stack ");
+    put_u64(msg, &n, sizeof msg, size);
+    put_str(msg, &n, sizeof msg, " bytes; ");
+    put_str(msg, &n, sizeof msg, how);
+    put_str(msg, &n, sizeof msg, "); spawn it with a larger stack_size\n");
+    ssize_t r = write(2, msg, n);
+    (void)r;
+    signal(SIGABRT, SIG_DFL);
+    abort();
+}
+
 static void on_segv(int sig, siginfo_t *si, void *uc)
 {
     size_t size = 0;
-    char *top = find_guard_hit((char *)si->si_addr, &size);
+    char *addr = (char *)si->si_addr, *sp = fault_sp(uc), *top;
+    uvgo_task_t *t = uvgo__task_self();
+
+    /* The running task's stack pointer has left its stack, or the fault
+     * is in the page right under it: that task overflowed, whoever owns
+     * the memory it ran into (a canary stack's overflow runs through the
+     * slots below until it meets a guard). */
+    if (t && !t->fresh && t->stack.lo) {
+        char *lo = t->stack.lo, *hi = lo + t->stack.size;
+        if (sp && (sp < lo || sp > hi))
+            report_overflow(t->id, t->name, t->stack.size,
+                            "its stack pointer left its stack");
+        if (addr < lo && addr >= lo - page_size)
+            report_overflow(t->id, t->name, t->stack.size,
+                            "it wrote under its stack");
+    }
+    top = find_guard_hit(addr, &size);
     if (top) {
-        char msg[256];
-        size_t n = 0;
         uint64_t id = 0;
         const char *name = uvgo__task_describe_top(top, &id);
-        put_str(msg, &n, sizeof msg, "uvgo: fatal error: stack overflow in task ");
-        put_u64(msg, &n, sizeof msg, id);
-        put_str(msg, &n, sizeof msg, " \"");
-        put_str(msg, &n, sizeof msg, name);
-        put_str(msg, &n, sizeof msg, "\" (stack ");
-        put_u64(msg, &n, sizeof msg, size);
-        put_str(msg, &n, sizeof msg, " bytes; spawn it with a larger stack_size)\n");
-        ssize_t r = write(2, msg, n);
-        (void)r;
-        signal(SIGABRT, SIG_DFL);
-        abort();
+        report_overflow(id, name, size, "it ran into its guard page");
     }
     /* Not ours: hand the fault to whoever had SIGSEGV before us. */
     if (old_segv.sa_flags & SA_SIGINFO) {
@@ -204,6 +256,45 @@ static void on_segv(int sig, siginfo_t *si, void *uc)
     }
     /* Re-executing the faulting instruction now takes the default action. */
     sigaction(SIGSEGV, &old_segv, NULL);
+}
+
+/* ---- canaries ------------------------------------------------------------ */
+
+int uvgo__stack_canary_check(const uvgo_stack_t *st, const void *task)
+{
+    const uint64_t *dense = (const uint64_t *)(st->lo - CANARY_DENSE);
+    uint64_t any = 0;
+
+    for (size_t i = 0; i < CANARY_DENSE / 8; i++)
+        any |= dense[i];
+    for (size_t off = CANARY_STRIDE; off <= page_size; off += CANARY_STRIDE)
+        any |= *(const uint64_t *)(st->lo - off);
+    if (any)
+        return UVGO_STACK_CANARY;
+    if (*(void *const *)(st->lo + st->size - UVGO_STACK_TOP_RESERVE) != task)
+        return UVGO_STACK_TOP;
+    return 0;
+}
+
+const char *uvgo__stack_above(const uvgo_stack_t *st, uint64_t *id)
+{
+    struct uvgo_slab *s = st->slab;
+    char *top_above = st->lo + st->size + s->slot_size;
+    uvgo_task_t *t;
+
+    *id = 0;
+    if (st->index + 1 >= s->nslots)
+        return NULL; /* the top slot: another mapping lies above */
+    t = *(uvgo_task_t **)(top_above - UVGO_STACK_TOP_RESERVE);
+    /* A slot keeps the pointer of the last task that ran on it; records
+     * stay mapped while the runtime runs, so it can be read, and it names
+     * the culprit only if that task still owns the slot. */
+    if (!t || t->stack.lo != st->lo + st->size + page_size ||
+        atomic_load_explicit(&t->state, memory_order_relaxed) ==
+            UVGO_TASK_FREE)
+        return NULL;
+    *id = t->id;
+    return t->name;
 }
 
 static void global_init_once(void)
@@ -335,7 +426,7 @@ static struct uvgo_slab *slab_create(int cls)
     size_t slot = stack + page_size;
     uint32_t nslots = (uint32_t)(SLAB_BYTES / slot);
     struct uvgo_slab *s = NULL;
-    int guarded;
+    int guarded, bottom_guard = 0;
     char *base;
 
     if (nslots == 0)
@@ -361,6 +452,11 @@ static struct uvgo_slab *slab_create(int cls)
             }
         }
         atomic_fetch_add(&guarded_slots, nslots);
+    } else {
+        /* One guard under the lowest slot (one more mapping per slab) ends
+         * runaway recursion through the slots below it.  Without it (the
+         * map count ran out) that slot is a canary stack like the rest. */
+        bottom_guard = mprotect(base, page_size, PROT_NONE) == 0;
     }
 
     pthread_mutex_lock(&registry_lock);
@@ -388,6 +484,7 @@ static struct uvgo_slab *slab_create(int cls)
         s->nslots = nslots;
         s->cls = (uint8_t)cls;
         s->guarded = (uint8_t)guarded;
+        s->bottom_guard = (uint8_t)bottom_guard;
         s->nfree = 0;
         atomic_store(&s->hwm, 0);
         s->on_partial = 0;
@@ -430,7 +527,7 @@ static void slot_fill(struct uvgo_slab *s, uint32_t i, uvgo_stack_t *st)
     st->slab = s;
     st->index = i;
     st->cls = s->cls;
-    st->guarded = s->guarded;
+    st->guarded = s->guarded || (i == 0 && s->bottom_guard);
 }
 
 /* Takes one cold slot.  Caller holds pools[cls].lock. */

@@ -67,18 +67,39 @@ void uvgo__stack_cache_trim(uvgo_stack_cache_t *cache, unsigned keep);
 void uvgo__stack_release_idle(void);
 #define UVGO_STACK_RELEASE_MS 100
 
-/* True when the canary under an unguarded stack is intact.  Guarded stacks
- * always pass: their guard page faults first. */
-static inline int uvgo__stack_canary_ok(const uvgo_stack_t *st)
+/* The canary zone of an unguarded stack (stack.c), all zero: the
+ * CANARY_DENSE bytes right under it, and the word at every multiple of
+ * CANARY_STRIDE bytes under it, down to the bottom of its reserved page. */
+#define CANARY_DENSE 256
+#define CANARY_STRIDE 512
+
+/* What uvgo__stack_check found. */
+enum {
+    UVGO_STACK_OK = 0,
+    UVGO_STACK_SP,     /* the stack pointer is below the stack */
+    UVGO_STACK_CANARY, /* a canary word was written */
+    UVGO_STACK_TOP     /* the task pointer at the top was overwritten */
+};
+
+/* Out of line: checks the canary zone and that the task pointer at the
+ * top still names `task`. */
+int uvgo__stack_canary_check(const uvgo_stack_t *st, const void *task);
+
+/* For an overflow report: the name and id of the task whose stack lies
+ * right above st, which wrote the top of st; NULL if it cannot be told. */
+const char *uvgo__stack_above(const uvgo_stack_t *st, uint64_t *id);
+
+/* The overflow checks run when `task` (whose stack is st) switches out,
+ * with `sp` an address in its current frame.  Guarded stacks pay one
+ * comparison: an overflow that reached their guard page has faulted. */
+static inline int uvgo__stack_check(const uvgo_stack_t *st, const void *task,
+                                    const char *sp)
 {
-    const uint64_t *c;
+    if (__builtin_expect(sp < st->lo, 0))
+        return UVGO_STACK_SP;
     if (st->guarded)
-        return 1;
-    /* The 64 bytes right under the usable stack must still read as zero:
-     * nothing may touch them, and an untouched anonymous page reads as zero
-     * without costing a page of memory.  See stack.c. */
-    c = (const uint64_t *)(st->lo - 64);
-    return (c[0] | c[1] | c[2] | c[3] | c[4] | c[5] | c[6] | c[7]) == 0;
+        return UVGO_STACK_OK;
+    return uvgo__stack_canary_check(st, task);
 }
 
 #endif /* UVGO_STACK_H */
