@@ -10,6 +10,7 @@
  *   uvgo/signal.h   signals delivered into channels
  *   uvgo/sync.h     Mutex, RWMutex, WaitGroup, Once, Cond, Pool
  *   uvgo/xsync.h    semaphore, errgroup, singleflight, rate limiter
+ *   uvgo/metrics.h  runtime metrics: per-worker counters, latency
  */
 #ifndef UVGO_H
 #define UVGO_H
@@ -18,6 +19,7 @@
 #include "uvgo/chan.h"
 #include "uvgo/context.h"
 #include "uvgo/errno.h"
+#include "uvgo/metrics.h"
 #include "uvgo/task.h"
 #include "uvgo/signal.h"
 #include "uvgo/sync.h"
