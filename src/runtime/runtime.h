@@ -48,7 +48,7 @@ enum uvgo_task_state {
 
 /* A task record.  Records are small and come from per-worker caches (task.c);
  * the stack is reserved at spawn and first written when the task first runs,
- * so a queued task that has not started costs a record and address space. */
+ * so a queued task that has not started holds a record and a stack. */
 struct uvgo_task {
     /* The fields a waker on another thread touches come first, in one cache
      * line with the saved stack pointer (asm backend): a cross-thread
