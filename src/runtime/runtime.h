@@ -97,7 +97,6 @@ struct uvgo_task {
     const void *spawn_site;      /* the spawner's code address; dumps */
     uvgo_stack_t stack;          /* reserved at spawn; lo NULL once freed */
     size_t stack_want;           /* the size asked for; immutable */
-    struct uvgo_worker *stack_from; /* whose cache reserved it (or NULL) */
 #if defined(UVGO_TSAN)
     void *tsan_fiber;
 #endif

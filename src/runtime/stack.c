@@ -528,6 +528,7 @@ static void slot_fill(struct uvgo_slab *s, uint32_t i, uvgo_stack_t *st)
     st->index = i;
     st->cls = s->cls;
     st->guarded = s->guarded || (i == 0 && s->bottom_guard);
+    st->home = 0; /* cold */
 }
 
 /* Takes one cold slot.  Caller holds pools[cls].lock. */
@@ -674,13 +675,14 @@ void uvgo__stack_free(uvgo_stack_cache_t *cache, const uvgo_stack_t *st)
     warm_put(cls, st, 1);
 }
 
-void uvgo__stack_trade(uvgo_stack_cache_t *cache, uvgo_stack_t *st)
+void uvgo__stack_trade(uvgo_stack_cache_t *cache, uvgo_stack_t *st,
+                       unsigned home)
 {
     int cls = st->cls;
     unsigned n = cache->n[cls];
     uvgo_stack_t mine;
 
-    if (n == 0)
+    if (st->home == home || n == 0 || cache->slot[cls][n - 1].home != home)
         return;
     mine = cache->slot[cls][n - 1];
     cache->slot[cls][n - 1] = *st;

@@ -17,6 +17,7 @@ typedef struct uvgo_stack {
     uint32_t index;         /* the slot within the slab */
     uint8_t cls;            /* size class (log2 of size) */
     uint8_t guarded;        /* a PROT_NONE page lies under lo */
+    uint16_t home;          /* 1 + the worker that last ran on it; 0 cold */
 } uvgo_stack_t;
 
 /* Per-worker cache of free stacks, one small LIFO per size class.  Stacks in
@@ -52,12 +53,15 @@ char *uvgo__stack_alloc(uvgo_stack_cache_t *cache, size_t size,
 /* Returns a stack to `cache` (or, when cache is NULL, to the warm pool). */
 void uvgo__stack_free(uvgo_stack_cache_t *cache, const uvgo_stack_t *st);
 
-/* Swaps *st for the warmest free stack of its class in `cache`, if there
- * is one.  For a task that first runs on another worker than the one that
- * reserved its stack: it then writes to memory this worker touched last,
- * not to lines still in the other core's cache (bench spawn, two workers:
- * 185 ns a spawn without the trade, 160 with it, as with one worker). */
-void uvgo__stack_trade(uvgo_stack_cache_t *cache, uvgo_stack_t *st);
+/* For a task about to run first on the worker whose cache is `cache` and
+ * whose home number is `home`: if its reserved stack *st was last run on
+ * elsewhere (or never), swaps it for the warmest free stack of its class in
+ * the cache, provided that one was last run on here.  The task then writes
+ * to memory in this core's cache, not lines still in another's (a stolen
+ * task, or a stack that came back through the warm pool).  Bench spawn,
+ * two workers: see task.c. */
+void uvgo__stack_trade(uvgo_stack_cache_t *cache, uvgo_stack_t *st,
+                       unsigned home);
 
 /* Moves all but `keep` stacks of every class in `cache` to the warm pool. */
 void uvgo__stack_cache_trim(uvgo_stack_cache_t *cache, unsigned keep);

@@ -12,11 +12,12 @@
  * holding stacks).  Rejected: attaching the stack when the task first runs,
  * which let spawn succeed and then had nobody to tell when no stack could
  * be had but an abort.  A stack goes back to the cache of the worker that
- * ran the task, so short tasks recycle a few warm stacks; a task that first
- * runs on another worker trades its reservation for a stack warm there
- * (uvgo__stack_trade).  Records come from per-worker free lists (no lock),
- * refilled from and spilled to a global list in batches, carved from chunks
- * that are never returned to the kernel (a record is ~200 bytes).
+ * ran the task, so short tasks recycle a few warm stacks; a task whose
+ * reserved stack was last run on by another worker trades it, when it
+ * first runs, for a stack warm on its own (uvgo__stack_trade).  Records
+ * come from per-worker free lists (no lock), refilled from and spilled to
+ * a global list in batches, carved from chunks that are never returned to
+ * the kernel (a record is ~200 bytes).
  *
  * Lifetime.  A record holds up to two references: one while the task runs
  * (dropped by the worker that switches it out for the last time, which also
@@ -278,7 +279,6 @@ int uvgo__task_create(uvgo_task_t **out, uvgo_task_fn fn, void *arg,
     }
     record_clear(t);
     t->stack = st;
-    t->stack_from = w;
     t->fresh = 1;
     t->stack_want = size;
     t->fn = fn;
@@ -312,8 +312,7 @@ void uvgo__task_first_run(struct uvgo_worker *w, uvgo_task_t *t)
 {
     char *top, *frames;
 
-    if (t->stack_from != w)
-        uvgo__stack_trade(&w->stacks, &t->stack);
+    uvgo__stack_trade(&w->stacks, &t->stack, (unsigned)w->id + 1);
     top = t->stack.lo + t->stack.size;
     frames = top - UVGO_STACK_TOP_RESERVE;
 
@@ -461,6 +460,7 @@ void uvgo__task_exited(struct uvgo_worker *w, uvgo_task_t *t)
 #endif
     /* Nothing runs on the stack any more: it goes back now, even if a
      * joinable record lingers. */
+    t->stack.home = (uint16_t)(w->id + 1);
     uvgo__stack_free(&w->stacks, &t->stack);
     t->stack.lo = NULL;
     if (atomic_fetch_sub_explicit(&t->refs, 1, memory_order_acq_rel) == 1)
