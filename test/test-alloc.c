@@ -23,9 +23,17 @@ static atomic_int injected;      /* an allocation was failed */
 static pthread_t armed_thread;
 static atomic_int armed;
 
+/* Every allocation made on another thread than armed_thread fails. */
+static atomic_int fail_elsewhere;
+
 /* Whether this call is the one to fail. */
 static int should_fail(void)
 {
+    if (atomic_load(&fail_elsewhere) &&
+        !pthread_equal(pthread_self(), armed_thread)) {
+        atomic_store(&injected, 1);
+        return 1;
+    }
     if (!atomic_load(&armed) || !pthread_equal(pthread_self(), armed_thread))
         return 0;
     if (atomic_fetch_add(&armed_calls, 1) + 1 != atomic_load(&fail_at))
@@ -179,6 +187,63 @@ static void uvgo_loop_attach_fails_cleanly_at_every_allocation(void)
     ASSERT_OK(uv_run(&loop, UV_RUN_DEFAULT));
     ASSERT_EQ(atomic_load(&live_blocks), 0);
     ASSERT_OK(uv_loop_close(&loop));
+}
+
+/* ---- a stolen task whose thief has no stack for it -------------------------- */
+
+/* A task spawned on a worker for that worker is promised a stack of its
+ * cache; if another worker steals it and can find no stack (no memory),
+ * the task goes back to the worker that keeps one for it. */
+#define BIG_STACK ((size_t)4 << 20) /* 15 slots a slab: one cache refill */
+#define STOLEN 8
+static atomic_int stolen_ran, stolen_on_other, stolen_home;
+
+static void *note_where_it_ran(void *arg)
+{
+    (void)arg;
+    if (uvgo_worker_id() != atomic_load(&stolen_home))
+        atomic_fetch_add(&stolen_on_other, 1);
+    atomic_fetch_add(&stolen_ran, 1);
+    return NULL;
+}
+
+static void *spawn_then_hold_the_worker(void *arg)
+{
+    uvgo_task_opts_t o = {.stack_size = BIG_STACK};
+    uvgo_task_t *t[STOLEN];
+    int64_t until;
+    (void)arg;
+    /* The worker this task runs on promises the stacks below; the task
+     * does not switch until they have been stolen. */
+    atomic_store(&stolen_home, uvgo_worker_id());
+    /* Only this worker's thread may allocate from now on.  The first spawn
+     * of the size maps its slab and takes every slot into this worker's
+     * cache: the other worker can only get one by mapping a new slab. */
+    armed_thread = pthread_self();
+    atomic_store(&fail_elsewhere, 1);
+    for (int i = 0; i < STOLEN; i++)
+        ASSERT_OK(uvgo_task_spawn(&t[i], note_where_it_ran, NULL, &o));
+    /* Hold the worker without a switch: the other one steals. */
+    until = uvgo_now() + 100 * UVGO_MILLISECOND;
+    while (uvgo_now() < until)
+        ;
+    /* Those sent home may be stolen again meanwhile, and sent home again. */
+    for (int i = 0; i < STOLEN; i++)
+        ASSERT_OK(uvgo_task_join(t[i], NULL));
+    atomic_store(&fail_elsewhere, 0);
+    ASSERT_EQ(atomic_load(&stolen_ran), STOLEN);
+    return NULL;
+}
+
+static void stolen_task_without_a_stack_goes_back_to_its_worker(void)
+{
+    use_test_allocator();
+    uvgo_procs(2);
+    ASSERT_OK(uvgo_main(spawn_then_hold_the_worker, NULL, NULL));
+    /* Whatever was stolen found no stack on the thief and ran at home. */
+    ASSERT_EQ(atomic_load(&stolen_on_other), 0);
+    ASSERT(atomic_load(&injected)); /* the thief did try */
+    ASSERT_EQ(atomic_load(&live_blocks), 0);
 }
 
 /* ---- the sweep -------------------------------------------------------------- */
@@ -859,6 +924,7 @@ static const test_case_t cases[] = {
     CASE_PLAIN(replace_allocator_sees_every_block_and_refuses_while_running),
     CASE_PLAIN(uvgo_main_fails_cleanly_at_every_start_up_allocation),
     CASE_PLAIN(uvgo_loop_attach_fails_cleanly_at_every_allocation),
+    CASE_PLAIN(stolen_task_without_a_stack_goes_back_to_its_worker),
     CASE_PLAIN(spawn_and_channels_fail_cleanly_at_every_allocation),
     CASE_PLAIN(select_fails_cleanly_at_every_allocation),
     CASE_PLAIN(timers_fail_cleanly_at_every_allocation),

@@ -784,12 +784,12 @@ static void stack_overflow_hits_guard_and_names_task(void)
  *
  * These run with UVGO_GUARD_PAGES=never, set before uvgo_main reads it.
  * They place their tasks on known slots: the first 16 KiB stack of the
- * process is slot 0 of a fresh slab (the one with a guard page under it),
- * and the spawning worker's cache is then refilled with slots 1..16, handed
- * out last first, so the next two tasks get slots 16 and 15: each stack's
- * top is the bottom of the reserved page of the stack above.  Writing at a
- * chosen address under the stack is deterministic where real recursion is
- * not (frame sizes differ between builds). */
+ * process fills the worker's cache with the first slots of a fresh slab
+ * (slot 0 has a guard page under it) and the cache hands them out last
+ * first, so tasks that first run one after the other get adjacent slots,
+ * each right below the previous one, its top the bottom of the reserved
+ * page of the stack above.  Writing at a chosen address under the stack is deterministic
+ * where real recursion is not (frame sizes differ between builds). */
 
 #define SMALL_STACK 16384
 
@@ -810,10 +810,11 @@ static void *block_on(void *arg)
     return NULL;
 }
 
-/* Spawns the task that takes slot 0 and blocks on `never` for good. */
-static uvgo_chan_t *hold_slot_zero(void)
+/* Spawns a task that takes the first slot handed out and blocks on `never`
+ * for good, so that the tasks of a test have a stack above theirs. */
+static uvgo_chan_t *hold_first_slot(void)
 {
-    uvgo_task_opts_t small = {.name = "slot-0", .stack_size = SMALL_STACK};
+    uvgo_task_opts_t small = {.name = "first", .stack_size = SMALL_STACK};
     uvgo_chan_t *never;
     ASSERT_OK(uvgo_chan_make(&never, sizeof(int), 0));
     ASSERT_OK(uvgo_task_spawn(NULL, block_on, never, &small));
@@ -825,13 +826,14 @@ struct canary_case {
     const char *name;
 };
 
-/* Runs cc->fn(never) in a task named cc->name on slot 16, and joins it. */
+/* Runs cc->fn(never) in a task named cc->name, below the first, and joins
+ * it. */
 static void *canary_main(void *arg)
 {
     struct canary_case *cc = arg;
     uvgo_task_opts_t small = {.name = cc->name, .stack_size = SMALL_STACK};
     uvgo_task_t *t;
-    ASSERT_OK(uvgo_task_spawn(&t, cc->fn, hold_slot_zero(), &small));
+    ASSERT_OK(uvgo_task_spawn(&t, cc->fn, hold_first_slot(), &small));
     uvgo_task_join(t, NULL);
     return NULL; /* not reached: the case aborts */
 }
@@ -912,15 +914,16 @@ static void *recurse_forever(void *arg)
 
 /* Runaway recursion runs through the free slots below until the guard
  * under slot 0; the report names the task whose stack pointer left its
- * stack, not slot 0's owner. */
+ * stack, not the owner of the memory it ran into. */
 static void runaway_recursion_on_a_canary_stack_names_its_task(void)
 {
     run_on_canary_stack(recurse_forever, "runaway");
 }
 
-/* The culprit (slot 16) overwrites the task pointer at the top of the
- * stack below it (slot 15), jumping its own reserved page; the owner of
- * that stack finds it at its next switch and names the culprit. */
+/* The culprit overwrites the task pointer at the top of the stack right
+ * below its own (the victim's: it first ran next), jumping its own reserved
+ * page; the owner of that stack finds it at its next switch and names the
+ * culprit. */
 static uvgo_chan_t *top_go, *top_wake;
 
 static void *victim_below(void *arg)
@@ -946,15 +949,15 @@ static void *culprit_above(void *arg)
 static void *top_main(void *arg)
 {
     uvgo_task_opts_t small = {.name = "culprit", .stack_size = SMALL_STACK};
-    uvgo_chan_t *never = hold_slot_zero();
+    uvgo_chan_t *never = hold_first_slot();
     uvgo_task_t *v;
     int go = 1;
     (void)arg;
     ASSERT_OK(uvgo_chan_make(&top_wake, sizeof(int), 0));
     ASSERT_OK(uvgo_chan_make(&top_go, sizeof(int), 0));
-    ASSERT_OK(uvgo_task_spawn(NULL, culprit_above, never, &small)); /* 16 */
+    ASSERT_OK(uvgo_task_spawn(NULL, culprit_above, never, &small));
     small.name = "victim";
-    ASSERT_OK(uvgo_task_spawn(&v, victim_below, NULL, &small)); /* 15 */
+    ASSERT_OK(uvgo_task_spawn(&v, victim_below, NULL, &small));
     test_wait_blocked("chan receive", 3);
     ASSERT_OK(uvgo_chan_send(top_go, &go, sizeof go));
     uvgo_task_join(v, NULL);

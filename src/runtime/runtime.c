@@ -287,7 +287,7 @@ int uvgo_main(uvgo_task_fn fn, void *arg, void **result)
 
     /* Everything that can fail happens before the main task is queued: a
      * runtime that cannot start runs nothing (uvgo/task.h). */
-    err = uvgo__task_create(&main_task, fn, arg, &opts, w0, 0);
+    err = uvgo__task_create(&main_task, fn, arg, &opts, w0, 1, 0);
     if (err) {
         for (int i = 0; i < n; i++)
             uvgo__sched_worker_close(rt->workers[i]);

@@ -73,6 +73,11 @@ struct uvgo_task {
     /* 1 until the task first runs: its stack is reserved but unwritten.
      * Written at spawn and by the worker that first switches to it. */
     uint8_t fresh;
+    /* The record's generation (base/handle.h): +2 at each spawn, bit 0 set
+     * when the handle is consumed (join, detach).  Kept across reuse;
+     * relaxed: a handle call reads it before anything else.  Next to the
+     * state, which is kept too, so a new task clears the rest in two. */
+    atomic_uint gen;
     /* uvgo__ticks() when a sampled wake-up made it runnable, else 0: the
      * scheduling-latency metric.  Written by the waker before it queues
      * the task, read and cleared by the worker that runs it. */
@@ -88,14 +93,13 @@ struct uvgo_task {
     /* References: one for running, one for a joinable handle.  The last
      * release frees the record (uvgo__task_unref). */
     atomic_int refs;
-    /* The record's generation (base/handle.h): +2 at each spawn, bit 0 set
-     * when the handle is consumed (join, detach).  Kept across reuse;
-     * relaxed: a handle call reads it before anything else. */
-    atomic_uint gen;
     uvgo_event_t done;           /* set when fn has returned */
     void **locals;               /* task-local values, lazily allocated */
     const void *spawn_site;      /* the spawner's code address; dumps */
-    uvgo_stack_t stack;          /* reserved at spawn; lo NULL once freed */
+    uvgo_stack_t stack;          /* reserved at spawn; lo NULL while only
+                                    promised, and once freed */
+    struct uvgo_worker *promiser; /* whose cache promised the stack, until
+                                     the task first runs */
     size_t stack_want;           /* the size asked for; immutable */
 #if defined(UVGO_TSAN)
     void *tsan_fiber;
@@ -339,10 +343,12 @@ void uvgo__monitor_stop(struct uvgo_runtime *rt);
 void uvgo__sched_embedded_thread_init(struct uvgo_worker *w);
 void uvgo__sched_embedded_thread_close(struct uvgo_worker *w);
 
-/* Creates a task record on a fresh stack (task.c). */
+/* Creates a task record and reserves its stack (task.c).  w: the calling
+ * worker, or NULL off the workers; home: the task is queued on w, whose
+ * cache may then promise its stack. */
 int uvgo__task_create(uvgo_task_t **out, uvgo_task_fn fn, void *arg,
                       const uvgo_task_opts_t *opts, struct uvgo_worker *w,
-                      int joinable);
+                      int home, int joinable);
 
 /* uvgo_go for the spawns nobody can be told about (a timer's or a
  * context's after-func firing): when the task cannot be had, the process
@@ -358,9 +364,11 @@ void uvgo__task_discard(struct uvgo_worker *w, uvgo_task_t *t);
 const char *uvgo__task_describe_top(char *top, uint64_t *id);
 
 /* Readies the stack reserved at spawn for a task about to run for the
- * first time on w (t->fresh): the task pointer at its top, the first
- * frame.  Cannot fail.  w's thread. */
-void uvgo__task_first_run(struct uvgo_worker *w, uvgo_task_t *t);
+ * first time on w (t->fresh): takes a promised stack, writes the task
+ * pointer at its top and the first frame.  Returns 1, or 0 when the task
+ * was promised a stack by another worker and none can be had here: it
+ * has been sent to that worker's inbox instead.  w's thread. */
+int uvgo__task_first_run(struct uvgo_worker *w, uvgo_task_t *t);
 
 /* The top 16 bytes of a stack hold a pointer to its task's record, for the
  * overflow handler; frames start below. */

@@ -632,8 +632,13 @@ static inline void switch_to(struct uvgo_worker *w, uvgo_task_t *from,
         atomic_store_explicit(&to->wait, NULL, memory_order_relaxed);
         return;
     }
-    if (UVGO_UNLIKELY(to->fresh))
-        uvgo__task_first_run(w, to);
+    if (UVGO_UNLIKELY(to->fresh) && UVGO_UNLIKELY(!uvgo__task_first_run(w, to))) {
+        /* Sent to the worker that keeps its stack: run whatever the loop
+         * context picks next instead. */
+        to = &w->sched;
+        if (to == from)
+            return;
+    }
     if (UVGO_UNLIKELY(to->ready_ticks))
         latency_record(w, to);
     if (from != &w->sched) {

@@ -41,7 +41,8 @@
  *
  * Caching, in three tiers.  A worker keeps up to UVGO_STACK_HOT_MAX free
  * stacks per size class, with their pages still resident, so spawn/exit
- * cycles cost no system call.  Beyond that (and when a worker goes idle)
+ * cycles cost no system call; as many of them as it has promised to tasks
+ * not yet started stay there (stack.h, "Promises").  Beyond that (and when a worker goes idle)
  * stacks move in batches to a global "warm" pool, still resident.  Memory
  * goes back to the kernel lazily: every release pass (the monitor thread,
  * or an idle worker, about every 100 ms) hands the stacks that sat in the
@@ -77,7 +78,9 @@
 #endif
 
 #define SLAB_BYTES ((size_t)64 << 20)
-#define MIN_CLASS 14 /* 16 KiB */
+#define MIN_CLASS UVGO_STACK_MIN_SHIFT
+/* uvgo_stack_t.index is 16 bits. */
+_Static_assert((SLAB_BYTES >> MIN_CLASS) < 65536, "slot index overflows");
 #define COLD_BATCH 16
 #define ALTSTACK_SIZE (64 * 1024)
 
@@ -283,7 +286,7 @@ const char *uvgo__stack_above(const uvgo_stack_t *st, uint64_t *id)
     uvgo_task_t *t;
 
     *id = 0;
-    if (st->index + 1 >= s->nslots)
+    if ((uint32_t)st->index + 1 >= s->nslots)
         return NULL; /* the top slot: another mapping lies above */
     t = *(uvgo_task_t **)(top_above - UVGO_STACK_TOP_RESERVE);
     /* A slot keeps the pointer of the last task that ran on it; records
@@ -358,17 +361,6 @@ void uvgo__stack_thread_close(void *altstack)
 }
 
 /* ---- slabs --------------------------------------------------------------- */
-
-static int class_of(size_t size, size_t *rounded)
-{
-    int cls = MIN_CLASS;
-    while (((size_t)1 << cls) < size)
-        cls++;
-    if (cls - MIN_CLASS >= UVGO_STACK_CLASSES)
-        return -1;
-    *rounded = (size_t)1 << cls;
-    return cls - MIN_CLASS;
-}
 
 static void partial_push(struct pool *p, struct uvgo_slab *s)
 {
@@ -525,7 +517,7 @@ static void slot_fill(struct uvgo_slab *s, uint32_t i, uvgo_stack_t *st)
     st->lo = slot + page_size;
     st->size = s->slot_size - page_size;
     st->slab = s;
-    st->index = i;
+    st->index = (uint16_t)i;
     st->cls = s->cls;
     st->guarded = s->guarded || (i == 0 && s->bottom_guard);
     st->home = 0; /* cold */
@@ -620,40 +612,116 @@ static size_t warm_take(int cls, uvgo_stack_t *out, size_t want)
     return got;
 }
 
+/* The promises of `cache` not yet given back, folding in those released
+ * by other workers.  Owner thread. */
+static unsigned promised(uvgo_stack_cache_t *cache, int cls)
+{
+    /* relaxed: a late fold only keeps a stack more than needed. */
+    if (atomic_load_explicit(&cache->released[cls], memory_order_relaxed)) {
+        unsigned r = atomic_exchange_explicit(&cache->released[cls], 0,
+                                              memory_order_relaxed);
+        cache->promised[cls] = (uint16_t)(cache->promised[cls] - r);
+    }
+    return cache->promised[cls];
+}
+
+/* Makes sure `cache` holds a stack of class cls beyond its promises:
+ * refills from the warm pool, else from the slabs.  1, or 0 when none can
+ * be had (or the cache is full of promised stacks). */
+static int cache_spare(uvgo_stack_cache_t *cache, int cls)
+{
+    unsigned n = cache->n[cls], room;
+    uvgo_stack_t *slots = cache->slot[cls];
+
+    if (n > promised(cache, cls))
+        return 1;
+    room = UVGO_STACK_HOT_MAX - n;
+    if (room == 0)
+        return 0;
+    n += (unsigned)warm_take(cls, &slots[n],
+                             room < COLD_BATCH * 2 ? room : COLD_BATCH * 2);
+    if (n == cache->n[cls]) {
+        /* Nothing warm: cold slots, a batch while we hold the lock. */
+        pthread_mutex_lock(&pools[cls].lock);
+        while (n < cache->n[cls] + (unsigned)COLD_BATCH &&
+               n < UVGO_STACK_HOT_MAX &&
+               (n == cache->n[cls] || pools[cls].partial) &&
+               slot_take(cls, &slots[n]))
+            n++;
+        pthread_mutex_unlock(&pools[cls].lock);
+    }
+    cache->n[cls] = (uint16_t)n;
+    return n > cache->promised[cls];
+}
+
 char *uvgo__stack_alloc(uvgo_stack_cache_t *cache, size_t size,
                         uvgo_stack_t *st)
 {
-    size_t rounded;
-    int cls = class_of(size, &rounded);
+    int cls = uvgo__stack_class(size);
 
     if (cls < 0)
         return NULL;
     if (cache) {
-        if (cache->n[cls] == 0)
-            cache->n[cls] = (uint16_t)warm_take(cls, cache->slot[cls],
-                                                COLD_BATCH * 2);
-        if (cache->n[cls]) {
-            *st = cache->slot[cls][--cache->n[cls]];
-            return st->lo + st->size;
-        }
-    } else if (warm_take(cls, st, 1)) {
+        if (!cache_spare(cache, cls))
+            return NULL;
+        *st = cache->slot[cls][--cache->n[cls]];
         return st->lo + st->size;
     }
-    pthread_mutex_lock(&pools[cls].lock);
-    if (!slot_take(cls, st)) {
+    if (!warm_take(cls, st, 1)) {
+        pthread_mutex_lock(&pools[cls].lock);
+        if (!slot_take(cls, st)) {
+            pthread_mutex_unlock(&pools[cls].lock);
+            return NULL;
+        }
         pthread_mutex_unlock(&pools[cls].lock);
-        return NULL;
     }
-    /* Refill the cache while holding the lock, so the next spawns on this
-     * worker find stacks without it. */
-    if (cache) {
-        uvgo_stack_t extra;
-        while (cache->n[cls] < COLD_BATCH && pools[cls].partial &&
-               slot_take(cls, &extra))
-            cache->slot[cls][cache->n[cls]++] = extra;
-    }
-    pthread_mutex_unlock(&pools[cls].lock);
     return st->lo + st->size;
+}
+
+int uvgo__stack_promise_slow(uvgo_stack_cache_t *cache, int cls,
+                             uvgo_stack_t *st)
+{
+    if (!cache_spare(cache, cls))
+        return -1;
+    if (cache->promised[cls] >= UVGO_STACK_PROMISE_MAX) {
+        *st = cache->slot[cls][--cache->n[cls]];
+        return 0;
+    }
+    cache->promised[cls]++;
+    st->lo = NULL;
+    st->cls = (uint8_t)cls;
+    return 0;
+}
+
+int uvgo__stack_redeem_elsewhere(uvgo_stack_cache_t *cache,
+                                 uvgo_stack_cache_t *from, uvgo_stack_t *st)
+{
+    int cls = st->cls;
+
+    if (!cache_spare(cache, cls))
+        return -1;
+    *st = cache->slot[cls][--cache->n[cls]];
+    uvgo__stack_owe(cache, from, cls);
+    return 0;
+}
+
+void uvgo__stack_owe_flush(uvgo_stack_cache_t *cache)
+{
+    if (cache->owe_n) {
+        /* relaxed: see uvgo_stack_cache_t. */
+        atomic_fetch_add_explicit(&cache->owe_to->released[cache->owe_cls],
+                                  cache->owe_n, memory_order_relaxed);
+        cache->owe_n = 0;
+    }
+}
+
+void uvgo__stack_unpromise(uvgo_stack_cache_t *cache,
+                           uvgo_stack_cache_t *from, const uvgo_stack_t *st)
+{
+    if (from == cache)
+        cache->promised[st->cls]--;
+    else
+        uvgo__stack_owe(cache, from, st->cls);
 }
 
 void uvgo__stack_free(uvgo_stack_cache_t *cache, const uvgo_stack_t *st)
@@ -661,38 +729,38 @@ void uvgo__stack_free(uvgo_stack_cache_t *cache, const uvgo_stack_t *st)
     int cls = st->cls;
 
     if (cache) {
-        if (cache->n[cls] == UVGO_STACK_HOT_MAX) {
-            /* Hand the older half to the warm pool, keep the warmest. */
-            unsigned half = UVGO_STACK_HOT_MAX / 2;
-            warm_put(cls, &cache->slot[cls][0], half);
-            memmove(&cache->slot[cls][0], &cache->slot[cls][half],
-                    sizeof(cache->slot[cls][0]) * (UVGO_STACK_HOT_MAX - half));
-            cache->n[cls] = (uint16_t)(UVGO_STACK_HOT_MAX - half);
+        unsigned n = cache->n[cls];
+        if (n == UVGO_STACK_HOT_MAX) {
+            /* Hand the older half of the unpromised stacks to the warm
+             * pool, keep the warmest. */
+            unsigned spill = n - promised(cache, cls);
+            if (spill > UVGO_STACK_HOT_MAX / 2)
+                spill = UVGO_STACK_HOT_MAX / 2;
+            if (spill == 0) {
+                warm_put(cls, st, 1);
+                return;
+            }
+            warm_put(cls, &cache->slot[cls][0], spill);
+            memmove(&cache->slot[cls][0], &cache->slot[cls][spill],
+                    sizeof(cache->slot[cls][0]) * (n - spill));
+            n -= spill;
         }
-        cache->slot[cls][cache->n[cls]++] = *st;
+        cache->slot[cls][n] = *st;
+        cache->n[cls] = (uint16_t)(n + 1);
         return;
     }
     warm_put(cls, st, 1);
 }
 
-void uvgo__stack_trade(uvgo_stack_cache_t *cache, uvgo_stack_t *st,
-                       unsigned home)
+void uvgo__stack_cache_trim(uvgo_stack_cache_t *cache, unsigned want)
 {
-    int cls = st->cls;
-    unsigned n = cache->n[cls];
-    uvgo_stack_t mine;
-
-    if (st->home == home || n == 0 || cache->slot[cls][n - 1].home != home)
-        return;
-    mine = cache->slot[cls][n - 1];
-    cache->slot[cls][n - 1] = *st;
-    *st = mine;
-}
-
-void uvgo__stack_cache_trim(uvgo_stack_cache_t *cache, unsigned keep)
-{
+    uvgo__stack_owe_flush(cache);
     for (int cls = 0; cls < UVGO_STACK_CLASSES; cls++) {
-        unsigned n = cache->n[cls];
+        unsigned n = cache->n[cls], keep = want;
+        if (n <= keep)
+            continue;
+        if (keep < promised(cache, cls))
+            keep = cache->promised[cls];
         if (n <= keep)
             continue;
         unsigned drop = n - keep;

@@ -3,21 +3,23 @@
  *
  * Records and stacks.  A task is a small record (this file) plus a stack
  * (stack.c), as Go pairs a g with a stack.  The stack is reserved when the
- * task is spawned, from the spawning worker's cache, so that a spawn that
- * cannot have one fails with UVGO_ENOMEM and nothing is lost; nothing is
- * written to it until the task first runs (uvgo__task_first_run).  A
- * queued task therefore holds a stack: address space only if it came cold
- * from a slab, the pages its last task touched if it came warm from a
- * cache (bench spawn: RSS 3.7 MB before, 5.0 MB with 256 queued tasks
- * holding stacks).  Rejected: attaching the stack when the task first runs,
- * which let spawn succeed and then had nobody to tell when no stack could
- * be had but an abort.  A stack goes back to the cache of the worker that
- * ran the task, so short tasks recycle a few warm stacks; a task whose
- * reserved stack was last run on by another worker trades it, when it
- * first runs, for a stack warm on its own (uvgo__stack_trade).  Records
- * come from per-worker free lists (no lock), refilled from and spilled to
- * a global list in batches, carved from chunks that are never returned to
- * the kernel (a record is ~200 bytes).
+ * task is spawned, so that a spawn that cannot have one fails with
+ * UVGO_ENOMEM and a task that was spawned always runs.  A task spawned on
+ * a worker for that worker (the common case) is promised a stack of its
+ * cache and takes the warmest one when it first runs, as stacks attached
+ * at the first run used to be: a burst of spawns runs on the stack each
+ * task frees for the next.  A stolen task takes a spare stack where it
+ * runs and gives the promise back, or, where no stack can be had, goes
+ * home (uvgo__task_first_run).  Other spawns (off the workers, for another
+ * worker) are handed a stack at once, which the task may trade at its
+ * first run for one warm where it runs (uvgo__stack_trade).  Rejected:
+ * attaching the stack when the task first runs, which let spawn succeed
+ * and then had nobody to tell when no stack could be had but an abort; and
+ * handing every task its stack at spawn, which made each queued task of a
+ * burst warm a stack of its own (bench spawn 10-20% slower, RSS +40%).
+ * Records come from per-worker free lists (no lock), refilled from and
+ * spilled to a global list in batches, carved from chunks that are never
+ * returned to the kernel (a record is ~200 bytes).
  *
  * Lifetime.  A record holds up to two references: one while the task runs
  * (dropped by the worker that switches it out for the last time, which also
@@ -215,12 +217,18 @@ void uvgo__task_records_reset(void)
 static void record_clear(uvgo_task_t *t)
 {
     char *p = (char *)t;
-    size_t st = offsetof(uvgo_task_t, state), sn = sizeof t->state;
-    size_t g = offsetof(uvgo_task_t, gen), gn = sizeof t->gen;
+    size_t first = offsetof(uvgo_task_t, state);
+    size_t rest = offsetof(uvgo_task_t, gen) + sizeof t->gen;
 
-    memset(p, 0, st);
-    memset(p + st + sn, 0, g - st - sn);
-    memset(p + g + gn, 0, sizeof *t - g - gn);
+    /* state, flags, on_cpu, fresh and gen lie together (runtime.h); of
+     * those in between, a free record has on_cpu 0 (cleared after its
+     * task's last switch, before it was freed, or never set) and the
+     * caller sets flags and fresh. */
+    _Static_assert(offsetof(uvgo_task_t, gen) - offsetof(uvgo_task_t, state) <
+                       8,
+                   "state and gen must lie together");
+    memset(p, 0, first);
+    memset(p + rest, 0, sizeof *t - rest);
 }
 
 /* The task behind a handle, or NULL (see uvgo__handle_record). */
@@ -256,13 +264,12 @@ static void count_add(atomic_long *c)
 
 int uvgo__task_create(uvgo_task_t **out, uvgo_task_fn fn, void *arg,
                       const uvgo_task_opts_t *opts, struct uvgo_worker *w,
-                      int joinable)
+                      int home, int joinable)
 {
     size_t size = opts && opts->stack_size ? opts->stack_size
                                            : (size_t)UVGO_DEFAULT_STACK_SIZE;
     const char *name = opts && opts->name ? opts->name : "task";
     uvgo_task_t *t;
-    uvgo_stack_t st;
     size_t n;
 
     if (size > MAX_STACK_SIZE)
@@ -270,15 +277,19 @@ int uvgo__task_create(uvgo_task_t **out, uvgo_task_fn fn, void *arg,
     t = rec_alloc(w);
     if (!t)
         return UVGO_ENOMEM;
+    record_clear(t);
     /* The stack is reserved now, so that running out of memory or address
-     * space fails the spawn instead of the task (see the top of the file).
-     * Nothing is written to it until the task first runs. */
-    if (!uvgo__stack_alloc(w ? &w->stacks : NULL, size, &st)) {
+     * space fails the spawn instead of the task (see the top of the file):
+     * promised by the worker the task is queued on, else handed out.  (A
+     * failure leaves the record cleared, which a free record may be.) */
+    if (UVGO_LIKELY(home)
+            ? uvgo__stack_promise(&w->stacks, size, &t->stack) != 0
+            : !uvgo__stack_alloc(w ? &w->stacks : NULL, size, &t->stack)) {
         rec_free(w, t);
         return UVGO_ENOMEM;
     }
-    record_clear(t);
-    t->stack = st;
+    if (!t->stack.lo)
+        t->promiser = w;
     t->fresh = 1;
     t->stack_want = size;
     t->fn = fn;
@@ -308,11 +319,23 @@ int uvgo__task_create(uvgo_task_t **out, uvgo_task_fn fn, void *arg,
     return 0;
 }
 
-void uvgo__task_first_run(struct uvgo_worker *w, uvgo_task_t *t)
+int uvgo__task_first_run(struct uvgo_worker *w, uvgo_task_t *t)
 {
     char *top, *frames;
 
-    uvgo__stack_trade(&w->stacks, &t->stack, (unsigned)w->id + 1);
+    if (t->promiser) {
+        if (UVGO_UNLIKELY(uvgo__stack_redeem(&w->stacks, &t->promiser->stacks,
+                                             &t->stack) != 0)) {
+            /* No stack here and no memory for one: the worker that
+             * promised one keeps it for this task. */
+            uvgo__task_set_worker(t, t->promiser);
+            uvgo__inbox_put(t->promiser, t);
+            return 0;
+        }
+        t->promiser = NULL;
+    } else {
+        uvgo__stack_trade(&w->stacks, &t->stack, (unsigned)w->id + 1);
+    }
     top = t->stack.lo + t->stack.size;
     frames = top - UVGO_STACK_TOP_RESERVE;
 
@@ -329,6 +352,7 @@ void uvgo__task_first_run(struct uvgo_worker *w, uvgo_task_t *t)
     t->asan_size = (size_t)(frames - t->stack.lo);
 #endif
     t->fresh = 0;
+    return 1;
 }
 
 /* Spawns as uvgo_task_spawn documents; `site` is the spawner's code
@@ -369,7 +393,8 @@ static int spawn(uvgo_task_t **task, uvgo_task_fn fn, void *arg,
                              (unsigned)rt->nworkers];
     /* Off the workers (self NULL) there is no record cache, and the count
      * is a shared one. */
-    err = uvgo__task_create(&t, fn, arg, opts, self, task != NULL);
+    err = uvgo__task_create(&t, fn, arg, opts, self,
+                            self != NULL && target == self, task != NULL);
     if (err)
         return err;
     if (task)
@@ -473,10 +498,12 @@ void uvgo__task_discard(struct uvgo_worker *w, uvgo_task_t *t)
     __tsan_destroy_fiber(t->tsan_fiber);
     t->tsan_fiber = NULL;
 #endif
-    if (t->stack.lo) {
+    if (t->promiser)
+        uvgo__stack_unpromise(&w->stacks, &t->promiser->stacks, &t->stack);
+    else if (t->stack.lo)
         uvgo__stack_free(&w->stacks, &t->stack);
-        t->stack.lo = NULL;
-    }
+    t->stack.lo = NULL;
+    t->promiser = NULL;
     task_free(w, t);
 }
 
