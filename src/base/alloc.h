@@ -50,7 +50,7 @@ static inline void uvgo__free(void *p)
 }
 
 /* `size` bytes aligned to `align` (a power of two, at most 4096), zeroed,
- * carved from one uvgo__malloc block (the replaceable allocator has no
+ * carved from one uvgo__calloc block (the replaceable allocator has no
  * aligned form).  Free with uvgo__aligned_free. */
 void *uvgo__aligned_calloc(size_t align, size_t size);
 void uvgo__aligned_free(void *p);
