@@ -350,6 +350,18 @@ int uvgo__task_create(uvgo_task_t **out, uvgo_task_fn fn, void *arg,
                       const uvgo_task_opts_t *opts, struct uvgo_worker *w,
                       int home, int joinable);
 
+/* w took t from another worker's queue (a steal, the global queue): if t
+ * has not run yet and that worker promised its stack, w promises one
+ * instead when it has a spare, and gives the other promise back, so that
+ * promises follow the tasks and t starts on a stack warm on w.  w's
+ * thread. */
+static inline void uvgo__task_adopt(struct uvgo_worker *w, uvgo_task_t *t)
+{
+    if (t->promiser && t->promiser != w &&
+        uvgo__stack_adopt(&w->stacks, &t->promiser->stacks, t->stack.cls))
+        t->promiser = w;
+}
+
 /* uvgo_go for the spawns nobody can be told about (a timer's or a
  * context's after-func firing): when the task cannot be had, the process
  * aborts, as Go's runtime does when it runs out of memory. */

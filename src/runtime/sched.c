@@ -304,6 +304,7 @@ static uvgo_task_t *steal(struct uvgo_worker *w)
             uvgo_task_t *t = atomic_load_explicit(
                 &w->runq[(tl + i) % UVGO_RUNQ_SIZE], memory_order_relaxed);
             uvgo__task_set_worker(t, w);
+            uvgo__task_adopt(w, t);
         }
         /* Run the last one now; publish the rest. */
         uvgo_task_t *t = atomic_load_explicit(
@@ -354,10 +355,12 @@ static uvgo_task_t *gq_get(struct uvgo_worker *w)
     for (t = first->next; t;) {
         uvgo_task_t *next = t->next;
         uvgo__task_set_worker(t, w);
+        uvgo__task_adopt(w, t);
         uvgo__runq_put(w, t);
         t = next;
     }
     uvgo__task_set_worker(first, w);
+    uvgo__task_adopt(w, first);
     return first;
 }
 

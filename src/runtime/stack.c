@@ -625,12 +625,31 @@ static unsigned promised(uvgo_stack_cache_t *cache, int cls)
     return cache->promised[cls];
 }
 
-/* Makes sure `cache` holds a stack of class cls beyond its promises:
- * refills from the warm pool, else from the slabs.  1, or 0 when none can
- * be had (or the cache is full of promised stacks). */
-static int cache_spare(uvgo_stack_cache_t *cache, int cls)
+/* Takes up to `want` cold slots of class cls into out[] from the slabs
+ * that have some, mapping a new slab only if `map` and none has; returns
+ * how many. */
+static unsigned cold_take(int cls, uvgo_stack_t *out, unsigned want, int map)
 {
-    unsigned n = cache->n[cls], room;
+    unsigned got = 0;
+    pthread_mutex_lock(&pools[cls].lock);
+    while (got < want && (pools[cls].partial || (map && got == 0)) &&
+           slot_take(cls, &out[got]))
+        got++;
+    pthread_mutex_unlock(&pools[cls].lock);
+    return got;
+}
+
+/* Makes sure `cache` holds a stack of class cls beyond its promises: 1, or
+ * 0 when none can be had (or the cache is full of promised stacks).  For a
+ * stack to run on now (`run`), warm stacks come first: their pages are
+ * resident.  For a promise they come last: a burst's promises are kept
+ * with stacks most of which no task will touch (each runs on the warmest),
+ * and warm ones would keep their pages resident in the cache instead of
+ * going back to the kernel from the warm pool; but cold slots come only
+ * from slabs that have them, not from a new slab while warm stacks wait. */
+static int cache_spare(uvgo_stack_cache_t *cache, int cls, int run)
+{
+    unsigned n = cache->n[cls], room, want;
     uvgo_stack_t *slots = cache->slot[cls];
 
     if (n > promised(cache, cls))
@@ -638,17 +657,21 @@ static int cache_spare(uvgo_stack_cache_t *cache, int cls)
     room = UVGO_STACK_HOT_MAX - n;
     if (room == 0)
         return 0;
-    n += (unsigned)warm_take(cls, &slots[n],
-                             room < COLD_BATCH * 2 ? room : COLD_BATCH * 2);
-    if (n == cache->n[cls]) {
-        /* Nothing warm: cold slots, a batch while we hold the lock. */
-        pthread_mutex_lock(&pools[cls].lock);
-        while (n < cache->n[cls] + (unsigned)COLD_BATCH &&
-               n < UVGO_STACK_HOT_MAX &&
-               (n == cache->n[cls] || pools[cls].partial) &&
-               slot_take(cls, &slots[n]))
-            n++;
-        pthread_mutex_unlock(&pools[cls].lock);
+    want = room < COLD_BATCH * 2 ? room : COLD_BATCH * 2;
+    if (!run)
+        n += cold_take(cls, &slots[n], want, 0);
+    if (n == cache->n[cls])
+        n += (unsigned)warm_take(cls, &slots[n], want);
+    if (n == cache->n[cls])
+        n += cold_take(cls, &slots[n], want < COLD_BATCH ? want : COLD_BATCH,
+                       1);
+    if (n > cache->n[cls] && cache->n[cls] > 0) {
+        /* The warmest stack stays on top: the next task to start here
+         * runs on it, not on one just taken in (which would make each
+         * refill warm one more stack). */
+        uvgo_stack_t t = slots[cache->n[cls] - 1];
+        slots[cache->n[cls] - 1] = slots[n - 1];
+        slots[n - 1] = t;
     }
     cache->n[cls] = (uint16_t)n;
     return n > cache->promised[cls];
@@ -662,7 +685,7 @@ char *uvgo__stack_alloc(uvgo_stack_cache_t *cache, size_t size,
     if (cls < 0)
         return NULL;
     if (cache) {
-        if (!cache_spare(cache, cls))
+        if (!cache_spare(cache, cls, 1))
             return NULL;
         *st = cache->slot[cls][--cache->n[cls]];
         return st->lo + st->size;
@@ -681,7 +704,7 @@ char *uvgo__stack_alloc(uvgo_stack_cache_t *cache, size_t size,
 int uvgo__stack_promise_slow(uvgo_stack_cache_t *cache, int cls,
                              uvgo_stack_t *st)
 {
-    if (!cache_spare(cache, cls))
+    if (!cache_spare(cache, cls, 0))
         return -1;
     if (cache->promised[cls] >= UVGO_STACK_PROMISE_MAX) {
         *st = cache->slot[cls][--cache->n[cls]];
@@ -698,11 +721,22 @@ int uvgo__stack_redeem_elsewhere(uvgo_stack_cache_t *cache,
 {
     int cls = st->cls;
 
-    if (!cache_spare(cache, cls))
+    if (!cache_spare(cache, cls, 1))
         return -1;
     *st = cache->slot[cls][--cache->n[cls]];
     uvgo__stack_owe(cache, from, cls);
     return 0;
+}
+
+int uvgo__stack_adopt(uvgo_stack_cache_t *cache, uvgo_stack_cache_t *from,
+                      int cls)
+{
+    if (cache->promised[cls] >= UVGO_STACK_PROMISE_MAX ||
+        !cache_spare(cache, cls, 0))
+        return 0;
+    cache->promised[cls]++;
+    uvgo__stack_owe(cache, from, cls);
+    return 1;
 }
 
 void uvgo__stack_owe_flush(uvgo_stack_cache_t *cache)
