@@ -9,6 +9,11 @@
  * Every uvgo call that allocates returns UVGO_ENOMEM when an allocation
  * fails, and the failed call has no effect.  A few allocations happen where
  * nobody can be told: they are listed in README.md ("Out of memory").
+ *
+ * Memory a call hands over for the caller to free (uvgo_read_file's data,
+ * uvgo_readlink's target, a process's captured output...) comes from this
+ * allocator too: the headers say "free()", which means the free function
+ * installed here, free() itself unless replaced.
  */
 #ifndef UVGO_ALLOC_H
 #define UVGO_ALLOC_H

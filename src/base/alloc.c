@@ -3,6 +3,7 @@
 
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 
 struct uvgo_allocator uvgo__allocator = {malloc, realloc, calloc, free};
 
@@ -43,4 +44,13 @@ void uvgo__aligned_free(void *p)
 {
     if (p)
         uvgo__free(((void **)p)[-1]);
+}
+
+char *uvgo__strdup(const char *s)
+{
+    size_t n = strlen(s) + 1;
+    char *p = uvgo__malloc(n);
+    if (p)
+        memcpy(p, s, n);
+    return p;
 }

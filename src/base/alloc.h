@@ -49,6 +49,9 @@ static inline void uvgo__free(void *p)
         uvgo__allocator.free(p);
 }
 
+/* strdup through the allocator. */
+char *uvgo__strdup(const char *s);
+
 /* `size` bytes aligned to `align` (a power of two, at most 4096), zeroed,
  * carved from one uvgo__calloc block (the replaceable allocator has no
  * aligned form).  Free with uvgo__aligned_free. */

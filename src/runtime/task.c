@@ -516,7 +516,11 @@ int uvgo__task_join_done(uvgo_task_t *handle, void **result,
     if (!self)
         return UVGO_ENOTTASK;
     task = handle_task(handle);
-    if (!task || task == self || !(task->flags & UVGO_TASK_JOINABLE))
+    /* Relaxed atomic: the task may be setting UVGO_TASK_BOUND in the same
+     * byte (uvgo_loop_enter); JOINABLE itself never changes. */
+    if (!task || task == self ||
+        !(__atomic_load_n(&task->flags, __ATOMIC_RELAXED) &
+          UVGO_TASK_JOINABLE))
         return UVGO_EINVAL;
     /* When `done` wins the handle stays valid: join it again later. */
     err = uvgo__event_wait_done(&task->done, "task join", done);
@@ -538,7 +542,8 @@ int uvgo_task_join(uvgo_task_t *task, void **result)
 int uvgo_task_detach(uvgo_task_t *handle)
 {
     uvgo_task_t *task = handle_task(handle);
-    if (!task || !(task->flags & UVGO_TASK_JOINABLE) ||
+    if (!task ||
+        !(__atomic_load_n(&task->flags, __ATOMIC_RELAXED) & UVGO_TASK_JOINABLE) ||
         !uvgo__handle_consume(handle, &task->gen))
         return UVGO_EINVAL;
     uvgo__task_unref(task);

@@ -3,6 +3,8 @@
  *   uvgo-bench <name> [variant]   run one benchmark (all variants if none)
  *   uvgo-bench all                run every non-network one, each in a
  *                                 fresh process
+ *   uvgo-bench echo-server|echo-client ...   the echo benchmark's sides
+ *                                 (echo.c)
  *
  * Each benchmark does the specified work, checks its own result and prints
  * one result line.  "all" variants use one worker per core, "1"/"local" one
@@ -621,7 +623,9 @@ static int run_all(const char *self)
 
 static void usage(void)
 {
-    fprintf(stderr, "usage: uvgo-bench all | <name> [variant]\n");
+    fprintf(stderr, "usage: uvgo-bench all | <name> [variant]\n"
+                    "       uvgo-bench echo-server [port]\n"
+                    "       uvgo-bench echo-client host:port [variant]\n");
     for (size_t i = 0; i < sizeof benches / sizeof benches[0]; i++)
         fprintf(stderr, "  %s %s\n", benches[i].name, benches[i].variant);
     exit(2);
@@ -634,6 +638,10 @@ int main(int argc, char **argv)
         usage();
     if (!strcmp(argv[1], "all"))
         return run_all(argv[0]);
+    if (!strcmp(argv[1], "echo-server"))
+        return bench_echo_server(argc, argv);
+    if (!strcmp(argv[1], "echo-client"))
+        return bench_echo_client(argc, argv);
     for (size_t i = 0; i < sizeof benches / sizeof benches[0]; i++) {
         if (strcmp(benches[i].name, argv[1]) ||
             (argc > 2 && strcmp(benches[i].variant, argv[2])))
