@@ -335,7 +335,10 @@ int uvgo_main(uvgo_task_fn fn, void *arg, void **result)
     }
     rt->main_task = main_task;
     uvgo__task_set_worker(main_task, w0);
-    uvgo__runq_put(w0, main_task);
+    /* runnext, which no other worker steals: the main task starts on this
+     * thread once its loop runs, not on a worker that started first while
+     * this one is still setting up. */
+    w0->runnext = main_task;
     uvgo__sched_worker_run(w0);
     /* Two phases: every worker has stopped running tasks (and the monitor
      * has stopped) before any closes the handles the others may touch. */
