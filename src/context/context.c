@@ -82,7 +82,7 @@ void uvgo_ctx_release(uvgo_ctx_t *c)
                                           memory_order_acq_rel) == 1) {
         uvgo_ctx_t *parent = c->parent;
         uvgo_chan_release(atomic_load(&c->done));
-        free(c);
+        uvgo__free(c);
         c = parent;
     }
 }
@@ -201,9 +201,9 @@ static int cancel_one(uvgo_ctx_t *c, int err, int cause, uvgo_ctx_t **work)
     }
     while (afters) {
         struct uvgo_ctx_after *next = afters->next;
-        uvgo_go(afters->fn, afters->arg);
+        uvgo__go_or_die(afters->fn, afters->arg, "uvgo_ctx_after_func");
         if (atomic_fetch_sub(&afters->refs, 1) == 1)
-            free(afters);
+            uvgo__free(afters);
         afters = next;
     }
     return 1;
@@ -277,7 +277,7 @@ static void on_deadline(void *arg)
 
 static uvgo_ctx_t *ctx_alloc(int kind, uvgo_ctx_t *parent)
 {
-    uvgo_ctx_t *c = calloc(1, sizeof *c);
+    uvgo_ctx_t *c = uvgo__calloc(1, sizeof *c);
     if (!c)
         return NULL;
     atomic_init(&c->refs, 1);
@@ -420,7 +420,7 @@ int uvgo_ctx_after_func(uvgo_ctx_after_t **stop, uvgo_ctx_t *ctx,
 
     if (!fn)
         return UVGO_EINVAL;
-    a = calloc(1, sizeof *a);
+    a = uvgo__calloc(1, sizeof *a);
     if (!a)
         return UVGO_ENOMEM;
     a->fn = fn;
@@ -447,14 +447,14 @@ int uvgo_ctx_after_func(uvgo_ctx_after_t **stop, uvgo_ctx_t *ctx,
         int err = uvgo_go(fn, arg);
         if (atomic_fetch_sub(&a->refs, 1) == 1) {
             uvgo_ctx_release(a->ctx);
-            free(a);
+            uvgo__free(a);
         }
         if (err < 0)
             return err;
     } else if (!c) {
         /* Nothing will ever run it: no registration holds it. */
         if (atomic_fetch_sub(&a->refs, 1) == 1) {
-            free(a);
+            uvgo__free(a);
             a = NULL;
         }
     }
@@ -467,7 +467,7 @@ static void after_unref(struct uvgo_ctx_after *a)
 {
     if (atomic_fetch_sub(&a->refs, 1) == 1) {
         uvgo_ctx_release(a->ctx);
-        free(a);
+        uvgo__free(a);
     }
 }
 

@@ -14,6 +14,10 @@ void uvgo__timers_finish(struct uvgo_worker *w);
 void uvgo__timers_rearm(struct uvgo_worker *w);
 void uvgo__timers_thread_init(void);
 
+/* Frees every timer record; only when no runtime runs.  Timers still
+ * held or armed go too (a timer lives no longer than its runtime). */
+void uvgo__timers_reset(void);
+
 /* uvgo_sleep that also ends when `done` (NULL: never) closes: 0,
  * UVGO__DONE or UVGO_ENOTTASK. */
 int uvgo__sleep_done(uvgo_duration_t d, uvgo_chan_t *done);
