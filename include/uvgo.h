@@ -1,6 +1,7 @@
 /* uvgo.h: Go's concurrency model for C, on libuv.  The one header to include.
  *
  *   uvgo/errno.h    error codes, uvgo_strerror()
+ *   uvgo/alloc.h    the replaceable allocator
  *   uvgo/chan.h     channels and select
  *   uvgo/task.h     the runtime, tasks, task-local storage, events, offload,
  *                   dumps, affinity with libuv loops
@@ -18,6 +19,7 @@
 #ifndef UVGO_H
 #define UVGO_H
 
+#include "uvgo/alloc.h"
 #include "uvgo/chan.h"
 #include "uvgo/context.h"
 #include "uvgo/errno.h"

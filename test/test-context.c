@@ -12,25 +12,23 @@ static int is_closed(uvgo_chan_t *ch)
     return uvgo_chan_try_recv(ch, NULL, 0, &ok) == UVGO_ECLOSED && ok == 0;
 }
 
-/* Allocation failure injection: this program is linked with --wrap for
- * malloc and calloc (test/meson.build), so the library's calls (and ours)
- * come here, and fail while fail_allocs is set. */
+/* An allocator that fails every allocation while fail_allocs is set
+ * (installed with uvgo_replace_allocator by the cases that use it). */
 static atomic_int fail_allocs;
-void *__real_malloc(size_t n);
-void *__real_calloc(size_t n, size_t size);
 
-void *__wrap_malloc(size_t n)
+static void *f_malloc(size_t n)
 {
-    if (atomic_load_explicit(&fail_allocs, memory_order_relaxed))
-        return NULL;
-    return __real_malloc(n);
+    return atomic_load(&fail_allocs) ? NULL : malloc(n);
 }
 
-void *__wrap_calloc(size_t n, size_t size)
+static void *f_calloc(size_t n, size_t size)
 {
-    if (atomic_load_explicit(&fail_allocs, memory_order_relaxed))
-        return NULL;
-    return __real_calloc(n, size);
+    return atomic_load(&fail_allocs) ? NULL : calloc(n, size);
+}
+
+static void *f_realloc(void *p, size_t n)
+{
+    return atomic_load(&fail_allocs) ? NULL : realloc(p, n);
 }
 
 static uvgo_ctx_t *with_cancel(uvgo_ctx_t *parent)
@@ -171,8 +169,9 @@ static void deadline_already_passed_is_done_at_once(void)
 
 /* Done came from an allocation on first request, and a failed one read
  * as "never cancelled": every *_ctx wait then ignored its context. */
-static void done_never_fails_once_the_context_exists(void)
+static void *done_never_fails_main(void *arg)
 {
+    (void)arg;
     uvgo_ctx_t *c = test_ctx_timeout(20 * MS), *k = with_cancel(NULL);
     uvgo_chan_t *ch, *dc, *dk;
     int r1, r2;
@@ -207,6 +206,15 @@ static void done_never_fails_once_the_context_exists(void)
     uvgo_chan_release(ch);
     done(c);
     done(k);
+    return NULL;
+}
+
+static void done_never_fails_once_the_context_exists(void)
+{
+    void *r = (void *)1;
+    ASSERT_OK(uvgo_replace_allocator(f_malloc, f_realloc, f_calloc, free));
+    ASSERT_OK(uvgo_main(done_never_fails_main, NULL, &r));
+    ASSERT(r == NULL);
 }
 
 /* With no runtime there is no timer to run a deadline: UVGO_ENOTTASK, as
@@ -631,7 +639,7 @@ static const test_case_t cases[] = {
     CASE(deadline_fires_with_etimedout_and_err_never_changes),
     CASE(child_deadline_is_never_later_than_parents),
     CASE(deadline_already_passed_is_done_at_once),
-    CASE(done_never_fails_once_the_context_exists),
+    CASE_PLAIN(done_never_fails_once_the_context_exists),
     CASE_PLAIN(timeout_without_a_runtime_is_enottask),
     CASE(values_are_looked_up_through_the_parents),
     CASE(cancel_cause_is_recorded_and_the_first_wins),

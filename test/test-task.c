@@ -89,6 +89,48 @@ static void detached_task_is_freed_when_it_returns(void)
     ASSERT_EQ(atomic_load(&flag), 1);
 }
 
+/* Issue 8, item 10: a joined or detached handle was accepted again, and
+ * took whatever task reused its record. */
+static void joining_a_handle_twice_or_after_detach_returns_einval(void)
+{
+    uvgo_task_t *a, *b, *c;
+    ASSERT_OK(uvgo_task_spawn(&a, set_flag, (void *)1, NULL));
+    ASSERT_EQ(test_join(a), 1);
+    ASSERT_ERR(uvgo_task_join(a, NULL), UVGO_EINVAL);
+    ASSERT_ERR(uvgo_task_detach(a), UVGO_EINVAL);
+    ASSERT_EQ(uvgo_task_id(a), 0);
+    ASSERT_STR_EQ(uvgo_task_name(a), "");
+    /* The next task reuses a's record: a still does not reach it. */
+    ASSERT_OK(uvgo_task_spawn(&b, set_flag, (void *)2, NULL));
+    ASSERT_ERR(uvgo_task_join(a, NULL), UVGO_EINVAL);
+    ASSERT_NE(uvgo_task_id(b), 0);
+    ASSERT_EQ(test_join(b), 2);
+    /* Detached, then joined or detached again. */
+    ASSERT_OK(uvgo_task_spawn(&c, set_flag, (void *)3, NULL));
+    ASSERT_OK(uvgo_task_detach(c));
+    ASSERT_ERR(uvgo_task_join(c, NULL), UVGO_EINVAL);
+    ASSERT_ERR(uvgo_task_detach(c), UVGO_EINVAL);
+    while (uvgo_task_count() > 1)
+        uvgo_sleep(UVGO_MILLISECOND);
+    ASSERT_ERR(uvgo_task_join(c, NULL), UVGO_EINVAL);
+}
+
+static void *self_handle(void *arg)
+{
+    (void)arg;
+    return uvgo_task_self();
+}
+
+static void task_self_is_the_spawn_handle(void)
+{
+    uvgo_task_t *t;
+    void *r;
+    ASSERT_OK(uvgo_task_spawn(&t, self_handle, NULL, NULL));
+    ASSERT_OK(uvgo_task_join(t, &r));
+    ASSERT_PTR_EQ(r, t);
+    ASSERT_STR_EQ(uvgo_task_name(uvgo_task_self()), "main");
+}
+
 /* ---- yield and fairness ---------------------------------------------------- */
 
 static char order[64];
@@ -728,12 +770,7 @@ static __attribute__((noinline)) void touch_deep(size_t n)
     buf[0] = buf[100];
 }
 
-static void *recurse_forever(void *arg)
-{
-    (void)arg;
-    touch_deep(1000);
-    return NULL;
-}
+static void *recurse_forever(void *arg);
 
 static void stack_overflow_hits_guard_and_names_task(void)
 {
@@ -743,35 +780,193 @@ static void stack_overflow_hits_guard_and_names_task(void)
     uvgo_task_join(t, NULL);
 }
 
-/* The first bytes an overflow writes are the ones right under the stack.
- * Writing exactly there is deterministic where real recursion is not (frame
- * sizes differ between builds, and an overflow under a sanitizer can run past
- * the canary zone into whatever lies below). */
-static void *overflow_a_little(void *arg)
+/* ---- canary stacks ---------------------------------------------------------
+ *
+ * These run with UVGO_GUARD_PAGES=never, set before uvgo_main reads it.
+ * They place their tasks on known slots: the first 16 KiB stack of the
+ * process fills the worker's cache with the first slots of a fresh slab
+ * (slot 0 has a guard page under it) and the cache hands them out last
+ * first, so tasks that first run one after the other get adjacent slots,
+ * each right below the previous one, its top the bottom of the reserved
+ * page of the stack above.  Writing at a chosen address under the stack is deterministic
+ * where real recursion is not (frame sizes differ between builds). */
+
+#define SMALL_STACK 16384
+
+/* The bottom of the calling task's stack: its top is the page boundary
+ * above the task's first frame. */
+static char *stack_lo(void)
 {
     volatile char here = 0;
-    size_t size = (size_t)(uintptr_t)arg;
-    /* The stack's top is the page boundary above our first frame. */
-    uintptr_t top = ((uintptr_t)&here + 4095) & ~(uintptr_t)4095;
-    volatile char *below = (volatile char *)(top - size - 8);
-    below[0] = 'x';
-    uvgo_task_yield(); /* switching out checks the canary */
+    size_t page = (size_t)sysconf(_SC_PAGESIZE);
+    uintptr_t top = ((uintptr_t)&here + page - 1) & ~(uintptr_t)(page - 1);
+    return (char *)(top - SMALL_STACK);
+}
+
+static void *block_on(void *arg)
+{
+    int v;
+    uvgo_chan_recv(arg, &v, sizeof v, NULL);
     return NULL;
 }
 
-static void stack_overflow_trips_canary_and_names_task(void)
+/* Spawns a task that takes the first slot handed out and blocks on `never`
+ * for good, so that the tasks of a test have a stack above theirs. */
+static uvgo_chan_t *hold_first_slot(void)
 {
-    uvgo_task_opts_t o = {.name = "canary-victim", .stack_size = 16384};
-    uvgo_task_t *t;
-    ASSERT_OK(uvgo_task_spawn(&t, overflow_a_little, (void *)16384, &o));
-    uvgo_task_join(t, NULL);
+    uvgo_task_opts_t small = {.name = "first", .stack_size = SMALL_STACK};
+    uvgo_chan_t *never;
+    ASSERT_OK(uvgo_chan_make(&never, sizeof(int), 0));
+    ASSERT_OK(uvgo_task_spawn(NULL, block_on, never, &small));
+    return never;
 }
 
-static void canary_case(void)
+struct canary_case {
+    uvgo_task_fn fn;
+    const char *name;
+};
+
+/* Runs cc->fn(never) in a task named cc->name, below the first, and joins
+ * it. */
+static void *canary_main(void *arg)
 {
-    /* Guard pages off for this process: the canary path is what's left. */
+    struct canary_case *cc = arg;
+    uvgo_task_opts_t small = {.name = cc->name, .stack_size = SMALL_STACK};
+    uvgo_task_t *t;
+    ASSERT_OK(uvgo_task_spawn(&t, cc->fn, hold_first_slot(), &small));
+    uvgo_task_join(t, NULL);
+    return NULL; /* not reached: the case aborts */
+}
+
+/* uvgo_main(main_fn, arg) on canary stacks, one worker. */
+static void run_canary_main(uvgo_task_fn main_fn, void *arg)
+{
     setenv("UVGO_GUARD_PAGES", "never", 1);
-    stack_overflow_trips_canary_and_names_task();
+    uvgo_procs(1);
+    uvgo_main(main_fn, arg, NULL);
+}
+
+static void run_on_canary_stack(uvgo_task_fn fn, const char *name)
+{
+    struct canary_case cc = {fn, name};
+    run_canary_main(canary_main, &cc);
+}
+
+/* Writes one byte `below` bytes under the stack, then switches out. */
+static void write_under_and_park(size_t below)
+{
+    volatile char *p = (volatile char *)(stack_lo() - below);
+    *p = 'x';
+    uvgo_sleep(UVGO_MILLISECOND); /* switching out checks the canary */
+}
+
+static void *overflow_a_little(void *arg)
+{
+    (void)arg;
+    write_under_and_park(8);
+    return NULL;
+}
+
+static void canary_catches_a_write_right_under_the_stack(void)
+{
+    run_on_canary_stack(overflow_a_little, "canary-victim");
+}
+
+/* A frame that jumps over the 256 bytes right under the stack (a local
+ * array written at its low end only) still meets the words checked every
+ * 512 bytes down the page under it. */
+static void *overflow_with_a_big_frame(void *arg)
+{
+    (void)arg;
+    write_under_and_park(2048);
+    return NULL;
+}
+
+static void canary_catches_a_frame_that_jumps_the_first_bytes(void)
+{
+    run_on_canary_stack(overflow_with_a_big_frame, "big-frame");
+}
+
+/* Parks with its stack pointer 2 KiB under its stack, nothing written in
+ * the canary words: the stack pointer check finds it. */
+static void *park_below_the_stack(void *arg)
+{
+    volatile char here = 0;
+    size_t n = (size_t)((char *)&here - stack_lo()) + 2048;
+    volatile char *deep = __builtin_alloca(n);
+    (void)arg;
+    deep[n - 1] = here; /* the top end: inside the stack */
+    uvgo_sleep(UVGO_MILLISECOND);
+    return NULL;
+}
+
+static void stack_pointer_under_the_stack_at_a_switch_is_caught(void)
+{
+    run_on_canary_stack(park_below_the_stack, "deep-parker");
+}
+
+static void *recurse_forever(void *arg)
+{
+    (void)arg;
+    touch_deep(1000);
+    return NULL;
+}
+
+/* Runaway recursion runs through the free slots below until the guard
+ * under slot 0; the report names the task whose stack pointer left its
+ * stack, not the owner of the memory it ran into. */
+static void runaway_recursion_on_a_canary_stack_names_its_task(void)
+{
+    run_on_canary_stack(recurse_forever, "runaway");
+}
+
+/* The culprit overwrites the task pointer at the top of the stack right
+ * below its own (the victim's: it first ran next), jumping its own reserved
+ * page; the owner of that stack finds it at its next switch and names the
+ * culprit. */
+static uvgo_chan_t *top_go, *top_wake;
+
+static void *victim_below(void *arg)
+{
+    int v;
+    (void)arg;
+    uvgo_chan_recv(top_wake, &v, sizeof v, NULL); /* parks with a clean top */
+    return NULL;                                  /* exits: the check runs */
+}
+
+static void *culprit_above(void *arg)
+{
+    size_t page = (size_t)sysconf(_SC_PAGESIZE);
+    volatile char *p = (volatile char *)(stack_lo() - page - 16);
+    int v = 1;
+    uvgo_chan_recv(top_go, &v, sizeof v, NULL); /* the victim has run */
+    p[0] = 'x';
+    uvgo_chan_send(top_wake, &v, sizeof v);
+    block_on(arg); /* stays alive, so it can be named */
+    return NULL;
+}
+
+static void *top_main(void *arg)
+{
+    uvgo_task_opts_t small = {.name = "culprit", .stack_size = SMALL_STACK};
+    uvgo_chan_t *never = hold_first_slot();
+    uvgo_task_t *v;
+    int go = 1;
+    (void)arg;
+    ASSERT_OK(uvgo_chan_make(&top_wake, sizeof(int), 0));
+    ASSERT_OK(uvgo_chan_make(&top_go, sizeof(int), 0));
+    ASSERT_OK(uvgo_task_spawn(NULL, culprit_above, never, &small));
+    small.name = "victim";
+    ASSERT_OK(uvgo_task_spawn(&v, victim_below, NULL, &small));
+    test_wait_blocked("chan receive", 3);
+    ASSERT_OK(uvgo_chan_send(top_go, &go, sizeof go));
+    uvgo_task_join(v, NULL);
+    return NULL;
+}
+
+static void overflow_into_the_stack_below_is_found_by_its_owner(void)
+{
+    run_canary_main(top_main, NULL);
 }
 
 static uvgo_event_t *gates;
@@ -803,18 +998,25 @@ static void hundred_thousand_tasks_block_and_all_wake(void)
     free(gates);
 }
 
-static long rss_kb(void)
+/* A "Field:  N kB" line of /proc/self/status, or -1. */
+static long proc_status_kb(const char *field)
 {
     char line[256];
+    size_t n = strlen(field);
     long v = -1;
     FILE *f = fopen("/proc/self/status", "r");
     if (!f)
         return -1;
     while (fgets(line, sizeof line, f))
-        if (!strncmp(line, "VmRSS:", 6))
-            v = strtol(line + 6, NULL, 10);
+        if (!strncmp(line, field, n) && line[n] == ':')
+            v = strtol(line + n + 1, NULL, 10);
     fclose(f);
     return v;
+}
+
+static long rss_kb(void)
+{
+    return proc_status_kb("VmRSS");
 }
 
 static void *touch_and_wait(void *arg)
@@ -974,12 +1176,122 @@ static void long_running_task_is_reported_by_name(void)
     ASSERT(strstr(buf, "without a switch"));
 }
 
+/* ---- running out of memory and address space ---------------------------- */
+
+#include <sys/resource.h>
+
+/* Caps this case's process (a child of the runner) at its present address
+ * space plus `extra` bytes. */
+static void limit_address_space(size_t extra)
+{
+    struct rlimit rl;
+    long kb = proc_status_kb("VmSize");
+#ifdef TEST_SANITIZED
+    TEST_SKIP("sanitizers reserve terabytes of shadow address space: "
+              "RLIMIT_AS cannot be set under them");
+#endif
+    if (kb < 0)
+        TEST_SKIP("no /proc/self/status to measure the address space");
+    rl.rlim_cur = rl.rlim_max = (rlim_t)kb * 1024 + extra;
+    if (setrlimit(RLIMIT_AS, &rl) != 0)
+        TEST_SKIP("setrlimit(RLIMIT_AS) refused");
+}
+
+static atomic_int oom_ran;
+
+static void *wait_oom_gate(void *arg)
+{
+    int v;
+    atomic_fetch_add(&oom_ran, 1);
+    uvgo_chan_recv(arg, &v, sizeof v, NULL); /* until closed */
+    return NULL;
+}
+
+static void *spawn_until_enomem(void *arg)
+{
+    enum { MAX = 100000 };
+    static uvgo_task_t *t[MAX];
+    uvgo_task_t *again;
+    uvgo_chan_t *gate;
+    int n, err = 0;
+    (void)arg;
+    ASSERT_OK(uvgo_chan_make(&gate, sizeof(int), 0));
+    /* 64 KiB stacks in 64 MiB slabs: a few thousand fit in 256 MiB. */
+    for (n = 0; n < MAX; n++) {
+        err = uvgo_task_spawn(&t[n], wait_oom_gate, gate, NULL);
+        if (err)
+            break;
+    }
+    ASSERT_ERR(err, UVGO_ENOMEM);
+    ASSERT_GT(n, 100);
+    fprintf(stderr, "spawn failed after %d tasks\n", n);
+    /* Every task that was spawned runs; none was lost. */
+    while (atomic_load(&oom_ran) < n)
+        uvgo_sleep(UVGO_MILLISECOND);
+    ASSERT_OK(uvgo_chan_close(gate));
+    for (int i = 0; i < n; i++)
+        ASSERT_OK(uvgo_task_join(t[i], NULL));
+    uvgo_chan_release(gate);
+    ASSERT_EQ(atomic_load(&oom_ran), n);
+    /* Their stacks are back: spawning works again. */
+    ASSERT_OK(uvgo_task_spawn(&again, set_flag, (void *)5, NULL));
+    ASSERT_EQ(test_join(again), 5);
+    return NULL;
+}
+
+/* Issue 8, item 3: spawn succeeded and the process aborted later, when the
+ * task first ran and no stack could be had. */
+static void spawn_fails_with_enomem_when_no_stack_can_be_had(void)
+{
+    limit_address_space((size_t)256 << 20);
+    uvgo_procs(1);
+    ASSERT_OK(uvgo_main(spawn_until_enomem, NULL, NULL));
+}
+
+static atomic_int many_ran;
+
+static void *note_many_ran(void *arg)
+{
+    (void)arg;
+    atomic_store(&many_ran, 1);
+    return NULL;
+}
+
+/* Issue 8, item 4: a worker thread that could not be created aborted. */
+static void uvgo_main_returns_error_when_a_worker_thread_cannot_start(void)
+{
+    struct rlimit files;
+    int err;
+
+    /* 1024 loops need ~3 descriptors each: let the thread limit, not the
+     * descriptor limit, be what runs out. */
+    if (getrlimit(RLIMIT_NOFILE, &files) == 0 && files.rlim_max > 4096) {
+        files.rlim_cur = files.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &files);
+    }
+    if (getrlimit(RLIMIT_NOFILE, &files) != 0 || files.rlim_cur < 4096)
+        TEST_SKIP("fewer than 4096 file descriptors for 1024 loops");
+    /* 1024 threads with 8 MiB stacks do not fit in 2 GiB. */
+    limit_address_space((size_t)2 << 30);
+    uvgo_procs(1024);
+    err = uvgo_main(note_many_ran, NULL, NULL);
+    fprintf(stderr, "uvgo_main: %s\n", uvgo_strerror(err));
+    ASSERT(err < 0);
+    ASSERT_EQ(atomic_load(&many_ran), 0);
+    /* Nothing was left behind: a smaller runtime starts. */
+    uvgo_procs(2);
+    ASSERT_OK(uvgo_main(note_many_ran, NULL, NULL));
+    ASSERT_EQ(atomic_load(&many_ran), 1);
+}
+
 static const test_case_t cases[] = {
     CASE_PROCS(spawn_queues_task_and_spawner_keeps_running, 1),
     CASE(join_returns_each_result),
     CASE(join_after_task_finished_returns_result),
     CASE(spawn_and_join_reject_bad_arguments),
     CASE(detached_task_is_freed_when_it_returns),
+    CASE_PROCS(joining_a_handle_twice_or_after_detach_returns_einval, 1),
+    CASE(task_self_is_the_spawn_handle),
     CASE_PROCS(yield_lets_queued_tasks_run_in_turn, 1),
     CASE_PROCS(yielding_tasks_do_not_starve_the_loop, 1),
     CASE(sleep_waits_at_least_the_duration),
@@ -1002,7 +1314,16 @@ static const test_case_t cases[] = {
     CASE_PLAIN(tasks_run_on_a_host_loop_in_single_loop_mode),
     CASE_ABORTS(stack_overflow_hits_guard_and_names_task,
                 "stack overflow|deep-recursion"),
-    CASE_ABORTS(canary_case, "stack overflow|canary-victim"),
+    CASE_PLAIN_ABORTS(canary_catches_a_write_right_under_the_stack,
+                      "stack overflow in task|canary-victim|canary"),
+    CASE_PLAIN_ABORTS(canary_catches_a_frame_that_jumps_the_first_bytes,
+                      "stack overflow in task|big-frame|canary"),
+    CASE_PLAIN_ABORTS(stack_pointer_under_the_stack_at_a_switch_is_caught,
+                      "stack overflow in task|deep-parker|stack pointer"),
+    CASE_PLAIN_ABORTS(runaway_recursion_on_a_canary_stack_names_its_task,
+                      "stack overflow in task|runaway|stack pointer left"),
+    CASE_PLAIN_ABORTS(overflow_into_the_stack_below_is_found_by_its_owner,
+                      "stack overflow in task|culprit|found by task|victim"),
     CASE(hundred_thousand_tasks_block_and_all_wake),
     CASE(stack_memory_goes_back_after_a_burst),
     CASE(dump_lists_blocked_tasks_with_what_they_wait_on),
@@ -1011,6 +1332,8 @@ static const test_case_t cases[] = {
                 "the end of the world"),
     CASE_PLAIN(tasks_alive_when_main_returns_are_reported),
     CASE_PLAIN(long_running_task_is_reported_by_name),
+    CASE_PLAIN(spawn_fails_with_enomem_when_no_stack_can_be_had),
+    CASE_PLAIN(uvgo_main_returns_error_when_a_worker_thread_cannot_start),
 };
 
 TEST_MAIN(cases)

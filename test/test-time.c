@@ -551,6 +551,34 @@ static void signal_notify_rejects_bad_arguments(void)
     uvgo_chan_release(wide);
 }
 
+/* Issue 8, item 10: a stop on a freed timer read freed memory (and spun
+ * forever on a lock word the allocator had overwritten). */
+static void timer_used_after_free_returns_einval(void)
+{
+    uvgo_timer_t *t, *u;
+    uvgo_ticker_t *k;
+
+    ASSERT_OK(uvgo_timer_make(&t, 50 * MS));
+    uvgo_timer_free(t);
+    ASSERT_ERR(uvgo_timer_stop(t), UVGO_EINVAL);
+    ASSERT_ERR(uvgo_timer_reset(t, MS), UVGO_EINVAL);
+    ASSERT(uvgo_timer_chan(t) == NULL);
+    uvgo_timer_free(t); /* a second free does nothing */
+    /* A new timer reuses the record: the stale handle still misses it. */
+    ASSERT_OK(uvgo_timer_make(&u, MS));
+    ASSERT_ERR(uvgo_timer_stop(t), UVGO_EINVAL);
+    ASSERT(recv_time(uvgo_timer_chan(u)) > 0);
+    ASSERT_EQ(uvgo_timer_stop(u), 0);
+    uvgo_timer_free(u);
+
+    ASSERT_OK(uvgo_ticker_make(&k, MS));
+    uvgo_ticker_free(k);
+    ASSERT_ERR(uvgo_ticker_stop(k), UVGO_EINVAL);
+    ASSERT_ERR(uvgo_ticker_reset(k, MS), UVGO_EINVAL);
+    ASSERT(uvgo_ticker_chan(k) == NULL);
+    uvgo_ticker_free(k);
+}
+
 static const test_case_t cases[] = {
     CASE(timer_fires_once_after_at_least_its_duration),
     CASE(timer_with_nonpositive_duration_fires_at_once),
@@ -563,6 +591,7 @@ static const test_case_t cases[] = {
     CASE(after_func_runs_in_its_own_task_and_can_be_stopped),
     CASE(timer_calls_reject_bad_arguments),
     CASE_PLAIN(timer_calls_without_a_runtime),
+    CASE_PROCS(timer_used_after_free_returns_einval, 1),
     CASE(timers_stopped_and_reset_from_another_worker),
     CASE(hundred_thousand_live_timers),
     CASE(sleep_resolution_is_below_a_millisecond),

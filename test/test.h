@@ -14,8 +14,10 @@
  *   CASE_PLAIN(fn)         fn runs in the child's main thread, no runtime
  *   CASE_ABORTS(fn, msg)   fn (as CASE) must abort, printing msg on stderr
  *                          (msg may list several parts: "a|b" needs both)
+ *   CASE_PLAIN_ABORTS(fn, msg)  the same for fn as CASE_PLAIN
  *
- * Assertions print both sides (and error names) and fail the case.
+ * Assertions print both sides (and error names) and fail the case;
+ * TEST_SKIP(reason) ends it as skipped (TAP "# SKIP reason").
  */
 #ifndef UVGO_TEST_H
 #define UVGO_TEST_H
@@ -63,6 +65,7 @@ typedef struct test_case {
 #define CASE_PROCS(fn, n) {#fn, fn, TEST_TASK, (n), NULL}
 #define CASE_PLAIN(fn) {#fn, fn, TEST_PLAIN, 0, NULL}
 #define CASE_ABORTS(fn, msg) {#fn, fn, TEST_TASK, 0, (msg)}
+#define CASE_PLAIN_ABORTS(fn, msg) {#fn, fn, TEST_PLAIN, 0, (msg)}
 
 /* Scales a stress count down under sanitizers, which are 5-20x slower and
  * (TSan) keep per-task shadow state. */
@@ -98,6 +101,15 @@ static inline int64_t test_now_ms(void)
         fprintf(stderr, "\n");                                                \
         fflush(stderr);                                                       \
         _exit(1);                                                             \
+    } while (0)
+
+/* Ends the case as skipped; the reason goes into the TAP line. */
+#define TEST_SKIP_STATUS 77
+#define TEST_SKIP(reason)                                                     \
+    do {                                                                      \
+        fprintf(stderr, "SKIP %s\n", (reason));                               \
+        fflush(stderr);                                                       \
+        _exit(TEST_SKIP_STATUS);                                              \
     } while (0)
 
 #define ASSERT(cond)                                                          \
@@ -282,9 +294,11 @@ static unsigned test_timeout_s_(void)
 #endif
 }
 
-/* Runs one case; returns 1 when it passed.  Child stderr is relayed as TAP
- * comments; for CASE_ABORTS it must contain the expected message. */
-static int test_run_one_(const test_case_t *c)
+/* Runs one case; returns 1 when it passed (or skipped: then skip_reason
+ * holds why).  Child stderr is relayed as TAP comments; for CASE_ABORTS it
+ * must contain the expected message. */
+static int test_run_one_(const test_case_t *c, char *skip_reason,
+                         size_t skip_size)
 {
     int pipefd[2];
     char buf[4096];
@@ -341,7 +355,16 @@ static int test_run_one_(const test_case_t *c)
             p += plen + (bar ? 1 : 0);
         }
     } else {
-        ok = WIFEXITED(status) && WEXITSTATUS(status) == 0;
+        ok = WIFEXITED(status) && (WEXITSTATUS(status) == 0 ||
+                                   WEXITSTATUS(status) == TEST_SKIP_STATUS);
+    }
+    if (skip_reason && WIFEXITED(status) &&
+        WEXITSTATUS(status) == TEST_SKIP_STATUS) {
+        const char *at = strstr(err_text, "SKIP ");
+        if (at) {
+            size_t k = strcspn(at + 5, "\n");
+            snprintf(skip_reason, skip_size, "%.*s", (int)k, at + 5);
+        }
     }
     if (!ok || getenv("UVGO_TEST_VERBOSE")) {
         char *line = err_text;
@@ -381,9 +404,13 @@ static int test_run_(int argc, char **argv, const test_case_t *cases,
             continue;
         num++;
         int64_t t0 = test_now_ms();
-        int ok = test_run_one_(&cases[i]);
-        printf("%s %zu - %s # %lld ms\n", ok ? "ok" : "not ok", num,
-               cases[i].name, (long long)(test_now_ms() - t0));
+        char skip[256] = "";
+        int ok = test_run_one_(&cases[i], skip, sizeof skip);
+        if (skip[0])
+            printf("ok %zu - %s # SKIP %s\n", num, cases[i].name, skip);
+        else
+            printf("%s %zu - %s # %lld ms\n", ok ? "ok" : "not ok", num,
+                   cases[i].name, (long long)(test_now_ms() - t0));
         if (!ok)
             failed++;
     }

@@ -164,13 +164,16 @@ typedef struct uvgo_select_case {
  * case that can ever proceed (n == 0, or only NULL channels) it blocks
  * forever.  Returns the index, UVGO_EINVAL (NULL cases with n > 0, a bad
  * dir, a size that is not its channel's element size, more than
- * UVGO_SELECT_MAX cases) or UVGO_ENOTTASK outside a task.
+ * UVGO_SELECT_MAX cases), UVGO_ENOMEM (a select of more than 16 cases
+ * allocates its bookkeeping; nothing was committed) or UVGO_ENOTTASK
+ * outside a task.
  * Owner: the caller's array; it must stay valid until the call returns.
  * Thread: any task. */
 UVGO_EXTERN int uvgo_select(uvgo_select_case_t *cases, size_t n);
 
 /* Go's select with a `default:` case: commits a ready case and returns its
- * index, or returns UVGO_EAGAIN at once when none is ready.  Thread: any. */
+ * index, or returns UVGO_EAGAIN at once when none is ready; UVGO_EINVAL and
+ * UVGO_ENOMEM as uvgo_select.  Thread: any. */
 UVGO_EXTERN int uvgo_select_try(uvgo_select_case_t *cases, size_t n);
 
 #define UVGO_SELECT_MAX 1024

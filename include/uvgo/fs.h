@@ -228,7 +228,8 @@ UVGO_EXTERN int uvgo_mkdir_all_ctx(const char *path, int mode,
 /* Go's os.MkdirTemp: creates a new directory (mode 0700) in `dir` named
  * as uvgo_file_create_temp names files; *path receives its path.
  * Returns 0, UVGO_EINVAL, UVGO_ENOMEM or the kernel's error.  Owner: the
- * caller frees *path with free(); removing the directory is its job.
+ * caller frees *path with free() (uvgo/alloc.h); removing the directory
+ * is its job.
  * Thread: any task. */
 UVGO_EXTERN int uvgo_mkdir_temp(const char *dir, const char *pattern,
                                 char **path);
@@ -258,7 +259,7 @@ UVGO_EXTERN int uvgo_rename_ctx(const char *oldpath, const char *newpath,
 /* Go's os.Readlink: *target receives the symbolic link's contents.
  * Returns 0, UVGO_EINVAL, UVGO_ENOMEM or the kernel's error (UVGO_EINVAL
  * for a path that is not a link).  Owner: the caller frees *target with
- * free().  Thread: any task. */
+ * free() (uvgo/alloc.h).  Thread: any task. */
 UVGO_EXTERN int uvgo_readlink(const char *path, char **target);
 UVGO_EXTERN int uvgo_readlink_ctx(const char *path, char **target,
                                   uvgo_ctx_t *ctx);
@@ -320,7 +321,8 @@ UVGO_EXTERN int uvgo_dir_close_ctx(uvgo_dir_t *d, uvgo_ctx_t *ctx);
  * *len).  A file longer than `limit` bytes (0: UVGO_READ_FILE_MAX) is
  * UVGO_EFBIG, and nothing is returned; memory use stays under about twice
  * the limit.  Returns 0, UVGO_EINVAL, UVGO_ENOMEM or the kernel's error.
- * Owner: the caller frees *data with free().  Thread: any task. */
+ * Owner: the caller frees *data with free() (uvgo/alloc.h).  Thread: any
+ * task. */
 UVGO_EXTERN int uvgo_read_file(const char *path, size_t limit, char **data,
                                size_t *len);
 UVGO_EXTERN int uvgo_read_file_ctx(const char *path, size_t limit,

@@ -185,13 +185,15 @@ UVGO_EXTERN int uvgo_cmd_run(const uvgo_cmd_t *cmd, uvgo_exit_t *st);
  * and reaped, and memory never exceeded the limit.  When cmd->ctx ends,
  * the capture stops there and the child gets its signal.  Returns 0, the
  * errors of start and wait, UVGO_ENOBUFS or UVGO_EINVAL; on error *out is
- * NULL.  Owner: the caller frees *out.  Thread: any task. */
+ * NULL.  Owner: the caller frees *out with free() (uvgo/alloc.h).
+ * Thread: any task. */
 UVGO_EXTERN int uvgo_cmd_output(const uvgo_cmd_t *cmd, size_t limit,
                                 char **out, size_t *len, uvgo_exit_t *st);
 
 /* Go's Cmd.CombinedOutput: as uvgo_cmd_output, with stderr going into
  * the same capture as stdout, interleaved as the child wrote them.
- * Owner: the caller frees *out.  Thread: any task. */
+ * Owner: the caller frees *out with free() (uvgo/alloc.h).  Thread: any
+ * task. */
 UVGO_EXTERN int uvgo_cmd_combined_output(const uvgo_cmd_t *cmd, size_t limit,
                                          char **out, size_t *len,
                                          uvgo_exit_t *st);

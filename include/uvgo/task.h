@@ -30,12 +30,15 @@
  * that can block: never keep the address of a thread-local variable (errno
  * included) across such a call.  Use task-local storage instead.
  *
- * Stacks.  Task stacks are reserved with mmap and committed lazily: a task
- * pays for the pages it touches (4 KiB for a task that parks right away).
- * Overflow never corrupts silently: stacks have a guard page while the
- * kernel's map-count budget allows (see README), otherwise a canary is checked
- * each time the task is switched out; either way the process aborts naming
- * the task.
+ * Stacks.  Task stacks are reserved with mmap when the task is spawned (a
+ * spawn that cannot have one fails with UVGO_ENOMEM) and committed lazily: a
+ * task pays for the pages it touches (4 KiB for a task that parks right
+ * away).
+ * An overflow the runtime sees aborts the process naming the task: stacks
+ * have a guard page while the kernel's map-count budget allows, otherwise a
+ * canary zone checked (with the stack pointer) each time the task switches
+ * out.  README.md ("Stacks and what protects you") says exactly which
+ * overflows each mode catches and which it cannot.
  */
 #ifndef UVGO_TASK_H
 #define UVGO_TASK_H
@@ -69,8 +72,10 @@ typedef void *(*uvgo_task_fn)(void *arg);
  * stacks.  If every task is blocked and nothing (a timer, I/O, a thread-pool
  * job) can wake one, uvgo prints the dump and aborts ("all tasks are asleep -
  * deadlock!"; see uvgo_ref()).  Returns 0, UVGO_EBUSY if a runtime is
- * already running, or
- * UVGO_ENOMEM / a libuv error if it could not start (fn did not run).
+ * already running, or, when it could not start (then fn did not run and
+ * nothing is left behind): UVGO_ENOMEM (memory, or no stack for fn), or
+ * libuv's error from creating a loop or a thread (UV_EAGAIN when the
+ * address space or the thread limit cannot take another worker thread).
  * Owner: the runtime is created and destroyed inside the call.
  * Thread: any thread that is not a uvgo worker. */
 UVGO_EXTERN int uvgo_main(uvgo_task_fn fn, void *arg, void **result);
@@ -154,8 +159,12 @@ typedef struct uvgo_task_opts {
  * `task` is not NULL the task is joinable: *task receives a handle that must
  * be passed once to uvgo_task_join() or uvgo_task_detach() (its stack is kept
  * until then).  When `task` is NULL the task is detached.  `opts` may be
- * NULL.  Returns 0, UVGO_EINVAL (NULL fn, a worker index out of range, a stack
- * size over 1 GiB), UVGO_ENOMEM, or UVGO_ENOTTASK when no runtime runs.
+ * NULL.  The task's stack is reserved here (address space only: its memory
+ * is committed as the task touches it), so a task that was spawned always
+ * runs.  Returns 0, UVGO_EINVAL (NULL fn, a worker index out of range, a
+ * stack size over 1 GiB), UVGO_ENOMEM (no record or no stack could be had:
+ * memory, address space or the kernel's map count ran out; nothing was
+ * queued), or UVGO_ENOTTASK when no runtime runs.
  * Owner: the runtime owns the task; a joinable handle is the caller's until it
  * joins or detaches.  Thread: any (from a task, a loop callback or another
  * thread) while a runtime runs. */
@@ -167,18 +176,30 @@ UVGO_EXTERN int uvgo_task_spawn(uvgo_task_t **task, uvgo_task_fn fn, void *arg,
 UVGO_EXTERN int uvgo_go(uvgo_task_fn fn, void *arg);
 
 /* Waits until `task` has returned, stores its return value in *result (if not
- * NULL) and releases the handle.  Returns 0, UVGO_EINVAL for NULL or the
- * caller itself, or UVGO_ENOTTASK outside a task.  Owner: consumes the handle.
- * Thread: any task, once per handle. */
+ * NULL) and releases the handle.  Returns 0, UVGO_EINVAL for NULL, the
+ * caller itself, a detached task or a stale handle (see below), or
+ * UVGO_ENOTTASK outside a task.  Owner: consumes the handle.
+ * Thread: any task, once per handle.
+ *
+ * Stale handles.  A handle carries the generation of the task record it
+ * names, and records are reused but never unmapped while the runtime runs,
+ * so joining or detaching a handle a second time, or after the other, is
+ * refused with UVGO_EINVAL (uvgo_task_id gives 0, uvgo_task_name ""), even
+ * after a new task took over the record.  What cannot be detected: a handle
+ * whose record was reused a multiple of 32,768 times since (16-bit
+ * generations; 32 on 32-bit systems), and a handle kept past the end of its
+ * runtime (records go with it; calls then return UVGO_EINVAL only while no
+ * runtime runs). */
 UVGO_EXTERN int uvgo_task_join(uvgo_task_t *task, void **result);
 
 /* Gives up a joinable handle: the task's stack is freed as soon as it
- * returns.  Returns 0 or UVGO_EINVAL.  Owner: consumes the handle.
- * Thread: any, once per handle. */
+ * returns.  Returns 0 or UVGO_EINVAL (NULL, not joinable, or a stale
+ * handle, as for uvgo_task_join).  Owner: consumes the handle.
+ * Thread: any, once per handle, while the runtime runs. */
 UVGO_EXTERN int uvgo_task_detach(uvgo_task_t *task);
 
-/* The calling task, or NULL outside a task.  Owner: the runtime; valid while
- * the task runs.  Thread: any. */
+/* The calling task's handle (the one its spawner got), or NULL outside a
+ * task.  Owner: the runtime; valid while the task runs.  Thread: any. */
 UVGO_EXTERN uvgo_task_t *uvgo_task_self(void);
 
 /* The id of `task` (NULL: the calling task), unique for the process's life

@@ -88,7 +88,8 @@ UVGO_EXTERN uvgo_chan_t *uvgo_timer_chan(uvgo_timer_t *t);
 /* Go's Timer.Stop: prevents a pending delivery (or after-func call).
  * Returns 1 if the call stopped the timer (it was pending, or had delivered
  * a value nobody received yet, which is discarded), 0 if it had already
- * been received or stopped, UVGO_EINVAL for NULL.  Never closes the channel
+ * been received or stopped, UVGO_EINVAL for NULL or a freed timer (see
+ * uvgo_timer_free).  Never closes the channel
  * and does not wait for a running after-func.  Owner: unchanged.
  * Thread: any task or worker thread. */
 UVGO_EXTERN int uvgo_timer_stop(uvgo_timer_t *t);
@@ -100,8 +101,18 @@ UVGO_EXTERN int uvgo_timer_stop(uvgo_timer_t *t);
 UVGO_EXTERN int uvgo_timer_reset(uvgo_timer_t *t, uvgo_duration_t d);
 
 /* Stops the timer and releases it.  Tasks blocked on its channel stay
- * blocked (as in Go); the channel lives while referenced.  NULL is ignored.
- * Owner: consumes the timer.  Thread: as uvgo_timer_stop. */
+ * blocked (as in Go); the channel lives while referenced.  NULL and a timer
+ * freed already are ignored.  Owner: consumes the timer.  Thread: as
+ * uvgo_timer_stop.
+ *
+ * Stale handles.  Timer records are reused but not given back to the
+ * allocator while the runtime runs, and a handle carries its record's
+ * generation: after uvgo_timer_free, stop, reset and the ticker calls
+ * return UVGO_EINVAL and uvgo_timer_chan NULL, even once a new timer took
+ * over the record, unless it was reused a multiple of 32,768 times since
+ * (32 on 32-bit systems).  A timer lives no longer than its runtime: when
+ * uvgo_main returns every timer is gone, and calls on its handle return
+ * UVGO_EINVAL while no runtime runs. */
 UVGO_EXTERN void uvgo_timer_free(uvgo_timer_t *t);
 
 /* Go's time.After: a channel that receives uvgo_now() once, after d.  The

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 
 #include "uvgo.h"
+#include "base/alloc.h"
 
 #define UVGO_LIKELY(x) __builtin_expect(!!(x), 1)
 #define UVGO_UNLIKELY(x) __builtin_expect(!!(x), 0)

@@ -23,7 +23,7 @@
  * for one can never fail: a Done that could be NULL for want of memory
  * would read as "never cancelled" and every *_ctx wait would ignore its
  * context.  The channel heads the block, and uvgo_chan_release frees a
- * channel with free(ch), so the block goes with the last of the node's
+ * channel with uvgo__free(ch), so the block goes with the last of the node's
  * references (which hold one channel reference among them) and the
  * references of tasks still blocked on the channel:
  *
@@ -101,7 +101,7 @@ void uvgo_ctx_release(uvgo_ctx_t *c)
         if (c->kind == CTX_CANCEL)
             uvgo_chan_release(c->done); /* the block, once unreferenced */
         else
-            free(c);
+            uvgo__free(c);
         c = parent;
     }
 }
@@ -321,14 +321,14 @@ static uvgo_ctx_t *ctx_alloc(int kind, uvgo_ctx_t *parent)
 {
     uvgo_ctx_t *c;
     if (kind == CTX_CANCEL) {
-        char *block = calloc(1, DONE_SPACE + sizeof *c);
+        char *block = uvgo__calloc(1, DONE_SPACE + sizeof *c);
         if (!block)
             return NULL;
         c = (uvgo_ctx_t *)(block + DONE_SPACE);
         c->done = (uvgo_chan_t *)block;
         uvgo__chan_init(c->done, 0, 0); /* the node's reference */
         c->done->recv_only = 1;
-    } else if (!(c = calloc(1, sizeof *c))) {
+    } else if (!(c = uvgo__calloc(1, sizeof *c))) {
         return NULL;
     }
     atomic_init(&c->refs, 1);
@@ -476,7 +476,7 @@ static void after_unref(struct uvgo_ctx_after *a)
 {
     if (atomic_fetch_sub_explicit(&a->refs, 1, memory_order_acq_rel) == 1) {
         uvgo_ctx_release(a->ctx);
-        free(a);
+        uvgo__free(a);
     }
 }
 
@@ -486,7 +486,7 @@ static void afters_start(struct uvgo_ctx_after *a)
 {
     while (a) {
         struct uvgo_ctx_after *next = a->next;
-        uvgo_go(a->fn, a->arg);
+        uvgo__go_or_die(a->fn, a->arg, "uvgo_ctx_after_func");
         after_unref(a);
         a = next;
     }
@@ -501,7 +501,7 @@ int uvgo_ctx_after_func(uvgo_ctx_after_t **stop, uvgo_ctx_t *ctx,
 
     if (!fn)
         return UVGO_EINVAL;
-    a = calloc(1, sizeof *a);
+    a = uvgo__calloc(1, sizeof *a);
     if (!a)
         return UVGO_ENOMEM;
     a->fn = fn;
@@ -529,14 +529,14 @@ int uvgo_ctx_after_func(uvgo_ctx_after_t **stop, uvgo_ctx_t *ctx,
         int err = uvgo_go(fn, arg);
         if (err < 0) { /* nothing happened: no handle either */
             uvgo_ctx_release(a->ctx);
-            free(a);
+            uvgo__free(a);
             return err;
         }
         after_unref(a); /* the registration's */
     } else if (!stop && !c) {
         /* A context that can never be cancelled never runs it, and
          * nobody can stop it: nothing to keep. */
-        free(a);
+        uvgo__free(a);
         return 0;
     }
     if (stop)

@@ -40,7 +40,7 @@ int uvgo_reader_new(uvgo_reader_t **out, uvgo_conn_t *c, size_t size)
         return UVGO_EINVAL;
     if (size == 0)
         size = DEFAULT_SIZE;
-    if (!(r = calloc(1, sizeof *r + size)))
+    if (!(r = uvgo__calloc(1, sizeof *r + size)))
         return UVGO_ENOMEM;
     r->c = c;
     r->buf = (char *)(r + 1);
@@ -51,7 +51,7 @@ int uvgo_reader_new(uvgo_reader_t **out, uvgo_conn_t *c, size_t size)
 
 void uvgo_reader_free(uvgo_reader_t *r)
 {
-    free(r);
+    uvgo__free(r);
 }
 
 size_t uvgo_reader_buffered(const uvgo_reader_t *r)
@@ -217,7 +217,7 @@ int uvgo_writer_new(uvgo_writer_t **out, uvgo_conn_t *c, size_t size)
         return UVGO_EINVAL;
     if (size == 0)
         size = DEFAULT_SIZE;
-    if (!(w = calloc(1, sizeof *w + size)))
+    if (!(w = uvgo__calloc(1, sizeof *w + size)))
         return UVGO_ENOMEM;
     w->c = c;
     w->buf = (char *)(w + 1);
@@ -228,7 +228,7 @@ int uvgo_writer_new(uvgo_writer_t **out, uvgo_conn_t *c, size_t size)
 
 void uvgo_writer_free(uvgo_writer_t *w)
 {
-    free(w);
+    uvgo__free(w);
 }
 
 size_t uvgo_writer_buffered(const uvgo_writer_t *w)
@@ -295,13 +295,13 @@ int uvgo_writer_printf(uvgo_writer_t *w, const char *fmt, ...)
         return n;
     }
     /* It did not fit: format into a temporary and write that. */
-    char *tmp = malloc((size_t)n + 1);
+    char *tmp = uvgo__malloc((size_t)n + 1);
     if (!tmp)
         return UVGO_ENOMEM;
     va_start(ap, fmt);
     vsnprintf(tmp, (size_t)n + 1, fmt, ap);
     va_end(ap);
     err = uvgo_writer_write(w, tmp, (size_t)n);
-    free(tmp);
+    uvgo__free(tmp);
     return err ? err : n;
 }

@@ -109,7 +109,7 @@ static void file_release(uvgo_file_t *f)
     if (atomic_fetch_sub_explicit(&f->refs, 1, memory_order_acq_rel) == 1) {
         /* Only after uvgo_file_close handed over: see the file essay. */
         (void)close(f->fd);
-        free(f);
+        uvgo__free(f);
     }
 }
 
@@ -129,7 +129,7 @@ static void dir_release(uvgo_dir_t *d)
 {
     /* acq_rel: as file_release.  The stream is gone by then (closedir). */
     if (atomic_fetch_sub_explicit(&d->refs, 1, memory_order_acq_rel) == 1)
-        free(d);
+        uvgo__free(d);
 }
 
 /* ---- one request --------------------------------------------------------- */
@@ -196,7 +196,7 @@ static void fsop_free(uvgo__ioreq_t *io)
 {
     struct fsop *op = uvgo__container_of(io, struct fsop, io);
     fsop_drop(op);
-    free(op);
+    uvgo__free(op);
 }
 
 static int fs_start(uv_loop_t *loop, struct fsop *op, const struct fsargs *a)
@@ -287,7 +287,7 @@ static int fs_take(struct fsop *op, const struct fsargs *a, int bounced)
         *a->st = op->req.statbuf;
         break;
     case UV_FS_READLINK:
-        *a->str = strdup(op->req.ptr);
+        *a->str = uvgo__strdup(op->req.ptr);
         if (!*a->str)
             r = UVGO_ENOMEM;
         break;
@@ -319,7 +319,7 @@ static int fs_call(struct fsargs *a, uvgo_ctx_t *ctx)
             bounce = a->len;
         else if (a->type == UV_FS_READDIR)
             bounce = a->nents * sizeof(uvgo_dirent_t);
-        op = malloc(sizeof *op + bounce);
+        op = uvgo__malloc(sizeof *op + bounce);
         if (!op) {
             if (!a->must_run)
                 return UVGO_ENOMEM;
@@ -369,7 +369,7 @@ fail:
     op->taken = 1;
     fsop_drop(op);
     if (op != &stack_op)
-        free(op);
+        uvgo__free(op);
     return err;
 }
 
@@ -378,7 +378,7 @@ fail:
 static uvgo_file_t *file_new(const char *name)
 {
     size_t n = strlen(name) + 1;
-    uvgo_file_t *f = malloc(sizeof *f + n);
+    uvgo_file_t *f = uvgo__malloc(sizeof *f + n);
     if (!f)
         return NULL;
     atomic_init(&f->refs, 1);
@@ -401,7 +401,7 @@ static int file_open(uvgo_file_t **out, const char *path, int flags,
         return UVGO_ENOMEM;
     fd = fs_call(&a, ctx);
     if (fd < 0) {
-        free(f);
+        uvgo__free(f);
         return fd;
     }
     f->fd = fd;
@@ -612,7 +612,7 @@ int uvgo_file_close_ctx(uvgo_file_t *f, uvgo_ctx_t *ctx)
         return 0;
     }
     a.fd = f->fd;
-    free(f);
+    uvgo__free(f);
     return fs_call(&a, ctx);
 }
 
@@ -655,14 +655,14 @@ int uvgo_file_pipe(uvgo_file_t **r, uvgo_file_t **w)
     fr = file_new("|0");
     fw = file_new("|1");
     if (!fr || !fw) {
-        free(fr);
-        free(fw);
+        uvgo__free(fr);
+        uvgo__free(fw);
         return UVGO_ENOMEM;
     }
     /* Both ends blocking: they are meant for children's stdio. */
     if ((err = uv_pipe(fds, 0, 0))) {
-        free(fr);
-        free(fw);
+        uvgo__free(fr);
+        uvgo__free(fw);
         return err;
     }
     fr->fd = fds[0];
@@ -712,7 +712,7 @@ static char *temp_name(const char *dir, const char *pattern, int *err)
     dlen = strlen(dir);
     sep = dir[dlen - 1] == '/' ? "" : "/";
     need = dlen + 1 + strlen(pattern) + 11;
-    out = malloc(need);
+    out = uvgo__malloc(need);
     if (!out) {
         *err = UVGO_ENOMEM;
         return NULL;
@@ -735,7 +735,7 @@ static int create_temp(uvgo_file_t **f, const char *dir, const char *pattern,
         err = file_open(f, name,
                         UVGO_O_RDWR | UVGO_O_CREATE | UVGO_O_EXCL, mode, 1,
                         ctx);
-        free(name);
+        uvgo__free(name);
     }
     return err;
 }
@@ -772,7 +772,7 @@ int uvgo_mkdir_temp_ctx(const char *dir, const char *pattern, char **path,
             *path = name;
             return 0;
         }
-        free(name);
+        uvgo__free(name);
     }
     return err;
 }
@@ -872,10 +872,10 @@ int uvgo_mkdir_all_ctx(const char *path, int mode, uvgo_ctx_t *ctx)
 
     if (!path)
         return UVGO_EINVAL;
-    if (!(copy = strdup(path)))
+    if (!(copy = uvgo__strdup(path)))
         return UVGO_ENOMEM;
     err = mkdir_all(copy, strlen(copy), mode, ctx);
-    free(copy);
+    uvgo__free(copy);
     return err;
 }
 
@@ -915,7 +915,7 @@ static int remove_tree(const char *path, uvgo_ctx_t *ctx)
 
     if ((err = uvgo_dir_open_ctx(&d, path, ctx)))
         return err == UVGO_ENOENT ? 0 : err; /* gone meanwhile */
-    if (!(ents = malloc(16 * sizeof *ents))) {
+    if (!(ents = uvgo__malloc(16 * sizeof *ents))) {
         (void)uvgo_dir_close(d);
         return UVGO_ENOMEM;
     }
@@ -923,19 +923,19 @@ static int remove_tree(const char *path, uvgo_ctx_t *ctx)
     while (err == 0 && (n = uvgo_dir_read_ctx(d, ents, 16, ctx)) > 0) {
         for (int i = 0; i < n && err == 0; i++) {
             size_t need = plen + 2 + strlen(ents[i].name);
-            char *child = malloc(need);
+            char *child = uvgo__malloc(need);
             if (!child) {
                 err = UVGO_ENOMEM;
                 break;
             }
             snprintf(child, need, "%s/%s", path, ents[i].name);
             err = uvgo_remove_all_ctx(child, ctx);
-            free(child);
+            uvgo__free(child);
         }
     }
     if (err == 0 && n < 0)
         err = n;
-    free(ents);
+    uvgo__free(ents);
     err2 = uvgo_dir_close_ctx(d, ctx);
     if (err == 0)
         err = err2;
@@ -1023,13 +1023,13 @@ int uvgo_dir_open_ctx(uvgo_dir_t **out, const char *path, uvgo_ctx_t *ctx)
 
     if (!out || !path)
         return UVGO_EINVAL;
-    if (!(d = calloc(1, sizeof *d)))
+    if (!(d = uvgo__calloc(1, sizeof *d)))
         return UVGO_ENOMEM;
     atomic_init(&d->refs, 1);
     a.out_dir = &d->dir;
     err = fs_call(&a, ctx);
     if (err) {
-        free(d);
+        uvgo__free(d);
         return err;
     }
     *out = d;
@@ -1105,7 +1105,7 @@ int uvgo_read_file_ctx(const char *path, size_t limit, char **data,
             }
             if (buf)
                 cap = cap > limit / 2 ? limit + 1 : cap * 2;
-            if (!(grown = realloc(buf, cap))) {
+            if (!(grown = uvgo__realloc(buf, cap))) {
                 err = UVGO_ENOMEM;
                 break;
             }
@@ -1125,13 +1125,13 @@ int uvgo_read_file_ctx(const char *path, size_t limit, char **data,
     if (err == 0 && r != UVGO_ECANCELED && r != UVGO_ETIMEDOUT)
         err = r;
     if (err == 0 && n == cap) { /* room for the NUL */
-        if (!(grown = realloc(buf, n + 1)))
+        if (!(grown = uvgo__realloc(buf, n + 1)))
             err = UVGO_ENOMEM;
         else
             buf = grown;
     }
     if (err) {
-        free(buf);
+        uvgo__free(buf);
         return err;
     }
     buf[n] = '\0';
@@ -1209,8 +1209,8 @@ int uvgo_write_file_atomic_ctx(const char *path, const void *data,
     if (!*base)
         return UVGO_EINVAL;
     dlen = !slash ? 1 : slash == path ? 1 : (size_t)(slash - path);
-    dir = malloc(dlen + 1);
-    pattern = malloc(strlen(base) + 7);
+    dir = uvgo__malloc(dlen + 1);
+    pattern = uvgo__malloc(strlen(base) + 7);
     if (!dir || !pattern) {
         err = UVGO_ENOMEM;
         goto out;
@@ -1221,7 +1221,7 @@ int uvgo_write_file_atomic_ctx(const char *path, const void *data,
 
     if ((err = create_temp(&f, dir, pattern, mode, ctx)))
         goto out;
-    if (!(tmp = strdup(uvgo_file_name(f)))) {
+    if (!(tmp = uvgo__strdup(uvgo_file_name(f)))) {
         (void)uvgo_remove(uvgo_file_name(f));
         (void)uvgo_file_close(f);
         err = UVGO_ENOMEM;
@@ -1240,9 +1240,9 @@ int uvgo_write_file_atomic_ctx(const char *path, const void *data,
     }
     err = sync_dir(dir, ctx);
 out:
-    free(tmp);
-    free(pattern);
-    free(dir);
+    uvgo__free(tmp);
+    uvgo__free(pattern);
+    uvgo__free(dir);
     return err;
 }
 

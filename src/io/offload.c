@@ -29,7 +29,7 @@ static void offload_after(uv_work_t *req, int status)
 
 static void offload_free(uvgo__ioreq_t *io)
 {
-    free(uvgo__container_of(io, struct offload, io));
+    uvgo__free(uvgo__container_of(io, struct offload, io));
 }
 
 static int offload_run(struct offload *o, uvgo_ctx_t *ctx)
@@ -39,7 +39,7 @@ static int offload_run(struct offload *o, uvgo_ctx_t *ctx)
     int err = uv_queue_work(loop, &o->req, offload_work, offload_after);
     if (err) {
         if (o->io.shared)
-            free(o);
+            uvgo__free(o);
         return err;
     }
     err = uvgo__ioreq_wait(&o->io, ctx, "offload");
@@ -60,7 +60,7 @@ int uvgo_offload_ctx(void (*fn)(void *arg), void *arg, uvgo_ctx_t *ctx)
         return err;
     if (!fn)
         return UVGO_EINVAL;
-    o = calloc(1, sizeof *o);
+    o = uvgo__calloc(1, sizeof *o);
     if (!o)
         return UVGO_ENOMEM;
     o->fn = fn;

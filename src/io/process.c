@@ -76,7 +76,7 @@ static void process_free_record(uvgo__ioreq_t *io)
     struct uvgo_process *p = uvgo__container_of(io, struct uvgo_process,
                                                 exit);
     uvgo_ctx_release(p->ctx);
-    free(p);
+    uvgo__free(p);
 }
 
 static void on_closed(uv_handle_t *h)
@@ -221,7 +221,7 @@ static int env_make(const uvgo_cmd_t *cmd, char ***out)
         m++;
     while (inherit && environ[n])
         n++;
-    if (!(env = malloc((n + m + 1) * sizeof *env)))
+    if (!(env = uvgo__malloc((n + m + 1) * sizeof *env)))
         return UVGO_ENOMEM;
     for (size_t i = 0; i < n; i++)
         if (!env_overridden(environ[i], cmd->env, 0))
@@ -301,7 +301,7 @@ int uvgo_process_start(uvgo_process_t **out, const uvgo_cmd_t *cmd)
         return err;
     if (cmd->ctx && (err = uvgo_ctx_err(cmd->ctx)))
         return err; /* Go: a context already done starts nothing */
-    if (!(p = calloc(1, sizeof *p)))
+    if (!(p = uvgo__calloc(1, sizeof *p)))
         return UVGO_ENOMEM;
     err = env_make(cmd, &env);
     for (int i = 0; i < 3 && !err; i++)
@@ -311,8 +311,8 @@ int uvgo_process_start(uvgo_process_t **out, const uvgo_cmd_t *cmd)
             if (child[i] >= 0)
                 close(child[i]);
         pipes_free(p);
-        free(env);
-        free(p);
+        uvgo__free(env);
+        uvgo__free(p);
         return err;
     }
 
@@ -341,7 +341,7 @@ int uvgo_process_start(uvgo_process_t **out, const uvgo_cmd_t *cmd)
     for (int i = 0; i < 3; i++)
         if (child[i] >= 0)
             close(child[i]); /* the child has its copies */
-    free(env);
+    uvgo__free(env);
     if (err) {
         /* The handle is initialised even so: close both; the record goes
          * with the owner's reference and the last close. */
@@ -498,7 +498,7 @@ static int capture(const uvgo_cmd_t *cmd, int combined, size_t limit,
             cap = cap == 0 ? 4096 : cap > limit / 2 ? limit + 1 : cap * 2;
             if (cap > limit + 1)
                 cap = limit + 1;
-            if (!(grown = realloc(buf, cap))) {
+            if (!(grown = uvgo__realloc(buf, cap))) {
                 err = UVGO_ENOMEM;
                 break;
             }
@@ -526,15 +526,15 @@ static int capture(const uvgo_cmd_t *cmd, int combined, size_t limit,
     uvgo_process_free(p);
     if (!err)
         err = r;
-    if (!err && n == cap && !(grown = realloc(buf, n + 1)))
+    if (!err && n == cap && !(grown = uvgo__realloc(buf, n + 1)))
         err = UVGO_ENOMEM;
     else if (!err && n == cap)
         buf = grown;
     if (err) {
-        free(buf);
+        uvgo__free(buf);
         return err;
     }
-    if (!buf && !(buf = malloc(1)))
+    if (!buf && !(buf = uvgo__malloc(1)))
         return UVGO_ENOMEM;
     buf[n] = '\0';
     *out = buf;

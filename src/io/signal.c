@@ -27,7 +27,7 @@ static void on_closed(uv_handle_t *h)
     struct uvgo_signal *s = h->data;
     if (--s->open == 0) {
         uvgo_chan_release(s->ch);
-        free(s);
+        uvgo__free(s);
     }
 }
 
@@ -46,7 +46,7 @@ int uvgo_signal_notify(uvgo_signal_t **out, uvgo_chan_t *ch,
         if (signals[i] <= 0 || signals[i] >= NSIG || signals[i] == SIGKILL ||
             signals[i] == SIGSTOP)
             return UVGO_EINVAL;
-    s = calloc(1, sizeof *s + n * sizeof s->handles[0]);
+    s = uvgo__calloc(1, sizeof *s + n * sizeof s->handles[0]);
     if (!s)
         return UVGO_ENOMEM;
     /* The handles belong to this loop; the task may not move off it until
@@ -66,7 +66,7 @@ int uvgo_signal_notify(uvgo_signal_t **out, uvgo_chan_t *ch,
     if (err) {
         if (s->open == 0) {
             uvgo_chan_release(s->ch);
-            free(s);
+            uvgo__free(s);
         } else {
             size_t k = s->open;
             for (size_t i = 0; i < k; i++)

@@ -83,23 +83,23 @@ struct relay {
 static void *relay_run(void *arg)
 {
     struct relay *r = arg;
-    char *buf = malloc(RELAY_CHUNK);
+    char *buf = uvgo__malloc(RELAY_CHUNK);
     int n;
 
     while (buf && (n = uvgo_file_read(r->file, buf, RELAY_CHUNK)) > 0)
         if (uvgo_conn_write(r->pipe, buf, (size_t)n, NULL) != 0)
             break;
-    free(buf);
+    uvgo__free(buf);
     uvgo_conn_free(r->pipe); /* the reader sees EOF */
     (void)uvgo_file_close(r->file);
-    free(r);
+    uvgo__free(r);
     return NULL;
 }
 
 static int relay_open(uvgo_conn_t **out, int fd)
 {
     uvgo_task_opts_t opts = {.name = "stdin relay"};
-    struct relay *r = calloc(1, sizeof *r);
+    struct relay *r = uvgo__calloc(1, sizeof *r);
     uvgo_conn_t *c = NULL;
     uv_file fds[2] = {-1, -1};
     int err;
@@ -133,7 +133,7 @@ fail:
     uvgo_conn_free(r->pipe);
     if (r->file)
         (void)uvgo_file_close(r->file);
-    free(r);
+    uvgo__free(r);
     return err;
 }
 

@@ -113,7 +113,7 @@ void uvgo__waitlist_wake_all(struct uvgo__waitlist *q, int result)
 
 uvgo_conn_t *uvgo__conn_alloc(void)
 {
-    uvgo_conn_t *c = calloc(1, sizeof *c);
+    uvgo_conn_t *c = uvgo__calloc(1, sizeof *c);
     if (c)
         c->stream = &c->h.stream;
     return c;
@@ -142,7 +142,7 @@ int uvgo__conn_wrap(uvgo_conn_t **out, uv_stream_t *stream,
 static void maybe_free(uvgo_conn_t *c)
 {
     if (c->freed && c->users == 0 && c->handles == 0)
-        free(c);
+        uvgo__free(c);
 }
 
 static void on_handle_closed(uv_handle_t *h)
@@ -912,7 +912,7 @@ int uvgo_conn_from_fd(uvgo_conn_t **out, int fd)
         int readable = (fcntl(fd, F_GETFL) & O_ACCMODE) != O_WRONLY;
         err = uv_tty_init(loop, &c->h.tty, fd, readable);
         if (err) {
-            free(c);
+            uvgo__free(c);
             return err;
         }
     }

@@ -241,7 +241,7 @@ int uvgo_dialer_dial_ctx(const uvgo_dialer_t *opts, uvgo_conn_t **out,
     if (!opts)
         opts = &defaults;
     /* The state is too large for a task's stack. */
-    if (!(d = calloc(1, sizeof *d)))
+    if (!(d = uvgo__calloc(1, sizeof *d)))
         return UVGO_ENOMEM;
     d->opts = opts;
     d->net = &net;
@@ -267,7 +267,7 @@ int uvgo_dialer_dial_ctx(const uvgo_dialer_t *opts, uvgo_conn_t **out,
 out:
     if (sub)
         uvgo_ctx_cancel_release(sub);
-    free(d);
+    uvgo__free(d);
     return err;
 }
 

@@ -25,7 +25,7 @@ static void lookup_free(uvgo__ioreq_t *io)
     struct lookup *l = uvgo__container_of(io, struct lookup, io);
     if (l->res)
         uv_freeaddrinfo(l->res);
-    free(l);
+    uvgo__free(l);
 }
 
 static void on_getaddrinfo(uv_getaddrinfo_t *req, int status,
@@ -61,7 +61,7 @@ static int lookup_run(struct lookup *l, uvgo_ctx_t *ctx,
 
     l->req.gai.data = l;
     if ((err = start(loop, l, arg))) {
-        free(l);
+        uvgo__free(l);
         return err;
     }
     if ((err = uvgo__ioreq_wait(&l->io, ctx, "dns lookup")))
@@ -102,7 +102,7 @@ int uvgo__getaddrinfo(const char *host, const char *service, int family,
                                                                 : AF_UNSPEC;
     a.hints.ai_socktype = socktype;
     a.hints.ai_flags = host ? AI_ADDRCONFIG : AI_PASSIVE;
-    if (!(l = calloc(1, sizeof *l)))
+    if (!(l = uvgo__calloc(1, sizeof *l)))
         return UVGO_ENOMEM;
     if ((err = lookup_run(l, ctx, start_getaddrinfo, &a)))
         return err;
@@ -185,7 +185,7 @@ int uvgo_lookup_addr_ctx(const struct sockaddr *sa, char *host, size_t len,
     if (!sa || !host || len == 0 ||
         (sa->sa_family != AF_INET && sa->sa_family != AF_INET6))
         return UVGO_EINVAL;
-    if (!(l = calloc(1, sizeof *l)))
+    if (!(l = uvgo__calloc(1, sizeof *l)))
         return UVGO_ENOMEM;
     if ((err = lookup_run(l, ctx, start_getnameinfo, sa)))
         return err;

@@ -90,7 +90,7 @@ static void listener_unref(uvgo_listener_t *l)
     if (atomic_fetch_sub_explicit(&l->refs, 1, memory_order_acq_rel) != 1)
         return;
     uvgo_chan_release(l->accepted);
-    free(l);
+    uvgo__free(l);
 }
 
 /* ---- one socket ---------------------------------------------------------- */
@@ -219,14 +219,14 @@ int uvgo_listen(uvgo_listener_t **out, const char *network,
         return UVGO_ENOTTASK;
     if (!out || uvgo__net_parse(network, &net) || net.kind == NET_UDP)
         return UVGO_EINVAL;
-    if (!(l = calloc(1, sizeof *l)))
+    if (!(l = uvgo__calloc(1, sizeof *l)))
         return UVGO_ENOMEM;
     if (net.kind == NET_UNIX)
         n = uvgo__unix_addr(address, &l->addr) ? UVGO_EINVAL : 1;
     else
         n = uvgo__resolve(&net, address, &l->addr, 1, 1, NULL);
     if (n < 0) {
-        free(l);
+        uvgo__free(l);
         return n;
     }
     l->kind = net.kind;
@@ -467,7 +467,7 @@ static void *handoff_main(void *arg)
     struct handoff h = *(struct handoff *)arg;
     uvgo_conn_t *c;
 
-    free(arg);
+    uvgo__free(arg);
     if (uvgo_conn_from_fd(&c, h.fd) == 0) {
         uvgo__tcp_defaults(&c->h.tcp);
         serve_conn(h.s, c);
@@ -488,7 +488,7 @@ static void handler_start(struct server *s, struct lsock *ls, uvgo_conn_t *c)
 
     uvgo_wg_add(&s->handlers, 1);
     if (to != ls->worker && ls->l->kind == NET_TCP &&
-        (h = malloc(sizeof *h)) &&
+        (h = uvgo__malloc(sizeof *h)) &&
         uv_fileno((uv_handle_t *)c->stream, &fd) == 0 &&
         (h->fd = fcntl(fd, F_DUPFD_CLOEXEC, 0)) >= 0) {
         h->s = s;
@@ -496,11 +496,11 @@ static void handler_start(struct server *s, struct lsock *ls, uvgo_conn_t *c)
         if (uvgo_task_spawn(NULL, handoff_main, h, &o) == 0)
             return;
         close(h->fd);
-        free(h);
+        uvgo__free(h);
         uvgo_wg_done(&s->handlers);
         return;
     }
-    free(h); /* not handed off (one worker, a Unix socket, no descriptor) */
+    uvgo__free(h); /* not handed off (one worker, a Unix socket, no descriptor) */
     c->server = s;
     o.worker = ls->worker + 1;
     if (uvgo_task_spawn(NULL, handler_main, c, &o) != 0) {
@@ -581,7 +581,7 @@ int uvgo_serve(uvgo_listener_t *l, uvgo_conn_fn fn, void *arg,
         return err;
     if (!l || !fn)
         return UVGO_EINVAL;
-    if (!(s = calloc(1, sizeof *s)))
+    if (!(s = uvgo__calloc(1, sizeof *s)))
         return UVGO_ENOMEM;
     s->l = l;
     s->fn = fn;
@@ -595,7 +595,7 @@ int uvgo_serve(uvgo_listener_t *l, uvgo_conn_fn fn, void *arg,
         l->server = s;
     uvgo__spin_unlock(&l->lock);
     if (err) {
-        free(s);
+        uvgo__free(s);
         return err;
     }
     if ((err = serve_accept(s, &l->sock, ctx)) == 0)
@@ -613,6 +613,6 @@ int uvgo_serve(uvgo_listener_t *l, uvgo_conn_fn fn, void *arg,
     uvgo__spin_lock(&l->lock);
     l->server = NULL;
     uvgo__spin_unlock(&l->lock);
-    free(s);
+    uvgo__free(s);
     return err;
 }

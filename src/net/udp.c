@@ -27,7 +27,7 @@ struct uvgo_udp {
 static void maybe_free(uvgo_udp_t *u)
 {
     if (u->freed && u->users == 0 && !u->handle_open)
-        free(u);
+        uvgo__free(u);
 }
 
 static void on_closed(uv_handle_t *h)
@@ -60,7 +60,7 @@ static int udp_leave(uvgo_udp_t *u, int result)
 static int udp_open(uvgo_udp_t **out, const struct sockaddr_storage *sa,
                     int (*setup)(uv_udp_t *h, const struct sockaddr *sa))
 {
-    uvgo_udp_t *u = calloc(1, sizeof *u);
+    uvgo_udp_t *u = uvgo__calloc(1, sizeof *u);
     int err;
 
     if (!u)
@@ -68,7 +68,7 @@ static int udp_open(uvgo_udp_t **out, const struct sockaddr_storage *sa,
     u->loop = uvgo_loop();
     uvgo_loop_enter(u->loop);
     if ((err = uv_udp_init_ex(u->loop, &u->h, sa->ss_family))) {
-        free(u);
+        uvgo__free(u);
         return err;
     }
     u->h.data = u;
@@ -210,7 +210,7 @@ struct usend {
 
 static void usend_free(uvgo__ioreq_t *io)
 {
-    free(uvgo__container_of(io, struct usend, io));
+    uvgo__free(uvgo__container_of(io, struct usend, io));
 }
 
 static void on_sent(uv_udp_send_t *req, int status)
@@ -224,7 +224,7 @@ static void on_sent(uv_udp_send_t *req, int status)
 static int send_queued(uvgo_udp_t *u, const uv_buf_t *b,
                        const struct sockaddr *to, uvgo_ctx_t *ctx)
 {
-    struct usend *s = malloc(sizeof *s + b->len);
+    struct usend *s = uvgo__malloc(sizeof *s + b->len);
     int err;
 
     if (!s)
@@ -233,7 +233,7 @@ static int send_queued(uvgo_udp_t *u, const uv_buf_t *b,
     uvgo__ioreq_init(&s->io, 1, NULL, usend_free);
     uv_buf_t copy = uv_buf_init(s->data, b->len);
     if ((err = uv_udp_send(&s->req, &u->h, &copy, 1, to, on_sent))) {
-        free(s);
+        uvgo__free(s);
         return err;
     }
     if ((err = uvgo__ioreq_wait(&s->io, ctx, "udp send")))

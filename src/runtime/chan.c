@@ -33,7 +33,7 @@ int uvgo_chan_make(uvgo_chan_t **out, size_t elem_size, size_t cap)
 
     if (!out || elem_size > UVGO_CHAN_ELEM_MAX || cap > UVGO_CHAN_CAP_MAX)
         return UVGO_EINVAL;
-    ch = calloc(1, sizeof *ch + elem_size * cap);
+    ch = uvgo__calloc(1, sizeof *ch + elem_size * cap);
     if (!ch)
         return UVGO_ENOMEM;
     uvgo__chan_init(ch, elem_size, cap);
@@ -52,7 +52,7 @@ void uvgo_chan_release(uvgo_chan_t *ch)
 {
     /* acq_rel: the last releaser sees every use the others made. */
     if (ch && atomic_fetch_sub_explicit(&ch->refs, 1, memory_order_acq_rel) == 1)
-        free(ch);
+        uvgo__free(ch);
 }
 
 size_t uvgo_chan_len(uvgo_chan_t *ch)

@@ -58,6 +58,22 @@ int uvgo_procs(int n)
     return prev;
 }
 
+int uvgo_replace_allocator(uvgo_malloc_fn malloc_fn,
+                           uvgo_realloc_fn realloc_fn,
+                           uvgo_calloc_fn calloc_fn, uvgo_free_fn free_fn)
+{
+    int err;
+
+    /* start_lock: a runtime cannot start while the functions change. */
+    pthread_mutex_lock(&start_lock);
+    if (atomic_load(&uvgo__rt))
+        err = UVGO_EBUSY;
+    else
+        err = uvgo__allocator_set(malloc_fn, realloc_fn, calloc_fn, free_fn);
+    pthread_mutex_unlock(&start_lock);
+    return err;
+}
+
 int uvgo_ref(void)
 {
     struct uvgo_runtime *rt = atomic_load(&uvgo__rt);
@@ -121,43 +137,58 @@ static void close_walk_cb(uv_handle_t *h, void *arg)
         uv_close(h, NULL);
 }
 
+/* Closes the loops of workers that never ran (a failed start).  In
+ * single-loop mode the host's loop is not ours to close: nothing was
+ * added to it when the start fails (sched.c adds the doorbell first). */
+static void close_loops(struct uvgo_runtime *rt)
+{
+    for (int i = 0; i < rt->nworkers; i++) {
+        struct uvgo_worker *w = rt->workers[i];
+        if (w->embedded)
+            continue;
+        uv_walk(w->loop, close_walk_cb, NULL);
+        uv_run(w->loop, UV_RUN_DEFAULT);
+        uv_loop_close(w->loop);
+    }
+}
+
 static void rt_free(struct uvgo_runtime *rt)
 {
     if (!rt)
         return;
     for (int i = 0; i < rt->nworkers; i++)
-        free(rt->workers[i]);
-    free(rt->workers);
+        uvgo__aligned_free(rt->workers[i]);
+    uvgo__free(rt->workers);
     pthread_mutex_destroy(&rt->lock);
-    free(rt);
+    uvgo__free(rt);
 }
 
 static int rt_create(int n, uv_loop_t *host, struct uvgo_runtime **out)
 {
-    struct uvgo_runtime *rt = calloc(1, sizeof *rt);
-    int err = UVGO_ENOMEM;
+    struct uvgo_runtime *rt = uvgo__calloc(1, sizeof *rt);
+    int err;
 
     if (!rt)
         return UVGO_ENOMEM;
     pthread_mutex_init(&rt->lock, NULL);
     rt->embedded = host != NULL;
     rt->ticks_per_poll = calibrate_poll_ticks();
-    rt->workers = calloc((size_t)n, sizeof *rt->workers);
+    rt->workers = uvgo__calloc((size_t)n, sizeof *rt->workers);
+    err = UVGO_ENOMEM;
     if (!rt->workers)
         goto fail;
     for (int i = 0; i < n; i++) {
-        struct uvgo_worker *w = aligned_alloc(UVGO_CACHELINE,
-                                              (sizeof *w + UVGO_CACHELINE - 1) &
-                                                  ~(size_t)(UVGO_CACHELINE - 1));
+        struct uvgo_worker *w = uvgo__aligned_calloc(UVGO_CACHELINE, sizeof *w);
+        /* Each failure sets err: it may hold the previous worker's 0. */
+        err = UVGO_ENOMEM;
         if (!w)
             goto fail;
-        memset(w, 0, sizeof *w);
         w->id = i;
         rt->workers[i] = w;
         rt->nworkers = i + 1;
         err = uvgo__sched_worker_init(rt, w, host);
         if (err) {
-            free(w);
+            uvgo__aligned_free(w);
             rt->workers[i] = NULL;
             rt->nworkers = i;
             goto fail;
@@ -166,12 +197,7 @@ static int rt_create(int n, uv_loop_t *host, struct uvgo_runtime **out)
     *out = rt;
     return 0;
 fail:
-    for (int i = 0; i < rt->nworkers; i++) {
-        struct uvgo_worker *w = rt->workers[i];
-        uv_walk(w->loop, close_walk_cb, NULL);
-        uv_run(w->loop, UV_RUN_DEFAULT);
-        uv_loop_close(w->loop);
-    }
+    close_loops(rt);
     rt_free(rt);
     return err;
 }
@@ -194,6 +220,25 @@ static void destroy_fiber(uvgo_task_t *t, void *arg)
     }
 }
 #endif
+
+/* Stops the workers of a runtime whose main task never ran: threads 1 ..
+ * started-1 run their loops; the others' loops (worker 0's included) never
+ * ran and are closed from this thread. */
+static void stop_unstarted(struct uvgo_runtime *rt, int started)
+{
+    /* No started worker waits at the barrier yet: each gets there only
+     * after it sees `stopping`, set below. */
+    uv_barrier_destroy(&rt->stopped);
+    uv_barrier_init(&rt->stopped, (unsigned)started);
+    uvgo__sched_stop_all(rt);
+    uvgo__monitor_stop(rt);
+    uv_barrier_wait(&rt->stopped);
+    for (int i = 1; i < started; i++)
+        uv_thread_join(&rt->workers[i]->thread);
+    uvgo__sched_worker_close(rt->workers[0]);
+    for (int i = started; i < rt->nworkers; i++)
+        uvgo__sched_worker_close(rt->workers[i]);
+}
 
 /* A write to a pipe or socket whose reader has gone must fail with EPIPE,
  * not kill the process (SIGPIPE's default action), as in Go: a task
@@ -227,7 +272,7 @@ int uvgo_main(uvgo_task_fn fn, void *arg, void **result)
     uvgo_task_opts_t opts = {.name = "main"};
     uvgo_task_t *main_task;
     long leftover;
-    int n, err;
+    int n, err, started;
 
     if (!fn)
         return UVGO_EINVAL;
@@ -248,38 +293,52 @@ int uvgo_main(uvgo_task_fn fn, void *arg, void **result)
         pthread_mutex_unlock(&start_lock);
         return err;
     }
-    if (uv_barrier_init(&rt->stopped, (unsigned)n)) {
+    err = uv_barrier_init(&rt->stopped, (unsigned)n);
+    if (err) {
         pthread_mutex_unlock(&start_lock);
-        err = UVGO_ENOMEM;
-        goto out_early;
+        close_loops(rt);
+        rt_free(rt);
+        return err;
     }
     w0 = rt->workers[0];
     uvgo__worker_set_self(w0);
     atomic_store_explicit(&uvgo__rt, rt, memory_order_release);
     pthread_mutex_unlock(&start_lock);
 
-    err = uvgo__task_create(&main_task, fn, arg, &opts, w0, 0);
+    /* Everything that can fail happens before the main task is queued: a
+     * runtime that cannot start runs nothing (uvgo/task.h). */
+    err = uvgo__task_create(&main_task, fn, arg, &opts, w0, 1, 0);
     if (err) {
-        /* Nothing ran: close the loops from here. */
         for (int i = 0; i < n; i++)
             uvgo__sched_worker_close(rt->workers[i]);
         goto out;
     }
+    err = uvgo__monitor_start(rt);
+    if (err) {
+        uvgo__task_discard(w0, main_task);
+        for (int i = 0; i < n; i++)
+            uvgo__sched_worker_close(rt->workers[i]);
+        goto out;
+    }
+    for (started = 1; started < n; started++) {
+        struct uvgo_worker *w = rt->workers[started];
+        err = uv_thread_create(&w->thread, worker_thread, w);
+        if (err)
+            break;
+    }
+    if (err) {
+        /* The address space or the thread limit ran out: those that
+         * started have nothing to run and stop again. */
+        uvgo__task_discard(w0, main_task);
+        stop_unstarted(rt, started);
+        goto out;
+    }
     rt->main_task = main_task;
     uvgo__task_set_worker(main_task, w0);
-    uvgo__runq_put(w0, main_task);
-
-    /* The monitor is a backstop (see sched.c); run without it if need be. */
-    (void)uvgo__monitor_start(rt);
-    for (int i = 1; i < n; i++) {
-        err = uv_thread_create(&rt->workers[i]->thread, worker_thread,
-                               rt->workers[i]);
-        if (err) {
-            /* Run with the workers we have: the others' loops stay idle. */
-            uvgo__panic("uvgo_main: cannot start worker thread %d: %s", i,
-                        uv_strerror(err));
-        }
-    }
+    /* runnext, which no other worker steals: the main task starts on this
+     * thread once its loop runs, not on a worker that started first while
+     * this one is still setting up. */
+    w0->runnext = main_task;
     uvgo__sched_worker_run(w0);
     /* Two phases: every worker has stopped running tasks (and the monitor
      * has stopped) before any closes the handles the others may touch. */
@@ -307,18 +366,10 @@ out:
     atomic_store(&uvgo__rt, NULL);
     uvgo__stack_global_reset();
     uvgo__task_records_reset();
+    uvgo__timers_reset();
     pthread_mutex_unlock(&start_lock);
     uvgo__worker_set_self(NULL);
     uv_barrier_destroy(&rt->stopped);
-    rt_free(rt);
-    return err;
-out_early:
-    for (int i = 0; i < n; i++) {
-        struct uvgo_worker *w = rt->workers[i];
-        uv_walk(w->loop, close_walk_cb, NULL);
-        uv_run(w->loop, UV_RUN_DEFAULT);
-        uv_loop_close(w->loop);
-    }
     rt_free(rt);
     return err;
 }
@@ -377,9 +428,16 @@ int uvgo_loop_detach(uv_loop_t *loop)
         return UVGO_EBUSY;
     pthread_mutex_lock(&start_lock);
     atomic_store(&uvgo__rt, NULL);
-    pthread_mutex_unlock(&start_lock);
     w->closing = 1;
+    /* No task is left: every stack and record can go now, as uvgo_main
+     * lets them go when it returns (nothing uvgo allocated outlives a
+     * runtime but the runtime record itself, freed once the handles have
+     * closed). */
     uvgo__stack_cache_trim(&w->stacks, 0);
+    uvgo__stack_global_reset();
+    uvgo__task_records_reset();
+    uvgo__timers_reset();
+    pthread_mutex_unlock(&start_lock);
     uvgo__sched_embedded_thread_close(w);
     handles[nh++] = (uv_handle_t *)&w->check;
     handles[nh++] = (uv_handle_t *)&w->prepare;

@@ -30,6 +30,7 @@
 #include <uv.h>
 
 #include "base/common.h"
+#include "base/handle.h"
 #include "runtime/switch.h"
 #include "base/heap.h"
 #include "runtime/stack.h"
@@ -46,8 +47,8 @@ enum uvgo_task_state {
 };
 
 /* A task record.  Records are small and come from per-worker caches (task.c);
- * the stack is attached when the task first runs, so a queued task that has
- * not started costs a record and no stack. */
+ * the stack is reserved at spawn and first written when the task first runs,
+ * so a queued task that has not started holds a record and a stack. */
 struct uvgo_task {
     /* The fields a waker on another thread touches come first, in one cache
      * line with the saved stack pointer (asm backend): a cross-thread
@@ -73,6 +74,14 @@ struct uvgo_task {
     /* 1 from the moment a worker switches to the task until the switch
      * away from it has completed (cleared by whatever runs next). */
     atomic_uchar on_cpu;
+    /* 1 until the task first runs: its stack is reserved but unwritten.
+     * Written at spawn and by the worker that first switches to it. */
+    uint8_t fresh;
+    /* The record's generation (base/handle.h): +2 at each spawn, bit 0 set
+     * when the handle is consumed (join, detach).  Kept across reuse;
+     * relaxed: a handle call reads it before anything else.  Next to the
+     * state, which is kept too, so a new task clears the rest in two. */
+    atomic_uint gen;
     /* uvgo__ticks() when a sampled wake-up made it runnable, else 0: the
      * scheduling-latency metric.  Written by the waker before it queues
      * the task, read and cleared by the worker that runs it. */
@@ -91,7 +100,10 @@ struct uvgo_task {
     uvgo_event_t done;           /* set when fn has returned */
     void **locals;               /* task-local values, lazily allocated */
     const void *spawn_site;      /* the spawner's code address; dumps */
-    uvgo_stack_t stack;          /* lo == NULL until the task first runs */
+    uvgo_stack_t stack;          /* reserved at spawn; lo NULL while only
+                                    promised, and once freed */
+    struct uvgo_worker *promiser; /* whose cache promised the stack, until
+                                     the task first runs */
     size_t stack_want;           /* the size asked for; immutable */
 #if defined(UVGO_TSAN)
     void *tsan_fiber;
@@ -255,6 +267,7 @@ struct uvgo_runtime {
     uv_mutex_t monitor_lock;
     uv_cond_t monitor_cond;
     int monitor_stop;           /* under monitor_lock */
+    struct monitor_seen *monitor_seen; /* the monitor's, one per worker */
 };
 
 /* Sets t->worker.  A relaxed atomic store (a plain mov): the owners of the
@@ -267,6 +280,22 @@ static inline void uvgo__task_set_worker(uvgo_task_t *t,
 
 /* The running runtime, or NULL. */
 extern struct uvgo_runtime *_Atomic uvgo__rt;
+
+/* The record behind handle h (base/handle.h), whose generation is the
+ * atomic_uint at gen_offset in it; NULL for NULL, a stale handle, or when
+ * no runtime runs (type-stable records live as long as their runtime, so
+ * reading one is safe only while it runs). */
+static inline void *uvgo__handle_record(const void *h, size_t gen_offset)
+{
+    char *p = uvgo__handle_ptr(h);
+    if (!p || !atomic_load_explicit(&uvgo__rt, memory_order_relaxed))
+        return NULL;
+    return uvgo__handle_matches(h, atomic_load_explicit(
+                                       (atomic_uint *)(p + gen_offset),
+                                       memory_order_relaxed))
+               ? p
+               : NULL;
+}
 
 /* The worker whose thread calls, or NULL.  Never inlined, and never cached
  * across a switch: a task may resume on another thread. */
@@ -321,18 +350,44 @@ void uvgo__monitor_stop(struct uvgo_runtime *rt);
 void uvgo__sched_embedded_thread_init(struct uvgo_worker *w);
 void uvgo__sched_embedded_thread_close(struct uvgo_worker *w);
 
-/* Creates a task record on a fresh stack (task.c). */
+/* Creates a task record and reserves its stack (task.c).  w: the calling
+ * worker, or NULL off the workers; home: the task is queued on w, whose
+ * cache may then promise its stack. */
 int uvgo__task_create(uvgo_task_t **out, uvgo_task_fn fn, void *arg,
                       const uvgo_task_opts_t *opts, struct uvgo_worker *w,
-                      int joinable);
+                      int home, int joinable);
+
+/* w took t from another worker's queue (a steal, the global queue): if t
+ * has not run yet and that worker promised its stack, w promises one
+ * instead when it has a spare, and gives the other promise back, so that
+ * promises follow the tasks and t starts on a stack warm on w.  w's
+ * thread. */
+static inline void uvgo__task_adopt(struct uvgo_worker *w, uvgo_task_t *t)
+{
+    if (t->promiser && t->promiser != w &&
+        uvgo__stack_adopt(&w->stacks, &t->promiser->stacks, t->stack.cls))
+        t->promiser = w;
+}
+
+/* uvgo_go for the spawns nobody can be told about (a timer's or a
+ * context's after-func firing): when the task cannot be had, the process
+ * aborts, as Go's runtime does when it runs out of memory. */
+void uvgo__go_or_die(uvgo_task_fn fn, void *arg, const char *what);
+
+/* Frees a task that was created but never queued (a runtime that failed
+ * to start).  Worker w's thread. */
+void uvgo__task_discard(struct uvgo_worker *w, uvgo_task_t *t);
 
 /* For the overflow report: the name and id of the task whose stack slot
  * ends at `top`.  Async-signal-safe. */
 const char *uvgo__task_describe_top(char *top, uint64_t *id);
 
-/* Attaches a stack to a task about to run for the first time on w.  Aborts
- * if no stack can be had (the address space or map count is exhausted). */
-void uvgo__task_attach_stack(struct uvgo_worker *w, uvgo_task_t *t);
+/* Readies the stack reserved at spawn for a task about to run for the
+ * first time on w (t->fresh): takes a promised stack, writes the task
+ * pointer at its top and the first frame.  Returns 1, or 0 when the task
+ * was promised a stack by another worker and none can be had here: it
+ * has been sent to that worker's inbox instead.  w's thread. */
+int uvgo__task_first_run(struct uvgo_worker *w, uvgo_task_t *t);
 
 /* The top 16 bytes of a stack hold a pointer to its task's record, for the
  * overflow handler; frames start below. */

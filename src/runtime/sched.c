@@ -354,6 +354,7 @@ static uvgo_task_t *steal(struct uvgo_worker *w)
                 &w->runq[(tl + i) % UVGO_RUNQ_SIZE], memory_order_relaxed);
             uvgo__task_set_worker(t, w);
             prefetch_resume(t);
+            uvgo__task_adopt(w, t);
         }
         /* Run the last one now; publish the rest. */
         uvgo_task_t *t = atomic_load_explicit(
@@ -409,10 +410,12 @@ static uvgo_task_t *gq_get(struct uvgo_worker *w)
         uvgo_task_t *next = t->next;
         prefetch_resume(t);
         uvgo__task_set_worker(t, w);
+        uvgo__task_adopt(w, t);
         uvgo__runq_put(w, t);
         t = next;
     }
     uvgo__task_set_worker(first, w);
+    uvgo__task_adopt(w, first);
     return first;
 }
 
@@ -620,6 +623,39 @@ static void san_bounds(uvgo_task_t *t, const void **bottom, size_t *size)
 }
 #endif
 
+/* A switch-out found t's stack overflowed (UVGO_STACK_*): the report. */
+static UVGO_NORETURN UVGO_NOINLINE void stack_overflow(uvgo_task_t *t, int bad)
+{
+    const char *above;
+    uint64_t id;
+
+    switch (bad) {
+    case UVGO_STACK_SP:
+        uvgo__panic("stack overflow in task %llu \"%s\" (stack %zu bytes; its "
+                    "stack pointer is below its stack); spawn it with a "
+                    "larger stack_size",
+                    (unsigned long long)t->id, t->name, t->stack.size);
+    case UVGO_STACK_CANARY:
+        uvgo__panic("stack overflow in task %llu \"%s\" (stack %zu bytes; "
+                    "the canary under its stack was written); spawn it with "
+                    "a larger stack_size",
+                    (unsigned long long)t->id, t->name, t->stack.size);
+    default:
+        above = uvgo__stack_above(&t->stack, &id);
+        if (above)
+            uvgo__panic("stack overflow in task %llu \"%s\" (stack %zu "
+                        "bytes), found by task %llu \"%s\", whose stack lies "
+                        "below and was overwritten; spawn it with a larger "
+                        "stack_size",
+                        (unsigned long long)id, above, t->stack.size,
+                        (unsigned long long)t->id, t->name);
+        uvgo__panic("stack overflow into the stack of task %llu \"%s\": the "
+                    "top of its stack was overwritten by the task on the "
+                    "stack above it (stack %zu bytes)",
+                    (unsigned long long)t->id, t->name, t->stack.size);
+    }
+}
+
 /* Adds a sampled wake-up's latency (ready_ticks until now) to w's
  * histogram. */
 static UVGO_NOINLINE void latency_record(struct uvgo_worker *w,
@@ -664,14 +700,21 @@ static inline void switch_to(struct uvgo_worker *w, uvgo_task_t *from,
         atomic_store_explicit(&to->wait, NULL, memory_order_relaxed);
         return;
     }
-    if (UVGO_UNLIKELY(!to->stack.lo) && to != &w->sched)
-        uvgo__task_attach_stack(w, to);
+    if (UVGO_UNLIKELY(to->fresh) && UVGO_UNLIKELY(!uvgo__task_first_run(w, to))) {
+        /* Sent to the worker that keeps its stack: run whatever the loop
+         * context picks next instead. */
+        to = &w->sched;
+        if (to == from)
+            return;
+    }
     if (UVGO_UNLIKELY(to->ready_ticks))
         latency_record(w, to);
-    if (UVGO_UNLIKELY(from != &w->sched && !uvgo__stack_canary_ok(&from->stack)))
-        uvgo__panic("stack overflow (canary under the stack of %zu bytes "
-                    "clobbered); spawn the task with a larger stack_size",
-                    from->stack.size);
+    if (from != &w->sched) {
+        int bad = uvgo__stack_check(&from->stack, from,
+                                    __builtin_frame_address(0));
+        if (UVGO_UNLIKELY(bad))
+            stack_overflow(from, bad);
+    }
     /* Atomic (a plain store) only because the monitor reads it. */
     __atomic_store_n(&w->current, to, __ATOMIC_RELAXED);
     atomic_store_explicit(&to->on_cpu, 1, memory_order_relaxed);
@@ -1192,10 +1235,17 @@ int uvgo__sched_worker_init(struct uvgo_runtime *rt, struct uvgo_worker *w,
         w->rand = 1;
     snprintf(w->sched.name, sizeof w->sched.name, "worker %d loop", w->id);
     w->sched.worker = w;
+    /* The doorbell first: it is the only handle whose creation can fail
+     * (an eventfd), and then nothing is on the loop to close. */
+    err = uv_async_init(loop, &w->doorbell, on_doorbell);
+    if (err) {
+        if (!w->embedded)
+            uv_loop_close(loop);
+        return err;
+    }
     uv_check_init(loop, &w->check);
     uv_prepare_init(loop, &w->prepare);
     uv_idle_init(loop, &w->idle);
-    uv_async_init(loop, &w->doorbell, on_doorbell);
     uv_check_start(&w->check, on_check);
     uv_prepare_start(&w->prepare, on_prepare);
     uv_unref((uv_handle_t *)&w->check);
@@ -1262,19 +1312,22 @@ void uvgo__sched_worker_close(struct uvgo_worker *w)
  */
 #define MONITOR_MS 2
 
+/* What the monitor remembers of each worker. */
+struct monitor_seen {
+    unsigned switches;  /* the worker's switch count when last seen */
+    uint64_t since;     /* when that count was first seen */
+    int reported;       /* its long run has been reported */
+};
+
 static void monitor_main(void *arg)
 {
     struct uvgo_runtime *rt = arg;
     int n = rt->nworkers;
-    unsigned *seen = calloc((size_t)n, sizeof *seen);
-    uint64_t *since = calloc((size_t)n, sizeof *since);
-    uint64_t *reported = calloc((size_t)n, sizeof *reported);
+    struct monitor_seen *seen = rt->monitor_seen;
     const char *env = getenv("UVGO_LONG_RUN_MS");
     uint64_t long_run_ns = (env && *env ? strtoull(env, NULL, 10) : 1000) *
                            1000000ull;
 
-    if (!seen || !since || !reported)
-        goto out;
     uint64_t last_release = uv_hrtime();
     uv_mutex_lock(&rt->monitor_lock);
     while (!rt->monitor_stop) {
@@ -1292,22 +1345,23 @@ static void monitor_main(void *arg)
         }
         for (int i = 0; i < n; i++) {
             struct uvgo_worker *v = rt->workers[i];
+            struct monitor_seen *s = &seen[i];
             unsigned sw = atomic_load_explicit(&v->switches,
                                                memory_order_relaxed);
-            if (sw != seen[i] ||
+            if (sw != s->switches ||
                 atomic_load_explicit(&v->parked, memory_order_relaxed)) {
-                seen[i] = sw;
-                since[i] = now;
-                reported[i] = 0;
+                s->switches = sw;
+                s->since = now;
+                s->reported = 0;
                 continue;
             }
-            if (now - since[i] < MONITOR_MS * 1000000ull)
+            if (now - s->since < MONITOR_MS * 1000000ull)
                 continue;
             if (!runq_empty(v))
                 uvgo__wake_idle(rt);
-            if (long_run_ns && !reported[i] && now - since[i] > long_run_ns) {
+            if (long_run_ns && !s->reported && now - s->since > long_run_ns) {
                 uvgo_task_t *t = __atomic_load_n(&v->current, __ATOMIC_RELAXED);
-                reported[i] = 1;
+                s->reported = 1;
                 if (t && t != &v->sched)
                     fprintf(stderr,
                             "uvgo: task %llu \"%.*s\" has run for %llu ms on "
@@ -1315,21 +1369,23 @@ static void monitor_main(void *arg)
                             "it and the worker's I/O wait\n",
                             (unsigned long long)t->id, UVGO_TASK_NAME_MAX - 1,
                             t->name,
-                            (unsigned long long)((now - since[i]) / 1000000),
+                            (unsigned long long)((now - s->since) / 1000000),
                             i);
             }
         }
     }
     uv_mutex_unlock(&rt->monitor_lock);
-out:
-    free(seen);
-    free(since);
-    free(reported);
 }
 
 int uvgo__monitor_start(struct uvgo_runtime *rt)
 {
     int err;
+    /* Allocated here, not in the thread, so that a failure fails
+     * uvgo_main instead of leaving the runtime without its backstop. */
+    rt->monitor_seen = uvgo__calloc((size_t)rt->nworkers,
+                                    sizeof(struct monitor_seen));
+    if (!rt->monitor_seen)
+        return UVGO_ENOMEM;
     uv_mutex_init(&rt->monitor_lock);
     uv_cond_init(&rt->monitor_cond);
     rt->monitor_stop = 0;
@@ -1337,6 +1393,8 @@ int uvgo__monitor_start(struct uvgo_runtime *rt)
     if (err) {
         uv_cond_destroy(&rt->monitor_cond);
         uv_mutex_destroy(&rt->monitor_lock);
+        uvgo__free(rt->monitor_seen);
+        rt->monitor_seen = NULL;
         return err;
     }
     rt->monitor_started = 1;
@@ -1354,6 +1412,8 @@ void uvgo__monitor_stop(struct uvgo_runtime *rt)
     uv_thread_join(&rt->monitor);
     uv_cond_destroy(&rt->monitor_cond);
     uv_mutex_destroy(&rt->monitor_lock);
+    uvgo__free(rt->monitor_seen);
+    rt->monitor_seen = NULL;
     rt->monitor_started = 0;
 }
 

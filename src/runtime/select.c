@@ -151,7 +151,7 @@ static int select_core(uvgo_select_case_t *cases, size_t n, int block)
             return UVGO_ENOTTASK;
     }
     if (n > STACK_CASES) {
-        heap = malloc(n * (sizeof *order + sizeof *locks + sizeof *waiters));
+        heap = uvgo__malloc(n * (sizeof *order + sizeof *locks + sizeof *waiters));
         if (!heap)
             return UVGO_ENOMEM;
         waiters = heap;
@@ -170,13 +170,13 @@ static int select_core(uvgo_select_case_t *cases, size_t n, int block)
 
     won = pass1(cases, order, n);
     if (won >= 0 || (!block && n <= 1)) {
-        free(heap);
+        uvgo__free(heap);
         return won >= 0 ? won : UVGO_EAGAIN;
     }
 
     nlocks = lock_order(cases, n, locks);
     if (nlocks == 0) {
-        free(heap);
+        uvgo__free(heap);
         if (!block)
             return UVGO_EAGAIN;
         uvgo__block_forever(n ? "select (nil chans only)" : "select (no cases)");
@@ -192,13 +192,13 @@ static int select_core(uvgo_select_case_t *cases, size_t n, int block)
             unlock_all(locks, nlocks);
             if (wake)
                 uvgo__task_ready(wake);
-            free(heap);
+            uvgo__free(heap);
             return won;
         }
     }
     if (!block) { /* none ready, with every lock held */
         unlock_all(locks, nlocks);
-        free(heap);
+        uvgo__free(heap);
         return UVGO_EAGAIN;
     }
     atomic_init(&sel.done, 0);
@@ -246,7 +246,7 @@ static int select_core(uvgo_select_case_t *cases, size_t n, int block)
         if (cases[i].chan && waiters[i].index >= 0)
             uvgo_chan_release(cases[i].chan);
     cases[won].ok = waiters[won].ok;
-    free(heap);
+    uvgo__free(heap);
     return won;
 }
 
@@ -262,7 +262,7 @@ int uvgo__select_done(uvgo_select_case_t *ucases, size_t un, int block,
     if (!done)
         return select_core(ucases, un, block);
     /* The Done channel is one more receive case, at index un. */
-    cases = un + 1 > STACK_CASES ? malloc((un + 1) * sizeof *cases) : stack;
+    cases = un + 1 > STACK_CASES ? uvgo__malloc((un + 1) * sizeof *cases) : stack;
     if (!cases)
         return UVGO_ENOMEM;
     if (un)
@@ -272,7 +272,7 @@ int uvgo__select_done(uvgo_select_case_t *ucases, size_t un, int block,
     if (won >= 0 && (size_t)won < un)
         ucases[won].ok = cases[won].ok;
     if (cases != stack)
-        free(cases);
+        uvgo__free(cases);
     return won;
 }
 

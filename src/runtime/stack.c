@@ -17,20 +17,32 @@
  * Overflow.  The reserved page under each stack is either a guard page
  * (PROT_NONE: the overflowing write faults, and the SIGSEGV handler, running
  * on an alternate signal stack, names the task) or, once the guard budget is
- * spent, a canary zone: the 64 bytes right under the stack must read as zero.
- * They are never written, and an untouched anonymous page reads as zero
- * without costing memory, so the canary needs no initialising write (which
- * would double the cost of an idle task).  The scheduler checks it each time
- * it switches a task out and aborts naming the task.  Slabs are guarded while
- * the guard budget (a quarter of vm.max_map_count, two mappings per guard)
- * allows: the first ~16,000 stacks of a default system are guarded, later
- * ones have canaries.  Meson option guard_pages=always|never forces either,
- * and the environment variable UVGO_GUARD_PAGES=auto|always|never overrides
- * the build's choice at run time.
+ * spent, a canary zone that must read as zero: the CANARY_DENSE bytes right
+ * under the stack, and one word every CANARY_STRIDE bytes through the rest
+ * of the page.  It is never written, and an untouched anonymous page reads
+ * as zero without costing memory (all such pages share the kernel's zero
+ * page, so the check reads lines that stay in cache), so the canary needs no
+ * initialising write (which would double the cost of an idle task).  Each
+ * time a task is switched out, the scheduler checks that its stack pointer
+ * is still inside its stack (every stack) and its canary zone and the task
+ * pointer at the top of its stack (canary stacks: a write there came from
+ * an overflow of the stack above), and aborts naming the task.  A canary
+ * slab keeps one guard page, under its lowest slot, so runaway recursion
+ * through the slots below ends there, and the SIGSEGV handler names the task
+ * whose stack pointer left its stack, not the slot's owner.  What each mode
+ * guarantees is in README.md ("Stacks and what protects you").
+ *
+ * Slabs are guarded while the guard budget (a quarter of vm.max_map_count,
+ * two mappings per guard) allows: the first ~16,000 stacks of a default
+ * system are guarded, later ones have canaries.  Meson option
+ * guard_pages=always|never forces either, and the environment variable
+ * UVGO_GUARD_PAGES=auto|always|never overrides the build's choice at run
+ * time.
  *
  * Caching, in three tiers.  A worker keeps up to UVGO_STACK_HOT_MAX free
  * stacks per size class, with their pages still resident, so spawn/exit
- * cycles cost no system call.  Beyond that (and when a worker goes idle)
+ * cycles cost no system call; as many of them as it has promised to tasks
+ * not yet started stay there (stack.h, "Promises").  Beyond that (and when a worker goes idle)
  * stacks move in batches to a global "warm" pool, still resident.  Memory
  * goes back to the kernel lazily: every release pass (the monitor thread,
  * or an idle worker, about every 100 ms) hands the stacks that sat in the
@@ -45,7 +57,7 @@
  * Locking.  Each size class has a pool with one mutex guarding its slabs'
  * free lists and partial list.  The registry of slab records is a push-only
  * list; records are reused, never freed, so the SIGSEGV handler can walk it
- * without locks.
+ * without locks.  They live in pages mapped for them (registry_record_new).
  */
 #include "runtime/stack.h"
 
@@ -55,6 +67,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <ucontext.h>
 #include <unistd.h>
 
 #include "base/common.h"
@@ -65,7 +78,9 @@
 #endif
 
 #define SLAB_BYTES ((size_t)64 << 20)
-#define MIN_CLASS 14 /* 16 KiB */
+#define MIN_CLASS UVGO_STACK_MIN_SHIFT
+/* uvgo_stack_t.index is 16 bits. */
+_Static_assert((SLAB_BYTES >> MIN_CLASS) < 65536, "slot index overflows");
 #define COLD_BATCH 16
 #define ALTSTACK_SIZE (64 * 1024)
 
@@ -76,6 +91,7 @@ struct uvgo_slab {
     uint32_t nslots;
     uint8_t cls;
     uint8_t guarded;
+    uint8_t bottom_guard;     /* unguarded, but slot 0's page is PROT_NONE */
     /* Under pools[cls].lock. */
     uint32_t nfree;           /* entries in free[] */
     atomic_uint hwm;          /* slots ever handed out; relaxed for walkers */
@@ -151,45 +167,84 @@ static void put_u64(char *buf, size_t *n, size_t cap, uint64_t v)
         buf[(*n)++] = tmp[--i];
 }
 
-/* Finds the slab slot whose reserved page holds addr; returns its top. */
+/* Finds the slab slot whose guard page holds addr; returns its top. */
 static char *find_guard_hit(char *addr, size_t *stack_size)
 {
     for (struct uvgo_slab *s = atomic_load(&registry); s;
          s = atomic_load(&s->next_all)) {
         char *base = atomic_load(&s->base);
-        if (!base || !s->guarded)
+        if (!base || !(s->guarded || s->bottom_guard))
             continue;
         if (addr < base || addr >= base + (size_t)s->nslots * s->slot_size)
             continue;
         size_t off = (size_t)(addr - base) % s->slot_size;
-        if (off >= page_size)
-            return NULL; /* inside a stack, not a guard */
+        if (off >= page_size || (!s->guarded && addr >= base + page_size))
+            return NULL; /* inside a stack, or a canary zone */
         *stack_size = s->slot_size - page_size;
         return addr - off + s->slot_size;
     }
     return NULL;
 }
 
+/* The stack pointer of the interrupted context, or NULL where unknown. */
+static char *fault_sp(void *uc)
+{
+#if defined(__x86_64__) && defined(REG_RSP)
+    return (char *)((ucontext_t *)uc)->uc_mcontext.gregs[REG_RSP];
+#elif defined(__aarch64__) && defined(__linux__)
+    return (char *)((ucontext_t *)uc)->uc_mcontext.sp;
+#else
+    (void)uc;
+    return NULL;
+#endif
+}
+
+/* Writes the overflow report for task t (id, name) and aborts.
+ * Async-signal-safe. */
+static UVGO_NORETURN void report_overflow(uint64_t id, const char *name,
+                                          size_t size, const char *how)
+{
+    char msg[320];
+    size_t n = 0;
+    put_str(msg, &n, sizeof msg, "uvgo: fatal error: stack overflow in task ");
+    put_u64(msg, &n, sizeof msg, id);
+    put_str(msg, &n, sizeof msg, " \"");
+    put_str(msg, &n, sizeof msg, name);
+    put_str(msg, &n, sizeof msg, "\" (stack ");
+    put_u64(msg, &n, sizeof msg, size);
+    put_str(msg, &n, sizeof msg, " bytes; ");
+    put_str(msg, &n, sizeof msg, how);
+    put_str(msg, &n, sizeof msg, "); spawn it with a larger stack_size\n");
+    ssize_t r = write(2, msg, n);
+    (void)r;
+    signal(SIGABRT, SIG_DFL);
+    abort();
+}
+
 static void on_segv(int sig, siginfo_t *si, void *uc)
 {
     size_t size = 0;
-    char *top = find_guard_hit((char *)si->si_addr, &size);
+    char *addr = (char *)si->si_addr, *sp = fault_sp(uc), *top;
+    uvgo_task_t *t = uvgo__task_self();
+
+    /* The running task's stack pointer has left its stack, or the fault
+     * is in the page right under it: that task overflowed, whoever owns
+     * the memory it ran into (a canary stack's overflow runs through the
+     * slots below until it meets a guard). */
+    if (t && !t->fresh && t->stack.lo) {
+        char *lo = t->stack.lo, *hi = lo + t->stack.size;
+        if (sp && (sp < lo || sp > hi))
+            report_overflow(t->id, t->name, t->stack.size,
+                            "its stack pointer left its stack");
+        if (addr < lo && addr >= lo - page_size)
+            report_overflow(t->id, t->name, t->stack.size,
+                            "it wrote under its stack");
+    }
+    top = find_guard_hit(addr, &size);
     if (top) {
-        char msg[256];
-        size_t n = 0;
         uint64_t id = 0;
         const char *name = uvgo__task_describe_top(top, &id);
-        put_str(msg, &n, sizeof msg, "uvgo: fatal error: stack overflow in task ");
-        put_u64(msg, &n, sizeof msg, id);
-        put_str(msg, &n, sizeof msg, " \"");
-        put_str(msg, &n, sizeof msg, name);
-        put_str(msg, &n, sizeof msg, "\" (stack ");
-        put_u64(msg, &n, sizeof msg, size);
-        put_str(msg, &n, sizeof msg, " bytes; spawn it with a larger stack_size)\n");
-        ssize_t r = write(2, msg, n);
-        (void)r;
-        signal(SIGABRT, SIG_DFL);
-        abort();
+        report_overflow(id, name, size, "it ran into its guard page");
     }
     /* Not ours: hand the fault to whoever had SIGSEGV before us. */
     if (old_segv.sa_flags & SA_SIGINFO) {
@@ -204,6 +259,45 @@ static void on_segv(int sig, siginfo_t *si, void *uc)
     }
     /* Re-executing the faulting instruction now takes the default action. */
     sigaction(SIGSEGV, &old_segv, NULL);
+}
+
+/* ---- canaries ------------------------------------------------------------ */
+
+int uvgo__stack_canary_check(const uvgo_stack_t *st, const void *task)
+{
+    const uint64_t *dense = (const uint64_t *)(st->lo - CANARY_DENSE);
+    uint64_t any = 0;
+
+    for (size_t i = 0; i < CANARY_DENSE / 8; i++)
+        any |= dense[i];
+    for (size_t off = CANARY_STRIDE; off <= page_size; off += CANARY_STRIDE)
+        any |= *(const uint64_t *)(st->lo - off);
+    if (any)
+        return UVGO_STACK_CANARY;
+    if (*(void *const *)(st->lo + st->size - UVGO_STACK_TOP_RESERVE) != task)
+        return UVGO_STACK_TOP;
+    return 0;
+}
+
+const char *uvgo__stack_above(const uvgo_stack_t *st, uint64_t *id)
+{
+    struct uvgo_slab *s = st->slab;
+    char *top_above = st->lo + st->size + s->slot_size;
+    uvgo_task_t *t;
+
+    *id = 0;
+    if ((uint32_t)st->index + 1 >= s->nslots)
+        return NULL; /* the top slot: another mapping lies above */
+    t = *(uvgo_task_t **)(top_above - UVGO_STACK_TOP_RESERVE);
+    /* A slot keeps the pointer of the last task that ran on it; records
+     * stay mapped while the runtime runs, so it can be read, and it names
+     * the culprit only if that task still owns the slot. */
+    if (!t || t->stack.lo != st->lo + st->size + page_size ||
+        atomic_load_explicit(&t->state, memory_order_relaxed) ==
+            UVGO_TASK_FREE)
+        return NULL;
+    *id = t->id;
+    return t->name;
 }
 
 static void global_init_once(void)
@@ -268,17 +362,6 @@ void uvgo__stack_thread_close(void *altstack)
 
 /* ---- slabs --------------------------------------------------------------- */
 
-static int class_of(size_t size, size_t *rounded)
-{
-    int cls = MIN_CLASS;
-    while (((size_t)1 << cls) < size)
-        cls++;
-    if (cls - MIN_CLASS >= UVGO_STACK_CLASSES)
-        return -1;
-    *rounded = (size_t)1 << cls;
-    return cls - MIN_CLASS;
-}
-
 static void partial_push(struct pool *p, struct uvgo_slab *s)
 {
     if (s->on_partial)
@@ -305,6 +388,29 @@ static void partial_remove(struct pool *p, struct uvgo_slab *s)
     s->on_partial = 0;
 }
 
+/* A fresh slab record.  Records outlive every runtime (the SIGSEGV handler
+ * may walk them at any time), so they come from pages of their own, not
+ * from the replaceable allocator, whose functions may change between two
+ * runtimes.  Caller holds registry_lock. */
+static struct uvgo_slab *registry_record_new(void)
+{
+    static char *page;
+    static size_t used, cap;
+    struct uvgo_slab *s;
+
+    if (used == cap) {
+        void *p = mmap(NULL, page_size, PROT_READ | PROT_WRITE,
+                       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        if (p == MAP_FAILED)
+            return NULL;
+        page = p;
+        used = 0;
+        cap = page_size / sizeof *s;
+    }
+    s = (struct uvgo_slab *)page + used++;
+    return s; /* zero: a fresh anonymous page */
+}
+
 /* Maps a new slab for class `cls`.  Caller holds pools[cls].lock. */
 static struct uvgo_slab *slab_create(int cls)
 {
@@ -312,7 +418,7 @@ static struct uvgo_slab *slab_create(int cls)
     size_t slot = stack + page_size;
     uint32_t nslots = (uint32_t)(SLAB_BYTES / slot);
     struct uvgo_slab *s = NULL;
-    int guarded;
+    int guarded, bottom_guard = 0;
     char *base;
 
     if (nslots == 0)
@@ -338,6 +444,11 @@ static struct uvgo_slab *slab_create(int cls)
             }
         }
         atomic_fetch_add(&guarded_slots, nslots);
+    } else {
+        /* One guard under the lowest slot (one more mapping per slab) ends
+         * runaway recursion through the slots below it.  Without it (the
+         * map count ran out) that slot is a canary stack like the rest. */
+        bottom_guard = mprotect(base, page_size, PROT_NONE) == 0;
     }
 
     pthread_mutex_lock(&registry_lock);
@@ -349,14 +460,14 @@ static struct uvgo_slab *slab_create(int cls)
         }
     }
     if (!s) {
-        s = calloc(1, sizeof *s);
+        s = registry_record_new();
         if (s) {
             atomic_store(&s->next_all, atomic_load(&registry));
             atomic_store(&registry, s);
         }
     }
     if (s) {
-        s->free = malloc(sizeof(uint32_t) * nslots);
+        s->free = uvgo__malloc(sizeof(uint32_t) * nslots);
         if (!s->free) {
             pthread_mutex_unlock(&registry_lock);
             goto fail;
@@ -365,6 +476,7 @@ static struct uvgo_slab *slab_create(int cls)
         s->nslots = nslots;
         s->cls = (uint8_t)cls;
         s->guarded = (uint8_t)guarded;
+        s->bottom_guard = (uint8_t)bottom_guard;
         s->nfree = 0;
         atomic_store(&s->hwm, 0);
         s->on_partial = 0;
@@ -390,7 +502,7 @@ static void slab_destroy(struct pool *p, struct uvgo_slab *s)
     partial_remove(p, s);
     pthread_mutex_lock(&registry_lock);
     atomic_store(&s->base, NULL);
-    free(s->free);
+    uvgo__free(s->free);
     s->free = NULL;
     pthread_mutex_unlock(&registry_lock);
     munmap(base, (size_t)s->nslots * s->slot_size);
@@ -405,9 +517,10 @@ static void slot_fill(struct uvgo_slab *s, uint32_t i, uvgo_stack_t *st)
     st->lo = slot + page_size;
     st->size = s->slot_size - page_size;
     st->slab = s;
-    st->index = i;
+    st->index = (uint16_t)i;
     st->cls = s->cls;
-    st->guarded = s->guarded;
+    st->guarded = s->guarded || (i == 0 && s->bottom_guard);
+    st->home = 0; /* cold */
 }
 
 /* Takes one cold slot.  Caller holds pools[cls].lock. */
@@ -470,7 +583,7 @@ static void warm_put(int cls, const uvgo_stack_t *st, size_t n)
     pthread_mutex_lock(&wp->lock);
     if (wp->ncur + n > wp->capcur) {
         size_t cap = (wp->ncur + n) * 2;
-        uvgo_stack_t *a = realloc(wp->cur, cap * sizeof *a);
+        uvgo_stack_t *a = uvgo__realloc(wp->cur, cap * sizeof *a);
         if (!a) {
             pthread_mutex_unlock(&wp->lock);
             for (size_t i = 0; i < n; i++)
@@ -499,40 +612,150 @@ static size_t warm_take(int cls, uvgo_stack_t *out, size_t want)
     return got;
 }
 
+/* The promises of `cache` not yet given back, folding in those released
+ * by other workers.  Owner thread. */
+static unsigned promised(uvgo_stack_cache_t *cache, int cls)
+{
+    /* relaxed: a late fold only keeps a stack more than needed. */
+    if (atomic_load_explicit(&cache->released[cls], memory_order_relaxed)) {
+        unsigned r = atomic_exchange_explicit(&cache->released[cls], 0,
+                                              memory_order_relaxed);
+        cache->promised[cls] = (uint16_t)(cache->promised[cls] - r);
+    }
+    return cache->promised[cls];
+}
+
+/* Takes up to `want` cold slots of class cls into out[] from the slabs
+ * that have some, mapping a new slab only if `map` and none has; returns
+ * how many. */
+static unsigned cold_take(int cls, uvgo_stack_t *out, unsigned want, int map)
+{
+    unsigned got = 0;
+    pthread_mutex_lock(&pools[cls].lock);
+    while (got < want && (pools[cls].partial || (map && got == 0)) &&
+           slot_take(cls, &out[got]))
+        got++;
+    pthread_mutex_unlock(&pools[cls].lock);
+    return got;
+}
+
+/* Makes sure `cache` holds a stack of class cls beyond its promises: 1, or
+ * 0 when none can be had (or the cache is full of promised stacks).  For a
+ * stack to run on now (`run`), warm stacks come first: their pages are
+ * resident.  For a promise they come last: a burst's promises are kept
+ * with stacks most of which no task will touch (each runs on the warmest),
+ * and warm ones would keep their pages resident in the cache instead of
+ * going back to the kernel from the warm pool; but cold slots come only
+ * from slabs that have them, not from a new slab while warm stacks wait. */
+static int cache_spare(uvgo_stack_cache_t *cache, int cls, int run)
+{
+    unsigned n = cache->n[cls], room, want;
+    uvgo_stack_t *slots = cache->slot[cls];
+
+    if (n > promised(cache, cls))
+        return 1;
+    room = UVGO_STACK_HOT_MAX - n;
+    if (room == 0)
+        return 0;
+    want = room < COLD_BATCH * 2 ? room : COLD_BATCH * 2;
+    if (!run)
+        n += cold_take(cls, &slots[n], want, 0);
+    if (n == cache->n[cls])
+        n += (unsigned)warm_take(cls, &slots[n], want);
+    if (n == cache->n[cls])
+        n += cold_take(cls, &slots[n], want < COLD_BATCH ? want : COLD_BATCH,
+                       1);
+    if (n > cache->n[cls] && cache->n[cls] > 0) {
+        /* The warmest stack stays on top: the next task to start here
+         * runs on it, not on one just taken in (which would make each
+         * refill warm one more stack). */
+        uvgo_stack_t t = slots[cache->n[cls] - 1];
+        slots[cache->n[cls] - 1] = slots[n - 1];
+        slots[n - 1] = t;
+    }
+    cache->n[cls] = (uint16_t)n;
+    return n > cache->promised[cls];
+}
+
 char *uvgo__stack_alloc(uvgo_stack_cache_t *cache, size_t size,
                         uvgo_stack_t *st)
 {
-    size_t rounded;
-    int cls = class_of(size, &rounded);
+    int cls = uvgo__stack_class(size);
 
     if (cls < 0)
         return NULL;
     if (cache) {
-        if (cache->n[cls] == 0)
-            cache->n[cls] = (uint16_t)warm_take(cls, cache->slot[cls],
-                                                COLD_BATCH * 2);
-        if (cache->n[cls]) {
-            *st = cache->slot[cls][--cache->n[cls]];
-            return st->lo + st->size;
-        }
-    } else if (warm_take(cls, st, 1)) {
+        if (!cache_spare(cache, cls, 1))
+            return NULL;
+        *st = cache->slot[cls][--cache->n[cls]];
         return st->lo + st->size;
     }
-    pthread_mutex_lock(&pools[cls].lock);
-    if (!slot_take(cls, st)) {
+    if (!warm_take(cls, st, 1)) {
+        pthread_mutex_lock(&pools[cls].lock);
+        if (!slot_take(cls, st)) {
+            pthread_mutex_unlock(&pools[cls].lock);
+            return NULL;
+        }
         pthread_mutex_unlock(&pools[cls].lock);
-        return NULL;
     }
-    /* Refill the cache while holding the lock, so the next spawns on this
-     * worker find stacks without it. */
-    if (cache) {
-        uvgo_stack_t extra;
-        while (cache->n[cls] < COLD_BATCH && pools[cls].partial &&
-               slot_take(cls, &extra))
-            cache->slot[cls][cache->n[cls]++] = extra;
-    }
-    pthread_mutex_unlock(&pools[cls].lock);
     return st->lo + st->size;
+}
+
+int uvgo__stack_promise_slow(uvgo_stack_cache_t *cache, int cls,
+                             uvgo_stack_t *st)
+{
+    if (!cache_spare(cache, cls, 0))
+        return -1;
+    if (cache->promised[cls] >= UVGO_STACK_PROMISE_MAX) {
+        *st = cache->slot[cls][--cache->n[cls]];
+        return 0;
+    }
+    cache->promised[cls]++;
+    st->lo = NULL;
+    st->cls = (uint8_t)cls;
+    return 0;
+}
+
+int uvgo__stack_redeem_elsewhere(uvgo_stack_cache_t *cache,
+                                 uvgo_stack_cache_t *from, uvgo_stack_t *st)
+{
+    int cls = st->cls;
+
+    if (!cache_spare(cache, cls, 1))
+        return -1;
+    *st = cache->slot[cls][--cache->n[cls]];
+    uvgo__stack_owe(cache, from, cls);
+    return 0;
+}
+
+int uvgo__stack_adopt(uvgo_stack_cache_t *cache, uvgo_stack_cache_t *from,
+                      int cls)
+{
+    if (cache->promised[cls] >= UVGO_STACK_PROMISE_MAX ||
+        !cache_spare(cache, cls, 0))
+        return 0;
+    cache->promised[cls]++;
+    uvgo__stack_owe(cache, from, cls);
+    return 1;
+}
+
+void uvgo__stack_owe_flush(uvgo_stack_cache_t *cache)
+{
+    if (cache->owe_n) {
+        /* relaxed: see uvgo_stack_cache_t. */
+        atomic_fetch_add_explicit(&cache->owe_to->released[cache->owe_cls],
+                                  cache->owe_n, memory_order_relaxed);
+        cache->owe_n = 0;
+    }
+}
+
+void uvgo__stack_unpromise(uvgo_stack_cache_t *cache,
+                           uvgo_stack_cache_t *from, const uvgo_stack_t *st)
+{
+    if (from == cache)
+        cache->promised[st->cls]--;
+    else
+        uvgo__stack_owe(cache, from, st->cls);
 }
 
 void uvgo__stack_free(uvgo_stack_cache_t *cache, const uvgo_stack_t *st)
@@ -540,24 +763,38 @@ void uvgo__stack_free(uvgo_stack_cache_t *cache, const uvgo_stack_t *st)
     int cls = st->cls;
 
     if (cache) {
-        if (cache->n[cls] == UVGO_STACK_HOT_MAX) {
-            /* Hand the older half to the warm pool, keep the warmest. */
-            unsigned half = UVGO_STACK_HOT_MAX / 2;
-            warm_put(cls, &cache->slot[cls][0], half);
-            memmove(&cache->slot[cls][0], &cache->slot[cls][half],
-                    sizeof(cache->slot[cls][0]) * (UVGO_STACK_HOT_MAX - half));
-            cache->n[cls] = (uint16_t)(UVGO_STACK_HOT_MAX - half);
+        unsigned n = cache->n[cls];
+        if (n == UVGO_STACK_HOT_MAX) {
+            /* Hand the older half of the unpromised stacks to the warm
+             * pool, keep the warmest. */
+            unsigned spill = n - promised(cache, cls);
+            if (spill > UVGO_STACK_HOT_MAX / 2)
+                spill = UVGO_STACK_HOT_MAX / 2;
+            if (spill == 0) {
+                warm_put(cls, st, 1);
+                return;
+            }
+            warm_put(cls, &cache->slot[cls][0], spill);
+            memmove(&cache->slot[cls][0], &cache->slot[cls][spill],
+                    sizeof(cache->slot[cls][0]) * (n - spill));
+            n -= spill;
         }
-        cache->slot[cls][cache->n[cls]++] = *st;
+        cache->slot[cls][n] = *st;
+        cache->n[cls] = (uint16_t)(n + 1);
         return;
     }
     warm_put(cls, st, 1);
 }
 
-void uvgo__stack_cache_trim(uvgo_stack_cache_t *cache, unsigned keep)
+void uvgo__stack_cache_trim(uvgo_stack_cache_t *cache, unsigned want)
 {
+    uvgo__stack_owe_flush(cache);
     for (int cls = 0; cls < UVGO_STACK_CLASSES; cls++) {
-        unsigned n = cache->n[cls];
+        unsigned n = cache->n[cls], keep = want;
+        if (n <= keep)
+            continue;
+        if (keep < promised(cache, cls))
+            keep = cache->promised[cls];
         if (n <= keep)
             continue;
         unsigned drop = n - keep;
@@ -619,7 +856,7 @@ void uvgo__stack_release_idle(void)
         pthread_mutex_unlock(&wp->lock);
         if (nold)
             release_batch(cls, old, nold);
-        free(old);
+        uvgo__free(old);
     }
 }
 
@@ -628,8 +865,8 @@ void uvgo__stack_global_reset(void)
     for (int cls = 0; cls < UVGO_STACK_CLASSES; cls++) {
         struct warm *wp = &warms[cls];
         pthread_mutex_lock(&wp->lock);
-        free(wp->cur);
-        free(wp->old);
+        uvgo__free(wp->cur);
+        uvgo__free(wp->old);
         wp->cur = wp->old = NULL;
         wp->ncur = wp->nold = wp->capcur = wp->capold = 0;
         pthread_mutex_unlock(&wp->lock);

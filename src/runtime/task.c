@@ -2,12 +2,24 @@
  * events, and the views of all tasks (walk, dump, panic).
  *
  * Records and stacks.  A task is a small record (this file) plus a stack
- * (stack.c) attached when it first runs, as Go pairs a g with a stack.  A
- * burst of spawns therefore queues records, not stacks, and a stack is taken
- * from and returned to the cache of the worker that runs the task, so short
- * tasks recycle a few warm stacks.  Records come from per-worker free lists
- * (no lock), refilled from and spilled to a global list in batches, carved
- * from chunks that are never returned to the kernel (a record is ~200 bytes).
+ * (stack.c), as Go pairs a g with a stack.  The stack is reserved when the
+ * task is spawned, so that a spawn that cannot have one fails with
+ * UVGO_ENOMEM and a task that was spawned always runs.  A task spawned on
+ * a worker for that worker (the common case) is promised a stack of its
+ * cache and takes the warmest one when it first runs, as stacks attached
+ * at the first run used to be: a burst of spawns runs on the stack each
+ * task frees for the next.  A stolen task takes a spare stack where it
+ * runs and gives the promise back, or, where no stack can be had, goes
+ * home (uvgo__task_first_run).  Other spawns (off the workers, for another
+ * worker) are handed a stack at once, which the task may trade at its
+ * first run for one warm where it runs (uvgo__stack_trade).  Rejected:
+ * attaching the stack when the task first runs, which let spawn succeed
+ * and then had nobody to tell when no stack could be had but an abort; and
+ * handing every task its stack at spawn, which made each queued task of a
+ * burst warm a stack of its own (bench spawn 10-20% slower, RSS +40%).
+ * Records come from per-worker free lists (no lock), refilled from and
+ * spilled to a global list in batches, carved from chunks that are never
+ * returned to the kernel (a record is ~200 bytes).
  *
  * Lifetime.  A record holds up to two references: one while the task runs
  * (dropped by the worker that switches it out for the last time, which also
@@ -61,7 +73,8 @@ static struct {
     uvgo_task_t *free;                 /* under lock, linked through next */
     size_t nfree;
     struct rec_chunk *_Atomic chunks;  /* newest first */
-} recs = {PTHREAD_MUTEX_INITIALIZER, NULL, 0, NULL};
+    unsigned fresh_gen;                /* under lock */
+} recs = {PTHREAD_MUTEX_INITIALIZER, NULL, 0, NULL, 0};
 
 static inline char *chunk_base(struct rec_chunk *c)
 {
@@ -90,6 +103,10 @@ static uvgo_task_t *rec_grab_locked(size_t want, size_t *got)
                      MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
             if (c == MAP_FAILED)
                 break;
+            if (!uvgo__handle_fits(c)) { /* no room for a handle's tag */
+                munmap(c, REC_CHUNK_BYTES);
+                break;
+            }
             c->cap = REC_CHUNK_BYTES / REC_SIZE - 1;
             atomic_store(&c->used, 0);
             atomic_store(&c->next, atomic_load(&recs.chunks));
@@ -98,6 +115,11 @@ static uvgo_task_t *rec_grab_locked(size_t want, size_t *got)
         size_t u = atomic_load(&c->used);
         uvgo_task_t *t = (uvgo_task_t *)(chunk_base(c) + u * REC_SIZE);
         atomic_store(&c->used, u + 1);
+        /* Fresh records start at different generations, so that a handle
+         * kept from an earlier runtime (records are unmapped when it
+         * ends) hardly ever matches a record now at its address. */
+        recs.fresh_gen += 2;
+        atomic_init(&t->gen, recs.fresh_gen);
         t->next = list;
         list = t;
         n++;
@@ -189,6 +211,39 @@ void uvgo__task_records_reset(void)
 
 /* ---- creation ----------------------------------------------------------- */
 
+/* Zeroes a free record for a new task: everything but the state, which a
+ * concurrent dump may be reading (it is FREE), and the generation, which a
+ * stale handle may be reading (it goes on counting). */
+static void record_clear(uvgo_task_t *t)
+{
+    char *p = (char *)t;
+    size_t first = offsetof(uvgo_task_t, state);
+    size_t rest = offsetof(uvgo_task_t, gen) + sizeof t->gen;
+
+    /* state, flags, on_cpu, fresh and gen lie together (runtime.h); of
+     * those in between, a free record has on_cpu 0 (cleared after its
+     * task's last switch, before it was freed, or never set) and the
+     * caller sets flags and fresh. */
+    _Static_assert(offsetof(uvgo_task_t, gen) - offsetof(uvgo_task_t, state) <
+                       8,
+                   "state and gen must lie together");
+    memset(p, 0, first);
+    memset(p + rest, 0, sizeof *t - rest);
+}
+
+/* The task behind a handle, or NULL (see uvgo__handle_record). */
+static uvgo_task_t *handle_task(const uvgo_task_t *h)
+{
+    return uvgo__handle_record(h, offsetof(uvgo_task_t, gen));
+}
+
+/* The handle the program sees for t. */
+static uvgo_task_t *task_handle(const uvgo_task_t *t)
+{
+    return uvgo__handle_make(
+        t, atomic_load_explicit(&t->gen, memory_order_relaxed));
+}
+
 static uint64_t new_id(struct uvgo_worker *w)
 {
     if (!w)
@@ -209,7 +264,7 @@ static void count_add(atomic_long *c)
 
 int uvgo__task_create(uvgo_task_t **out, uvgo_task_fn fn, void *arg,
                       const uvgo_task_opts_t *opts, struct uvgo_worker *w,
-                      int joinable)
+                      int home, int joinable)
 {
     size_t size = opts && opts->stack_size ? opts->stack_size
                                            : (size_t)UVGO_DEFAULT_STACK_SIZE;
@@ -222,11 +277,20 @@ int uvgo__task_create(uvgo_task_t **out, uvgo_task_fn fn, void *arg,
     t = rec_alloc(w);
     if (!t)
         return UVGO_ENOMEM;
-    /* Everything but the state, which a concurrent dump may be reading
-     * (it is FREE: the record was free). */
-    memset(t, 0, offsetof(uvgo_task_t, state));
-    memset((char *)t + offsetof(uvgo_task_t, state) + sizeof t->state, 0,
-           sizeof *t - offsetof(uvgo_task_t, state) - sizeof t->state);
+    record_clear(t);
+    /* The stack is reserved now, so that running out of memory or address
+     * space fails the spawn instead of the task (see the top of the file):
+     * promised by the worker the task is queued on, else handed out.  (A
+     * failure leaves the record cleared, which a free record may be.) */
+    if (UVGO_LIKELY(home)
+            ? uvgo__stack_promise(&w->stacks, size, &t->stack) != 0
+            : !uvgo__stack_alloc(w ? &w->stacks : NULL, size, &t->stack)) {
+        rec_free(w, t);
+        return UVGO_ENOMEM;
+    }
+    if (!t->stack.lo)
+        t->promiser = w;
+    t->fresh = 1;
     t->stack_want = size;
     t->fn = fn;
     t->arg = arg;
@@ -234,6 +298,7 @@ int uvgo__task_create(uvgo_task_t **out, uvgo_task_fn fn, void *arg,
     if (joinable)
         t->flags |= UVGO_TASK_JOINABLE;
     atomic_init(&t->refs, joinable ? 2 : 1);
+    uvgo__handle_renew(&t->gen);
     t->id = new_id(w);
     n = strlen(name);
     if (n >= sizeof t->name)
@@ -254,30 +319,40 @@ int uvgo__task_create(uvgo_task_t **out, uvgo_task_fn fn, void *arg,
     return 0;
 }
 
-void uvgo__task_attach_stack(struct uvgo_worker *w, uvgo_task_t *t)
+int uvgo__task_first_run(struct uvgo_worker *w, uvgo_task_t *t)
 {
-    uvgo_stack_t st;
-    char *top = uvgo__stack_alloc(&w->stacks, t->stack_want, &st);
-    char *frames;
+    char *top, *frames;
 
-    if (!top)
-        uvgo__panic("cannot allocate a %zu-byte stack for task %llu \"%s\": "
-                    "out of memory or address space",
-                    t->stack_want, (unsigned long long)t->id, t->name);
+    if (t->promiser) {
+        if (UVGO_UNLIKELY(uvgo__stack_redeem(&w->stacks, &t->promiser->stacks,
+                                             &t->stack) != 0)) {
+            /* No stack here and no memory for one: the worker that
+             * promised one keeps it for this task. */
+            uvgo__task_set_worker(t, t->promiser);
+            uvgo__inbox_put(t->promiser, t);
+            return 0;
+        }
+        t->promiser = NULL;
+    } else {
+        uvgo__stack_trade(&w->stacks, &t->stack, (unsigned)w->id + 1);
+    }
+    top = t->stack.lo + t->stack.size;
+    frames = top - UVGO_STACK_TOP_RESERVE;
+
 #if defined(UVGO_ASAN)
     /* A recycled stack may still carry poisoned redzones of frames that
      * never returned. */
-    ASAN_UNPOISON_MEMORY_REGION(st.lo, st.size);
+    ASAN_UNPOISON_MEMORY_REGION(t->stack.lo, t->stack.size);
 #endif
     *(uvgo_task_t **)(top - UVGO_STACK_TOP_RESERVE) = t;
-    frames = top - UVGO_STACK_TOP_RESERVE;
-    t->stack = st;
-    uvgo__switch_make(&t->ctx, st.lo, (size_t)(frames - st.lo), uvgo__task_entry,
-                   t);
+    uvgo__switch_make(&t->ctx, t->stack.lo, (size_t)(frames - t->stack.lo),
+                      uvgo__task_entry, t);
 #if defined(UVGO_ASAN)
-    t->asan_bottom = st.lo;
-    t->asan_size = (size_t)(frames - st.lo);
+    t->asan_bottom = t->stack.lo;
+    t->asan_size = (size_t)(frames - t->stack.lo);
 #endif
+    t->fresh = 0;
+    return 1;
 }
 
 /* Spawns as uvgo_task_spawn documents; `site` is the spawner's code
@@ -318,11 +393,12 @@ static int spawn(uvgo_task_t **task, uvgo_task_fn fn, void *arg,
                              (unsigned)rt->nworkers];
     /* Off the workers (self NULL) there is no record cache, and the count
      * is a shared one. */
-    err = uvgo__task_create(&t, fn, arg, opts, self, task != NULL);
+    err = uvgo__task_create(&t, fn, arg, opts, self,
+                            self != NULL && target == self, task != NULL);
     if (err)
         return err;
     if (task)
-        *task = t;
+        *task = task_handle(t);
     uvgo__latency_mark(self, t);
     /* Relaxed: dumps may read it; the record is already published. */
     __atomic_store_n(&t->spawn_site, site, __ATOMIC_RELAXED);
@@ -344,6 +420,14 @@ int uvgo_task_spawn(uvgo_task_t **task, uvgo_task_fn fn, void *arg,
 int uvgo_go(uvgo_task_fn fn, void *arg)
 {
     return spawn(NULL, fn, arg, NULL, __builtin_return_address(0));
+}
+
+void uvgo__go_or_die(uvgo_task_fn fn, void *arg, const char *what)
+{
+    int err = uvgo_go(fn, arg);
+    if (UVGO_UNLIKELY(err))
+        uvgo__panic("cannot start the task of %s: %s", what,
+                    uvgo_strerror(err));
 }
 
 /* ---- running and ending ------------------------------------------------ */
@@ -401,19 +485,37 @@ void uvgo__task_exited(struct uvgo_worker *w, uvgo_task_t *t)
 #endif
     /* Nothing runs on the stack any more: it goes back now, even if a
      * joinable record lingers. */
+    t->stack.home = (uint16_t)(w->id + 1);
     uvgo__stack_free(&w->stacks, &t->stack);
     t->stack.lo = NULL;
     if (atomic_fetch_sub_explicit(&t->refs, 1, memory_order_acq_rel) == 1)
         task_free(w, t);
 }
 
-int uvgo__task_join_done(uvgo_task_t *task, void **result, uvgo_chan_t *done)
+void uvgo__task_discard(struct uvgo_worker *w, uvgo_task_t *t)
 {
-    uvgo_task_t *self = uvgo__task_self();
+#if defined(UVGO_TSAN)
+    __tsan_destroy_fiber(t->tsan_fiber);
+    t->tsan_fiber = NULL;
+#endif
+    if (t->promiser)
+        uvgo__stack_unpromise(&w->stacks, &t->promiser->stacks, &t->stack);
+    else if (t->stack.lo)
+        uvgo__stack_free(&w->stacks, &t->stack);
+    t->stack.lo = NULL;
+    t->promiser = NULL;
+    task_free(w, t);
+}
+
+int uvgo__task_join_done(uvgo_task_t *handle, void **result,
+                         uvgo_chan_t *done)
+{
+    uvgo_task_t *self = uvgo__task_self(), *task;
     int err;
 
     if (!self)
         return UVGO_ENOTTASK;
+    task = handle_task(handle);
     /* Relaxed atomic: the task may be setting UVGO_TASK_BOUND in the same
      * byte (uvgo_loop_enter); JOINABLE itself never changes. */
     if (!task || task == self ||
@@ -424,6 +526,8 @@ int uvgo__task_join_done(uvgo_task_t *task, void **result, uvgo_chan_t *done)
     err = uvgo__event_wait_done(&task->done, "task join", done);
     if (err)
         return err;
+    if (!uvgo__handle_consume(handle, &task->gen))
+        return UVGO_EINVAL; /* a concurrent join or detach took it */
     if (result)
         *result = task->result;
     uvgo__task_unref(task);
@@ -435,9 +539,12 @@ int uvgo_task_join(uvgo_task_t *task, void **result)
     return uvgo__task_join_done(task, result, NULL);
 }
 
-int uvgo_task_detach(uvgo_task_t *task)
+int uvgo_task_detach(uvgo_task_t *handle)
 {
-    if (!task || !(task->flags & UVGO_TASK_JOINABLE))
+    uvgo_task_t *task = handle_task(handle);
+    if (!task ||
+        !(__atomic_load_n(&task->flags, __ATOMIC_RELAXED) & UVGO_TASK_JOINABLE) ||
+        !uvgo__handle_consume(handle, &task->gen))
         return UVGO_EINVAL;
     uvgo__task_unref(task);
     return 0;
@@ -445,21 +552,20 @@ int uvgo_task_detach(uvgo_task_t *task)
 
 uvgo_task_t *uvgo_task_self(void)
 {
-    return uvgo__task_self();
+    uvgo_task_t *t = uvgo__task_self();
+    return t ? task_handle(t) : NULL;
 }
 
 uint64_t uvgo_task_id(const uvgo_task_t *task)
 {
-    if (!task)
-        task = uvgo__task_self();
-    return task ? task->id : 0;
+    const uvgo_task_t *t = task ? handle_task(task) : uvgo__task_self();
+    return t ? t->id : 0;
 }
 
 const char *uvgo_task_name(const uvgo_task_t *task)
 {
-    if (!task)
-        task = uvgo__task_self();
-    return task ? task->name : "";
+    const uvgo_task_t *t = task ? handle_task(task) : uvgo__task_self();
+    return t ? t->name : "";
 }
 
 /* ---- task-local storage ------------------------------------------------ */
@@ -501,7 +607,7 @@ int uvgo_task_local_set(uvgo_task_key_t key, void *value)
         if (!value)
             return 0;
         /* One array per task that uses locals; most tasks never pay. */
-        t->locals = calloc(UVGO_TASK_KEYS_MAX, sizeof(void *));
+        t->locals = uvgo__calloc(UVGO_TASK_KEYS_MAX, sizeof(void *));
         if (!t->locals)
             return UVGO_ENOMEM;
     }
@@ -527,7 +633,7 @@ static void locals_destroy(uvgo_task_t *t)
         if (!again)
             break;
     }
-    free(t->locals);
+    uvgo__free(t->locals);
     t->locals = NULL;
 }
 

@@ -36,6 +36,7 @@
 #include "runtime/timer.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -78,6 +79,10 @@ struct uvgo_timer {
     uvgo_task_fn fn;            /* TIMER_FUNC: spawned; TIMER_CALLBACK: */
     void *arg;                  /*   called on the loop, timer unlocked */
     atomic_int refs;
+    /* The record's generation (base/handle.h): +2 for each new timer, bit
+     * 0 set by uvgo_timer_free.  Kept across reuse. */
+    atomic_uint gen;
+    struct uvgo_timer *free_next; /* in the free list (records.lock) */
 };
 
 /* ---- the wake-up source ------------------------------------------------ */
@@ -245,13 +250,115 @@ static struct uvgo_worker *home_worker(void)
     return rt ? rt->workers[0] : NULL;
 }
 
+/* ---- timer records ------------------------------------------------------- *
+ *
+ * Timer records are type-stable (base/handle.h): they are carved from
+ * chunks that live until the runtime ends and go back to a free list, never
+ * to the allocator, so a handle used after uvgo_timer_free reads a record
+ * whose generation has moved on and gets UVGO_EINVAL instead of touching
+ * freed memory.  Making and freeing timers is not on any hot path (a timer
+ * per context deadline at most), so one list under a spinlock serves every
+ * worker.
+ */
+
+#define TIMER_CHUNK 64 /* records carved per allocation */
+
+struct timer_chunk {
+    struct timer_chunk *next;
+    struct uvgo_timer recs[TIMER_CHUNK];
+};
+
+static struct {
+    uvgo_spinlock_t lock;
+    struct uvgo_timer *free;     /* under lock, through free_next */
+    struct timer_chunk *chunks;  /* under lock */
+    unsigned used;               /* records carved from chunks (newest) */
+    unsigned fresh_gen;          /* under lock; see task.c's */
+} records;
+
+static struct uvgo_timer *timer_rec_alloc(void)
+{
+    struct uvgo_timer *t;
+
+    uvgo__spin_lock(&records.lock);
+    t = records.free;
+    if (t) {
+        records.free = t->free_next;
+    } else {
+        if (!records.chunks || records.used == TIMER_CHUNK) {
+            struct timer_chunk *c = uvgo__aligned_calloc(64, sizeof *c);
+            if (!c || !uvgo__handle_fits((char *)c + sizeof *c)) {
+                uvgo__aligned_free(c);
+                uvgo__spin_unlock(&records.lock);
+                return NULL;
+            }
+            c->next = records.chunks;
+            records.chunks = c;
+            records.used = 0;
+        }
+        t = &records.chunks->recs[records.used++];
+        records.fresh_gen += 2;
+        atomic_init(&t->gen, records.fresh_gen);
+    }
+    uvgo__spin_unlock(&records.lock);
+    /* Everything but the generation, which a stale handle may read. */
+    memset(t, 0, offsetof(struct uvgo_timer, gen));
+    memset((char *)t + offsetof(struct uvgo_timer, gen) + sizeof t->gen, 0,
+           sizeof *t - offsetof(struct uvgo_timer, gen) - sizeof t->gen);
+    uvgo__handle_renew(&t->gen);
+    return t;
+}
+
+static void timer_rec_free(struct uvgo_timer *t)
+{
+    uvgo__spin_lock(&records.lock);
+    t->free_next = records.free;
+    records.free = t;
+    uvgo__spin_unlock(&records.lock);
+}
+
+void uvgo__timers_reset(void)
+{
+    struct timer_chunk *c = records.chunks;
+    unsigned n = records.used;
+
+    /* Timers still armed or held when the runtime ended go with it; the
+     * channels they hold a reference on may be referenced elsewhere. */
+    for (; c; c = c->next, n = TIMER_CHUNK) {
+        for (unsigned i = 0; i < n; i++)
+            if (atomic_load(&c->recs[i].refs) > 0)
+                uvgo_chan_release(c->recs[i].ch);
+    }
+    c = records.chunks;
+    while (c) {
+        struct timer_chunk *next = c->next;
+        uvgo__aligned_free(c);
+        c = next;
+    }
+    records.chunks = NULL;
+    records.free = NULL;
+    records.used = 0;
+}
+
+/* The timer behind a handle, or NULL (see uvgo__handle_record). */
+static struct uvgo_timer *handle_timer(const uvgo_timer_t *h)
+{
+    return uvgo__handle_record(h, offsetof(struct uvgo_timer, gen));
+}
+
+static uvgo_timer_t *timer_handle(struct uvgo_timer *t)
+{
+    return uvgo__handle_make(t, atomic_load_explicit(&t->gen,
+                                                     memory_order_relaxed));
+}
+
 /* ---- timers ------------------------------------------------------------- */
 
 static void timer_unref(struct uvgo_timer *t)
 {
     if (atomic_fetch_sub_explicit(&t->refs, 1, memory_order_acq_rel) == 1) {
         uvgo_chan_release(t->ch);
-        free(t);
+        timer_rec_free(t);
     }
 }
 
@@ -316,7 +423,7 @@ static void timer_fire(struct uvgo_timer *t, uint64_t seq, int64_t now)
             uvgo__chan_try_send_locked(t->ch, &now, &wake);
             uvgo__spin_unlock(&t->ch->lock);
         } else if (t->kind == TIMER_FUNC) {
-            uvgo_go(t->fn, t->arg);
+            uvgo__go_or_die(t->fn, t->arg, "uvgo_after_func");
         } else {
             call = 1;
         }
@@ -445,44 +552,8 @@ int uvgo__timers_init(struct uvgo_worker *w)
     return 0;
 }
 
-/* The runtime is stopping (no task runs any more): empties the heap, so
- * that no node names this worker once it is freed.  A channel or
- * after-func timer still armed loses that arming and its reference: a
- * uvgo_after() or handle-less after-func timer due after the end of the
- * program is freed, not leaked, and one whose handle the user still holds
- * can be stopped and freed afterwards.  A context's deadline callback
- * keeps its arming (and the context it holds), as it would have kept it
- * with the runtime running: calling it now would wake and spawn tasks.
- * Sleepers' nodes live on their tasks' stacks, still mapped here. */
-static void timers_drain(struct uvgo_worker *w)
-{
-    uvgo_heap_node_t *h;
-    for (;;) {
-        struct tnode *n;
-        uvgo__spin_lock(&w->timers_lock);
-        if (!(h = uvgo__heap_min(&w->timers))) {
-            uvgo__spin_unlock(&w->timers_lock);
-            break;
-        }
-        n = uvgo__container_of(h, struct tnode, heap);
-        heap_remove_locked(w, n);
-        n->owner = NULL;
-        uvgo__spin_unlock(&w->timers_lock);
-        if (n->kind == TNODE_TIMER &&
-            ((struct uvgo_timer *)n)->kind != TIMER_CALLBACK) {
-            struct uvgo_timer *t = (struct uvgo_timer *)n;
-            uvgo__spin_lock(&t->lock);
-            t->seq++;
-            t->pending = 0;
-            uvgo__spin_unlock(&t->lock);
-            timer_unref(t); /* the arming's reference */
-        }
-    }
-}
-
 void uvgo__timers_close(struct uvgo_worker *w)
 {
-    timers_drain(w);
     uv_timer_stop(&w->timer);
 #if USE_TIMERFD
     if (w->tfd >= 0)
@@ -555,7 +626,7 @@ static int timer_new(struct uvgo_timer **out, int kind, int64_t period,
 
     if (!atomic_load(&uvgo__rt))
         return UVGO_ENOTTASK;
-    t = calloc(1, sizeof *t);
+    t = timer_rec_alloc();
     if (!t)
         return UVGO_ENOMEM;
     t->kind = kind;
@@ -566,7 +637,7 @@ static int timer_new(struct uvgo_timer **out, int kind, int64_t period,
     if (kind == TIMER_CHAN) {
         err = uvgo_chan_make(&t->ch, sizeof(int64_t), 1);
         if (err) {
-            free(t);
+            timer_rec_free(t);
             return err;
         }
         t->ch->timer = 1;
@@ -599,28 +670,36 @@ int uvgo_timer_make(uvgo_timer_t **out, uvgo_duration_t d)
     if ((err = timer_new(&t, TIMER_CHAN, 0, 1)))
         return err;
     start(t, d);
-    *out = t;
+    *out = timer_handle(t);
     return 0;
 }
 
-uvgo_chan_t *uvgo_timer_chan(uvgo_timer_t *t)
+uvgo_chan_t *uvgo_timer_chan(uvgo_timer_t *h)
 {
+    struct uvgo_timer *t = handle_timer(h);
     return t ? t->ch : NULL;
 }
 
-int uvgo_timer_stop(uvgo_timer_t *t)
+static int timer_stop(struct uvgo_timer *t)
 {
     int was;
-    if (!t)
-        return UVGO_EINVAL;
     uvgo__spin_lock(&t->lock);
     was = stop_locked(t);
     uvgo__spin_unlock(&t->lock);
     return was;
 }
 
-int uvgo_timer_reset(uvgo_timer_t *t, uvgo_duration_t d)
+int uvgo_timer_stop(uvgo_timer_t *h)
 {
+    struct uvgo_timer *t = handle_timer(h);
+    if (!t)
+        return UVGO_EINVAL;
+    return timer_stop(t);
+}
+
+int uvgo_timer_reset(uvgo_timer_t *h, uvgo_duration_t d)
+{
+    struct uvgo_timer *t = handle_timer(h);
     int was;
     if (!t)
         return UVGO_EINVAL;
@@ -632,11 +711,13 @@ int uvgo_timer_reset(uvgo_timer_t *t, uvgo_duration_t d)
     return was;
 }
 
-void uvgo_timer_free(uvgo_timer_t *t)
+void uvgo_timer_free(uvgo_timer_t *h)
 {
-    if (!t)
-        return;
-    uvgo_timer_stop(t);
+    struct uvgo_timer *t = handle_timer(h);
+    /* Consume the handle first: of two frees, one wins. */
+    if (!t || !uvgo__handle_consume(h, &t->gen))
+        return; /* NULL, or freed already */
+    timer_stop(t);
     timer_unref(t);
 }
 
@@ -668,7 +749,7 @@ int uvgo_after_func(uvgo_timer_t **out, uvgo_duration_t d, uvgo_task_fn fn,
     t->arg = arg;
     start(t, d);
     if (out)
-        *out = t;
+        *out = timer_handle(t);
     return 0;
 }
 
@@ -687,7 +768,7 @@ int uvgo__timer_callback(uvgo_timer_t **out, int64_t deadline,
     t->seq++;
     arm_timer_locked(t, deadline);
     uvgo__spin_unlock(&t->lock);
-    *out = t;
+    *out = timer_handle(t);
     return 0;
 }
 
@@ -700,25 +781,27 @@ int uvgo_ticker_make(uvgo_ticker_t **out, uvgo_duration_t period)
     if ((err = timer_new(&t, TIMER_CHAN, period, 1)))
         return err;
     start(t, period);
-    *out = t;
+    *out = timer_handle(t);
     return 0;
 }
 
-uvgo_chan_t *uvgo_ticker_chan(uvgo_ticker_t *t)
+uvgo_chan_t *uvgo_ticker_chan(uvgo_ticker_t *h)
 {
-    return t ? t->ch : NULL;
+    return uvgo_timer_chan(h);
 }
 
-int uvgo_ticker_stop(uvgo_ticker_t *t)
+int uvgo_ticker_stop(uvgo_ticker_t *h)
 {
+    struct uvgo_timer *t = handle_timer(h);
     if (!t)
         return UVGO_EINVAL;
-    uvgo_timer_stop(t);
+    timer_stop(t);
     return 0;
 }
 
-int uvgo_ticker_reset(uvgo_ticker_t *t, uvgo_duration_t period)
+int uvgo_ticker_reset(uvgo_ticker_t *h, uvgo_duration_t period)
 {
+    struct uvgo_timer *t = handle_timer(h);
     if (!t || period <= 0)
         return UVGO_EINVAL;
     uvgo__spin_lock(&t->lock);

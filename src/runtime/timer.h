@@ -39,6 +39,10 @@ void uvgo__timer_chan_wait_end(void);
 /* Whether w's timers may still wake a task.  Thread: any. */
 int uvgo__timers_may_wake(struct uvgo_worker *w);
 
+/* Frees every timer record; only when no runtime runs.  Timers still
+ * held or armed go too (a timer lives no longer than its runtime). */
+void uvgo__timers_reset(void);
+
 /* uvgo_sleep that also ends when `done` (NULL: never) closes: 0,
  * UVGO__DONE or UVGO_ENOTTASK. */
 int uvgo__sleep_done(uvgo_duration_t d, uvgo_chan_t *done);

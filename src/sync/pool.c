@@ -58,7 +58,7 @@ static struct pool_local *local_cache(uvgo_pool_t *p)
     c = __atomic_load_n(&p->caches_, __ATOMIC_ACQUIRE);
     if (UVGO_UNLIKELY(!c)) {
         n = w->rt->nworkers;
-        fresh = aligned_alloc(UVGO_CACHELINE,
+        fresh = uvgo__aligned_calloc(UVGO_CACHELINE,
                               sizeof *c + (size_t)n * sizeof c->local[0]);
         if (!fresh)
             return NULL;
@@ -69,7 +69,7 @@ static struct pool_local *local_cache(uvgo_pool_t *p)
                                         __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
             c = fresh;
         else
-            free(fresh); /* another worker made them first */
+            uvgo__aligned_free(fresh); /* another worker made them first */
     }
     return w->id < c->nworkers ? &c->local[w->id] : NULL;
 }
@@ -103,7 +103,7 @@ static unsigned shared_give(uvgo_pool_t *p, void **src, unsigned n)
     if (!p->shared_) {
         /* Allocation under a spinlock is avoided elsewhere; this one
          * happens once per pool. */
-        p->shared_ = malloc(SHARED_MAX * sizeof *p->shared_);
+        p->shared_ = uvgo__malloc(SHARED_MAX * sizeof *p->shared_);
         if (!p->shared_) {
             uvgo__spin_unlock(pool_lock(p));
             return 0;
@@ -188,7 +188,7 @@ void uvgo_pool_drain(uvgo_pool_t *p)
         for (int i = 0; i < c->nworkers; i++)
             for (unsigned k = 0; k < c->local[i].n; k++)
                 drop(p, c->local[i].objs[k]);
-        free(c);
+        uvgo__aligned_free(c);
     }
     uvgo__spin_lock(pool_lock(p));
     void **shared = p->shared_;
@@ -198,5 +198,5 @@ void uvgo_pool_drain(uvgo_pool_t *p)
     uvgo__spin_unlock(pool_lock(p));
     for (int i = 0; i < n; i++)
         drop(p, shared[i]);
-    free(shared);
+    uvgo__free(shared);
 }

@@ -153,7 +153,7 @@ static void *wg_go_main(void *arg)
     struct wg_go g = *(struct wg_go *)arg;
     void *r;
 
-    free(arg);
+    uvgo__free(arg);
     r = g.fn(g.arg);
     uvgo_wg_done(g.wg);
     return r;
@@ -167,7 +167,7 @@ int uvgo_wg_go(uvgo_wg_t *wg, uvgo_task_fn fn, void *arg)
 
     if (!wg || !fn)
         return UVGO_EINVAL;
-    g = malloc(sizeof *g);
+    g = uvgo__malloc(sizeof *g);
     if (!g)
         return UVGO_ENOMEM;
     g->wg = wg;
@@ -176,7 +176,7 @@ int uvgo_wg_go(uvgo_wg_t *wg, uvgo_task_fn fn, void *arg)
     uvgo_wg_add(wg, 1);
     err = uvgo_task_spawn(NULL, wg_go_main, g, &opts);
     if (err) {
-        free(g);
+        uvgo__free(g);
         uvgo_wg_add(wg, -1);
     }
     return err;

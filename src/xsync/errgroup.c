@@ -84,7 +84,7 @@ static void *member_main(void *arg)
     struct member m = *(struct member *)arg;
     int err;
 
-    free(arg);
+    uvgo__free(arg);
     err = m.fn(m.arg);
     if (err)
         record(m.g, err);
@@ -100,7 +100,7 @@ static int start(uvgo_errgroup_t *g, uvgo_errgroup_fn fn, void *arg,
                  int slot)
 {
     static const uvgo_task_opts_t opts = {.name = "errgroup"};
-    struct member *m = malloc(sizeof *m);
+    struct member *m = uvgo__malloc(sizeof *m);
     int err;
 
     if (!m) {
@@ -116,7 +116,7 @@ static int start(uvgo_errgroup_t *g, uvgo_errgroup_fn fn, void *arg,
     if (!err)
         return 0;
     uvgo_wg_add(&g->wg_, -1);
-    free(m);
+    uvgo__free(m);
 fail:
     if (slot)
         uvgo_sem_release(&g->sem_, 1);

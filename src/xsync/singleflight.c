@@ -117,16 +117,16 @@ static int insert(uvgo_sflight_t *g, struct sf_call *c)
         unsigned nb = g->buckets_ ? 2 * g->nbuckets_ : MIN_BUCKETS;
         void **fresh;
         uvgo__spin_unlock(lock_of(g));
-        fresh = calloc(nb, sizeof *fresh);
+        fresh = uvgo__calloc(nb, sizeof *fresh);
         uvgo__spin_lock(lock_of(g));
         if (!fresh)
             return UVGO_ENOMEM;
         if (g->buckets_ && nb <= g->nbuckets_) {
-            free(fresh); /* someone else grew it */
+            uvgo__free(fresh); /* someone else grew it */
         } else {
             void **old = g->buckets_;
             rehash(g, fresh, nb);
-            free(old);
+            uvgo__free(old);
         }
         if (find(g, c->key, c->hash))
             return 1;
@@ -142,7 +142,7 @@ static int insert(uvgo_sflight_t *g, struct sf_call *c)
 static struct sf_call *call_new(const char *key, uint64_t h)
 {
     size_t n = strlen(key) + 1;
-    struct sf_call *c = calloc(1, sizeof *c + n);
+    struct sf_call *c = uvgo__calloc(1, sizeof *c + n);
     if (!c)
         return NULL;
     memcpy(c->key, key, n);
@@ -180,17 +180,17 @@ static int finish(uvgo_sflight_t *g, struct sf_call *c, void *val, int err)
     chans = c->chans;
     uvgo__spin_unlock(lock_of(g));
     uvgo__wakelist_ready(&w);
-    free(empty);
+    uvgo__free(empty);
     uvgo_sflight_result_t res = {val, err, shared};
     while (chans) {
         struct sf_chan *next = chans->next;
         /* Capacity 1 and one send: it never blocks. */
         uvgo_chan_try_send(chans->ch, &res, sizeof res);
         uvgo_chan_release(chans->ch);
-        free(chans);
+        uvgo__free(chans);
         chans = next;
     }
-    free(c);
+    uvgo__free(c);
     return shared;
 }
 
@@ -214,7 +214,7 @@ int uvgo_sflight_do_ctx(uvgo_sflight_t *g, const char *key,
     for (;;) {
         if ((c = find(g, key, h))) {
             /* A run is in flight: wait for its result. */
-            free(mine);
+            uvgo__free(mine);
             c->dups++;
             uvgo__parker_init(&sw.p, uvgo__task_self(), 0);
             uvgo__parklist_push(&c->waiters, &sw.p, 0);
@@ -246,7 +246,7 @@ int uvgo_sflight_do_ctx(uvgo_sflight_t *g, const char *key,
     r = insert(g, mine);
     if (r) {
         uvgo__spin_unlock(lock_of(g));
-        free(mine);
+        uvgo__free(mine);
         if (r < 0)
             return r;
         /* Inserted by someone else meanwhile: join them. */
@@ -281,7 +281,7 @@ static void *chan_run_main(void *arg)
     void *v = NULL;
     int err;
 
-    free(arg);
+    uvgo__free(arg);
     err = run.fn(run.arg, &v);
     finish(run.g, run.c, v, err);
     return NULL;
@@ -304,14 +304,14 @@ int uvgo_sflight_do_chan(uvgo_sflight_t *g, const char *key,
         return UVGO_ENOTTASK;
     h = hash_key(key);
     /* Everything a leader might need, before the lock. */
-    node = malloc(sizeof *node);
+    node = uvgo__malloc(sizeof *node);
     mine = call_new(key, h);
-    run = malloc(sizeof *run);
+    run = uvgo__malloc(sizeof *run);
     if (!node || !mine || !run ||
         uvgo_chan_make(&out, sizeof(uvgo_sflight_result_t), 1)) {
-        free(node);
-        free(mine);
-        free(run);
+        uvgo__free(node);
+        uvgo__free(mine);
+        uvgo__free(run);
         return UVGO_ENOMEM;
     }
     node->ch = uvgo_chan_retain(out);
@@ -322,8 +322,8 @@ int uvgo_sflight_do_chan(uvgo_sflight_t *g, const char *key,
             node->next = c->chans;
             c->chans = node;
             uvgo__spin_unlock(lock_of(g));
-            free(mine);
-            free(run);
+            uvgo__free(mine);
+            uvgo__free(run);
             *ch = out;
             return 0;
         }
@@ -335,9 +335,9 @@ int uvgo_sflight_do_chan(uvgo_sflight_t *g, const char *key,
         uvgo__spin_unlock(lock_of(g));
         uvgo_chan_release(node->ch);
         uvgo_chan_release(out);
-        free(node);
-        free(mine);
-        free(run);
+        uvgo__free(node);
+        uvgo__free(mine);
+        uvgo__free(run);
         return err;
     }
     node->next = NULL;
@@ -350,7 +350,7 @@ int uvgo_sflight_do_chan(uvgo_sflight_t *g, const char *key,
     err = uvgo_task_spawn(NULL, chan_run_main, run, &opts);
     if (err) {
         /* Duplicates may have joined already: they get the error. */
-        free(run);
+        uvgo__free(run);
         finish(g, mine, NULL, err);
         uvgo_chan_release(out);
         return err;
@@ -376,6 +376,6 @@ int uvgo_sflight_forget(uvgo_sflight_t *g, const char *key)
         }
     }
     uvgo__spin_unlock(lock_of(g));
-    free(empty);
+    uvgo__free(empty);
     return 0;
 }
