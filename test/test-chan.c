@@ -981,6 +981,9 @@ static void select_try_reports_none_ready_only_when_none_was(void)
     ASSERT_OK(uvgo_chan_send(tk.ch[0], &token, sizeof token));
     ASSERT_OK(uvgo_task_spawn(&m, token_mover, NULL, &on1));
     for (long i = 0; i < tries; i++) {
+        if ((i & 8191) == 8191)
+            uvgo_sleep(UVGO_MICROSECOND); /* a switch now and then: no
+                                             long-run report */
         int r = uvgo_select_try(c, NTOK);
         if (r == UVGO_EAGAIN) {
             none++;

@@ -1,6 +1,5 @@
 /* test-sync.c: Go's sync package for tasks (Mutex, RWMutex, WaitGroup,
  * Once, Cond, Pool), rule by rule, plus stress across workers. */
-#include <sched.h>
 #include <stdatomic.h>
 
 #include "test.h"
@@ -707,7 +706,7 @@ static struct {
     uvgo_wg_t wg;
     long n;
     uvgo_ctx_t *ctx[WG_RACE_MAX];
-    atomic_long published;  /* iterations whose context is in ctx[] */
+    uvgo_chan_t *go;        /* the waiter to the doner: ctx[i] is set */
     atomic_long gave_up, waited;
 } wr;
 
@@ -728,7 +727,7 @@ static void *wg_race_waiter(void *arg)
         ASSERT_OK(uvgo_ctx_with_cancel(&c, NULL));
         wr.ctx[i] = uvgo_ctx_retain(c); /* the doner's reference */
         ASSERT_OK(uvgo_wg_add(&wr.wg, 1));
-        atomic_store(&wr.published, i + 1);
+        ASSERT_OK(uvgo_chan_send(wr.go, &i, sizeof i));
         int r = uvgo_wg_wait_ctx(&wr.wg, c);
         if (r == UVGO_ECANCELED)
             atomic_fetch_add(&wr.gave_up, 1);
@@ -747,9 +746,9 @@ static void *wg_race_doner(void *arg)
 {
     uint64_t seed = (uint64_t)uvgo_now();
     (void)arg;
-    for (long i = 0; i < wr.n; i++) {
-        while (atomic_load(&wr.published) <= i)
-            sched_yield(); /* the CPU, to the other tests running */
+    for (long i = 0, j; i < wr.n; i++) {
+        ASSERT_OK(uvgo_chan_recv(wr.go, &j, sizeof j, NULL));
+        ASSERT_EQ(j, i);
         spin_for(&seed, 2000);
         uvgo_ctx_cancel(wr.ctx[i]);
         spin_for(&seed, 2000);
@@ -765,6 +764,7 @@ static void wg_wait_ctx_giving_up_races_done_without_false_misuse(void)
     uvgo_task_opts_t on1 = {.worker = 2, .flags = UVGO_TASK_PINNED};
     uvgo_task_t *w, *d;
     wr.n = test_scale(WG_RACE_MAX, 10000);
+    ASSERT_OK(uvgo_chan_make(&wr.go, sizeof(long), 1));
     ASSERT_OK(uvgo_task_spawn(&w, wg_race_waiter, NULL, &on0));
     ASSERT_OK(uvgo_task_spawn(&d, wg_race_doner, NULL, &on1));
     test_join(w);
@@ -772,6 +772,7 @@ static void wg_wait_ctx_giving_up_races_done_without_false_misuse(void)
     ASSERT_EQ(atomic_load(&wr.gave_up) + atomic_load(&wr.waited), wr.n);
     printf("# %ld waits gave up, %ld returned 0\n", atomic_load(&wr.gave_up),
            atomic_load(&wr.waited));
+    uvgo_chan_release(wr.go);
 }
 
 /* ---- Once ---------------------------------------------------------------- */
