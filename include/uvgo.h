@@ -9,6 +9,7 @@
  *   uvgo/signal.h   signals delivered into channels
  *   uvgo/sync.h     Mutex, RWMutex, WaitGroup, Once, Cond, Pool
  *   uvgo/xsync.h    semaphore, errgroup, singleflight, rate limiter
+ *   uvgo/metrics.h  runtime metrics: per-worker counters, latency
  *   uvgo/http.h     HTTP/1.1 server: handlers, mux, header maps (built when
  *                   llhttp is found: meson option http)
  */
@@ -19,6 +20,7 @@
 #include "uvgo/context.h"
 #include "uvgo/errno.h"
 #include "uvgo/http.h"
+#include "uvgo/metrics.h"
 #include "uvgo/task.h"
 #include "uvgo/signal.h"
 #include "uvgo/sync.h"

@@ -51,7 +51,7 @@ static void *run_job(void *arg)
     else if (!r.err)
         r.value = (long)j->id * j->ms;
     r.worker = uvgo_worker_id();
-    uvgo_chan_send(j->results, &r);
+    uvgo_chan_send(j->results, &r, sizeof r);
     return NULL;
 }
 
@@ -76,7 +76,7 @@ static void *main_task(void *arg)
     }
     for (int n = 0; n < JOBS; n++) {
         struct result r;
-        uvgo_chan_recv(results, &r, NULL);
+        uvgo_chan_recv(results, &r, sizeof r, NULL);
         if (r.err) {
             printf("job %d: cut off after %3lld ms: %s\n", r.id,
                    (long long)((uvgo_now() - t0) / MS), uvgo_strerror(r.err));
@@ -90,8 +90,7 @@ static void *main_task(void *arg)
     printf("%d jobs done, %d cut off, in %lld ms (their waits add up to "
            "%d ms); checksum %ld\n",
            JOBS - late, late, (long long)((uvgo_now() - t0) / MS), waits, sum);
-    uvgo_ctx_cancel(ctx);
-    uvgo_ctx_release(ctx);
+    uvgo_ctx_cancel_release(ctx);
     uvgo_chan_release(results);
     return NULL;
 }

@@ -30,7 +30,7 @@ static void *generate(void *arg)
 {
     struct stage *s = arg;
     for (long v = 1;; v++) {
-        if ((s->err = uvgo_chan_send_ctx(s->out, &v, ctx)))
+        if ((s->err = uvgo_chan_send_ctx(s->out, &v, sizeof v, ctx)))
             return NULL;
         s->count++;
     }
@@ -42,10 +42,10 @@ static void *transform(void *arg)
     struct stage *s = arg;
     long v;
     for (;;) {
-        if ((s->err = uvgo_chan_recv_ctx(s->in, &v, NULL, ctx)))
+        if ((s->err = uvgo_chan_recv_ctx(s->in, &v, sizeof v, NULL, ctx)))
             return NULL;
         v = v * v % 1000;
-        if ((s->err = uvgo_chan_send_ctx(s->out, &v, ctx)))
+        if ((s->err = uvgo_chan_send_ctx(s->out, &v, sizeof v, ctx)))
             return NULL;
         s->count++;
     }
@@ -58,7 +58,7 @@ static void *sink(void *arg)
     struct stage *s = arg;
     long v;
     for (;;) {
-        if ((s->err = uvgo_chan_recv_ctx(s->in, &v, NULL, ctx)))
+        if ((s->err = uvgo_chan_recv_ctx(s->in, &v, sizeof v, NULL, ctx)))
             return NULL;
         s->sum += v;
         s->count++;

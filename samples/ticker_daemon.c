@@ -43,7 +43,7 @@ static void *periodic(void *arg)
     uvgo_ticker_t *tk;
     uvgo_ticker_make(&tk, j->period);
     for (int n = 1;; n++) {
-        if (uvgo_chan_recv_ctx(uvgo_ticker_chan(tk), NULL, NULL, running) < 0)
+        if (uvgo_chan_recv_ctx(uvgo_ticker_chan(tk), NULL, 0, NULL, running) < 0)
             break;
         if (j->jitter && uvgo_sleep_ctx(rand() % j->jitter, working) < 0)
             break;
@@ -66,8 +66,7 @@ static void *fetcher(void *arg)
             uvgo_ctx_t *try_ctx;
             uvgo_ctx_with_timeout(&try_ctx, working, 200 * MS);
             int err = uvgo_sleep_ctx(n < 3 ? 500 * MS : 50 * MS, try_ctx);
-            uvgo_ctx_cancel(try_ctx);
-            uvgo_ctx_release(try_ctx);
+            uvgo_ctx_cancel_release(try_ctx);
             if (!err)
                 break;
             logf_("fetch %d: attempt %d failed (%s), retry in %lld ms", round,
@@ -124,7 +123,7 @@ static void *main_task(void *arg)
     for (;;) {
         uvgo_select_case_t c[2] = {
             UVGO_CASE_RECV(sigch, &sig),
-            UVGO_CASE_RECV(uvgo_timer_chan(debounce), NULL)};
+            UVGO_CASE_RECV_DISCARD(uvgo_timer_chan(debounce))};
         if (uvgo_select(c, 2) == 1) {
             logf_("reload: configuration reloaded");
             continue;

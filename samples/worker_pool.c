@@ -19,7 +19,7 @@
 
 #define JOBS 20
 #define WORKERS 4
-#define EJOB (-7) /* this sample's "job failed" error */
+#define EJOB UV_EIO /* this sample's "job failed": a libuv code */
 
 struct result {
     int job;
@@ -45,7 +45,7 @@ static void *producer(void *arg)
 {
     (void)arg;
     for (int job = 1; job <= JOBS; job++)
-        uvgo_chan_send(jobs, &job);
+        uvgo_chan_send(jobs, &job, sizeof job);
     uvgo_chan_close(jobs); /* the workers' range loops end */
     return NULL;
 }
@@ -57,7 +57,7 @@ static int worker(void *arg)
     UVGO_CHAN_RANGE(jobs, &job) {
         struct result r = {job, 0, 0};
         r.err = do_job(job, &r.value, NULL);
-        uvgo_chan_send(results, &r);
+        uvgo_chan_send(results, &r, sizeof r);
     }
     return 0;
 }
@@ -76,7 +76,7 @@ static void pool(void)
     for (int i = 0; i < WORKERS; i++)
         uvgo_errgroup_go(&g, worker, NULL);
     for (int i = 0; i < JOBS; i++) {
-        uvgo_chan_recv(results, &r, NULL);
+        uvgo_chan_recv(results, &r, sizeof r, NULL);
         if (r.err) {
             printf("pool: job %2d failed: %d\n", r.job, r.err);
             failed++;

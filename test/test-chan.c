@@ -19,7 +19,7 @@ static void *send_one(void *arg)
 {
     uvgo_chan_t *ch = arg;
     int v = 42;
-    int r = uvgo_chan_send(ch, &v);
+    int r = uvgo_chan_send(ch, &v, sizeof v);
     atomic_store(&sent_done, 1);
     return (void *)(intptr_t)r;
 }
@@ -33,7 +33,7 @@ static void unbuffered_send_completes_only_when_received(void)
     test_wait_blocked("chan send", 1);
     ASSERT_EQ(atomic_load(&sent_done), 0);
     ASSERT_EQ(uvgo_chan_len(ch), 0);
-    ASSERT_OK(uvgo_chan_recv(ch, &v, NULL));
+    ASSERT_OK(uvgo_chan_recv(ch, &v, sizeof v, NULL));
     ASSERT_EQ(v, 42);
     void *r;
     ASSERT_OK(uvgo_task_join(t, &r));
@@ -46,7 +46,7 @@ static void *send_four(void *arg)
 {
     uvgo_chan_t *ch = arg;
     int v = 4;
-    return (void *)(intptr_t)uvgo_chan_send(ch, &v);
+    return (void *)(intptr_t)uvgo_chan_send(ch, &v, sizeof v);
 }
 
 static void buffered_channel_is_fifo_and_blocks_only_when_full(void)
@@ -54,22 +54,22 @@ static void buffered_channel_is_fifo_and_blocks_only_when_full(void)
     uvgo_chan_t *ch = mk(sizeof(int), 3);
     uvgo_task_t *t;
     for (int i = 1; i <= 3; i++)
-        ASSERT_OK(uvgo_chan_send(ch, &i)); /* never blocks */
+        ASSERT_OK(uvgo_chan_send(ch, &i, sizeof i)); /* never blocks */
     ASSERT_EQ(uvgo_chan_len(ch), 3);
     ASSERT_EQ(uvgo_chan_cap(ch), 3);
     int x = 9;
-    ASSERT_ERR(uvgo_chan_try_send(ch, &x), UVGO_EAGAIN);
+    ASSERT_ERR(uvgo_chan_try_send(ch, &x, sizeof x), UVGO_EAGAIN);
     ASSERT_OK(uvgo_task_spawn(&t, send_four, ch, NULL));
     test_wait_blocked("chan send", 1);
     for (int want = 1; want <= 4; want++) {
         int v = 0, ok = 0;
-        ASSERT_OK(uvgo_chan_recv(ch, &v, &ok));
+        ASSERT_OK(uvgo_chan_recv(ch, &v, sizeof v, &ok));
         ASSERT_EQ(v, want);
         ASSERT_EQ(ok, 1);
     }
     ASSERT_OK(uvgo_task_join(t, NULL));
     int v;
-    ASSERT_ERR(uvgo_chan_try_recv(ch, &v, NULL), UVGO_EAGAIN);
+    ASSERT_ERR(uvgo_chan_try_recv(ch, &v, sizeof v, NULL), UVGO_EAGAIN);
     uvgo_chan_release(ch);
 }
 
@@ -78,7 +78,7 @@ static uvgo_chan_t *order_ch;
 static void *send_id(void *arg)
 {
     int v = (int)(intptr_t)arg;
-    ASSERT_OK(uvgo_chan_send(order_ch, &v));
+    ASSERT_OK(uvgo_chan_send(order_ch, &v, sizeof v));
     return NULL;
 }
 
@@ -86,7 +86,7 @@ static void *recv_into(void *arg)
 {
     int v = -1;
     (void)arg;
-    ASSERT_OK(uvgo_chan_recv(order_ch, &v, NULL));
+    ASSERT_OK(uvgo_chan_recv(order_ch, &v, sizeof v, NULL));
     return (void *)(intptr_t)v;
 }
 
@@ -100,7 +100,7 @@ static void waiting_senders_are_served_in_arrival_order(void)
     }
     for (int i = 0; i < 6; i++) {
         int v = -1;
-        ASSERT_OK(uvgo_chan_recv(order_ch, &v, NULL));
+        ASSERT_OK(uvgo_chan_recv(order_ch, &v, sizeof v, NULL));
         ASSERT_EQ(v, i);
     }
     for (int i = 0; i < 6; i++)
@@ -117,7 +117,7 @@ static void waiting_receivers_are_served_in_arrival_order(void)
         test_wait_blocked("chan receive", i + 1);
     }
     for (int i = 0; i < 6; i++)
-        ASSERT_OK(uvgo_chan_send(order_ch, &i));
+        ASSERT_OK(uvgo_chan_send(order_ch, &i, sizeof i));
     for (int i = 0; i < 6; i++) {
         void *r;
         ASSERT_OK(uvgo_task_join(t[i], &r));
@@ -133,7 +133,7 @@ static void *recv_expect_closed(void *arg)
     uvgo_chan_t *ch = arg;
     long v = -1;
     int ok = 7;
-    ASSERT_ERR(uvgo_chan_recv(ch, &v, &ok), UVGO_ECLOSED);
+    ASSERT_ERR(uvgo_chan_recv(ch, &v, sizeof v, &ok), UVGO_ECLOSED);
     ASSERT_EQ(ok, 0);
     ASSERT_EQ(v, 0);
     return NULL;
@@ -156,7 +156,7 @@ static void *send_expect_closed(void *arg)
 {
     uvgo_chan_t *ch = arg;
     int v = 99;
-    ASSERT_ERR(uvgo_chan_send(ch, &v), UVGO_ECLOSED);
+    ASSERT_ERR(uvgo_chan_send(ch, &v, sizeof v), UVGO_ECLOSED);
     return NULL;
 }
 
@@ -165,7 +165,7 @@ static void close_fails_blocked_senders_and_loses_nothing(void)
     uvgo_chan_t *ch = mk(sizeof(int), 1);
     uvgo_task_t *t[3];
     int one = 1, v = 0, ok = 0;
-    ASSERT_OK(uvgo_chan_send(ch, &one));
+    ASSERT_OK(uvgo_chan_send(ch, &one, sizeof one));
     for (int i = 0; i < 3; i++)
         ASSERT_OK(uvgo_task_spawn(&t[i], send_expect_closed, ch, NULL));
     test_wait_blocked("chan send", 3);
@@ -174,10 +174,10 @@ static void close_fails_blocked_senders_and_loses_nothing(void)
         ASSERT_OK(uvgo_task_join(t[i], NULL));
     /* The value buffered before the close is still there; the blocked
      * senders' values never entered. */
-    ASSERT_OK(uvgo_chan_recv(ch, &v, &ok));
+    ASSERT_OK(uvgo_chan_recv(ch, &v, sizeof v, &ok));
     ASSERT_EQ(v, 1);
     ASSERT_EQ(ok, 1);
-    ASSERT_ERR(uvgo_chan_recv(ch, &v, &ok), UVGO_ECLOSED);
+    ASSERT_ERR(uvgo_chan_recv(ch, &v, sizeof v, &ok), UVGO_ECLOSED);
     ASSERT_EQ(ok, 0);
     uvgo_chan_release(ch);
 }
@@ -186,20 +186,20 @@ static void recv_from_closed_chan_drains_then_returns_zero_value(void)
 {
     uvgo_chan_t *ch = mk(sizeof(int), 4);
     for (int i = 1; i <= 3; i++)
-        ASSERT_OK(uvgo_chan_send(ch, &i));
+        ASSERT_OK(uvgo_chan_send(ch, &i, sizeof i));
     ASSERT_OK(uvgo_chan_close(ch));
     for (int i = 1; i <= 3; i++) {
         int v = 0;
-        ASSERT_OK(uvgo_chan_recv(ch, &v, NULL));
+        ASSERT_OK(uvgo_chan_recv(ch, &v, sizeof v, NULL));
         ASSERT_EQ(v, i);
     }
     for (int k = 0; k < 3; k++) { /* never blocks again */
         int v = 5, ok = 5;
-        ASSERT_ERR(uvgo_chan_recv(ch, &v, &ok), UVGO_ECLOSED);
+        ASSERT_ERR(uvgo_chan_recv(ch, &v, sizeof v, &ok), UVGO_ECLOSED);
         ASSERT_EQ(v, 0);
         ASSERT_EQ(ok, 0);
         v = 5;
-        ASSERT_ERR(uvgo_chan_try_recv(ch, &v, &ok), UVGO_ECLOSED);
+        ASSERT_ERR(uvgo_chan_try_recv(ch, &v, sizeof v, &ok), UVGO_ECLOSED);
         ASSERT_EQ(v, 0);
     }
     uvgo_chan_release(ch);
@@ -210,8 +210,8 @@ static void send_on_or_close_of_closed_chan_returns_eclosed(void)
     uvgo_chan_t *ch = mk(sizeof(int), 2);
     int v = 1;
     ASSERT_OK(uvgo_chan_close(ch));
-    ASSERT_ERR(uvgo_chan_send(ch, &v), UVGO_ECLOSED);
-    ASSERT_ERR(uvgo_chan_try_send(ch, &v), UVGO_ECLOSED);
+    ASSERT_ERR(uvgo_chan_send(ch, &v, sizeof v), UVGO_ECLOSED);
+    ASSERT_ERR(uvgo_chan_try_send(ch, &v, sizeof v), UVGO_ECLOSED);
     ASSERT_ERR(uvgo_chan_close(ch), UVGO_ECLOSED);
     ASSERT_EQ(uvgo_chan_len(ch), 0); /* nothing got in */
     ASSERT_ERR(uvgo_chan_close(NULL), UVGO_EINVAL);
@@ -223,7 +223,7 @@ static void range_loop_ends_when_closed_and_drained(void)
     uvgo_chan_t *ch = mk(sizeof(int), 10);
     int v, sum = 0, n = 0;
     for (int i = 1; i <= 10; i++)
-        ASSERT_OK(uvgo_chan_send(ch, &i));
+        ASSERT_OK(uvgo_chan_send(ch, &i, sizeof i));
     uvgo_chan_close(ch);
     UVGO_CHAN_RANGE(ch, &v) {
         sum += v;
@@ -241,8 +241,8 @@ static void nil_chan_is_never_ready_and_has_no_length(void)
     int v = 1;
     ASSERT_EQ(uvgo_chan_len(NULL), 0);
     ASSERT_EQ(uvgo_chan_cap(NULL), 0);
-    ASSERT_ERR(uvgo_chan_try_send(NULL, &v), UVGO_EAGAIN);
-    ASSERT_ERR(uvgo_chan_try_recv(NULL, &v, NULL), UVGO_EAGAIN);
+    ASSERT_ERR(uvgo_chan_try_send(NULL, &v, sizeof v), UVGO_EAGAIN);
+    ASSERT_ERR(uvgo_chan_try_recv(NULL, &v, sizeof v, NULL), UVGO_EAGAIN);
     ASSERT(uvgo_chan_retain(NULL) == NULL);
     uvgo_chan_release(NULL);
 }
@@ -251,7 +251,7 @@ static void *recv_nil(void *arg)
 {
     int v;
     (void)arg;
-    uvgo_chan_recv(NULL, &v, NULL);
+    uvgo_chan_recv(NULL, &v, sizeof v, NULL);
     return NULL;
 }
 
@@ -260,25 +260,25 @@ static void nil_chan_send_and_receive_block_forever(void)
     int v = 1;
     uvgo_task_opts_t o = {.name = "nil-receiver"};
     ASSERT_OK(uvgo_task_spawn(NULL, recv_nil, NULL, &o));
-    uvgo_chan_send(NULL, &v);
+    uvgo_chan_send(NULL, &v, sizeof v);
 }
 
 static void zero_size_and_large_elements_move_whole(void)
 {
     uvgo_chan_t *sig = mk(0, 2), *big = mk(1000, 1);
     char out[1000], in[1000];
-    ASSERT_OK(uvgo_chan_send(sig, NULL));
-    ASSERT_OK(uvgo_chan_send(sig, NULL));
+    ASSERT_OK(uvgo_chan_send(sig, NULL, 0));
+    ASSERT_OK(uvgo_chan_send(sig, NULL, 0));
     ASSERT_EQ(uvgo_chan_len(sig), 2);
-    ASSERT_OK(uvgo_chan_recv(sig, NULL, NULL));
+    ASSERT_OK(uvgo_chan_recv(sig, NULL, 0, NULL));
     for (int i = 0; i < 1000; i++)
         out[i] = (char)(i * 7);
-    ASSERT_OK(uvgo_chan_send(big, out));
+    ASSERT_OK(uvgo_chan_send(big, out, sizeof out));
     memset(in, 0, sizeof in);
-    ASSERT_OK(uvgo_chan_recv(big, in, NULL));
+    ASSERT_OK(uvgo_chan_recv(big, in, sizeof in, NULL));
     ASSERT(memcmp(in, out, sizeof in) == 0);
-    ASSERT_OK(uvgo_chan_send(big, out));
-    ASSERT_OK(uvgo_chan_recv(big, NULL, NULL)); /* discarded */
+    ASSERT_OK(uvgo_chan_send(big, out, sizeof out));
+    ASSERT_OK(uvgo_chan_recv(big, NULL, 0, NULL)); /* discarded */
     uvgo_chan_release(sig);
     uvgo_chan_release(big);
 }
@@ -290,8 +290,8 @@ static void channel_calls_reject_bad_arguments(void)
     ASSERT_ERR(uvgo_chan_make(&ch, UVGO_CHAN_ELEM_MAX + 1, 0), UVGO_EINVAL);
     ASSERT_ERR(uvgo_chan_make(&ch, 4, UVGO_CHAN_CAP_MAX + 1), UVGO_EINVAL);
     ch = mk(4, 1);
-    ASSERT_ERR(uvgo_chan_send(ch, NULL), UVGO_EINVAL);
-    ASSERT_ERR(uvgo_chan_try_send(ch, NULL), UVGO_EINVAL);
+    ASSERT_ERR(uvgo_chan_send(ch, NULL, 0), UVGO_EINVAL);
+    ASSERT_ERR(uvgo_chan_try_send(ch, NULL, 0), UVGO_EINVAL);
     uvgo_chan_release(ch);
 }
 
@@ -300,15 +300,15 @@ static void channel_calls_outside_a_task(void)
     uvgo_chan_t *ch = mk(sizeof(int), 1);
     int v = 3, out = 0, ok = 0;
     /* Blocking forms need a task; non-blocking ones work anywhere. */
-    ASSERT_ERR(uvgo_chan_send(ch, &v), UVGO_ENOTTASK);
-    ASSERT_ERR(uvgo_chan_recv(ch, &v, NULL), UVGO_ENOTTASK);
+    ASSERT_ERR(uvgo_chan_send(ch, &v, sizeof v), UVGO_ENOTTASK);
+    ASSERT_ERR(uvgo_chan_recv(ch, &v, sizeof v, NULL), UVGO_ENOTTASK);
     uvgo_select_case_t c[1] = {UVGO_CASE_RECV(ch, &out)};
     ASSERT_ERR(uvgo_select(c, 1), UVGO_ENOTTASK);
-    ASSERT_OK(uvgo_chan_try_send(ch, &v));
+    ASSERT_OK(uvgo_chan_try_send(ch, &v, sizeof v));
     ASSERT_ERR(uvgo_select_try(c, 1), 0);
     ASSERT_EQ(out, 3);
     ASSERT_EQ(c[0].ok, 1);
-    ASSERT_ERR(uvgo_chan_try_recv(ch, &out, &ok), UVGO_EAGAIN);
+    ASSERT_ERR(uvgo_chan_try_recv(ch, &out, sizeof out, &ok), UVGO_EAGAIN);
     uvgo_chan_release(ch);
 }
 
@@ -318,7 +318,7 @@ static void *recv_then_release(void *arg)
 {
     uvgo_chan_t *ch = arg;
     int v = 0;
-    ASSERT_OK(uvgo_chan_recv(ch, &v, NULL));
+    ASSERT_OK(uvgo_chan_recv(ch, &v, sizeof v, NULL));
     return (void *)(intptr_t)v;
 }
 
@@ -327,7 +327,7 @@ static void *send_late_and_close(void *arg)
     uvgo_chan_t *ch = arg; /* a reference of its own */
     int v = 17;
     uvgo_sleep(5 * UVGO_MILLISECOND);
-    ASSERT_OK(uvgo_chan_send(ch, &v));
+    ASSERT_OK(uvgo_chan_send(ch, &v, sizeof v));
     uvgo_chan_close(ch);
     uvgo_chan_release(ch);
     return NULL;
@@ -352,7 +352,7 @@ static void *foreign_sender(void *arg)
 {
     uvgo_chan_t *ch = arg;
     for (int i = 0; i < 1000; i++) {
-        while (uvgo_chan_try_send(ch, &i) == UVGO_EAGAIN)
+        while (uvgo_chan_try_send(ch, &i, sizeof i) == UVGO_EAGAIN)
             sched_yield();
     }
     uvgo_chan_close(ch);
@@ -388,7 +388,7 @@ static void *produce_payloads(void *arg)
         struct payload *p = malloc(sizeof *p);
         for (int k = 0; k < 64; k++)
             p->a[k] = i * 64 + k; /* plain writes, published by the send */
-        ASSERT_OK(uvgo_chan_send(ch, &p));
+        ASSERT_OK(uvgo_chan_send(ch, &p, sizeof p));
     }
     uvgo_chan_close(ch);
     return NULL;
@@ -422,7 +422,7 @@ static void *write_then_receive(void *arg)
     uvgo_chan_t *ch = arg;
     for (int i = 1; i <= 200; i++) {
         written_before_receive = i; /* a plain write */
-        ASSERT_OK(uvgo_chan_recv(ch, NULL, NULL));
+        ASSERT_OK(uvgo_chan_recv(ch, NULL, 0, NULL));
     }
     return NULL;
 }
@@ -437,7 +437,7 @@ static void unbuffered_receive_happens_before_the_send_completes(void)
     uvgo_task_t *t;
     ASSERT_OK(uvgo_task_spawn(&t, write_then_receive, ch, &o));
     for (int i = 1; i <= 200; i++) {
-        ASSERT_OK(uvgo_chan_send(ch, NULL));
+        ASSERT_OK(uvgo_chan_send(ch, NULL, 0));
         ASSERT_GE(written_before_receive, i);
     }
     ASSERT_OK(uvgo_task_join(t, NULL));
@@ -450,14 +450,14 @@ static void *limited_worker(void *arg)
 {
     uvgo_chan_t *sem = arg;
     int token = 0;
-    ASSERT_OK(uvgo_chan_send(sem, &token)); /* acquire */
+    ASSERT_OK(uvgo_chan_send(sem, &token, sizeof token)); /* acquire */
     int now = atomic_fetch_add(&inside, 1) + 1;
     int m = atomic_load(&max_inside);
     while (now > m && !atomic_compare_exchange_weak(&max_inside, &m, now))
         ;
     uvgo_sleep(UVGO_MILLISECOND);
     atomic_fetch_sub(&inside, 1);
-    ASSERT_OK(uvgo_chan_recv(sem, NULL, NULL)); /* release */
+    ASSERT_OK(uvgo_chan_recv(sem, NULL, 0, NULL)); /* release */
     return NULL;
 }
 
@@ -482,7 +482,7 @@ static void select_takes_a_ready_case_or_the_default(void)
     int x = 0, y = 0, seven = 7;
     uvgo_select_case_t c[2] = {UVGO_CASE_RECV(a, &x), UVGO_CASE_RECV(b, &y)};
     ASSERT_ERR(uvgo_select_try(c, 2), UVGO_EAGAIN); /* default */
-    ASSERT_OK(uvgo_chan_send(b, &seven));
+    ASSERT_OK(uvgo_chan_send(b, &seven, sizeof seven));
     ASSERT_EQ(uvgo_select(c, 2), 1);
     ASSERT_EQ(y, 7);
     ASSERT_EQ(c[1].ok, 1);
@@ -496,7 +496,7 @@ static void *send_after(void *arg)
     uvgo_chan_t *ch = arg;
     int v = 5;
     uvgo_sleep(3 * UVGO_MILLISECOND);
-    ASSERT_OK(uvgo_chan_send(ch, &v));
+    ASSERT_OK(uvgo_chan_send(ch, &v, sizeof v));
     return NULL;
 }
 
@@ -511,8 +511,8 @@ static void select_blocks_until_a_case_is_ready_and_losers_consume_nothing(void)
     ASSERT_EQ(y, 5);
     ASSERT_OK(uvgo_task_join(t, NULL));
     /* Our waiter on `a` is gone: nobody receives there now. */
-    ASSERT_ERR(uvgo_chan_try_send(a, &v), UVGO_EAGAIN);
-    ASSERT_ERR(uvgo_chan_try_send(b, &v), UVGO_EAGAIN);
+    ASSERT_ERR(uvgo_chan_try_send(a, &v, sizeof v), UVGO_EAGAIN);
+    ASSERT_ERR(uvgo_chan_try_send(b, &v, sizeof v), UVGO_EAGAIN);
     uvgo_chan_release(a);
     uvgo_chan_release(b);
 }
@@ -521,7 +521,7 @@ static void *send_value(void *arg)
 {
     uvgo_chan_t *ch = arg;
     int v = 1;
-    return (void *)(intptr_t)uvgo_chan_send(ch, &v);
+    return (void *)(intptr_t)uvgo_chan_send(ch, &v, sizeof v);
 }
 
 static void select_commits_exactly_one_of_several_ready_cases(void)
@@ -539,7 +539,7 @@ static void select_commits_exactly_one_of_several_ready_cases(void)
     /* The other sender is still blocked, its value still there. */
     test_wait_blocked("chan send", 1);
     int v = 0;
-    ASSERT_OK(uvgo_chan_recv(i == 0 ? b : a, &v, NULL));
+    ASSERT_OK(uvgo_chan_recv(i == 0 ? b : a, &v, sizeof v, NULL));
     ASSERT_EQ(v, 1);
     ASSERT_OK(uvgo_task_join(ta, NULL));
     ASSERT_OK(uvgo_task_join(tb, NULL));
@@ -555,7 +555,7 @@ static void select_chooses_uniformly_among_ready_cases(void)
     const int rounds = 30000;
     for (int k = 0; k < 3; k++) {
         ch[k] = mk(sizeof(int), 1);
-        ASSERT_OK(uvgo_chan_send(ch[k], &k));
+        ASSERT_OK(uvgo_chan_send(ch[k], &k, sizeof k));
         c[k] = (uvgo_select_case_t)UVGO_CASE_RECV(ch[k], &v[k]);
     }
     for (int r = 0; r < rounds; r++) {
@@ -563,7 +563,7 @@ static void select_chooses_uniformly_among_ready_cases(void)
         ASSERT(i >= 0 && i < 3);
         ASSERT_EQ(v[i], i);
         counts[i]++;
-        ASSERT_OK(uvgo_chan_send(ch[i], &i)); /* all three ready again */
+        ASSERT_OK(uvgo_chan_send(ch[i], &i, sizeof i)); /* all three ready again */
     }
     /* Binomial(30000, 1/3): sd ~82; +-600 is over 7 sd. */
     for (int k = 0; k < 3; k++) {
@@ -580,7 +580,7 @@ static void select_mixes_sends_receives_closed_and_nil_cases(void)
     uvgo_chan_t *full = mk(sizeof(int), 1), *empty = mk(sizeof(int), 1);
     uvgo_chan_t *closed = mk(sizeof(int), 0), *space = mk(sizeof(int), 1);
     int v = 0, one = 1, z = 5;
-    ASSERT_OK(uvgo_chan_send(full, &one));
+    ASSERT_OK(uvgo_chan_send(full, &one, sizeof one));
     ASSERT_OK(uvgo_chan_close(closed));
 
     /* Only the send into `space` and the receive from `closed` can go. */
@@ -595,7 +595,7 @@ static void select_mixes_sends_receives_closed_and_nil_cases(void)
         if (i == 3) {
             ASSERT_EQ(c[3].ok, 1);
             seen_send++;
-            ASSERT_OK(uvgo_chan_recv(space, NULL, NULL));
+            ASSERT_OK(uvgo_chan_recv(space, NULL, 0, NULL));
         } else {
             ASSERT_EQ(c[4].ok, 0);
             ASSERT_EQ(z, 0);
@@ -645,7 +645,7 @@ static void close_wakes_a_blocked_select(void)
     ASSERT_OK(uvgo_task_join(t, &r));
     ASSERT_EQ((intptr_t)r, 1);
     int v = 1;
-    ASSERT_ERR(uvgo_chan_try_send(chs[0], &v), UVGO_EAGAIN);
+    ASSERT_ERR(uvgo_chan_try_send(chs[0], &v, sizeof v), UVGO_EAGAIN);
     uvgo_chan_release(chs[0]);
     uvgo_chan_release(chs[1]);
 }
@@ -655,7 +655,7 @@ static void *sender_to(void *arg)
     uvgo_chan_t *ch = arg;
     int v = 77;
     uvgo_sleep(2 * UVGO_MILLISECOND);
-    ASSERT_OK(uvgo_chan_send(ch, &v));
+    ASSERT_OK(uvgo_chan_send(ch, &v, sizeof v));
     return NULL;
 }
 
@@ -678,18 +678,63 @@ static void select_with_many_and_duplicate_cases(void)
     ASSERT_OK(uvgo_task_join(t, NULL));
     int x = 1;
     for (int k = 0; k < N; k++) {
-        ASSERT_ERR(uvgo_chan_try_send(ch[k], &x), UVGO_EAGAIN);
+        ASSERT_ERR(uvgo_chan_try_send(ch[k], &x, sizeof x), UVGO_EAGAIN);
         uvgo_chan_release(ch[k]);
     }
+}
+
+/* A size that is not the element size never reaches the buffer: the call
+ * fails before it reads or writes the caller's object, in every form. */
+static void size_mismatch_is_einval_for_send_receive_and_select(void)
+{
+    uvgo_chan_t *ch = mk(sizeof(int64_t), 2);
+    uvgo_ctx_t *ctx;
+    int32_t small = 7;
+    int64_t v = 9, got = 0;
+    char big[16] = {0};
+    int ok = -1;
+
+    ASSERT_OK(uvgo_ctx_with_cancel(&ctx, NULL));
+    ASSERT_ERR(uvgo_chan_send(ch, &small, sizeof small), UVGO_EINVAL);
+    ASSERT_ERR(uvgo_chan_try_send(ch, &small, sizeof small), UVGO_EINVAL);
+    ASSERT_ERR(uvgo_chan_send_ctx(ch, &small, sizeof small, ctx), UVGO_EINVAL);
+    ASSERT_ERR(uvgo_chan_send(ch, big, sizeof big), UVGO_EINVAL);
+    ASSERT_EQ(uvgo_chan_len(ch), 0);
+    ASSERT_OK(uvgo_chan_send(ch, &v, sizeof v));
+
+    ASSERT_ERR(uvgo_chan_recv(ch, &small, sizeof small, &ok), UVGO_EINVAL);
+    ASSERT_ERR(uvgo_chan_try_recv(ch, big, sizeof big, NULL), UVGO_EINVAL);
+    ASSERT_ERR(uvgo_chan_recv_ctx(ch, &small, sizeof small, NULL, ctx),
+               UVGO_EINVAL);
+    ASSERT_EQ(small, 7);
+    ASSERT_EQ(big[0], 0);
+    ASSERT_EQ(uvgo_chan_len(ch), 1); /* nothing was taken */
+
+    uvgo_select_case_t r[1] = {UVGO_CASE_RECV(ch, &small)};
+    ASSERT_ERR(uvgo_select(r, 1), UVGO_EINVAL);
+    ASSERT_ERR(uvgo_select_try(r, 1), UVGO_EINVAL);
+    ASSERT_ERR(uvgo_select_ctx(r, 1, ctx), UVGO_EINVAL);
+    uvgo_select_case_t s[1] = {UVGO_CASE_SEND(ch, &small)};
+    ASSERT_ERR(uvgo_select(s, 1), UVGO_EINVAL);
+    ASSERT_EQ(uvgo_chan_len(ch), 1);
+
+    /* The right sizes still work, and a receive may discard. */
+    uvgo_select_case_t good[1] = {UVGO_CASE_RECV(ch, &got)};
+    ASSERT_EQ(uvgo_select(good, 1), 0);
+    ASSERT_EQ(got, 9);
+    ASSERT_OK(uvgo_chan_send(ch, &v, sizeof v));
+    ASSERT_OK(uvgo_chan_recv(ch, NULL, 0, NULL));
+    uvgo_ctx_cancel_release(ctx);
+    uvgo_chan_release(ch);
 }
 
 static void select_rejects_bad_arguments(void)
 {
     uvgo_chan_t *ch = mk(sizeof(int), 1);
-    uvgo_select_case_t c[1] = {{ch, 3, NULL, 0}};
+    uvgo_select_case_t c[1] = {{ch, 3, NULL, 0, 0}};
     ASSERT_ERR(uvgo_select(NULL, 2), UVGO_EINVAL);
     ASSERT_ERR(uvgo_select(c, 1), UVGO_EINVAL); /* bad dir */
-    c[0] = (uvgo_select_case_t)UVGO_CASE_SEND(ch, NULL);
+    c[0] = (uvgo_select_case_t)UVGO_CASE_SEND_N(ch, NULL, 0);
     ASSERT_ERR(uvgo_select(c, 1), UVGO_EINVAL); /* nothing to send */
     ASSERT_ERR(uvgo_select(c, UVGO_SELECT_MAX + 1), UVGO_EINVAL);
     uvgo_chan_release(ch);
@@ -717,7 +762,7 @@ static void *stress_producer(void *arg)
     long id = atomic_fetch_add(&next_id, 1) % s->producers;
     for (long i = 0; i < s->per_producer; i++) {
         long v = id * s->per_producer + i + 1;
-        ASSERT_OK(uvgo_chan_send(s->ch, &v));
+        ASSERT_OK(uvgo_chan_send(s->ch, &v, sizeof v));
     }
     if (atomic_fetch_sub(&s->producers_left, 1) == 1)
         uvgo_chan_close(s->ch);
@@ -783,7 +828,7 @@ static void *race_sender(void *arg)
     struct race *r = arg;
     for (long i = 0;; i++) {
         long v = 1;
-        int e = uvgo_chan_send(r->ch, &v);
+        int e = uvgo_chan_send(r->ch, &v, sizeof v);
         if (e == UVGO_ECLOSED)
             return NULL;
         ASSERT_OK(e);
@@ -834,7 +879,7 @@ static void *sel_sender(void *arg)
     int k = atomic_fetch_add(&next, 1) % 4;
     for (long i = 0; i < s->per; i++) {
         long v = k * s->per + i;
-        ASSERT_OK(uvgo_chan_send(s->ch[k], &v));
+        ASSERT_OK(uvgo_chan_send(s->ch[k], &v, sizeof v));
     }
     return NULL;
 }
@@ -904,6 +949,7 @@ static const test_case_t cases[] = {
     CASE(close_wakes_a_blocked_select),
     CASE(select_with_many_and_duplicate_cases),
     CASE(select_rejects_bad_arguments),
+    CASE(size_mismatch_is_einval_for_send_receive_and_select),
     CASE_ABORTS(empty_select_blocks_forever, "deadlock|select (no cases)"),
     CASE_PROCS(stress_8_producers_8_consumers_unbuffered, 4),
     CASE_PROCS(stress_8_producers_8_consumers_buffered, 4),

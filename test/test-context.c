@@ -4,12 +4,12 @@
 #include "test.h"
 
 #define MS UVGO_MILLISECOND
-#define SLACK (test_scale(15, 60) * MS)
+#define SLACK TEST_SLACK
 
 static int is_closed(uvgo_chan_t *ch)
 {
     int ok = 1;
-    return uvgo_chan_try_recv(ch, NULL, &ok) == UVGO_ECLOSED && ok == 0;
+    return uvgo_chan_try_recv(ch, NULL, 0, &ok) == UVGO_ECLOSED && ok == 0;
 }
 
 static uvgo_ctx_t *with_cancel(uvgo_ctx_t *parent)
@@ -21,8 +21,21 @@ static uvgo_ctx_t *with_cancel(uvgo_ctx_t *parent)
 
 static void done(uvgo_ctx_t *c)
 {
-    uvgo_ctx_cancel(c);
+    uvgo_ctx_cancel_release(c);
+}
+
+/* The owner's "defer cancel()": the context and its descendants end, and
+ * a child that still holds the parent keeps it readable. */
+static void cancel_release_cancels_and_drops_the_reference(void)
+{
+    uvgo_ctx_t *p = with_cancel(NULL), *c = with_cancel(p);
+    uvgo_ctx_retain(p);
+    uvgo_ctx_cancel_release(p);
+    ASSERT_ERR(uvgo_ctx_err(p), UVGO_ECANCELED);
+    ASSERT_ERR(uvgo_ctx_err(c), UVGO_ECANCELED);
+    uvgo_ctx_release(p);
     uvgo_ctx_release(c);
+    uvgo_ctx_cancel_release(NULL);
 }
 
 static void background_is_never_done_and_has_nothing(void)
@@ -92,7 +105,7 @@ static void deadline_fires_with_etimedout_and_err_never_changes(void)
     ASSERT_OK(uvgo_ctx_with_timeout(&c, NULL, 20 * MS));
     ASSERT_EQ(uvgo_ctx_deadline(c, &d), 1);
     ASSERT_GE(d, t0 + 20 * MS);
-    ASSERT_OK(uvgo_chan_recv(uvgo_ctx_done(c), NULL, NULL) == UVGO_ECLOSED
+    ASSERT_OK(uvgo_chan_recv(uvgo_ctx_done(c), NULL, 0, NULL) == UVGO_ECLOSED
                   ? 0
                   : -1);
     int64_t took = uvgo_now() - t0;
@@ -115,7 +128,7 @@ static void child_deadline_is_never_later_than_parents(void)
     ASSERT_OK(uvgo_ctx_with_deadline(&early, p, now + 10 * MS));
     ASSERT_EQ(uvgo_ctx_deadline(early, &d), 1);
     ASSERT_EQ(d, now + 10 * MS);
-    uvgo_chan_recv(uvgo_ctx_done(c), NULL, NULL);
+    uvgo_chan_recv(uvgo_ctx_done(c), NULL, 0, NULL);
     ASSERT_ERR(uvgo_ctx_err(c), UVGO_ETIMEDOUT); /* via the parent */
     ASSERT_GE(uvgo_now() - now, 30 * MS);
     done(early);
@@ -184,7 +197,7 @@ static void deadline_cause_is_set_only_by_the_deadline(void)
 {
     uvgo_ctx_t *d, *x;
     ASSERT_OK(uvgo_ctx_with_timeout_cause(&d, NULL, 5 * MS, -777));
-    uvgo_chan_recv(uvgo_ctx_done(d), NULL, NULL);
+    uvgo_chan_recv(uvgo_ctx_done(d), NULL, 0, NULL);
     ASSERT_ERR(uvgo_ctx_err(d), UVGO_ETIMEDOUT);
     ASSERT_EQ(uvgo_ctx_cause(d), -777);
     ASSERT_OK(uvgo_ctx_with_deadline_cause(&x, NULL, uvgo_now() + UVGO_HOUR,
@@ -261,7 +274,7 @@ static atomic_int woke;
 static void *wait_done(void *arg)
 {
     uvgo_ctx_t *c = arg;
-    ASSERT_ERR(uvgo_chan_recv(uvgo_ctx_done(c), NULL, NULL), UVGO_ECLOSED);
+    ASSERT_ERR(uvgo_chan_recv(uvgo_ctx_done(c), NULL, 0, NULL), UVGO_ECLOSED);
     ASSERT_ERR(uvgo_ctx_err(c), UVGO_ECANCELED);
     atomic_fetch_add(&woke, 1);
     return NULL;
@@ -291,14 +304,14 @@ static void waits_return_the_context_error_and_change_nothing(void)
     ASSERT_OK(uvgo_chan_make(&ch, sizeof(int), 0));
     int64_t t0 = uvgo_now(); /* before the deadline is set: never late */
     ASSERT_OK(uvgo_ctx_with_timeout(&c, NULL, 5 * MS));
-    ASSERT_ERR(uvgo_chan_recv_ctx(ch, &v, &ok, c), UVGO_ETIMEDOUT);
+    ASSERT_ERR(uvgo_chan_recv_ctx(ch, &v, sizeof v, &ok, c), UVGO_ETIMEDOUT);
     ASSERT_GE(uvgo_now() - t0, 5 * MS);
     ASSERT_EQ(ok, 7);
     /* Nothing is left queued on the channel. */
     int one = 1;
-    ASSERT_ERR(uvgo_chan_try_send(ch, &one), UVGO_EAGAIN);
-    ASSERT_ERR(uvgo_chan_send_ctx(ch, &one, c), UVGO_ETIMEDOUT);
-    ASSERT_ERR(uvgo_chan_try_recv(ch, &v, NULL), UVGO_EAGAIN);
+    ASSERT_ERR(uvgo_chan_try_send(ch, &one, sizeof one), UVGO_EAGAIN);
+    ASSERT_ERR(uvgo_chan_send_ctx(ch, &one, sizeof one, c), UVGO_ETIMEDOUT);
+    ASSERT_ERR(uvgo_chan_try_recv(ch, &v, sizeof v, NULL), UVGO_EAGAIN);
     uvgo_select_case_t cs[1] = {UVGO_CASE_RECV(ch, &v)};
     ASSERT_ERR(uvgo_select_ctx(cs, 1, c), UVGO_ETIMEDOUT);
     ASSERT_ERR(uvgo_sleep_ctx(UVGO_HOUR, c), UVGO_ETIMEDOUT);
@@ -309,8 +322,8 @@ static void waits_return_the_context_error_and_change_nothing(void)
     uvgo_chan_release(ch);
     /* A NULL context is the plain wait. */
     ASSERT_OK(uvgo_chan_make(&ch, sizeof(int), 1));
-    ASSERT_OK(uvgo_chan_send_ctx(ch, &one, NULL));
-    ASSERT_OK(uvgo_chan_recv_ctx(ch, &v, &ok, NULL));
+    ASSERT_OK(uvgo_chan_send_ctx(ch, &one, sizeof one, NULL));
+    ASSERT_OK(uvgo_chan_recv_ctx(ch, &v, sizeof v, &ok, NULL));
     ASSERT_OK(uvgo_sleep_ctx(MS, NULL));
     uvgo_chan_release(ch);
 }
@@ -460,6 +473,7 @@ static void cancelling_a_big_tree_frees_it_all(void)
 
 static const test_case_t cases[] = {
     CASE(background_is_never_done_and_has_nothing),
+    CASE(cancel_release_cancels_and_drops_the_reference),
     CASE(cancel_closes_done_once_and_is_idempotent),
     CASE(cancel_propagates_down_never_up),
     CASE(deadline_fires_with_etimedout_and_err_never_changes),

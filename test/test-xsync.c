@@ -219,7 +219,7 @@ static int fail_second(void *arg)
 {
     int ok;
     (void)arg;
-    uvgo_chan_recv(uvgo_ctx_done(group_ctx), NULL, &ok);
+    uvgo_chan_recv(uvgo_ctx_done(group_ctx), NULL, 0, &ok);
     return -1020;
 }
 
@@ -239,7 +239,7 @@ static int wait_for_cancel(void *arg)
 {
     uvgo_ctx_t *c = arg;
     int ok = 1;
-    uvgo_chan_recv(uvgo_ctx_done(c), NULL, &ok);
+    uvgo_chan_recv(uvgo_ctx_done(c), NULL, 0, &ok);
     return uvgo_ctx_err(c);
 }
 
@@ -424,7 +424,7 @@ static void gate_open(void)
 static int gated_value(void *arg, void **val)
 {
     atomic_fetch_add(&runs, 1);
-    uvgo_chan_recv(gate, NULL, NULL);
+    uvgo_chan_recv(gate, NULL, 0, NULL);
     *val = arg;
     return 0;
 }
@@ -440,15 +440,15 @@ static void sflight_do_chan_delivers_one_result_and_never_closes(void)
     ASSERT_EQ(uvgo_chan_cap(a), 1);
     test_wait_blocked("chan receive", 1); /* fn runs in a task of its own */
     gate_open();
-    ASSERT_OK(uvgo_chan_recv(a, &ra, NULL));
-    ASSERT_OK(uvgo_chan_recv(b, &rb, NULL));
+    ASSERT_OK(uvgo_chan_recv(a, &ra, sizeof ra, NULL));
+    ASSERT_OK(uvgo_chan_recv(b, &rb, sizeof rb, NULL));
     ASSERT_EQ((intptr_t)ra.val, 5);
     ASSERT_EQ((intptr_t)rb.val, 5);
     ASSERT_EQ(ra.err, 0);
     ASSERT_EQ(ra.shared, 1);
     ASSERT_EQ(rb.shared, 1);
     ASSERT_EQ(atomic_load(&runs), 1);
-    ASSERT_ERR(uvgo_chan_try_recv(a, &ra, NULL), UVGO_EAGAIN); /* open */
+    ASSERT_ERR(uvgo_chan_try_recv(a, &ra, sizeof ra, NULL), UVGO_EAGAIN); /* open */
     uvgo_chan_release(a);
     uvgo_chan_release(b);
     uvgo_chan_release(gate);
@@ -516,7 +516,7 @@ static void sflight_many_keys_in_flight_each_get_their_own(void)
     gate_open();
     for (int i = 0; i < N; i++) {
         uvgo_sflight_result_t r;
-        ASSERT_OK(uvgo_chan_recv(ch[i], &r, NULL));
+        ASSERT_OK(uvgo_chan_recv(ch[i], &r, sizeof r, NULL));
         ASSERT_EQ((intptr_t)r.val, i);
         ASSERT_EQ(r.shared, 0);
         uvgo_chan_release(ch[i]);

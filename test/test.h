@@ -77,6 +77,15 @@ static inline long test_scale(long n, long sanitized)
 #endif
 }
 
+/* How late a timer may fire in a test before the test calls it a failure,
+ * in nanoseconds.  Every timing test reads uvgo_now() and compares against
+ * this one margin.  It holds on a loaded CI machine: 8 workers and a CPU hog
+ * on 2 cores, under TSan (5-20x slower), where a worker thread can wait
+ * tens of milliseconds for a CPU.  An idle machine is late by tens of
+ * microseconds (bench timers), so a bound this loose still catches a timer
+ * that waits for the wrong deadline or for some unrelated event. */
+#define TEST_SLACK (test_scale(60, 200) * UVGO_MILLISECOND)
+
 static inline int64_t test_now_ms(void)
 {
     return uvgo_now() / 1000000;

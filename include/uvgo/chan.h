@@ -18,6 +18,12 @@
  * (uvgo's deadlock report names the wait), it is never ready in a select, and
  * its len and cap are 0.
  *
+ * Sizes.  Every send and receive names the size of the caller's object
+ * (`uvgo_chan_send(ch, &v, sizeof v)`), and a size that is not the
+ * channel's element size is UVGO_EINVAL, so a channel never reads or
+ * writes past the caller's object.  The select-case macros supply sizeof
+ * themselves.
+ *
  * Ownership.  Channels are reference counted: uvgo_chan_make() returns one
  * reference, uvgo_chan_retain() adds one, uvgo_chan_release() drops one.  A
  * task blocked on a channel holds a reference of its own until it returns,
@@ -68,30 +74,35 @@ UVGO_EXTERN uvgo_chan_t *uvgo_chan_retain(uvgo_chan_t *ch);
  * ignored.  Owner: consumes one reference.  Thread: any. */
 UVGO_EXTERN void uvgo_chan_release(uvgo_chan_t *ch);
 
-/* Sends the elem_size bytes at `elem`, blocking until a receiver or buffer
+/* Sends the `size` bytes at `elem`, blocking until a receiver or buffer
  * space takes them.  Returns 0, UVGO_ECLOSED (closed before or while
- * waiting; nothing was sent), UVGO_EINVAL (NULL elem with a non-zero element
- * size) or UVGO_ENOTTASK outside a task.  A NULL channel blocks forever.
- * Owner: the bytes are copied.  Thread: any task. */
-UVGO_EXTERN int uvgo_chan_send(uvgo_chan_t *ch, const void *elem);
+ * waiting; nothing was sent), UVGO_EINVAL (size is not the element size,
+ * or NULL elem with a non-zero element size) or UVGO_ENOTTASK outside a
+ * task.  A NULL channel blocks forever.  Owner: the bytes are copied.
+ * Thread: any task. */
+UVGO_EXTERN int uvgo_chan_send(uvgo_chan_t *ch, const void *elem, size_t size);
 
-/* Receives one element into `elem` (NULL: discard it), blocking until one
- * is available.  Returns 0 with *ok = 1 for a value, or UVGO_ECLOSED with
- * *ok = 0 and `elem` zeroed once the channel is closed and drained.  `ok`
- * may be NULL.  UVGO_ENOTTASK outside a task.  A NULL channel blocks
- * forever.  Owner: the caller's buffer.  Thread: any task. */
-UVGO_EXTERN int uvgo_chan_recv(uvgo_chan_t *ch, void *elem, int *ok);
+/* Receives one element into the `size` bytes at `elem` (NULL: discard it;
+ * size is then ignored), blocking until one is available.  Returns 0 with
+ * *ok = 1 for a value, or UVGO_ECLOSED with *ok = 0 and `elem` zeroed once
+ * the channel is closed and drained.  `ok` may be NULL.  UVGO_EINVAL when
+ * size is not the element size, UVGO_ENOTTASK outside a task.  A NULL
+ * channel blocks forever.  Owner: the caller's buffer.  Thread: any task. */
+UVGO_EXTERN int uvgo_chan_recv(uvgo_chan_t *ch, void *elem, size_t size,
+                               int *ok);
 
 /* Non-blocking send: 0, UVGO_EAGAIN if it would block (a full buffer, no
  * receiver waiting, or a NULL channel), UVGO_ECLOSED, UVGO_EINVAL.
  * Owner: the bytes are copied.  Thread: any (tasks, loop callbacks, other
  * threads). */
-UVGO_EXTERN int uvgo_chan_try_send(uvgo_chan_t *ch, const void *elem);
+UVGO_EXTERN int uvgo_chan_try_send(uvgo_chan_t *ch, const void *elem,
+                                   size_t size);
 
 /* Non-blocking receive: 0 with a value, UVGO_EAGAIN if none is ready (or a
  * NULL channel), UVGO_ECLOSED (zeroed, *ok = 0) once closed and drained.
  * Owner: the caller's buffer.  Thread: any. */
-UVGO_EXTERN int uvgo_chan_try_recv(uvgo_chan_t *ch, void *elem, int *ok);
+UVGO_EXTERN int uvgo_chan_try_recv(uvgo_chan_t *ch, void *elem, size_t size,
+                                   int *ok);
 
 /* Closes the channel and wakes every blocked sender and receiver.  Returns
  * 0, UVGO_ECLOSED if it was already closed, or UVGO_EINVAL for NULL.
@@ -103,12 +114,13 @@ UVGO_EXTERN size_t uvgo_chan_len(uvgo_chan_t *ch);
 UVGO_EXTERN size_t uvgo_chan_cap(uvgo_chan_t *ch);
 
 /* Go's `for v := range ch`: runs the statement after it once per value
- * until the channel is closed and drained.
+ * until the channel is closed and drained.  `elem` is a typed pointer.
  *
  *     int v;
  *     UVGO_CHAN_RANGE(ch, &v) { sum += v; }
  */
-#define UVGO_CHAN_RANGE(ch, elem) while (uvgo_chan_recv((ch), (elem), NULL) == 0)
+#define UVGO_CHAN_RANGE(ch, elem)                                             \
+    while (uvgo_chan_recv((ch), (elem), sizeof *(elem), NULL) == 0)
 
 /* ------------------------------------------------------------------------ */
 /* Select                                                                   */
@@ -117,26 +129,39 @@ UVGO_EXTERN size_t uvgo_chan_cap(uvgo_chan_t *ch);
 enum { UVGO_SELECT_RECV = 1, UVGO_SELECT_SEND = 2 };
 
 /* One case of a select.  `elem` is the value to send, or where a received
- * value goes (NULL: discard).  On return, the chosen case's `ok` says how it
- * went: 1 a value moved; 0 the channel was closed (a receive got the zero
- * value; a send delivered nothing: Go would panic here).  Other cases'
- * fields are left alone. */
+ * value goes (NULL: discard), and `size` the size of that object (checked
+ * as for uvgo_chan_send and uvgo_chan_recv).  On return, the chosen case's
+ * `ok` says how it went: 1 a value moved; 0 the channel was closed (a
+ * receive got the zero value; a send delivered nothing: Go would panic
+ * here).  Other cases' fields are left alone. */
 typedef struct uvgo_select_case {
     uvgo_chan_t *chan; /* NULL: this case is never ready */
     int dir;           /* UVGO_SELECT_RECV or UVGO_SELECT_SEND */
     void *elem;
+    size_t size;
     int ok;
 } uvgo_select_case_t;
 
-#define UVGO_CASE_RECV(ch, elem) {(ch), UVGO_SELECT_RECV, (void *)(elem), 0}
-#define UVGO_CASE_SEND(ch, elem) {(ch), UVGO_SELECT_SEND, (void *)(elem), 0}
+/* Cases from a typed pointer (its pointee's size is the element size), from
+ * a pointer and an explicit size, and a receive that drops the value (Go's
+ * `case <-ch:`). */
+#define UVGO_CASE_RECV(ch, elem)                                              \
+    {(ch), UVGO_SELECT_RECV, (void *)(elem), sizeof *(elem), 0}
+#define UVGO_CASE_SEND(ch, elem)                                              \
+    {(ch), UVGO_SELECT_SEND, (void *)(elem), sizeof *(elem), 0}
+#define UVGO_CASE_RECV_N(ch, elem, size)                                      \
+    {(ch), UVGO_SELECT_RECV, (void *)(elem), (size), 0}
+#define UVGO_CASE_SEND_N(ch, elem, size)                                      \
+    {(ch), UVGO_SELECT_SEND, (void *)(elem), (size), 0}
+#define UVGO_CASE_RECV_DISCARD(ch) {(ch), UVGO_SELECT_RECV, NULL, 0, 0}
 
 /* Go's select: waits until one of the n cases can proceed, commits exactly
  * that one and returns its index.  When several are ready, each is chosen
  * with equal probability.  A case on a NULL channel never proceeds; with no
  * case that can ever proceed (n == 0, or only NULL channels) it blocks
  * forever.  Returns the index, UVGO_EINVAL (NULL cases with n > 0, a bad
- * dir, more than UVGO_SELECT_MAX cases) or UVGO_ENOTTASK outside a task.
+ * dir, a size that is not its channel's element size, more than
+ * UVGO_SELECT_MAX cases) or UVGO_ENOTTASK outside a task.
  * Owner: the caller's array; it must stay valid until the call returns.
  * Thread: any task. */
 UVGO_EXTERN int uvgo_select(uvgo_select_case_t *cases, size_t n);

@@ -91,6 +91,12 @@ UVGO_EXTERN int uvgo_ctx_without_cancel(uvgo_ctx_t **out, uvgo_ctx_t *parent);
  * not wait for anything.  Owner: no reference change.  Thread: any. */
 UVGO_EXTERN void uvgo_ctx_cancel(uvgo_ctx_t *ctx);
 
+/* uvgo_ctx_cancel() then uvgo_ctx_release(): what the owner of a context
+ * made for one piece of work does when that work is over (Go's
+ * `defer cancel()`).  NULL is ignored.  Owner: consumes one reference.
+ * Thread: any. */
+UVGO_EXTERN void uvgo_ctx_cancel_release(uvgo_ctx_t *ctx);
+
 /* Go's CancelCauseFunc: as uvgo_ctx_cancel, recording `cause` (0 records
  * UVGO_ECANCELED).  The first cancellation, here or from an ancestor, wins.
  * Thread: any. */
@@ -148,8 +154,10 @@ UVGO_EXTERN void uvgo_ctx_after_free(uvgo_ctx_after_t *a);
  * (UVGO_ECANCELED / UVGO_ETIMEDOUT) having changed nothing.  NULL ctx: the
  * plain form. */
 
-UVGO_EXTERN int uvgo_chan_send_ctx(uvgo_chan_t *ch, const void *elem, uvgo_ctx_t *ctx);
-UVGO_EXTERN int uvgo_chan_recv_ctx(uvgo_chan_t *ch, void *elem, int *ok, uvgo_ctx_t *ctx);
+UVGO_EXTERN int uvgo_chan_send_ctx(uvgo_chan_t *ch, const void *elem,
+                                   size_t size, uvgo_ctx_t *ctx);
+UVGO_EXTERN int uvgo_chan_recv_ctx(uvgo_chan_t *ch, void *elem, size_t size,
+                                   int *ok, uvgo_ctx_t *ctx);
 /* Returns the chosen case's index, or the context's error. */
 UVGO_EXTERN int uvgo_select_ctx(uvgo_select_case_t *cases, size_t n, uvgo_ctx_t *ctx);
 UVGO_EXTERN int uvgo_task_join_ctx(uvgo_task_t *task, void **result, uvgo_ctx_t *ctx);

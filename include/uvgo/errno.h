@@ -37,7 +37,8 @@
     XX(EEXIST, UV_EEXIST, "file already exists")                              \
     XX(EPERM, UV_EPERM, "operation not permitted")                            \
     XX(ECLOSED, -20001, "use of closed channel")                              \
-    XX(ENOTTASK, -20002, "operation must be called from a uvgo task")
+    XX(ENOTTASK, -20002, "operation must be called from a uvgo task")       \
+    XX(ELEAK, -20003, "tasks are still running (leaked)")
 
 typedef enum {
 #define UVGO_ERRNO_ENUM_(name, value, msg) UVGO_##name = (value),

@@ -20,17 +20,16 @@ int uvgo__wait_begin(uvgo_ctx_t *ctx, uvgo_chan_t **done)
     return 0;
 }
 
-int uvgo_chan_send_ctx(uvgo_chan_t *ch, const void *elem, uvgo_ctx_t *ctx)
+int uvgo_chan_send_ctx(uvgo_chan_t *ch, const void *elem, size_t size,
+                       uvgo_ctx_t *ctx)
 {
     uvgo_chan_t *done;
     int err, r;
     if (!ctx)
-        return uvgo_chan_send(ch, elem);
+        return uvgo_chan_send(ch, elem, size);
     if ((err = uvgo__wait_begin(ctx, &done)))
         return err;
-    if (ch && !elem && ch->elem_size)
-        return UVGO_EINVAL;
-    uvgo_select_case_t c[1] = {UVGO_CASE_SEND(ch, elem)};
+    uvgo_select_case_t c[1] = {UVGO_CASE_SEND_N(ch, elem, size)};
     r = uvgo__select_done(c, 1, 1, done);
     if (r == 1)
         return uvgo_ctx_err(ctx);
@@ -39,15 +38,16 @@ int uvgo_chan_send_ctx(uvgo_chan_t *ch, const void *elem, uvgo_ctx_t *ctx)
     return c[0].ok ? 0 : UVGO_ECLOSED;
 }
 
-int uvgo_chan_recv_ctx(uvgo_chan_t *ch, void *elem, int *ok, uvgo_ctx_t *ctx)
+int uvgo_chan_recv_ctx(uvgo_chan_t *ch, void *elem, size_t size, int *ok,
+                       uvgo_ctx_t *ctx)
 {
     uvgo_chan_t *done;
     int err, r;
     if (!ctx)
-        return uvgo_chan_recv(ch, elem, ok);
+        return uvgo_chan_recv(ch, elem, size, ok);
     if ((err = uvgo__wait_begin(ctx, &done)))
         return err;
-    uvgo_select_case_t c[1] = {UVGO_CASE_RECV(ch, elem)};
+    uvgo_select_case_t c[1] = {UVGO_CASE_RECV_N(ch, elem, size)};
     r = uvgo__select_done(c, 1, 1, done);
     if (r == 1)
         return uvgo_ctx_err(ctx);

@@ -19,7 +19,7 @@ static void on_signal(uv_signal_t *h, int signum)
 {
     struct uvgo_signal *s = h->data;
     /* Never blocks: a full channel drops the delivery, as Go does. */
-    (void)uvgo_chan_try_send(s->ch, &signum);
+    (void)uvgo_chan_try_send(s->ch, &signum, sizeof signum);
 }
 
 static void on_closed(uv_handle_t *h)

@@ -198,7 +198,7 @@ static int block_on(uvgo_chan_t *ch, struct uvgo_waitq *q, uvgo_task_t *self,
     return w.ok;
 }
 
-int uvgo_chan_send(uvgo_chan_t *ch, const void *elem)
+int uvgo_chan_send(uvgo_chan_t *ch, const void *elem, size_t size)
 {
     uvgo_task_t *self = uvgo__task_self(), *wake = NULL;
     int r;
@@ -207,8 +207,8 @@ int uvgo_chan_send(uvgo_chan_t *ch, const void *elem)
         return UVGO_ENOTTASK;
     if (!ch)
         uvgo__block_forever("chan send (nil chan)");
-    if (!elem && ch->elem_size)
-        return UVGO_EINVAL;
+    if ((r = uvgo__chan_check(ch, elem, size, 1)))
+        return r;
     uvgo__spin_lock(&ch->lock);
     r = uvgo__chan_try_send_locked(ch, elem, &wake);
     if (r == UVGO_TRY_BLOCK)
@@ -221,7 +221,7 @@ int uvgo_chan_send(uvgo_chan_t *ch, const void *elem)
     return r == UVGO_TRY_DONE ? 0 : UVGO_ECLOSED;
 }
 
-int uvgo_chan_recv(uvgo_chan_t *ch, void *elem, int *ok)
+int uvgo_chan_recv(uvgo_chan_t *ch, void *elem, size_t size, int *ok)
 {
     uvgo_task_t *self = uvgo__task_self(), *wake = NULL;
     int r;
@@ -230,6 +230,8 @@ int uvgo_chan_recv(uvgo_chan_t *ch, void *elem, int *ok)
         return UVGO_ENOTTASK;
     if (!ch)
         uvgo__block_forever("chan receive (nil chan)");
+    if ((r = uvgo__chan_check(ch, elem, size, 0)))
+        return r;
     uvgo__spin_lock(&ch->lock);
     r = uvgo__chan_try_recv_locked(ch, elem, &wake);
     if (r == UVGO_TRY_BLOCK) {
@@ -246,15 +248,15 @@ int uvgo_chan_recv(uvgo_chan_t *ch, void *elem, int *ok)
     return r == UVGO_TRY_DONE ? 0 : UVGO_ECLOSED;
 }
 
-int uvgo_chan_try_send(uvgo_chan_t *ch, const void *elem)
+int uvgo_chan_try_send(uvgo_chan_t *ch, const void *elem, size_t size)
 {
     uvgo_task_t *wake = NULL;
     int r;
 
     if (!ch)
         return UVGO_EAGAIN;
-    if (!elem && ch->elem_size)
-        return UVGO_EINVAL;
+    if ((r = uvgo__chan_check(ch, elem, size, 1)))
+        return r;
     uvgo__spin_lock(&ch->lock);
     r = uvgo__chan_try_send_locked(ch, elem, &wake);
     uvgo__spin_unlock(&ch->lock);
@@ -264,7 +266,7 @@ int uvgo_chan_try_send(uvgo_chan_t *ch, const void *elem)
                                                          : UVGO_EAGAIN;
 }
 
-int uvgo_chan_try_recv(uvgo_chan_t *ch, void *elem, int *ok)
+int uvgo_chan_try_recv(uvgo_chan_t *ch, void *elem, size_t size, int *ok)
 {
     uvgo_task_t *wake = NULL;
     int r;
@@ -273,6 +275,8 @@ int uvgo_chan_try_recv(uvgo_chan_t *ch, void *elem, int *ok)
         *ok = 0;
     if (!ch)
         return UVGO_EAGAIN;
+    if ((r = uvgo__chan_check(ch, elem, size, 0)))
+        return r;
     uvgo__spin_lock(&ch->lock);
     r = uvgo__chan_try_recv_locked(ch, elem, &wake);
     uvgo__spin_unlock(&ch->lock);

@@ -128,6 +128,20 @@ static inline void uvgo__elem_copy(void *dst, const void *src, size_t n)
     }
 }
 
+/* 0 if a caller's object of `size` bytes at `elem` may be sent or
+ * received on ch, else UVGO_EINVAL: the size must be the element size,
+ * and only a receive (which discards) or a zero-size element may pass
+ * NULL. */
+static inline int uvgo__chan_check(const uvgo_chan_t *ch, const void *elem,
+                                   size_t size, int send)
+{
+    if (UVGO_LIKELY(size == ch->elem_size && elem))
+        return 0;
+    if (!elem)
+        return send && ch->elem_size ? UVGO_EINVAL : 0;
+    return UVGO_EINVAL;
+}
+
 static inline char *uvgo__chan_slot(uvgo_chan_t *ch, uint32_t i)
 {
     return ch->buf + (size_t)i * ch->elem_size;

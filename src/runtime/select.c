@@ -47,8 +47,8 @@ static int validate(uvgo_select_case_t *cases, size_t n)
         uvgo_select_case_t *c = &cases[i];
         if (c->dir != UVGO_SELECT_RECV && c->dir != UVGO_SELECT_SEND)
             return UVGO_EINVAL;
-        if (c->dir == UVGO_SELECT_SEND && c->chan && !c->elem &&
-            c->chan->elem_size)
+        if (c->chan && uvgo__chan_check(c->chan, c->elem, c->size,
+                                        c->dir == UVGO_SELECT_SEND))
             return UVGO_EINVAL;
     }
     return 0;
@@ -246,7 +246,7 @@ int uvgo__select_done(uvgo_select_case_t *ucases, size_t un, int block,
         return UVGO_ENOMEM;
     if (un)
         memcpy(cases, ucases, un * sizeof *cases);
-    cases[un] = (uvgo_select_case_t)UVGO_CASE_RECV(done, NULL);
+    cases[un] = (uvgo_select_case_t)UVGO_CASE_RECV_DISCARD(done);
     won = select_core(cases, un + 1, block);
     if (won >= 0 && (size_t)won < un)
         ucases[won].ok = cases[won].ok;

@@ -185,7 +185,7 @@ static int finish(uvgo_sflight_t *g, struct sf_call *c, void *val, int err)
     while (chans) {
         struct sf_chan *next = chans->next;
         /* Capacity 1 and one send: it never blocks. */
-        uvgo_chan_try_send(chans->ch, &res);
+        uvgo_chan_try_send(chans->ch, &res, sizeof res);
         uvgo_chan_release(chans->ch);
         free(chans);
         chans = next;

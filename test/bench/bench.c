@@ -105,7 +105,7 @@ static void *pingpong_echo(void *arg)
     (void)arg;
     UVGO_CHAN_RANGE(pp.ping, &v) {
         v++;
-        uvgo_chan_send(pp.pong, &v);
+        uvgo_chan_send(pp.pong, &v, sizeof v);
     }
     return NULL;
 }
@@ -116,8 +116,8 @@ static void *pingpong_driver(void *arg)
     (void)arg;
     int64_t t0 = uvgo_now();
     for (long i = 0; i < pp.n; i++) {
-        uvgo_chan_send(pp.ping, &x);
-        uvgo_chan_recv(pp.pong, &x, NULL);
+        uvgo_chan_send(pp.ping, &x, sizeof x);
+        uvgo_chan_recv(pp.pong, &x, sizeof x, NULL);
     }
     int64_t elapsed = uvgo_now() - t0;
     uvgo_chan_close(pp.ping);
@@ -170,7 +170,7 @@ static void *mpmc_producer(void *arg)
 {
     long p = (long)(intptr_t)arg;
     for (long i = mp.n * p / 4; i < mp.n * (p + 1) / 4; i++)
-        uvgo_chan_send(mp.ch, &i);
+        uvgo_chan_send(mp.ch, &i, sizeof i);
     if (atomic_fetch_sub(&mp.producers_left, 1) == 1)
         uvgo_chan_close(mp.ch);
     return NULL;
@@ -225,7 +225,7 @@ static void *select_sender(void *arg)
     long k = (long)(intptr_t)arg;
     for (long i = 0; i < sl.n; i++) {
         long v = k * sl.n + i;
-        uvgo_chan_send(sl.ch[k], &v);
+        uvgo_chan_send(sl.ch[k], &v, sizeof v);
     }
     return NULL;
 }
@@ -277,7 +277,7 @@ static struct {
 static void *idle_task(void *arg)
 {
     atomic_fetch_add_explicit(&id.ready, 1, memory_order_relaxed);
-    uvgo_chan_recv(id.release, NULL, NULL);
+    uvgo_chan_recv(id.release, NULL, 0, NULL);
     id.woke[(uintptr_t)arg] = 1;
     if (atomic_fetch_sub_explicit(&id.left, 1, memory_order_acq_rel) == 1)
         uvgo_event_set(&id.done);
@@ -424,7 +424,7 @@ static void *ticker_main(void *arg)
     int64_t start = uvgo_now(), prev = start, v;
     uvgo_ticker_make(&tk, period);
     for (long i = 0; i < n; i++) {
-        uvgo_chan_recv(uvgo_ticker_chan(tk), &v, NULL);
+        uvgo_chan_recv(uvgo_ticker_chan(tk), &v, sizeof v, NULL);
         int64_t now = uvgo_now();
         jitter[i] = now - prev - period;
         if (jitter[i] < 0)
@@ -471,7 +471,7 @@ static void *ctx_leaf(void *arg)
     uvgo_chan_t *done = uvgo_ctx_done(l->ctx);
     if (atomic_fetch_add(&ct.ready, 1) + 1 == 10000)
         uvgo_event_set(&ct.all_ready);
-    uvgo_chan_recv(done, NULL, NULL);
+    uvgo_chan_recv(done, NULL, 0, NULL);
     ct.errs[l->i] = uvgo_ctx_err(l->ctx);
     if (atomic_fetch_sub_explicit(&ct.left, 1, memory_order_acq_rel) == 1)
         uvgo_event_set(&ct.done);
