@@ -25,6 +25,8 @@
 #define uvgo__container_of(ptr, type, field)                                 \
     ((type *)((char *)(ptr) - offsetof(type, field)))
 
+#define uvgo__countof(a) (sizeof(a) / sizeof((a)[0]))
+
 /* Sanitizer detection, for both gcc (__SANITIZE_*__) and clang
  * (__has_feature). */
 #if defined(__SANITIZE_ADDRESS__)
