@@ -758,19 +758,26 @@ int uvgo_loop_enter(uv_loop_t *loop)
             to = rt->workers[i];
     if (!to)
         return UVGO_EINVAL;
-    self = w->current;
-    uvgo__task_set_worker(self, to);
-    atomic_store_explicit(&self->state, UVGO_TASK_RUNNABLE,
-                          memory_order_relaxed);
-    w->pending = UVGO_PENDING_MOVE;
-    w->pending_task = self;
-    w->pending_to = to;
-    {
+    /* The move lands in the target's inbox and from there in its run
+     * queue, where an idle worker may steal the task before it runs: then
+     * it resumes on the thief, and must move again.  Callers rely on
+     * running on the loop's thread when this returns (libuv handles are
+     * not thread-safe): a timer started from the wrong thread corrupts the
+     * loop's timer heap. */
+    do {
+        self = w->current;
+        uvgo__task_set_worker(self, to);
+        atomic_store_explicit(&self->state, UVGO_TASK_RUNNABLE,
+                              memory_order_relaxed);
+        w->pending = UVGO_PENDING_MOVE;
+        w->pending_task = self;
+        w->pending_to = to;
         uvgo_task_t *next = NULL;
         if (!poll_due(w))
             next = next_local(w);
         switch_to(w, self, next ? next : &w->sched, 0);
-    }
+        w = uvgo__worker_self();
+    } while (w->loop != loop);
     return 0;
 }
 
