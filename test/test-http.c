@@ -925,6 +925,147 @@ static void request_calls_reject_bad_arguments(void)
     ASSERT_EQ(uvgo_http_writer_status(NULL), 0);
 }
 
+/* ---- in memory: the mux ------------------------------------------------------- */
+
+/* Answers with the pattern and the path values it knows of. */
+static void show_match(uvgo_http_writer_t *w, uvgo_http_request_t *r,
+                       void *arg)
+{
+    static const char *names[] = {"id", "path", "x", "y", "rest"};
+    uvgo_http_writer_printf(w, "%s|%s", (const char *)arg, r->pattern);
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        const char *v = uvgo_http_request_path_value(r, names[i]);
+        if (v)
+            uvgo_http_writer_printf(w, "|%s=%s", names[i], v);
+    }
+}
+
+/* Serves one request line through mux; returns status, *body the body. */
+static int mux_get(uvgo_http_mux_t *mux, const char *line, const char *host,
+                   resp_t *r)
+{
+    char in[512];
+    mem_t m;
+    snprintf(in, sizeof in, "%s HTTP/1.1\r\nHost: %s\r\n\r\n", line, host);
+    mem_serve(&m, uvgo_http_mux_serve, mux, in, 0);
+    next_resp(&m, !strncmp(line, "HEAD ", 5), r);
+    r->body[r->body_len] = '\0';
+    no_more(&m);
+    return r->status;
+}
+
+#define HANDLE(mux, pat) \
+    ASSERT_OK(uvgo_http_mux_handle(mux, pat, show_match, (void *)(pat)))
+
+static void mux_picks_the_most_specific_pattern(void)
+{
+    uvgo_http_mux_t *mux;
+    resp_t *r = malloc(sizeof *r);
+    ASSERT_OK(uvgo_http_mux_make(&mux));
+    HANDLE(mux, "/");
+    HANDLE(mux, "/{$}");
+    HANDLE(mux, "/static/");
+    HANDLE(mux, "/static/index.html");
+    HANDLE(mux, "GET /items/{id}");
+    HANDLE(mux, "/items/{id}/edit");
+    HANDLE(mux, "POST /items/{id}");
+    HANDLE(mux, "/files/{path...}");
+    HANDLE(mux, "example.com/");
+    HANDLE(mux, "GET example.com/items/{id}");
+    static const struct {
+        const char *line, *host, *want;
+    } t[] = {
+        {"GET /", "a", "/{$}|/{$}"},
+        {"GET /x", "a", "/|/"},
+        {"GET /x/y/z", "a", "/|/"},
+        {"GET /static/", "a", "/static/|/static/"},
+        {"GET /static/a/b.css", "a", "/static/|/static/"},
+        {"GET /static/index.html", "a", "/static/index.html|/static/index.html"},
+        {"GET /items/42", "a", "GET /items/{id}|GET /items/{id}|id=42"},
+        {"HEAD /items/42", "a", ""},
+        {"GET /items/a%2Fb", "a", "GET /items/{id}|GET /items/{id}|id=a/b"},
+        {"GET /items/42/edit", "a", "/items/{id}/edit|/items/{id}/edit|id=42"},
+        {"POST /items/42", "a", "POST /items/{id}|POST /items/{id}|id=42"},
+        {"DELETE /items/42", "a", "/|/"},
+        {"GET /files/a/b%20c/", "a",
+         "/files/{path...}|/files/{path...}|path=a/b c/"},
+        {"GET /files/", "a", "/files/{path...}|/files/{path...}|path="},
+        {"GET /anything", "example.com", "example.com/|example.com/"},
+        {"GET /items/7", "EXAMPLE.com:8080",
+         "GET example.com/items/{id}|GET example.com/items/{id}|id=7"},
+    };
+    for (size_t i = 0; i < sizeof t / sizeof t[0]; i++) {
+        int status = mux_get(mux, t[i].line, t[i].host, r);
+        if (status != 200 || strcmp(r->body, t[i].want))
+            TEST_FAIL_("%s (Host %s): %d \"%s\", want \"%s\"", t[i].line,
+                       t[i].host, status, r->body, t[i].want);
+    }
+    /* Unclean paths and a missing trailing slash redirect. */
+    ASSERT_EQ(mux_get(mux, "GET /a/../static//x?q=1", "a", r), 301);
+    ASSERT_STR_EQ(field(r, "Location"), "/static/x?q=1");
+    ASSERT_EQ(mux_get(mux, "GET /static", "a", r), 301);
+    ASSERT_STR_EQ(field(r, "Location"), "/static/");
+    ASSERT_EQ(mux_get(mux, "GET /static/./index.html", "a", r), 301);
+    ASSERT_STR_EQ(field(r, "Location"), "/static/index.html");
+    ASSERT_EQ(mux_get(mux, "OPTIONS *", "a", r), 400);
+    uvgo_http_mux_free(mux);
+
+    /* Without a catch-all: 405 with Allow when only the method differs,
+     * 404 otherwise. */
+    ASSERT_OK(uvgo_http_mux_make(&mux));
+    HANDLE(mux, "GET /kv/{id}");
+    HANDLE(mux, "PUT /kv/{id}");
+    HANDLE(mux, "DELETE /kv/{id}");
+    ASSERT_EQ(mux_get(mux, "POST /kv/1", "a", r), 405);
+    ASSERT_STR_EQ(field(r, "Allow"), "DELETE, GET, HEAD, PUT");
+    ASSERT_EQ(mux_get(mux, "GET /kv", "a", r), 404);
+    ASSERT_EQ(mux_get(mux, "GET /kv/1/2", "a", r), 404);
+    ASSERT_EQ(mux_get(mux, "GET /kv/", "a", r), 404);
+    ASSERT_EQ(mux_get(mux, "PUT /kv/1", "a", r), 200);
+    uvgo_http_mux_free(mux);
+    free(r);
+}
+
+static void mux_refuses_conflicts_and_bad_patterns(void)
+{
+    uvgo_http_mux_t *mux;
+    ASSERT_ERR(uvgo_http_mux_make(NULL), UVGO_EINVAL);
+    ASSERT_OK(uvgo_http_mux_make(&mux));
+    HANDLE(mux, "/a/{x}");
+    HANDLE(mux, "GET /b/");
+    HANDLE(mux, "/c/{x...}");
+    static const char *conflicting[] = {
+        "/{y}/b",      /* overlaps /a/{x}: /a/b */
+        "/a/{y}",      /* equivalent */
+        "GET /b/",     /* the same */
+        "/c/{y...}",   /* equivalent */
+    };
+    for (size_t i = 0; i < sizeof conflicting / sizeof conflicting[0]; i++)
+        ASSERT_ERR(uvgo_http_mux_handle(mux, conflicting[i], show_match,
+                                        NULL),
+                   UVGO_EEXIST);
+    /* More specific or disjoint: fine. */
+    HANDLE(mux, "/a/b");
+    HANDLE(mux, "HEAD /b/");
+    HANDLE(mux, "HEAD /b/{z}");
+    ASSERT_ERR(uvgo_http_mux_handle(mux, "/b/{z}", show_match, NULL),
+               UVGO_EEXIST); /* overlaps HEAD /b/ */
+    HANDLE(mux, "POST /a/b");
+    static const char *bad[] = {
+        "", "GET", "a", "/{", "/{x}y", "/x{y}", "/{x...}/a", "/{$}/a",
+        "/{a}/{a}", "/{1x}", "G:T /", "/{x-y}", "/a//b", "/{...}",
+        "host{x}/",
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        if (uvgo_http_mux_handle(mux, bad[i], show_match, NULL) != UVGO_EINVAL)
+            TEST_FAIL_("pattern \"%s\" accepted", bad[i]);
+    ASSERT_ERR(uvgo_http_mux_handle(NULL, "/", show_match, NULL), UVGO_EINVAL);
+    ASSERT_ERR(uvgo_http_mux_handle(mux, NULL, show_match, NULL), UVGO_EINVAL);
+    ASSERT_ERR(uvgo_http_mux_handle(mux, "/z", NULL, NULL), UVGO_EINVAL);
+    uvgo_http_mux_free(mux);
+    uvgo_http_mux_free(NULL);
+}
+
 /* ---- over sockets: helpers ---------------------------------------------------- */
 
 #define MS UVGO_MILLISECOND
@@ -1126,6 +1267,8 @@ static const test_case_t cases[] = {
     CASE_PLAIN(paths_clean_and_unescape_like_go),
     CASE_PLAIN(query_parameters_decode_on_demand),
     CASE_PLAIN(request_calls_reject_bad_arguments),
+    CASE_PLAIN(mux_picks_the_most_specific_pattern),
+    CASE_PLAIN(mux_refuses_conflicts_and_bad_patterns),
     CASE(keep_alive_requests_share_a_connection),
 };
 
