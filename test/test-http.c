@@ -1290,6 +1290,11 @@ static void routes(uvgo_http_writer_t *w, uvgo_http_request_t *r, void *arg)
         uvgo_chan_recv(uvgo_ctx_done(ctx), NULL, 0, NULL);
         atomic_store(&last_err, uvgo_ctx_err(ctx));
         uvgo_chan_send(entered, &v, sizeof v);
+    } else if (!strcmp(p, "/ctxquick")) {
+        /* Holds its context while the next request arrives. */
+        uvgo_http_request_ctx(r);
+        uvgo_sleep(20 * MS);
+        uvgo_http_writer_write(w, "quick", 5);
     } else if (!strcmp(p, "/slowread")) {
         char buf[64];
         int n;
@@ -1777,6 +1782,32 @@ static void handler_writing_after_the_client_left_gets_an_error(void)
     gates_free();
 }
 
+static void request_context_ends_when_the_client_goes_away(void)
+{
+    tserver_t t;
+    resp_t *r = resp_new();
+    gates_make();
+    server_start_fn(&t, routes, NULL);
+    client_t *k = client_dial(&t);
+    client_sends(k, "GET /ctx HTTP/1.1\r\nHost: x\r\n\r\n");
+    wait_entered();
+    client_close(k);
+    wait_entered();
+    ASSERT_ERR(atomic_load(&last_err), UVGO_ECANCELED);
+    /* A pipelined request read ahead by the watcher is still served. */
+    k = client_dial(&t);
+    client_sends(k, "GET /ctxquick HTTP/1.1\r\nHost: x\r\n\r\n"
+                    "GET /hello HTTP/1.1\r\nHost: x\r\n\r\n");
+    client_expect(k, 200, r);
+    ASSERT_EQ(r->body_len, 5);
+    client_expect(k, 200, r);
+    ASSERT_EQ(r->body_len, 13);
+    client_close(k);
+    server_stop(&t);
+    gates_free();
+    free(r);
+}
+
 /* ---- ConnState ------------------------------------------------------------------------- */
 
 static char states[64];
@@ -1876,6 +1907,7 @@ static const test_case_t cases[] = {
     CASE(shutdown_lets_requests_in_flight_finish),
     CASE(shutdown_cuts_requests_past_its_context),
     CASE(handler_writing_after_the_client_left_gets_an_error),
+    CASE(request_context_ends_when_the_client_goes_away),
     CASE(conn_state_hook_sees_every_change),
     CASE(debug_pages_show_tasks_and_counters),
 };

@@ -250,11 +250,13 @@ UVGO_EXTERN const char *uvgo_http_request_query(uvgo_http_request_t *r,
 UVGO_EXTERN const char *uvgo_http_request_path_value(uvgo_http_request_t *r,
                                                      const char *name);
 
-/* The request's context: cancelled when the handler returns, when the
- * connection fails or is closed, and when the server is shut down past its
- * grace period.  Made on first use.  Returns NULL only if it cannot be made
- * (memory).  Owner: the request's (do not release it).  Thread: any, while
- * the handler runs. */
+/* The request's context (Go's r.Context()): cancelled when the handler
+ * returns, when the client goes away while it runs (noticed once the body
+ * has been read, as Go's server does: the connection reads ahead), when a
+ * write fails, and when a shutdown runs out of time.  Made on first use;
+ * handlers that never ask pay nothing.  Returns NULL only if it cannot be
+ * made (memory).  Owner: the request's (do not release it).  Thread: any,
+ * while the handler runs. */
 UVGO_EXTERN uvgo_ctx_t *uvgo_http_request_ctx(uvgo_http_request_t *r);
 
 /* The response's header map, to change before the first write or

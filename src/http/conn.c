@@ -728,6 +728,8 @@ static int too_large(uvgo__http_conn_t *c)
     return UVGO_EMSGSIZE;
 }
 
+static void watch_start(uvgo__http_conn_t *c);
+
 /* Hands over up to cap body bytes (buf NULL: drops them).  Returns the
  * count, 0 at the end of the body, or an error (sticky). */
 static int body_read(uvgo__http_conn_t *c, char *buf, size_t cap,
@@ -749,8 +751,10 @@ static int body_read(uvgo__http_conn_t *c, char *buf, size_t cap,
             c->body_read += (int64_t)n;
             return (int)n;
         }
-        if (c->body_done)
+        if (c->body_done) {
+            watch_start(c);
             return 0;
+        }
         if (c->expect_continue && !c->continue_sent)
             send_continue(c);
         int r = body_step(c);
@@ -834,13 +838,76 @@ int uvgo_http_request_read_all(uvgo_http_request_t *r, char **data,
     return 0;
 }
 
+/* ---- the client-gone watcher ----------------------------------------------- */
+
+/* Go's background read: once a handler holds its context and the body is
+ * read, a task of the connection reads ahead one byte.  The end of the
+ * stream or an error means the client is gone: the context is cancelled.
+ * A byte (the next pipelined request) is kept and put back in the buffer
+ * when the handler returns.  Handlers that never ask for their context
+ * pay nothing. */
+static void *watch_main(void *arg)
+{
+    uvgo__http_conn_t *c = arg;
+    char b;
+    int n = c->tp->peek(c->io, &b, c->watch_stop);
+    if (n == 1) {
+        c->watch_byte = b;
+        c->watch_got = 1;
+    } else if (!uvgo_ctx_err(c->watch_stop)) {
+        uvgo_ctx_cancel(c->req_ctx); /* the client went away */
+    }
+    uvgo_event_set(&c->watch_done);
+    return NULL;
+}
+
+static void watch_start(uvgo__http_conn_t *c)
+{
+    if (c->watching || !c->tp->peek || !c->req_ctx || !c->body_done ||
+        c->broken || c->upgrade)
+        return;
+    if (uvgo_ctx_with_cancel(&c->watch_stop, NULL))
+        return;
+    c->watch_done = (uvgo_event_t)UVGO_EVENT_INIT;
+    c->watch_got = 0;
+    uvgo_task_opts_t o = {.name = "http watch"};
+    if (uvgo_task_spawn(NULL, watch_main, c, &o)) {
+        uvgo_ctx_cancel_release(c->watch_stop);
+        return;
+    }
+    c->watching = 1;
+}
+
+/* Stops the watcher and waits for it; a byte it read goes back in. */
+static void watch_stop(uvgo__http_conn_t *c)
+{
+    if (!c->watching)
+        return;
+    uvgo_ctx_cancel(c->watch_stop);
+    uvgo_event_wait(&c->watch_done, "http watch stop");
+    uvgo_ctx_release(c->watch_stop);
+    c->watch_stop = NULL;
+    c->watching = 0;
+    if (c->watch_got) {
+        if (c->end == c->in_cap)
+            body_room(c);
+        if (c->end < c->in_cap)
+            c->in[c->end++] = c->watch_byte;
+        else
+            c->close_after = 1; /* no room (cannot happen): drop it */
+    }
+}
+
 uvgo_ctx_t *uvgo_http_request_ctx(uvgo_http_request_t *r)
 {
     if (!r)
         return NULL;
     uvgo__http_conn_t *c = uvgo__http_conn_of(r);
-    if (!c->req_ctx && uvgo_ctx_with_cancel(&c->req_ctx, c->ctx) != 0)
-        c->req_ctx = NULL;
+    if (!c->req_ctx) {
+        if (uvgo_ctx_with_cancel(&c->req_ctx, c->ctx) != 0)
+            return c->req_ctx = NULL;
+        watch_start(c);
+    }
     return c->req_ctx;
 }
 
@@ -890,6 +957,7 @@ void uvgo__http_conn_destroy(uvgo__http_conn_t *c)
 static void finish_request(uvgo__http_conn_t *c)
 {
     uvgo_http_request_t *r = &c->req;
+    watch_stop(c);
     if (!c->body_done && !c->body_err) {
         /* A client that asked "100-continue" and was not told to go on
          * may or may not send the body: only closing is safe.  A known

@@ -111,8 +111,20 @@ static int sock_close_write(void *io)
     return uvgo_conn_close_write(((sconn_t *)io)->sock);
 }
 
-static const uvgo__http_transport_t sock_transport = {sock_read, sock_write,
-                                                      sock_close_write};
+static int sock_peek(void *io, char *byte, uvgo_ctx_t *ctx)
+{
+    sconn_t *s = io;
+    /* No deadline: a handler may run for as long as it likes. */
+    if (s->rdeadline) {
+        uvgo_conn_set_read_deadline(s->sock, 0);
+        s->rdeadline = 0;
+    }
+    int n = uvgo_conn_read_ctx(s->sock, byte, 1, ctx);
+    return n == UVGO_EOF ? 0 : n;
+}
+
+static const uvgo__http_transport_t sock_transport = {
+    sock_read, sock_write, sock_close_write, sock_peek};
 
 /* ---- connections --------------------------------------------------------- */
 
