@@ -538,6 +538,10 @@ static int parse_target(uvgo__http_conn_t *c, char *url, size_t len)
     }
     c->raw_path = path;
     c->raw_path_len = plen;
+    if (plen == len && !memchr(path, '%', plen)) {
+        c->req.path = path; /* the whole target, nothing to decode */
+        return 0;
+    }
     char *dec = uvgo__http_arena_alloc(&c->arena, plen + 1);
     if (!dec)
         return 500;

@@ -186,6 +186,7 @@ void uvgo__http_header_init(uvgo_http_header_t *h, uvgo__http_arena_t *arena)
 void uvgo__http_header_reset(uvgo_http_header_t *h)
 {
     h->len = 0;
+    h->changes++;
     if (h->cap > FIELDS_KEEP) {
         free(h->fields);
         h->fields = NULL;
@@ -214,6 +215,7 @@ int uvgo__http_header_push(uvgo_http_header_t *h, const char *name,
     }
     h->fields[h->len++] = (uvgo_http_field_t){name, name_len, value,
                                               value_len};
+    h->changes++;
     return 0;
 }
 
@@ -347,6 +349,7 @@ int uvgo_http_header_set(uvgo_http_header_t *h, const char *name,
         return uvgo__http_header_push(h, f.name, f.name_len, f.value,
                                       f.value_len);
     h->fields[i] = f;
+    h->changes++;
     /* Drop the later fields of that name, keeping the order of the rest. */
     for (j = ++i; i < h->len; i++)
         if (!uvgo__http_casecmp(h->fields[i].name, h->fields[i].name_len,
@@ -368,6 +371,7 @@ size_t uvgo_http_header_del(uvgo_http_header_t *h, const char *name)
             h->fields[j++] = h->fields[i];
     size_t removed = h->len - j;
     h->len = j;
+    h->changes++;
     return removed;
 }
 

@@ -68,6 +68,7 @@ void uvgo__http_arena_free(uvgo__http_arena_t *a);
 struct uvgo_http_header {
     uvgo_http_field_t *fields;  /* malloc'd, kept across resets */
     size_t len, cap;
+    unsigned changes;           /* bumped by every change (writer.c) */
     uvgo__http_arena_t *arena;  /* where add/set copy strings */
     uvgo__http_arena_t own;     /* the arena of a free-standing map */
 };
@@ -185,6 +186,7 @@ struct uvgo_http_writer {
     int until_close;     /* an HTTP/1.0 stream: the body ends with the
                             connection */
     int64_t declared;    /* Content-Length the handler set, or -1 */
+    unsigned seen;       /* header.changes when declared was read */
     int64_t written;     /* body bytes the handler wrote */
     int err;             /* sticky: the first failed write */
     char *buf;           /* body bytes before the commit */

@@ -155,6 +155,7 @@ void uvgo__http_writer_start(uvgo__http_conn_t *c)
     w->committed = w->chunked = w->no_body = w->until_close = 0;
     w->head_only = !strcmp(c->req.method, "HEAD");
     w->declared = -1;
+    w->seen = w->header.changes;
     w->written = 0;
     w->err = c->broken ? UV_EPIPE : 0;
     w->buf_len = 0;
@@ -189,7 +190,7 @@ static int commit(uvgo__http_conn_t *c, int final, const char *sniff,
     uvgo_http_writer_t *w = &c->w;
     uvgo_http_header_t *h = &w->header;
     const char *ctype = NULL, *reason;
-    int has_date = 0, user_close = 0;
+    int has_date = 0, user_close = 0, user_ctype = 0;
     int64_t length = -1;
     size_t need = 192, rlen;
 
@@ -206,7 +207,7 @@ static int commit(uvgo__http_conn_t *c, int final, const char *sniff,
         if (uvgo__http_casecmp(f->name, f->name_len, "Content-Length", 14))
             w->declared = parse_length(f->value);
         else if (uvgo__http_casecmp(f->name, f->name_len, "Content-Type", 12))
-            ctype = f->value;
+            ctype = f->value, user_ctype = 1;
         else if (uvgo__http_casecmp(f->name, f->name_len, "Date", 4))
             has_date = 1;
         else if (uvgo__http_casecmp(f->name, f->name_len, "Connection", 10))
@@ -261,7 +262,7 @@ static int commit(uvgo__http_conn_t *c, int final, const char *sniff,
         d = put(d, f->value, f->value_len);
         d = put(d, "\r\n", 2);
     }
-    if (ctype && !uvgo__http_header_find(h, "Content-Type", 12)) {
+    if (ctype && !user_ctype) {
         d = put(d, "Content-Type: ", 14);
         d = put(d, ctype, strlen(ctype));
         d = put(d, "\r\n", 2);
@@ -402,12 +403,13 @@ int uvgo_http_writer_write(uvgo_http_writer_t *w, const void *data,
         return w->err;
     if (!w->status)
         w->status = 200;
-    if (!w->committed && w->declared < 0) {
+    if (!w->committed && w->seen != w->header.changes) {
+        /* The fields changed since we looked: a Content-Length? */
         const uvgo_http_field_t *f = uvgo__http_header_find(&w->header,
                                                             "Content-Length",
                                                             14);
-        if (f)
-            w->declared = parse_length(f->value);
+        w->declared = f ? parse_length(f->value) : -1;
+        w->seen = w->header.changes;
     }
     if (w->declared >= 0 && (uint64_t)w->written + len > (uint64_t)w->declared)
         return UVGO_EMSGSIZE;
