@@ -7,8 +7,10 @@
  *   uvgo/time.h     durations, the clock, sleep, timers, tickers
  *   uvgo/context.h  contexts (cancel, deadline, values), *_ctx waits
  *   uvgo/signal.h   signals delivered into channels
+ *   uvgo/fs.h       files, directories, whole-file reads and atomic writes
  *   uvgo/io.h       stream connections (Go's net.Conn) and bufio
  *   uvgo/net.h      addresses, DNS, dial, listen, serve, UDP
+ *   uvgo/process.h  child processes (Go's os/exec), standard streams
  *   uvgo/sync.h     Mutex, RWMutex, WaitGroup, Once, Cond, Pool
  *   uvgo/xsync.h    semaphore, errgroup, singleflight, rate limiter
  *   uvgo/metrics.h  runtime metrics: per-worker counters, latency
@@ -21,10 +23,12 @@
 #include "uvgo/chan.h"
 #include "uvgo/context.h"
 #include "uvgo/errno.h"
+#include "uvgo/fs.h"
 #include "uvgo/http.h"
 #include "uvgo/io.h"
 #include "uvgo/metrics.h"
 #include "uvgo/net.h"
+#include "uvgo/process.h"
 #include "uvgo/task.h"
 #include "uvgo/signal.h"
 #include "uvgo/sync.h"

@@ -36,6 +36,20 @@
     XX(ENOENT, UV_ENOENT, "no such file or directory")                        \
     XX(EEXIST, UV_EEXIST, "file already exists")                              \
     XX(EPERM, UV_EPERM, "operation not permitted")                            \
+    XX(EACCES, UV_EACCES, "permission denied")                                \
+    XX(EBADF, UV_EBADF, "bad file descriptor")                                \
+    XX(EISDIR, UV_EISDIR, "illegal operation on a directory")                 \
+    XX(ENOTDIR, UV_ENOTDIR, "not a directory")                                \
+    XX(ENOTEMPTY, UV_ENOTEMPTY, "directory not empty")                        \
+    XX(EFBIG, UV_EFBIG, "file too large")                                     \
+    XX(ENOSPC, UV_ENOSPC, "no space left on device")                          \
+    XX(ESPIPE, UV_ESPIPE, "invalid seek")                                     \
+    XX(EXDEV, UV_EXDEV, "cross-device link not permitted")                    \
+    XX(ELOOP, UV_ELOOP, "too many symbolic links encountered")                \
+    XX(ENAMETOOLONG, UV_ENAMETOOLONG, "name too long")                        \
+    XX(EROFS, UV_EROFS, "read-only file system")                              \
+    XX(EIO, UV_EIO, "i/o error")                                              \
+    XX(ESRCH, UV_ESRCH, "no such process")                                    \
     XX(EOF, UV_EOF, "end of file")                                            \
     XX(ECONNREFUSED, UV_ECONNREFUSED, "connection refused")                   \
     XX(ECONNRESET, UV_ECONNRESET, "connection reset by peer")                 \

@@ -65,4 +65,12 @@ int uvgo__ioreq_wait(uvgo__ioreq_t *io, uvgo_ctx_t *ctx, const char *what);
 /* Drops the task's reference to a shared record after a completed wait. */
 void uvgo__ioreq_release(uvgo__ioreq_t *io);
 
+/* Adds a reference to a shared record, for a record that outlives one
+ * wait: a process's exit is waited for by any number of calls in turn,
+ * each holding a reference of its own (which uvgo__ioreq_wait drops when
+ * it gives up, and uvgo__ioreq_release after a completed wait), while the
+ * reference uvgo__ioreq_init gave the task stays with the record's owner.
+ * Thread: any holder of a reference. */
+void uvgo__ioreq_retain(uvgo__ioreq_t *io);
+
 #endif /* UVGO_IO_INTERNAL_H */

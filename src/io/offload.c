@@ -1,9 +1,10 @@
 /* offload.c: running a blocking C call on libuv's thread pool while the
  * calling task waits and its worker serves other tasks.  A request of
  * io.h: on the task's stack for the plain form, on the heap for the
- * context form, which may return before the job is done.  A job that has
- * started runs to the end; one still queued when the context ends is
- * cancelled and never runs. */
+ * context form, which may return before the job is done.  The job is never
+ * cancelled, even while still queued: the caller cannot tell a job that
+ * will never run from one that is running, so fn must be the one to own
+ * (and free) whatever arg holds, and it can only do that if it runs. */
 #include "io/io.h"
 
 struct offload {
@@ -22,7 +23,7 @@ static void offload_work(uv_work_t *req)
 static void offload_after(uv_work_t *req, int status)
 {
     struct offload *o = uvgo__container_of(req, struct offload, req);
-    (void)status; /* UV_ECANCELED only when the waiter already left */
+    (void)status; /* never cancelled */
     uvgo__ioreq_complete(&o->io);
 }
 
@@ -33,8 +34,8 @@ static void offload_free(uvgo__ioreq_t *io)
 
 static int offload_run(struct offload *o, uvgo_ctx_t *ctx)
 {
-    uv_loop_t *loop = uvgo__ioreq_init(&o->io, ctx != NULL,
-                                       (uv_req_t *)&o->req, offload_free);
+    uv_loop_t *loop = uvgo__ioreq_init(&o->io, ctx != NULL, NULL,
+                                       offload_free);
     int err = uv_queue_work(loop, &o->req, offload_work, offload_after);
     if (err) {
         if (o->io.shared)

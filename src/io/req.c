@@ -56,3 +56,10 @@ void uvgo__ioreq_release(uvgo__ioreq_t *io)
     if (io->shared)
         ioreq_unref(io);
 }
+
+void uvgo__ioreq_retain(uvgo__ioreq_t *io)
+{
+    uvgo__assert(io->shared);
+    /* relaxed: the caller's own reference keeps the record alive. */
+    atomic_fetch_add_explicit(&io->refs, 1, memory_order_relaxed);
+}

@@ -17,7 +17,7 @@
  * never block, and a task never parks holding it (it unlocks, then parks;
  * see src/runtime.h for why that is safe).
  */
-#include "chan.h"
+#include "runtime/chan.h"
 
 int uvgo_chan_make(uvgo_chan_t **out, size_t elem_size, size_t cap)
 {

@@ -12,6 +12,7 @@
  * returns: they are listed on stderr and their stacks unmapped.
  */
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -194,6 +195,24 @@ static void destroy_fiber(uvgo_task_t *t, void *arg)
 }
 #endif
 
+/* A write to a pipe or socket whose reader has gone must fail with EPIPE,
+ * not kill the process (SIGPIPE's default action), as in Go: a task
+ * writing to a child that closed its stdin, or to a peer that hung up,
+ * gets an error to handle.  A disposition the host program chose (a
+ * handler, SIG_IGN) stays.  Children get SIG_DFL back (uv_spawn). */
+static void ignore_sigpipe(void)
+{
+    struct sigaction sa;
+
+    if (sigaction(SIGPIPE, NULL, &sa) != 0 || (sa.sa_flags & SA_SIGINFO) ||
+        sa.sa_handler != SIG_DFL)
+        return;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = SIG_IGN;
+    sigemptyset(&sa.sa_mask);
+    (void)sigaction(SIGPIPE, &sa, NULL);
+}
+
 /* An environment variable set to something other than "0". */
 static int env_flag(const char *name)
 {
@@ -222,6 +241,7 @@ int uvgo_main(uvgo_task_fn fn, void *arg, void **result)
     if (env_flag("UVGO_SIGQUIT"))
         (void)uvgo_dump_on_sigquit();
     uvgo__stack_global_init();
+    ignore_sigpipe();
     n = effective_procs();
     err = rt_create(n, NULL, &rt);
     if (err) {
@@ -327,6 +347,7 @@ int uvgo_loop_attach(uv_loop_t *loop)
         return UVGO_EBUSY;
     }
     uvgo__stack_global_init();
+    ignore_sigpipe();
     err = rt_create(1, loop, &rt);
     if (err) {
         pthread_mutex_unlock(&start_lock);
