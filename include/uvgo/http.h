@@ -412,10 +412,9 @@ typedef struct uvgo_http_server_opts {
 
 typedef struct uvgo_http_server uvgo_http_server_t;
 
-/* Makes a server (Go's http.Server) with a copy of *opts.  A write to a
- * client that has gone must fail, not kill the process: the first server
- * sets SIGPIPE to be ignored unless the program has its own handler for
- * it (Go ignores it too).  Returns 0,
+/* Makes a server (Go's http.Server) with a copy of *opts.  (A write to a
+ * client that has gone fails with UVGO_EPIPE: uvgo_main ignores SIGPIPE.)
+ * Returns 0,
  * UVGO_EINVAL (NULL arguments or handler) or UVGO_ENOMEM.  Owner: the
  * caller, free with uvgo_http_server_free().  Thread: any task. */
 UVGO_EXTERN int uvgo_http_server_make(uvgo_http_server_t **srv,

@@ -73,7 +73,7 @@ UVGO_EXTERN int uvgo_conn_read_ctx(uvgo_conn_t *c, void *buf, size_t len,
 /* Go's io.ReadFull: reads exactly len bytes.  Returns 0, or an error with
  * *got (if not NULL) the bytes read before it; UVGO_EOF means the stream
  * ended before len bytes (Go's ErrUnexpectedEOF when *got > 0).
- * Thread: any task. */
+ * Owner: buf stays the caller's.  Thread: any task. */
 UVGO_EXTERN int uvgo_conn_read_full(uvgo_conn_t *c, void *buf, size_t len,
                                     size_t *got);
 UVGO_EXTERN int uvgo_conn_read_full_ctx(uvgo_conn_t *c, void *buf, size_t len,
@@ -90,7 +90,9 @@ UVGO_EXTERN int uvgo_conn_write_ctx(uvgo_conn_t *c, const void *buf,
                                     uvgo_ctx_t *ctx);
 
 /* Writes the n buffers in order, as one call (Go's net.Buffers).  As
- * uvgo_conn_write.  Thread: any task. */
+ * uvgo_conn_write.
+ * Owner: bufs stay the caller's, unreferenced after the call.
+ * Thread: any task. */
 UVGO_EXTERN int uvgo_conn_writev(uvgo_conn_t *c, const uv_buf_t *bufs,
                                  size_t n, size_t *written);
 UVGO_EXTERN int uvgo_conn_writev_ctx(uvgo_conn_t *c, const uv_buf_t *bufs,
@@ -100,13 +102,14 @@ UVGO_EXTERN int uvgo_conn_writev_ctx(uvgo_conn_t *c, const uv_buf_t *bufs,
 /* Half-close (Go's CloseWrite): waits for queued writes, then shuts the
  * sending side down; the peer reads UVGO_EOF, and this side can still
  * read.  Returns 0, UVGO_ECLOSED, or a libuv error; later writes return
- * UVGO_EPIPE.  Thread: any task. */
+ * UVGO_EPIPE.  Owner: no change.  Thread: any task. */
 UVGO_EXTERN int uvgo_conn_close_write(uvgo_conn_t *c);
 
 /* Go's Close: closes the connection and its descriptor; every task blocked
  * on it returns UVGO_ECLOSED at once, and so does every later call.  The
  * object stays valid until uvgo_conn_free().  Returns 0, or UVGO_ECLOSED
- * when it was already closed.  Thread: any task. */
+ * when it was already closed.
+ * Owner: no change; free with uvgo_conn_free().  Thread: any task. */
 UVGO_EXTERN int uvgo_conn_close(uvgo_conn_t *c);
 
 /* Closes c if it is open and gives up the caller's handle: its memory goes
@@ -118,7 +121,7 @@ UVGO_EXTERN void uvgo_conn_free(uvgo_conn_t *c);
 /* Go's SetDeadline / SetReadDeadline / SetWriteDeadline: `deadline` is a
  * uvgo_now() time, 0 for none.  A blocked call sees the new deadline at
  * once; one already past makes it return UVGO_ETIMEDOUT.  Returns 0 or
- * UVGO_ECLOSED.  Thread: any task. */
+ * UVGO_ECLOSED.  Owner: none.  Thread: any task. */
 UVGO_EXTERN int uvgo_conn_set_deadline(uvgo_conn_t *c, int64_t deadline);
 UVGO_EXTERN int uvgo_conn_set_read_deadline(uvgo_conn_t *c, int64_t deadline);
 UVGO_EXTERN int uvgo_conn_set_write_deadline(uvgo_conn_t *c, int64_t deadline);
@@ -134,7 +137,7 @@ UVGO_EXTERN int uvgo_conn_remote_addr(uvgo_conn_t *c,
 /* The same as text, "127.0.0.1:80", "[::1]:80" or a Unix socket's path
  * ("" for an unnamed one), NUL-terminated in buf.  Returns the length, or
  * UVGO_ENOBUFS when it does not fit, or the errors above.
- * Thread: any task. */
+ * Owner: buf is the caller's.  Thread: any task. */
 UVGO_EXTERN int uvgo_conn_local_name(uvgo_conn_t *c, char *buf, size_t len);
 UVGO_EXTERN int uvgo_conn_remote_name(uvgo_conn_t *c, char *buf, size_t len);
 
@@ -142,7 +145,7 @@ UVGO_EXTERN int uvgo_conn_remote_name(uvgo_conn_t *c, char *buf, size_t len);
  * default for dialed and accepted connections) or on; keep-alive probes
  * every `period` (<= 0 turns them off; whole seconds, at least one);
  * the kernel's send and receive buffer sizes (> 0).  Returns 0 or an error.
- * Thread: any task. */
+ * Owner: none.  Thread: any task. */
 UVGO_EXTERN int uvgo_conn_set_nodelay(uvgo_conn_t *c, int on);
 UVGO_EXTERN int uvgo_conn_set_keepalive(uvgo_conn_t *c,
                                         uvgo_duration_t period);
@@ -173,10 +176,11 @@ UVGO_EXTERN void uvgo_reader_free(uvgo_reader_t *r);
 
 /* Go's Read: buffered bytes first, else one read of the connection (large
  * reads skip the buffer).  Returns the count or an error (UVGO_EOF).
- * Thread: the reader's task. */
+ * Owner: buf is the caller's.  Thread: the reader's task. */
 UVGO_EXTERN int uvgo_reader_read(uvgo_reader_t *r, void *buf, size_t len);
 
-/* Go's io.ReadFull over the reader.  As uvgo_conn_read_full. */
+/* Go's io.ReadFull over the reader.  As uvgo_conn_read_full.
+ * Owner: buf is the caller's.  Thread: the reader's task. */
 UVGO_EXTERN int uvgo_reader_read_full(uvgo_reader_t *r, void *buf, size_t len,
                                       size_t *got);
 
@@ -185,29 +189,33 @@ UVGO_EXTERN int uvgo_reader_read_full(uvgo_reader_t *r, void *buf, size_t len,
  * count.  Returns 0; UVGO_ENOBUFS when the buffer fills without a delim
  * (Go's ErrBufferFull: *out and *len then hold the full buffer, consumed);
  * UVGO_EOF at the end with *len the bytes before it; or another error.
- * Thread: the reader's task. */
+ * Owner: *out is borrowed from r.  Thread: the reader's task. */
 UVGO_EXTERN int uvgo_reader_read_until(uvgo_reader_t *r, int delim,
                                        const char **out, size_t *len);
 
 /* A line without its "\n" or "\r\n", as uvgo_reader_read_until(r, '\n'):
  * a line over the buffer's size returns UVGO_ENOBUFS; a last line without
- * a newline is returned with 0, then UVGO_EOF. */
+ * a newline is returned with 0, then UVGO_EOF.
+ * Owner: *out is borrowed from r.  Thread: the reader's task. */
 UVGO_EXTERN int uvgo_reader_read_line(uvgo_reader_t *r, const char **out,
                                       size_t *len);
 
 /* Go's Peek: waits until n bytes are buffered and points *out at them
  * without consuming them.  Returns 0, UVGO_ENOBUFS if n exceeds the
  * buffer, UVGO_EOF (fewer remain), or an error; *len (if not NULL) holds
- * what is buffered either way.  Thread: the reader's task. */
+ * what is buffered either way.
+ * Owner: *out is borrowed from r.  Thread: the reader's task. */
 UVGO_EXTERN int uvgo_reader_peek(uvgo_reader_t *r, size_t n, const char **out,
                                  size_t *len);
 
 /* Go's Discard: skips n bytes.  Returns 0 or an error with *skipped (if
- * not NULL) the bytes skipped before it.  Thread: the reader's task. */
+ * not NULL) the bytes skipped before it.
+ * Owner: none.  Thread: the reader's task. */
 UVGO_EXTERN int uvgo_reader_discard(uvgo_reader_t *r, size_t n,
                                     size_t *skipped);
 
-/* Bytes buffered and not yet consumed.  Thread: the reader's task. */
+/* Bytes buffered and not yet consumed.
+ * Owner: none.  Thread: the reader's task. */
 UVGO_EXTERN size_t uvgo_reader_buffered(const uvgo_reader_t *r);
 
 /* A writer with a size-byte buffer (0: 4096) over c, which stays the
@@ -220,21 +228,23 @@ UVGO_EXTERN int uvgo_writer_new(uvgo_writer_t **out, uvgo_conn_t *c,
 UVGO_EXTERN void uvgo_writer_free(uvgo_writer_t *w);
 
 /* Buffers len bytes (writing through when they exceed the buffer).
- * Returns 0 or the sticky error.  Thread: the writer's task. */
+ * Returns 0 or the sticky error.
+ * Owner: buf stays the caller's (copied).  Thread: the writer's task. */
 UVGO_EXTERN int uvgo_writer_write(uvgo_writer_t *w, const void *buf,
                                   size_t len);
 
 /* Formats into the buffer (growing nothing: output over the buffer's free
  * space is formatted into a temporary and written through).  Returns the
- * length written or an error.  Thread: the writer's task. */
+ * length written or an error.  Owner: none.  Thread: the writer's task. */
 UVGO_EXTERN int uvgo_writer_printf(uvgo_writer_t *w, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
 /* Writes out what is buffered.  Returns 0 or the sticky error.
- * Thread: the writer's task. */
+ * Owner: none.  Thread: the writer's task. */
 UVGO_EXTERN int uvgo_writer_flush(uvgo_writer_t *w);
 
-/* Bytes buffered and not yet written.  Thread: the writer's task. */
+/* Bytes buffered and not yet written.
+ * Owner: none.  Thread: the writer's task. */
 UVGO_EXTERN size_t uvgo_writer_buffered(const uvgo_writer_t *w);
 
 #ifdef __cplusplus

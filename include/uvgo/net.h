@@ -21,11 +21,13 @@
  * closed.  Dialed and accepted TCP connections have Nagle off
  * (TCP_NODELAY) and keep-alive probes every 15 s, Go's defaults.
  *
- * Listening on TCP uses every worker: each worker's loop has its own
- * socket on the address (SO_REUSEPORT), the kernel spreads connections
- * over them, and an accepted connection lives on the loop that accepted it
- * (see listen.c for the measurement behind this choice).  A Unix listener
- * has one socket, on the listening task's loop.
+ * Serving uses every worker: a listener's socket lives on the loop of the
+ * task that made it, and uvgo_serve hands accepted TCP connections to the
+ * workers in turn; each then lives on its worker's loop, in the task that
+ * serves it (see listen.c for the measurement behind this choice against
+ * one SO_REUSEPORT socket per worker).  Connections from
+ * uvgo_listener_accept and from Unix listeners live on the listener's
+ * loop.
  */
 #ifndef UVGO_NET_H
 #define UVGO_NET_H
@@ -49,7 +51,8 @@ extern "C" {
 
 /* Go's SplitHostPort: "host:port", "[host]:port" -> host and port, each
  * NUL-terminated.  Returns 0, UVGO_EINVAL (no port, a stray bracket or
- * colon) or UVGO_ENOBUFS (a buffer is too small).  Thread: any. */
+ * colon) or UVGO_ENOBUFS (a buffer is too small).
+ * Owner: host and port are the caller's.  Thread: any. */
 UVGO_EXTERN int uvgo_split_host_port(const char *hostport, char *host,
                                      size_t hostlen, char *port,
                                      size_t portlen);
@@ -65,7 +68,7 @@ UVGO_EXTERN int uvgo_addr_parse(const char *network, const char *address,
 /* Resolves `address` for `network` into at most max socket addresses, in
  * the order a dial tries them, names and service names included.  Returns
  * the count (>= 1), UVGO_EINVAL, a UVGO_EAI_* code, or the context's
- * error.  Thread: any task. */
+ * error.  Owner: out is the caller's.  Thread: any task. */
 UVGO_EXTERN int uvgo_resolve(const char *network, const char *address,
                              struct sockaddr_storage *out, size_t max);
 UVGO_EXTERN int uvgo_resolve_ctx(const char *network, const char *address,
@@ -74,7 +77,8 @@ UVGO_EXTERN int uvgo_resolve_ctx(const char *network, const char *address,
 
 /* Go's LookupHost/LookupIP: the IPv4 and IPv6 addresses of host (port 0),
  * at most max of them.  Returns the count (>= 1), UVGO_EINVAL, a
- * UVGO_EAI_* code or the context's error.  Thread: any task. */
+ * UVGO_EAI_* code or the context's error.
+ * Owner: out is the caller's.  Thread: any task. */
 UVGO_EXTERN int uvgo_lookup_host(const char *host,
                                  struct sockaddr_storage *out, size_t max);
 UVGO_EXTERN int uvgo_lookup_host_ctx(const char *host,
@@ -83,14 +87,15 @@ UVGO_EXTERN int uvgo_lookup_host_ctx(const char *host,
 
 /* Go's LookupPort: the port of a number or service name ("http") for
  * "tcp" or "udp" networks.  Returns the port (0-65535), UVGO_EINVAL or a
- * UVGO_EAI_* code.  Thread: any task. */
+ * UVGO_EAI_* code.  Owner: none.  Thread: any task. */
 UVGO_EXTERN int uvgo_lookup_port(const char *network, const char *service);
 UVGO_EXTERN int uvgo_lookup_port_ctx(const char *network, const char *service,
                                      uvgo_ctx_t *ctx);
 
 /* Go's LookupAddr: the name of an address (reverse lookup) in host, NUL-
  * terminated.  Returns 0, UVGO_EINVAL, a UVGO_EAI_* code (UVGO_EAI_NONAME
- * when it has none) or the context's error.  Thread: any task. */
+ * when it has none) or the context's error.
+ * Owner: host is the caller's.  Thread: any task. */
 UVGO_EXTERN int uvgo_lookup_addr(const struct sockaddr *sa, char *host,
                                  size_t len);
 UVGO_EXTERN int uvgo_lookup_addr_ctx(const struct sockaddr *sa, char *host,
@@ -122,7 +127,9 @@ UVGO_EXTERN int uvgo_dial(uvgo_conn_t **out, const char *network,
 UVGO_EXTERN int uvgo_dial_ctx(uvgo_conn_t **out, const char *network,
                               const char *address, uvgo_ctx_t *ctx);
 
-/* The same with a dialer (NULL: the defaults).  Thread: any task. */
+/* The same with a dialer (NULL: the defaults).
+ * Owner: *out is the caller's (uvgo_conn_free); d is read during the call only.
+ * Thread: any task. */
 UVGO_EXTERN int uvgo_dialer_dial_ctx(const uvgo_dialer_t *d,
                                      uvgo_conn_t **out, const char *network,
                                      const char *address, uvgo_ctx_t *ctx);
@@ -148,25 +155,27 @@ UVGO_EXTERN int uvgo_listen(uvgo_listener_t **out, const char *network,
  * waiting connections with a reserve descriptor and closes them at once,
  * and the accept keeps waiting; only if it cannot do that does the accept
  * return UVGO_EMFILE or UVGO_ENFILE (try again later).
- * Thread: any task. */
+ * Owner: *out is the caller's (uvgo_conn_free).  Thread: any task. */
 UVGO_EXTERN int uvgo_listener_accept(uvgo_listener_t *l, uvgo_conn_t **out);
 UVGO_EXTERN int uvgo_listener_accept_ctx(uvgo_listener_t *l,
                                          uvgo_conn_t **out, uvgo_ctx_t *ctx);
 
 /* The address it listens on, as a socket address or as text.  Returns 0 /
- * the text's length, UVGO_EINVAL or UVGO_ENOBUFS.  Thread: any. */
+ * the text's length, UVGO_EINVAL or UVGO_ENOBUFS.
+ * Owner: *sa / buf are the caller's.  Thread: any. */
 UVGO_EXTERN int uvgo_listener_addr(uvgo_listener_t *l,
                                    struct sockaddr_storage *sa);
 UVGO_EXTERN int uvgo_listener_name(uvgo_listener_t *l, char *buf, size_t len);
 
 /* The TCP port it listens on, 0 for a Unix socket, or UVGO_EINVAL.
- * Thread: any. */
+ * Owner: none.  Thread: any. */
 UVGO_EXTERN int uvgo_listener_port(uvgo_listener_t *l);
 
 /* Stops listening: tasks blocked in accept return UVGO_ECLOSED at once, so
  * does every later accept; connections accepted but not yet taken are
  * closed.  Returns 0 or UVGO_ECLOSED when already closed.  The object
- * stays valid until uvgo_listener_free().  Thread: any task. */
+ * stays valid until uvgo_listener_free().
+ * Owner: no change; free with uvgo_listener_free().  Thread: any task. */
 UVGO_EXTERN int uvgo_listener_close(uvgo_listener_t *l);
 
 /* Closes l if open and frees it once nothing uses it.  NULL is ignored.
@@ -178,14 +187,17 @@ UVGO_EXTERN void uvgo_listener_free(uvgo_listener_t *l);
 typedef void (*uvgo_conn_fn)(uvgo_conn_t *c, void *arg);
 
 /* Go's Serve: accepts connections on l and runs fn(conn, arg) in a task of
- * its own per connection, on the connection's worker, until ctx is done
+ * its own per connection, on the workers in turn, until ctx is done
  * (or l is closed, or fails).  On EMFILE and other temporary accept errors
  * it backs off as Go does (5 ms doubling up to 1 s) instead of spinning.
  * Shutdown: it stops accepting and closes l, lets live connections run
  * for `grace` (< 0: as long as they take), then closes them (their
  * handlers see UVGO_ECLOSED) and returns once every handler has returned.
  * Returns the context's error, UVGO_ECLOSED (l was closed), UVGO_EBUSY
- * (l is served already) or an accept error.  Thread: any task. */
+ * (l is served already) or an accept error.
+ * Owner: l stays the caller's (closed, not freed); each connection is
+ * the handler's during its call.
+ * Thread: any task. */
 UVGO_EXTERN int uvgo_serve(uvgo_listener_t *l, uvgo_conn_fn fn, void *arg,
                            uvgo_ctx_t *ctx, uvgo_duration_t grace);
 
@@ -208,7 +220,8 @@ UVGO_EXTERN int uvgo_udp_bind(uvgo_udp_t **out, const char *network,
 
 /* Go's DialUDP: a socket connected to `address` (names allowed), which
  * sends there with uvgo_udp_send and receives only from there.  Returns as
- * uvgo_udp_bind, or a lookup error.  Thread: any task. */
+ * uvgo_udp_bind, or a lookup error.
+ * Owner: the caller's, free with uvgo_udp_free().  Thread: any task. */
 UVGO_EXTERN int uvgo_udp_dial(uvgo_udp_t **out, const char *network,
                               const char *address);
 
@@ -224,7 +237,8 @@ UVGO_EXTERN int uvgo_udp_send_to_ctx(uvgo_udp_t *u, const void *buf,
 /* Receives one datagram into buf: returns its length (0 for an empty one)
  * with *from (if not NULL) its sender and *flags (if not NULL)
  * UVGO_UDP_TRUNCATED when it was longer than len, or UVGO_ECLOSED, the
- * context's error or another error.  Thread: any task. */
+ * context's error or another error.
+ * Owner: buf and *from are the caller's.  Thread: any task. */
 UVGO_EXTERN int uvgo_udp_recv_from(uvgo_udp_t *u, void *buf, size_t len,
                                    struct sockaddr_storage *from,
                                    int *flags);
@@ -233,12 +247,13 @@ UVGO_EXTERN int uvgo_udp_recv_from_ctx(uvgo_udp_t *u, void *buf, size_t len,
                                        int *flags, uvgo_ctx_t *ctx);
 
 /* The local address.  Returns 0, UVGO_ECLOSED or an error.
- * Thread: any task. */
+ * Owner: *sa is the caller's.  Thread: any task. */
 UVGO_EXTERN int uvgo_udp_local_addr(uvgo_udp_t *u,
                                     struct sockaddr_storage *sa);
 
 /* Closes the socket: blocked calls return UVGO_ECLOSED at once, and so do
- * later ones.  Returns 0 or UVGO_ECLOSED.  Thread: any task. */
+ * later ones.  Returns 0 or UVGO_ECLOSED.
+ * Owner: no change; free with uvgo_udp_free().  Thread: any task. */
 UVGO_EXTERN int uvgo_udp_close(uvgo_udp_t *u);
 
 /* Closes u if open and frees it once nothing uses it.  NULL is ignored.

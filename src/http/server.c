@@ -1,7 +1,7 @@
 /* server.c: servers (Go's http.Server) on net's listeners and connections.
  *
- * Accepting is uvgo_serve()'s (uvgo/net.h): one accepting task per worker
- * socket, a task per connection on its worker.  Each connection task runs
+ * Accepting is uvgo_serve()'s (uvgo/net.h): it accepts, and runs a task
+ * per connection on the workers in turn.  Each connection task runs
  * conn_main(): it registers its connection with the server, serves it
  * through conn.c with the socket as transport, and unregisters.
  *
@@ -13,8 +13,8 @@
  *   2. Drain: accepting continues until no connection has come for
  *      DRAIN_QUIET (at most DRAIN_MAX), so the connections the kernel had
  *      already queued are taken and served rather than reset when the
- *      listeners close.  (net's listeners offer no non-blocking accept to
- *      empty a queue exactly; see the report in the issue.)
+ *      listeners close.  (A listener offers no non-blocking accept that
+ *      would empty its queue exactly; a quiet period is the next best.)
  *   3. accept_ctx is cancelled: every serve call closes its listener and
  *      waits for its connections.
  *   4. Until every serve call has returned: idle connections are closed
@@ -35,8 +35,6 @@
  * Counting requests costs no shared write per request: each connection
  * counts its own, added to `served` when it ends.
  */
-#include <signal.h>
-
 #include "http/http.h"
 
 /* Step 2 above. */
@@ -247,29 +245,12 @@ static int pick_all(sconn_t *s, int64_t now)
 
 /* ---- the server ------------------------------------------------------------ */
 
-/* A write to a connection the client has closed must fail with EPIPE, not
- * kill the process: libuv writes with write(2), which raises SIGPIPE.
- * Ignore it unless the program has a handler of its own (Go ignores it
- * for every descriptor but stdout and stderr).  net's connections should
- * do this for every socket; until they do, servers do it here. */
-static void ignore_sigpipe(void)
-{
-    struct sigaction sa;
-    if (sigaction(SIGPIPE, NULL, &sa) == 0 && sa.sa_handler == SIG_DFL) {
-        sa.sa_handler = SIG_IGN;
-        sigemptyset(&sa.sa_mask);
-        sa.sa_flags = 0;
-        sigaction(SIGPIPE, &sa, NULL);
-    }
-}
-
 int uvgo_http_server_make(uvgo_http_server_t **out,
                           const uvgo_http_server_opts_t *o)
 {
     uvgo_http_server_t *srv;
     if (!out || !o || !o->handler)
         return UVGO_EINVAL;
-    ignore_sigpipe();
     if (!(srv = calloc(1, sizeof *srv)))
         return UVGO_ENOMEM;
     uvgo__http_config_resolve(&srv->cfg, o->handler, o->arg,

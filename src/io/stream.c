@@ -765,7 +765,8 @@ int uvgo_sockaddr_format(const struct sockaddr *sa, char *buf, size_t len)
         break;
     }
     case AF_UNIX:
-        n = snprintf(buf, len, "%s", ((const struct sockaddr_un *)sa)->sun_path);
+        n = snprintf(buf, len, "%s",
+                     ((const struct sockaddr_un *)sa)->sun_path);
         break;
     default:
         return UVGO_EAFNOSUPPORT;

@@ -1,41 +1,45 @@
 /* listen.c: listeners, accepting, and the server loop (uvgo/net.h).
  *
- * Accepting on every worker.  A TCP listener has one socket per worker
- * loop, all bound to one address with SO_REUSEPORT, so the kernel spreads
- * incoming connections over the loops and each is accepted on the loop it
- * will live on: no hand-off between threads, no shared accept queue.  The
- * alternative, one accepting loop handing connections out to the others,
- * was built and measured on the echo benchmark (64 connections, 2 cores):
- * see test/bench/README.md for the numbers.  It spreads by choice (round
- * robin) where SO_REUSEPORT spreads by a hash of the peer's address and
- * port, but every connection then costs a cross-thread hand-off, and the
- * accepting loop is one more thing for the others to wait on.  The price of
- * SO_REUSEPORT: closing a listener resets the connections still queued on
- * its sockets (Go's listener, closed, does the same to its one queue), and
- * another SO_REUSEPORT listener of the same user could join the group, so
- * uvgo_listen first binds a plain probe socket to claim the port (giving
- * EADDRINUSE as Go does) and then binds the group to it.
+ * One socket, many workers.  A listener has one socket, on the loop of the
+ * task that made it.  uvgo_serve() accepts there and hands connections to
+ * the workers in turn: a connection for another worker leaves as a
+ * descriptor (duplicated, close-on-exec like libuv's own, then the
+ * accepting handle closes) and becomes a
+ * connection on that worker's loop, in the task that serves it.  The
+ * alternative, one SO_REUSEPORT socket per worker loop, was built and
+ * measured against this on the echo benchmark (64 connections, 2 cores,
+ * run-peers RUNS=3, twice each; see test/bench/README.md): messages per
+ * second against libuv-raw's 0.79x and 0.86x with SO_REUSEPORT, 1.29x and
+ * 0.96x handing out; server user CPU against Go's 0.74x and 0.65x, 0.59x
+ * and 0.62x.  The kernel spreads SO_REUSEPORT connections by a hash of
+ * their addresses, which split the 64 connections 28/36 or 35/29 in the
+ * runs we looked at, and the busier loop sets the pace; handing out in
+ * turn splits them 32/32.  SO_REUSEPORT would win where connections are
+ * short and many (each costs the hand-off a dup, a close and a task on
+ * another worker, and the accepting loop could become the bottleneck);
+ * it also resets the connections queued on a socket that closes, and lets
+ * another listener of the same user join the port.
  *
- * Back-pressure.  A socket accepts only when a task asks (a waiter in its
- * list): a connection that arrives with no task waiting is left to libuv,
- * which stops watching the socket until uv_accept, so the kernel's backlog
- * stays the queue.  uvgo_listener_accept() takes connections from every
- * socket through an unbuffered channel fed by one pump task per socket,
- * started by the first accept; uvgo_serve() instead runs one accepting
- * task per socket, on its worker, that starts each connection's handler
- * right there.
+ * Back-pressure.  The socket accepts only when a task asks (a waiter in
+ * its list): a connection that arrives with no task waiting is left to
+ * libuv, which stops watching the socket until uv_accept, so the kernel's
+ * backlog stays the queue.  uvgo_listener_accept() takes connections
+ * through an unbuffered channel fed by a pump task, started by the first
+ * accept; uvgo_serve() instead runs an accepting task that starts each
+ * connection's handler.
  *
  * EMFILE.  libuv meets an accept that fails for want of descriptors with
  * its reserve-descriptor trick: it closes the reserve, accepts and closes
  * the waiting connections (so the socket does not stay readable and
  * nothing spins), reopens the reserve, and reports nothing.  Only when the
  * reserve cannot be had does it report UV_EMFILE, which goes to the next
- * accept; uvgo_serve then backs off as Go's Serve does.
+ * accept; uvgo_serve then backs off as Go's Serve does.  A hand-off whose
+ * dup fails serves the connection where it was accepted.
  *
- * Lifetime.  refs counts the user's handle, each socket handle not yet
- * closed and each pump task; the last to go frees the listener.
+ * Lifetime.  refs counts the user's handle, the socket handle until it
+ * has closed and the pump task; the last to go frees the listener.
  */
-#include <errno.h>
+#include <fcntl.h>
 #include <string.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -63,7 +67,7 @@ struct server;
 struct uvgo_listener {
     /* Immutable once listening. */
     int kind;                   /* NET_TCP or NET_UNIX */
-    int nsocks;                 /* sockets with an initialised handle */
+    int open;                   /* the socket's handle is initialised */
     struct sockaddr_storage addr;
     atomic_int refs;
     atomic_int closed;          /* set once, before any socket closes */
@@ -71,7 +75,7 @@ struct uvgo_listener {
     uvgo_spinlock_t lock;
     uvgo_chan_t *accepted;      /* struct accepted; made by the first accept */
     struct server *server;      /* uvgo_serve runs on it */
-    struct lsock socks[];
+    struct lsock sock;
 };
 
 /* What a pump hands to uvgo_listener_accept. */
@@ -170,71 +174,37 @@ static void on_sock_closed(uv_handle_t *h)
 
 /* ---- listening ----------------------------------------------------------- */
 
-static uv_loop_t *worker_loop(int k)
+/* Initialises the socket on the calling task's loop and listens. */
+static int sock_listen(uvgo_listener_t *l)
 {
-    struct uvgo_runtime *rt = atomic_load(&uvgo__rt);
-    return rt->workers[k]->loop;
-}
-
-/* Binds a throw-away socket without SO_REUSEPORT to claim the address (and
- * pick the port for port 0), so that the SO_REUSEPORT group gets
- * EADDRINUSE where a plain socket would.  Writes the port into *addr.  A
- * plain socket, not a libuv handle: it is closed before the group binds,
- * and a handle's memory would have to outlive its close callback. */
-static int claim_port(struct sockaddr_storage *addr)
-{
+    struct lsock *ls = &l->sock;
     struct sockaddr_storage got;
-    socklen_t len = sizeof got;
-    int fd, one = 1, err = 0;
-
-    fd = socket(addr->ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0)
-        return uv_translate_sys_error(errno);
-    /* As libuv's bind does, so TIME_WAIT leftovers do not block it. */
-    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-    if (bind(fd, (struct sockaddr *)addr,
-             addr->ss_family == AF_INET6 ? sizeof(struct sockaddr_in6)
-                                         : sizeof(struct sockaddr_in)) != 0 ||
-        getsockname(fd, (struct sockaddr *)&got, &len) != 0)
-        err = uv_translate_sys_error(errno);
-    else
-        uvgo__addr_set_port(addr, uvgo__addr_port(&got));
-    close(fd);
-    return err;
-}
-
-/* Initialises socket k on its loop and starts listening. */
-static int sock_listen(uvgo_listener_t *l, int k, uv_loop_t *loop,
-                       int reuseport)
-{
-    struct lsock *ls = &l->socks[k];
-    int err, one = 1;
-    uv_os_fd_t fd;
+    int err, len = sizeof got;
 
     ls->l = l;
-    ls->loop = loop;
+    ls->loop = uvgo_loop();
+    uvgo_loop_enter(ls->loop);
     ls->worker = uvgo_worker_id();
-    if (l->kind == NET_UNIX) {
-        err = uv_pipe_init(loop, &ls->h.pipe, 0);
-    } else {
-        err = uv_tcp_init_ex(loop, &ls->h.tcp, l->addr.ss_family);
-    }
+    if (l->kind == NET_UNIX)
+        err = uv_pipe_init(ls->loop, &ls->h.pipe, 0);
+    else
+        err = uv_tcp_init_ex(ls->loop, &ls->h.tcp, l->addr.ss_family);
     if (err)
         return err;
     ls->h.stream.data = ls;
-    l->nsocks++;
+    l->open = 1;
     atomic_fetch_add_explicit(&l->refs, 1, memory_order_relaxed);
-    if (l->kind == NET_UNIX) {
+    if (l->kind == NET_UNIX)
         err = uv_pipe_bind(&ls->h.pipe,
                            ((struct sockaddr_un *)&l->addr)->sun_path);
-    } else {
-        if (reuseport && uv_fileno((uv_handle_t *)&ls->h, &fd) == 0 &&
-            setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) != 0)
-            return uv_translate_sys_error(errno);
+    else
         err = uv_tcp_bind(&ls->h.tcp, (struct sockaddr *)&l->addr, 0);
-    }
     if (!err)
         err = uv_listen(&ls->h.stream, 1024, on_connection);
+    /* Port 0: the one the kernel picked. */
+    if (!err && l->kind == NET_TCP &&
+        uv_tcp_getsockname(&ls->h.tcp, (struct sockaddr *)&got, &len) == 0)
+        uvgo__addr_set_port(&l->addr, uvgo__addr_port(&got));
     return err;
 }
 
@@ -242,51 +212,28 @@ int uvgo_listen(uvgo_listener_t **out, const char *network,
                 const char *address)
 {
     struct uvgo__net net;
-    struct sockaddr_storage addr;
     uvgo_listener_t *l;
-    uv_loop_t *home;
-    int n, err = 0;
+    int n, err;
 
     if (!uvgo__task_self())
         return UVGO_ENOTTASK;
     if (!out || uvgo__net_parse(network, &net) || net.kind == NET_UDP)
         return UVGO_EINVAL;
-    if (net.kind == NET_UNIX)
-        n = uvgo__unix_addr(address, &addr) ? UVGO_EINVAL : 1;
-    else
-        n = uvgo__resolve(&net, address, &addr, 1, 1, NULL);
-    if (n < 0)
-        return n;
-    n = net.kind == NET_UNIX ? 1 : uvgo_worker_count();
-    if (!(l = calloc(1, sizeof *l + (size_t)n * sizeof l->socks[0])))
+    if (!(l = calloc(1, sizeof *l)))
         return UVGO_ENOMEM;
-    l->kind = net.kind;
-    l->addr = addr;
-    atomic_init(&l->refs, 1);
-    home = uvgo_loop();
-    uvgo_loop_enter(home);
-    if (net.kind == NET_UNIX) {
-        err = sock_listen(l, 0, home, 0);
-    } else {
-        if (n > 1)
-            err = claim_port(&l->addr);
-        for (int k = 0; k < n && !err; k++) {
-            uv_loop_t *loop = n > 1 ? worker_loop(k) : home;
-            uvgo_loop_enter(loop); /* each socket on its own loop */
-            err = sock_listen(l, k, loop, n > 1);
-            if (!err && n == 1) {
-                struct sockaddr_storage got;
-                int len = sizeof got;
-                uv_tcp_getsockname(&l->socks[0].h.tcp,
-                                   (struct sockaddr *)&got, &len);
-                uvgo__addr_set_port(&l->addr, uvgo__addr_port(&got));
-            }
-        }
-        uvgo_loop_enter(home);
+    if (net.kind == NET_UNIX)
+        n = uvgo__unix_addr(address, &l->addr) ? UVGO_EINVAL : 1;
+    else
+        n = uvgo__resolve(&net, address, &l->addr, 1, 1, NULL);
+    if (n < 0) {
+        free(l);
+        return n;
     }
-    if (err) {
+    l->kind = net.kind;
+    atomic_init(&l->refs, 1);
+    if ((err = sock_listen(l))) {
         /* A Unix socket that failed to bind is not ours to unlink. */
-        if (net.kind == NET_UNIX && err == UVGO_EADDRINUSE)
+        if (net.kind == NET_UNIX)
             l->addr.ss_family = AF_UNSPEC;
         uvgo_listener_free(l);
         return err;
@@ -334,11 +281,11 @@ static int accept_chan(uvgo_listener_t *l, uvgo_chan_t **out)
         *out = uvgo_chan_retain(l->accepted);
     uvgo__spin_unlock(&l->lock);
     /* Spawning may yield: not under the lock. */
-    for (int k = 0; start && k < l->nsocks; k++) {
-        uvgo_task_opts_t o = {"listener pump", 0, l->socks[k].worker + 1,
+    if (start) {
+        uvgo_task_opts_t o = {"listener pump", 0, l->sock.worker + 1,
                               UVGO_TASK_PINNED};
         atomic_fetch_add_explicit(&l->refs, 1, memory_order_relaxed);
-        if (uvgo_task_spawn(NULL, pump, &l->socks[k], &o))
+        if (uvgo_task_spawn(NULL, pump, &l->sock, &o))
             listener_unref(l);
     }
     return err;
@@ -348,7 +295,7 @@ int uvgo_listener_accept_ctx(uvgo_listener_t *l, uvgo_conn_t **out,
                              uvgo_ctx_t *ctx)
 {
     struct accepted a = {NULL, 0};
-    uvgo_chan_t *ch, *done;
+    uvgo_chan_t *ch = NULL, *done;
     int err;
 
     if ((err = uvgo__wait_begin(ctx, &done)))
@@ -388,14 +335,14 @@ int uvgo_listener_close(uvgo_listener_t *l)
                                                  memory_order_acq_rel,
                                                  memory_order_acquire))
         return UVGO_ECLOSED;
-    uv_loop_t *home = uvgo_loop();
-    for (int k = 0; k < l->nsocks; k++) {
-        struct lsock *ls = &l->socks[k];
+    if (l->open) {
+        struct lsock *ls = &l->sock;
+        uv_loop_t *home = uvgo_loop();
         uvgo_loop_enter(ls->loop);
         uvgo__waitlist_wake_all(&ls->waiters, UVGO_ECLOSED);
         uv_close((uv_handle_t *)&ls->h, on_sock_closed);
+        uvgo_loop_enter(home);
     }
-    uvgo_loop_enter(home);
     if (l->kind == NET_UNIX && l->addr.ss_family == AF_UNIX)
         unlink(((struct sockaddr_un *)&l->addr)->sun_path);
     uvgo__spin_lock(&l->lock);
@@ -440,12 +387,13 @@ struct server {
     uvgo_listener_t *l;
     uvgo_conn_fn fn;
     void *arg;
-    uvgo_ctx_t *ctx;            /* cancelled to stop accepting */
-    uvgo_wg_t acceptors, handlers;
+    uvgo_wg_t handlers;         /* handler tasks still running */
+    unsigned next;              /* the worker the next connection goes to;
+                                   the accepting task's */
     /* Under lock. */
     uvgo_spinlock_t lock;
     uvgo_conn_t *live;          /* connections being served */
-    int err;                    /* what stopped the server, if not ctx */
+    int closing;                /* live connections are being closed */
 };
 
 static void live_unlink(struct server *s, uvgo_conn_t *c)
@@ -472,32 +420,91 @@ static void live_unref(struct server *s, uvgo_conn_t *c, int unlink)
         uvgo_conn_free(c);
 }
 
+/* Serves c in the calling task: registers it as live, runs the handler,
+ * lets go of it.  A connection that comes after the shutdown began closing
+ * live ones is closed unserved. */
+static void serve_conn(struct server *s, uvgo_conn_t *c)
+{
+    int closing;
+
+    c->server = s;
+    c->server_refs = 1;
+    uvgo__spin_lock(&s->lock);
+    closing = s->closing;
+    if (!closing) {
+        c->server_next = s->live;
+        if (s->live)
+            s->live->server_prev = c;
+        s->live = c;
+    }
+    uvgo__spin_unlock(&s->lock);
+    if (closing) {
+        uvgo_conn_free(c);
+        return;
+    }
+    s->fn(c, s->arg);
+    live_unref(s, c, 1);
+}
+
 static void *handler_main(void *arg)
 {
     uvgo_conn_t *c = arg;
     struct server *s = c->server;
 
-    s->fn(c, s->arg);
-    live_unref(s, c, 1);
+    serve_conn(s, c);
     uvgo_wg_done(&s->handlers);
     return NULL;
 }
 
+/* A connection handed to another worker, as a descriptor. */
+struct handoff {
+    struct server *s;
+    int fd;
+};
+
+static void *handoff_main(void *arg)
+{
+    struct handoff h = *(struct handoff *)arg;
+    uvgo_conn_t *c;
+
+    free(arg);
+    if (uvgo_conn_from_fd(&c, h.fd) == 0) {
+        uvgo__tcp_defaults(&c->h.tcp);
+        serve_conn(h.s, c);
+    } else {
+        close(h.fd);
+    }
+    uvgo_wg_done(&h.s->handlers);
+    return NULL;
+}
+
+/* Starts c's handler on the next worker in turn.  Runs on ls->loop. */
 static void handler_start(struct server *s, struct lsock *ls, uvgo_conn_t *c)
 {
-    uvgo_task_opts_t o = {"conn handler", 0, ls->worker + 1, 0};
+    int n = uvgo_worker_count(), to = (int)(s->next++ % (unsigned)n);
+    uvgo_task_opts_t o = {"conn handler", 0, to + 1, 0};
+    struct handoff *h = NULL;
+    uv_os_fd_t fd;
 
-    c->server = s;
-    c->server_refs = 1;
-    uvgo__spin_lock(&s->lock);
-    c->server_next = s->live;
-    if (s->live)
-        s->live->server_prev = c;
-    s->live = c;
-    uvgo__spin_unlock(&s->lock);
     uvgo_wg_add(&s->handlers, 1);
+    if (to != ls->worker && ls->l->kind == NET_TCP &&
+        (h = malloc(sizeof *h)) &&
+        uv_fileno((uv_handle_t *)c->stream, &fd) == 0 &&
+        (h->fd = fcntl(fd, F_DUPFD_CLOEXEC, 0)) >= 0) {
+        h->s = s;
+        uvgo__conn_free_here(c); /* the duplicate carries it over */
+        if (uvgo_task_spawn(NULL, handoff_main, h, &o) == 0)
+            return;
+        close(h->fd);
+        free(h);
+        uvgo_wg_done(&s->handlers);
+        return;
+    }
+    free(h); /* not handed off (one worker, a Unix socket, no descriptor) */
+    c->server = s;
+    o.worker = ls->worker + 1;
     if (uvgo_task_spawn(NULL, handler_main, c, &o) != 0) {
-        live_unref(s, c, 1);
+        uvgo__conn_free_here(c);
         uvgo_wg_done(&s->handlers);
     }
 }
@@ -510,11 +517,11 @@ static int temporary(int err)
            err == UVGO_EAGAIN;
 }
 
-static void *serve_accept(void *arg)
+/* The accept loop, in uvgo_serve's task: until ctx is done or an accept
+ * fails for good.  Returns that error, or 0 when ctx ended it. */
+static int serve_accept(struct server *s, struct lsock *ls, uvgo_ctx_t *ctx)
 {
-    struct lsock *ls = arg;
-    struct server *s = ls->l->server;
-    uvgo_chan_t *done = uvgo_ctx_done(s->ctx);
+    uvgo_chan_t *done = uvgo_ctx_done(ctx);
     uvgo_duration_t backoff = 0;
 
     uvgo_loop_enter(ls->loop);
@@ -522,36 +529,30 @@ static void *serve_accept(void *arg)
         uvgo_conn_t *c = NULL;
         int err = lsock_accept(ls, &c, done);
         if (err == UVGO__DONE)
-            break;
+            return 0;
         if (err == 0) {
             backoff = 0;
             handler_start(s, ls, c);
             continue;
         }
-        if (temporary(err)) {
-            /* Go's numbers: 5 ms, doubling, at most 1 s. */
-            backoff = backoff ? backoff * 2 : 5 * UVGO_MILLISECOND;
-            if (backoff > UVGO_SECOND)
-                backoff = UVGO_SECOND;
-            if (uvgo_sleep_ctx(backoff, s->ctx))
-                break;
-            uvgo_loop_enter(ls->loop);
-            continue;
-        }
-        uvgo__spin_lock(&s->lock);
-        if (!s->err)
-            s->err = err;
-        uvgo__spin_unlock(&s->lock);
-        uvgo_ctx_cancel(s->ctx); /* the other sockets stop too */
-        break;
+        if (!temporary(err))
+            return err;
+        /* Go's numbers: 5 ms, doubling, at most 1 s. */
+        backoff = backoff ? backoff * 2 : 5 * UVGO_MILLISECOND;
+        if (backoff > UVGO_SECOND)
+            backoff = UVGO_SECOND;
+        if (uvgo_sleep_ctx(backoff, ctx))
+            return 0;
+        uvgo_loop_enter(ls->loop);
     }
-    uvgo_wg_done(&s->acceptors);
-    return NULL;
 }
 
 /* Closes every live connection once; their handlers then return. */
 static void close_live(struct server *s)
 {
+    uvgo__spin_lock(&s->lock);
+    s->closing = 1;
+    uvgo__spin_unlock(&s->lock);
     for (;;) {
         uvgo_conn_t *c;
         uvgo__spin_lock(&s->lock);
@@ -585,10 +586,6 @@ int uvgo_serve(uvgo_listener_t *l, uvgo_conn_fn fn, void *arg,
     s->l = l;
     s->fn = fn;
     s->arg = arg;
-    if ((err = uvgo_ctx_with_cancel(&s->ctx, ctx))) {
-        free(s);
-        return err;
-    }
     uvgo__spin_lock(&l->lock);
     if (atomic_load(&l->closed))
         err = UVGO_ECLOSED;
@@ -598,22 +595,11 @@ int uvgo_serve(uvgo_listener_t *l, uvgo_conn_fn fn, void *arg,
         l->server = s;
     uvgo__spin_unlock(&l->lock);
     if (err) {
-        uvgo_ctx_cancel_release(s->ctx);
         free(s);
         return err;
     }
-    for (int k = 0; k < l->nsocks; k++) {
-        uvgo_task_opts_t o = {"serve accept", 0, l->socks[k].worker + 1,
-                              UVGO_TASK_PINNED};
-        uvgo_wg_add(&s->acceptors, 1);
-        if (uvgo_task_spawn(NULL, serve_accept, &l->socks[k], &o) != 0) {
-            uvgo_wg_done(&s->acceptors);
-            s->err = UVGO_ENOMEM;
-            uvgo_ctx_cancel(s->ctx);
-        }
-    }
-    uvgo_wg_wait(&s->acceptors);
-    err = s->err ? s->err : uvgo_ctx_err(ctx);
+    if ((err = serve_accept(s, &l->sock, ctx)) == 0)
+        err = uvgo_ctx_err(ctx);
     (void)uvgo_listener_close(l);
     if (grace >= 0) {
         uvgo_ctx_t *wait;
@@ -627,7 +613,6 @@ int uvgo_serve(uvgo_listener_t *l, uvgo_conn_fn fn, void *arg,
     uvgo__spin_lock(&l->lock);
     l->server = NULL;
     uvgo__spin_unlock(&l->lock);
-    uvgo_ctx_cancel_release(s->ctx);
     free(s);
-    return err ? err : UVGO_ECLOSED;
+    return err;
 }

@@ -174,6 +174,7 @@ struct uvgo_worker {
     uint64_t idle_since;        /* ticks when it ran out of work, or 0 */
     struct uvgo_steal_seen seen[UVGO_STEAL_SEEN]; /* by victim id */
     int keep_polling;           /* idle but still spinning: do not park */
+    int spin_shift;             /* spin budget: SPIN_US >> spin_shift */
     uint64_t last_release;      /* single-loop mode: last stack release */
     int dead_parked;            /* counted in rt->ndead (under rt->lock) */
     uint64_t next_id, id_end;   /* task ids reserved for this worker */

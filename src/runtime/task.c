@@ -414,7 +414,11 @@ int uvgo__task_join_done(uvgo_task_t *task, void **result, uvgo_chan_t *done)
 
     if (!self)
         return UVGO_ENOTTASK;
-    if (!task || task == self || !(task->flags & UVGO_TASK_JOINABLE))
+    /* Relaxed atomic: the task may be setting UVGO_TASK_BOUND in the same
+     * byte (uvgo_loop_enter); JOINABLE itself never changes. */
+    if (!task || task == self ||
+        !(__atomic_load_n(&task->flags, __ATOMIC_RELAXED) &
+          UVGO_TASK_JOINABLE))
         return UVGO_EINVAL;
     /* When `done` wins the handle stays valid: join it again later. */
     err = uvgo__event_wait_done(&task->done, "task join", done);

@@ -3,6 +3,8 @@
  *   uvgo-bench <name> [variant]   run one benchmark (all variants if none)
  *   uvgo-bench all                run every non-network one, each in a
  *                                 fresh process
+ *   uvgo-bench echo-server|echo-client ...   the echo benchmark's sides
+ *                                 (echo.c)
  *   uvgo-bench httpd [port]       the HTTP server under wrk (run-peers.sh)
  *
  * Each benchmark does the specified work, checks its own result and prints
@@ -687,8 +689,10 @@ static int run_all(const char *self)
 
 static void usage(void)
 {
-    fprintf(stderr, "usage: uvgo-bench all | <name> [variant] | "
-                    "httpd [port]\n");
+    fprintf(stderr, "usage: uvgo-bench all | <name> [variant]\n"
+                    "       uvgo-bench echo-server [port]\n"
+                    "       uvgo-bench echo-client host:port [variant]\n"
+                    "       uvgo-bench httpd [port]\n");
     for (size_t i = 0; i < sizeof benches / sizeof benches[0]; i++)
         fprintf(stderr, "  %s %s\n", benches[i].name, benches[i].variant);
     exit(2);
@@ -703,6 +707,10 @@ int main(int argc, char **argv)
         return run_all(argv[0]);
     if (!strcmp(argv[1], "httpd"))
         return bench_httpd(argc > 2 ? argv[2] : "18082");
+    if (!strcmp(argv[1], "echo-server"))
+        return bench_echo_server(argc, argv);
+    if (!strcmp(argv[1], "echo-client"))
+        return bench_echo_client(argc, argv);
     for (size_t i = 0; i < sizeof benches / sizeof benches[0]; i++) {
         if (strcmp(benches[i].name, argv[1]) ||
             (argc > 2 && strcmp(benches[i].variant, argv[2])))

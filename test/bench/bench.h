@@ -70,4 +70,9 @@ static inline void bench_report(const char *name, const char *variant,
     fflush(stdout);
 }
 
+/* The network commands (echo.c): `echo-server [port]` and
+ * `echo-client host:port [variant]`; argv as main's. */
+int bench_echo_server(int argc, char **argv);
+int bench_echo_client(int argc, char **argv);
+
 #endif /* UVGO_BENCH_H */
