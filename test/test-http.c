@@ -1666,11 +1666,17 @@ static void slow_clients_hold_no_worker(void)
     client_expect(k, 200, r);
     ASSERT_LT(uvgo_now() - t0, 400 * MS);
     client_close(k);
-    /* And every slow one is cut off by its header timeout. */
+    /* And every slow one is cut off by its header timeout; one that
+     * never said a word is closed without one. */
+    client_t *silent = client_dial(&t);
+    t0 = uvgo_now();
     for (int i = 0; i < n; i++) {
         client_expect(slow[i], 408, r);
         client_close(slow[i]);
     }
+    client_expect_closed(silent);
+    ASSERT_LT(uvgo_now() - t0, 500 * MS + LATE);
+    client_close(silent);
     free(slow);
     server_stop(&t);
     free(r);

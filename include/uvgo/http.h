@@ -381,8 +381,9 @@ typedef void (*uvgo_http_conn_state_fn)(uint64_t conn_id,
  *
  *   max_header_bytes     1 MiB     request line and fields (431, 414)
  *   max_body_bytes       10 MiB    per request body (413); < 0: none
- *   read_header_timeout  10 s      from a request's first byte to the end
- *                                  of its head (408 and close)
+ *   read_header_timeout  10 s      from a request's first byte (a new
+ *                                  connection's accept) to the end of its
+ *                                  head (408 and close)
  *   read_timeout         60 s      from a request's first byte to the end
  *                                  of its body
  *   write_timeout        60 s      from the end of a request's head to the
@@ -391,7 +392,9 @@ typedef void (*uvgo_http_conn_state_fn)(uint64_t conn_id,
  *   idle_timeout         120 s     a keep-alive connection waiting for its
  *                                  next request
  *
- * A negative timeout means none.  Go's defaults are zero (no limit) for all
+ * A negative timeout means none; timeouts fire up to 1/16 of their length
+ * late (deadlines are rounded so requests share them), never early.  Go's
+ * defaults are zero (no limit) for all
  * of these but the header size; a slow client (one byte every few seconds,
  * or thousands of connections that never finish a request) then holds its
  * connection forever.  Here it holds, until its timeout, one task that is

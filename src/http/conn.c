@@ -484,7 +484,14 @@ static int read_head(uvgo__http_conn_t *c)
                 set_state(c, UVGO__HTTP_IDLE);
             if (shutting_down(c))
                 return -1;
-            deadline = after(uvgo_now(), cfg->idle_timeout);
+            /* A new connection has the header timeout from its accept
+             * (Go's): one that never sends a byte is not idle, it is
+             * slow. */
+            int64_t now = uvgo_now();
+            deadline = served(c)
+                           ? after(now, cfg->idle_timeout)
+                           : earliest(after(now, cfg->read_header_timeout),
+                                      after(now, cfg->read_timeout));
         } else {
             deadline = earliest(after(c->start, cfg->read_header_timeout),
                                 after(c->start, cfg->read_timeout));
