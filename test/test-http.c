@@ -121,11 +121,21 @@ typedef struct mem {
     size_t off; /* parsing position */
 } mem_t;
 
-static uvgo__http_config_t mem_cfg(uvgo_http_handler_fn fn, void *arg)
+/* A config for serving from memory: defaults, or the given limits. */
+static uvgo__http_config_t mem_cfg_limits(uvgo_http_handler_fn fn, void *arg,
+                                          size_t max_header, int64_t max_body)
 {
     uvgo__http_config_t cfg;
-    uvgo__http_config_resolve(&cfg, fn, arg, 0, 0, 0, 0, 0, 0);
+    uvgo_http_server_opts_t o = {.handler = fn, .arg = arg,
+                                 .max_header_bytes = max_header,
+                                 .max_body_bytes = max_body};
+    uvgo__http_config_resolve(&cfg, &o);
     return cfg;
+}
+
+static uvgo__http_config_t mem_cfg(uvgo_http_handler_fn fn, void *arg)
+{
+    return mem_cfg_limits(fn, arg, 0, 0);
 }
 
 static void mem_serve_cfg(mem_t *m, const uvgo__http_config_t *cfg,
@@ -610,8 +620,7 @@ static void bad_bodies_end_the_connection_after_the_reply(void)
 
 static void header_and_line_limits_give_431_and_414(void)
 {
-    uvgo__http_config_t cfg;
-    uvgo__http_config_resolve(&cfg, echo, NULL, 200, 0, 0, 0, 0, 0);
+    uvgo__http_config_t cfg = mem_cfg_limits(echo, NULL, 200, 0);
     static char in[20000];
     int n = sprintf(in, "GET /%0300d HTTP/1.1\r\nHost: a\r\n\r\n", 0);
     expect_refused(&cfg, in, (size_t)n, 414);
@@ -661,14 +670,13 @@ static void read_quietly(uvgo_http_writer_t *w, uvgo_http_request_t *r,
 
 static void bodies_over_the_limit_get_413(void)
 {
-    uvgo__http_config_t cfg;
-    uvgo__http_config_resolve(&cfg, echo, NULL, 0, 10, 0, 0, 0, 0);
+    uvgo__http_config_t cfg = mem_cfg_limits(echo, NULL, 0, 10);
     static const char cl[] =
         "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 11\r\n\r\n01234567890";
     expect_refused(&cfg, cl, sizeof cl - 1, 413);
     /* Chunked: found while reading; the handler writes nothing, so the
      * server answers 413. */
-    uvgo__http_config_resolve(&cfg, read_quietly, NULL, 0, 10, 0, 0, 0, 0);
+    cfg = mem_cfg_limits(read_quietly, NULL, 0, 10);
     mem_t m;
     resp_t r;
     static const char ch[] =

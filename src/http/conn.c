@@ -49,27 +49,22 @@ static int64_t pick(int64_t v, int64_t def, int64_t none)
 }
 
 void uvgo__http_config_resolve(uvgo__http_config_t *cfg,
-                               const uvgo_http_handler_fn handler, void *arg,
-                               size_t max_header_bytes,
-                               int64_t max_body_bytes,
-                               int64_t read_header_timeout,
-                               int64_t read_timeout, int64_t write_timeout,
-                               int64_t idle_timeout)
+                               const uvgo_http_server_opts_t *o)
 {
     memset(cfg, 0, sizeof *cfg);
-    cfg->handler = handler;
-    cfg->arg = arg;
-    cfg->max_header_bytes = max_header_bytes ? max_header_bytes
-                                             : DEF_MAX_HEADER;
+    cfg->handler = o->handler;
+    cfg->arg = o->arg;
+    cfg->max_header_bytes = o->max_header_bytes ? o->max_header_bytes
+                                                : DEF_MAX_HEADER;
     /* The spans of a head are 32-bit offsets. */
     if (cfg->max_header_bytes > ((size_t)1 << 30))
         cfg->max_header_bytes = (size_t)1 << 30;
-    cfg->max_body_bytes = pick(max_body_bytes, DEF_MAX_BODY, INT64_MAX);
-    cfg->read_header_timeout = pick(read_header_timeout,
+    cfg->max_body_bytes = pick(o->max_body_bytes, DEF_MAX_BODY, INT64_MAX);
+    cfg->read_header_timeout = pick(o->read_header_timeout,
                                     DEF_READ_HEADER_TIMEOUT, 0);
-    cfg->read_timeout = pick(read_timeout, DEF_READ_TIMEOUT, 0);
-    cfg->write_timeout = pick(write_timeout, DEF_WRITE_TIMEOUT, 0);
-    cfg->idle_timeout = pick(idle_timeout, DEF_IDLE_TIMEOUT, 0);
+    cfg->read_timeout = pick(o->read_timeout, DEF_READ_TIMEOUT, 0);
+    cfg->write_timeout = pick(o->write_timeout, DEF_WRITE_TIMEOUT, 0);
+    cfg->idle_timeout = pick(o->idle_timeout, DEF_IDLE_TIMEOUT, 0);
     cfg->max_drain = MAX_DRAIN;
 }
 

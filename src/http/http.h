@@ -283,14 +283,9 @@ void uvgo__http_conn_serve(uvgo__http_conn_t *c);
 void uvgo__http_conn_destroy(uvgo__http_conn_t *c);
 
 /* Resolves a server's options to a config (zeros become the defaults,
- * negatives "none"). */
+ * negatives "none"; the ConnState hook and shutdown flag are server.c's). */
 void uvgo__http_config_resolve(uvgo__http_config_t *cfg,
-                               const uvgo_http_handler_fn handler, void *arg,
-                               size_t max_header_bytes,
-                               int64_t max_body_bytes,
-                               int64_t read_header_timeout,
-                               int64_t read_timeout, int64_t write_timeout,
-                               int64_t idle_timeout);
+                               const uvgo_http_server_opts_t *o);
 
 /* The connection behind a request or writer. */
 static inline uvgo__http_conn_t *uvgo__http_conn_of(uvgo_http_request_t *r)

@@ -253,10 +253,7 @@ int uvgo_http_server_make(uvgo_http_server_t **out,
         return UVGO_EINVAL;
     if (!(srv = calloc(1, sizeof *srv)))
         return UVGO_ENOMEM;
-    uvgo__http_config_resolve(&srv->cfg, o->handler, o->arg,
-                              o->max_header_bytes, o->max_body_bytes,
-                              o->read_header_timeout, o->read_timeout,
-                              o->write_timeout, o->idle_timeout);
+    uvgo__http_config_resolve(&srv->cfg, o);
     srv->cfg.shutting_down = &srv->shutting_down;
     if (o->conn_state) {
         srv->user_state = o->conn_state;

@@ -80,8 +80,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         return 0;
     unsigned mode = data[0];
     int small = mode & 1;
-    uvgo__http_config_resolve(&cfg, uvgo_http_mux_serve, mux,
-                              small ? 200 : 0, small ? 100 : 0, 0, 0, 0, 0);
+    uvgo_http_server_opts_t o = {.handler = uvgo_http_mux_serve, .arg = mux,
+                                 .max_header_bytes = small ? 200 : 0,
+                                 .max_body_bytes = small ? 100 : 0};
+    uvgo__http_config_resolve(&cfg, &o);
     size_t chunk = (mode >> 1) & 7;
     long n = uvgo__http_serve_memory(&cfg, (const char *)data + 1, size - 1,
                                      chunk, &out, &out_len);
