@@ -55,7 +55,7 @@ static long parse_resp(const char *p, size_t len, int head_request,
     if (len < 12 || memcmp(p, "HTTP/1.1 ", 9))
         return -1;
     r->status = atoi(p + 9);
-    const char *fields = memchr(p, '\n', (size_t)(end - p)) + 1;
+    const char *fields = (const char *)memchr(p, '\n', (size_t)(end + 2 - p)) + 1;
     size_t flen = (size_t)(end + 2 - fields);
     if (flen >= sizeof r->head)
         return -1;
@@ -1753,6 +1753,55 @@ static void shutdown_lets_requests_in_flight_finish(void)
     free(r);
 }
 
+static void shutdown_serves_connections_already_queued(void)
+{
+    tserver_t t;
+    resp_t *r = resp_new();
+    enum { N = 20 };
+    client_t *k[N];
+    server_start_fn(&t, routes, NULL);
+    /* Connected (the kernel accepted them), maybe not yet taken by the
+     * server when the shutdown starts. */
+    for (int i = 0; i < N; i++)
+        k[i] = client_dial(&t);
+    struct stopper s = {&t, 10 * UVGO_SECOND, -1, 99, UVGO_WG_INIT};
+    ASSERT_OK(uvgo_wg_add(&s.done, 1));
+    ASSERT_OK(uvgo_go(stop_task, &s));
+    for (int i = 0; i < N; i++) {
+        client_sends(k[i], "GET /hello HTTP/1.1\r\nHost: x\r\n\r\n");
+        client_expect(k[i], 200, r);
+        ASSERT_STR_EQ(field(r, "Connection"), "close");
+        client_expect_closed(k[i]);
+        client_close(k[i]);
+    }
+    ASSERT_OK(uvgo_wg_wait(&s.done));
+    ASSERT_OK(s.err);
+    server_wait(&t);
+    uvgo_listener_free(t.l);
+    ASSERT_EQ(uvgo_http_server_requests(t.srv), N);
+    uvgo_http_server_free(t.srv);
+    free(r);
+}
+
+static void expect_continue_over_a_socket(void)
+{
+    tserver_t t;
+    resp_t *r = resp_new();
+    server_start_fn(&t, routes, NULL);
+    client_t *k = client_dial(&t);
+    client_sends(k, "POST /body HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n"
+                    "Expect: 100-continue\r\n\r\n");
+    /* The body goes only after the server said so. */
+    client_expect(k, 100, r);
+    client_sends(k, "hello");
+    client_expect(k, 200, r);
+    ASSERT_EQ(r->body_len, 5);
+    ASSERT(!memcmp(r->body, "hello", 5));
+    client_close(k);
+    server_stop(&t);
+    free(r);
+}
+
 static void shutdown_cuts_requests_past_its_context(void)
 {
     tserver_t t;
@@ -1919,7 +1968,9 @@ static const test_case_t cases[] = {
     CASE(write_timeout_cuts_a_client_that_never_reads),
     CASE(slow_clients_hold_no_worker),
     CASE(shutdown_lets_requests_in_flight_finish),
+    CASE(shutdown_serves_connections_already_queued),
     CASE(shutdown_cuts_requests_past_its_context),
+    CASE(expect_continue_over_a_socket),
     CASE(handler_writing_after_the_client_left_gets_an_error),
     CASE(request_context_ends_when_the_client_goes_away),
     CASE(conn_state_hook_sees_every_change),

@@ -474,11 +474,15 @@ static int read_head(uvgo__http_conn_t *c)
         int64_t deadline;
         int first = c->end == c->msg;
         if (first) {
-            /* Between requests: idle, unless the server is stopping. */
-            if (served(c))
+            /* Between requests: idle, unless the server is stopping.  A
+             * new connection (one the shutdown's drain accepted) still
+             * gets its first request served; shutdown closes it if none
+             * comes (server.c, NEW_GRACE). */
+            if (served(c)) {
                 set_state(c, UVGO__HTTP_IDLE);
-            if (shutting_down(c))
-                return -1;
+                if (shutting_down(c))
+                    return -1;
+            }
             /* A new connection has the header timeout from its accept
              * (Go's): one that never sends a byte is not idle, it is
              * slow. */
