@@ -1783,6 +1783,76 @@ static void shutdown_serves_connections_already_queued(void)
     free(r);
 }
 
+struct las {
+    uvgo_http_server_t *srv;
+    int err;
+    uvgo_wg_t done;
+};
+
+static void *listen_task(void *arg)
+{
+    struct las *a = arg;
+    a->err = uvgo_http_server_listen_and_serve(a->srv, "127.0.0.1:0");
+    uvgo_wg_done(&a->done);
+    return NULL;
+}
+
+static void close_cuts_everything_at_once(void)
+{
+    tserver_t t;
+    gates_make();
+    server_start_fn(&t, routes, NULL);
+    client_t *k = client_dial(&t);
+    client_sends(k, "GET /ctx HTTP/1.1\r\nHost: x\r\n\r\n");
+    wait_entered();
+    size_t cut = 99;
+    ASSERT_OK(uvgo_http_server_close(t.srv, &cut));
+    ASSERT_EQ(cut, 1);
+    wait_entered(); /* the handler's context ended */
+    ASSERT_ERR(atomic_load(&last_err), UVGO_ECANCELED);
+    client_expect_closed(k);
+    server_wait(&t);
+    ASSERT_ERR(t.serve_err, UVGO_ECLOSED);
+    ASSERT_ERR(uvgo_http_server_close(t.srv, NULL), UVGO_ECLOSED);
+    client_close(k);
+    uvgo_listener_free(t.l);
+    uvgo_http_server_free(t.srv);
+    gates_free();
+
+    /* listen_and_serve returns ECLOSED once closed, too. */
+    uvgo_http_server_opts_t o = {.handler = routes};
+    struct las a = {NULL, 0, UVGO_WG_INIT};
+    ASSERT_OK(uvgo_http_server_make(&a.srv, &o));
+    ASSERT_OK(uvgo_wg_add(&a.done, 1));
+    ASSERT_OK(uvgo_go(listen_task, &a));
+    ASSERT_OK(uvgo_http_server_close(a.srv, NULL));
+    ASSERT_OK(uvgo_wg_wait(&a.done));
+    ASSERT_ERR(a.err, UVGO_ECLOSED);
+    uvgo_http_server_free(a.srv);
+}
+
+static void server_calls_reject_bad_arguments(void)
+{
+    uvgo_http_server_t *srv;
+    uvgo_http_server_opts_t none = {0}, o = {.handler = routes};
+    ASSERT_ERR(uvgo_http_server_make(NULL, &o), UVGO_EINVAL);
+    ASSERT_ERR(uvgo_http_server_make(&srv, NULL), UVGO_EINVAL);
+    ASSERT_ERR(uvgo_http_server_make(&srv, &none), UVGO_EINVAL);
+    ASSERT_OK(uvgo_http_server_make(&srv, &o));
+    ASSERT_ERR(uvgo_http_server_serve(NULL, NULL), UVGO_EINVAL);
+    ASSERT_ERR(uvgo_http_server_serve(srv, NULL), UVGO_EINVAL);
+    ASSERT_ERR(uvgo_http_server_listen_and_serve(srv, NULL), UVGO_EINVAL);
+    ASSERT_ERR(uvgo_http_server_listen_and_serve(srv, "no port"),
+               UVGO_EINVAL);
+    ASSERT_ERR(uvgo_http_server_shutdown(NULL, NULL, NULL), UVGO_EINVAL);
+    ASSERT_ERR(uvgo_http_server_close(NULL, NULL), UVGO_EINVAL);
+    ASSERT_EQ(uvgo_http_server_requests(NULL), 0);
+    /* Shutting down a server that never served returns at once. */
+    ASSERT_OK(uvgo_http_server_shutdown(srv, NULL, NULL));
+    uvgo_http_server_free(srv);
+    uvgo_http_server_free(NULL);
+}
+
 static void expect_continue_over_a_socket(void)
 {
     tserver_t t;
@@ -1971,6 +2041,8 @@ static const test_case_t cases[] = {
     CASE(shutdown_serves_connections_already_queued),
     CASE(shutdown_cuts_requests_past_its_context),
     CASE(expect_continue_over_a_socket),
+    CASE(close_cuts_everything_at_once),
+    CASE(server_calls_reject_bad_arguments),
     CASE(handler_writing_after_the_client_left_gets_an_error),
     CASE(request_context_ends_when_the_client_goes_away),
     CASE(conn_state_hook_sees_every_change),
