@@ -1769,8 +1769,11 @@ static void shutdown_serves_connections_already_queued(void)
     ASSERT_OK(uvgo_go(stop_task, &s));
     for (int i = 0; i < N; i++) {
         client_sends(k[i], "GET /hello HTTP/1.1\r\nHost: x\r\n\r\n");
-        client_expect(k[i], 200, r);
-        ASSERT_STR_EQ(field(r, "Connection"), "close");
+        client_expect(k[i], 200, r); /* a whole response, no reset */
+        /* "close" once the shutdown has begun; a request served before
+         * that is answered as usual, and its idle connection closed. */
+        const char *conn = field(r, "Connection");
+        ASSERT(!conn || !strcmp(conn, "close"));
         client_expect_closed(k[i]);
         client_close(k[i]);
     }
