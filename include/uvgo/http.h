@@ -224,7 +224,8 @@ typedef void (*uvgo_http_handler_fn)(uvgo_http_writer_t *w,
  * handler that has written nothing yet answers 413), UV_EPROTO for a body
  * the client broke off or framed badly, the connection's errors (a
  * timeout: UVGO_ETIMEDOUT), UVGO_EINVAL for NULL arguments.  The first read
- * of a request that asked `Expect: 100-continue` sends "100 Continue".
+ * of a request that asked `Expect: 100-continue` sends "100 Continue".  A
+ * chunked body's trailer fields are checked and dropped (not exposed).
  * Owner: buf stays the caller's.  Thread: the handler's task. */
 UVGO_EXTERN int uvgo_http_request_read(uvgo_http_request_t *r, void *buf,
                                        size_t cap);
