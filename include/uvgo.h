@@ -9,6 +9,8 @@
  *   uvgo/signal.h   signals delivered into channels
  *   uvgo/sync.h     Mutex, RWMutex, WaitGroup, Once, Cond, Pool
  *   uvgo/xsync.h    semaphore, errgroup, singleflight, rate limiter
+ *   uvgo/http.h     HTTP/1.1 server: handlers, mux, header maps (built when
+ *                   llhttp is found: meson option http)
  */
 #ifndef UVGO_H
 #define UVGO_H
@@ -16,6 +18,7 @@
 #include "uvgo/chan.h"
 #include "uvgo/context.h"
 #include "uvgo/errno.h"
+#include "uvgo/http.h"
 #include "uvgo/task.h"
 #include "uvgo/signal.h"
 #include "uvgo/sync.h"
