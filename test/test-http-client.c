@@ -675,7 +675,11 @@ static void stolen_task_hops_back_to_its_loop(void)
         for (int i = 0; i < n; i++)
             ASSERT_EQ((unsigned char)buf[i], big_byte(pos + (uint64_t)i));
         pos += (uint64_t)n;
-        ASSERT_PTR_EQ(uvgo_loop(), home); /* every call returns there */
+        /* A read returns on the transfer's loop while curl still works on
+         * it (it is paused with at most 4 KiB + one 16 KiB write of curl's
+         * buffered); a finished one is read wherever the task is. */
+        if (pos < 300000 - 64 * 1024)
+            ASSERT_PTR_EQ(uvgo_loop(), home);
         ASSERT_OK(uvgo_loop_enter(away));
     }
     ASSERT_EQ(n, 0);
@@ -732,7 +736,8 @@ static void closing_a_polled_socket_stops_the_poll_first(void)
         uvgo_sleep(MS);
     }
     uvgo_event_t closed = UVGO_EVENT_INIT;
-    ASSERT_OK(uvgo_loop_enter(loop));
+    while (uvgo_loop() != loop) /* uvgo_loop_enter may land elsewhere */
+        ASSERT_OK(uvgo_loop_enter(loop));
     probe.data = &closed;
     uv_close((uv_handle_t *)&probe, probe_closed);
     ASSERT_OK(uvgo_event_wait(&closed, "probe close"));

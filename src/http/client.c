@@ -42,6 +42,8 @@ struct uvgo_http_client {
     uint64_t stall_ms;
     size_t body_buffer;
     char *ca_file, *user_agent, *noproxy;
+    struct curl_slist *fields;   /* the lines every request sends; curl
+                                    only reads them */
     uvgo__curl_share_t share;
     uvgo__curl_conf_t conf;
     int nloops;
@@ -57,9 +59,10 @@ struct exchange {
     uvgo_http_response_t resp;
     uvgo_http_client_t *client;
     uvgo_http_header_t *header;  /* the response being received */
-    struct curl_slist *fields;   /* request header lines, borrowed by curl */
+    struct curl_slist *fields;   /* request header lines, borrowed by curl
+                                    (NULL: the client's) */
     char *all;                   /* uvgo_http_response_read_all's buffer */
-    int failed;                  /* header map allocation failed */
+    int plain;                   /* a GET with no body nor fields of its own */
 };
 
 /* ---- errors ------------------------------------------------------------------ */
@@ -195,6 +198,26 @@ static char *make_noproxy(void)
     return s;
 }
 
+static int add_line(struct curl_slist **list, const char *line)
+{
+    struct curl_slist *l = curl_slist_append(*list, line);
+    if (!l)
+        return UVGO_ENOMEM;
+    *list = l;
+    return 0;
+}
+
+/* What every request sends besides its own fields.  Go sends neither
+ * curl's "Accept: * / *" nor "Expect: 100-continue" (curl's "Name:" form
+ * deletes a field). */
+static int default_fields(uvgo_http_client_t *c)
+{
+    if (add_line(&c->fields, "Accept:") || add_line(&c->fields, "Expect:") ||
+        (!c->keep_alive && add_line(&c->fields, "Connection: close")))
+        return UVGO_ENOMEM;
+    return 0;
+}
+
 int uvgo_http_client_make(uvgo_http_client_t **out,
                           const uvgo_http_client_opts_t *opts)
 {
@@ -242,7 +265,8 @@ int uvgo_http_client_make(uvgo_http_client_t **out,
                            : 0;
     c->conf.stats = &c->stats;
     if ((opts->ca_file && !c->ca_file) || !c->user_agent || !c->noproxy ||
-        !c->loops || uvgo__curl_share_init(&c->share)) {
+        !c->loops || default_fields(c) || uvgo__curl_share_init(&c->share)) {
+        curl_slist_free_all(c->fields);
         free(c->ca_file);
         free(c->user_agent);
         free(c->noproxy);
@@ -269,6 +293,7 @@ int uvgo_http_client_free(uvgo_http_client_t *c)
             uvgo__curl_loop_close(cl);
     }
     uvgo__curl_share_close(&c->share);
+    curl_slist_free_all(c->fields);
     free(c->ca_file);
     free(c->user_agent);
     free(c->noproxy);
@@ -329,15 +354,6 @@ static int check_scheme(const char *url)
     return strncmp(url + n, "://", 3) == 0 ? 0 : UVGO_EBADURL;
 }
 
-static int add_line(struct curl_slist **list, const char *line)
-{
-    struct curl_slist *l = curl_slist_append(*list, line);
-    if (!l)
-        return UVGO_ENOMEM;
-    *list = l;
-    return 0;
-}
-
 /* The request's header fields as curl lines.  curl frames the body
  * itself, so Content-Length and Transfer-Encoding are not passed on; an
  * empty value needs curl's "Name;" form ("Name:" would delete a field). */
@@ -366,12 +382,10 @@ static int build_fields(struct exchange *t, const uvgo_http_header_t *h)
         if (err)
             return err;
     }
-    /* Go sends neither curl's "Accept: * / *" nor "Expect: 100-continue". */
-    if ((!has_accept && (err = add_line(&t->fields, "Accept:"))) ||
-        (err = add_line(&t->fields, "Expect:")))
-        return err;
-    if (!c->keep_alive && (err = add_line(&t->fields, "Connection: close")))
-        return err;
+    for (struct curl_slist *l = c->fields; l; l = l->next)
+        if ((!has_accept || strcmp(l->data, "Accept:") != 0) &&
+            (err = add_line(&t->fields, l->data)))
+            return err;
     return 0;
 }
 
@@ -391,21 +405,20 @@ static void set_protocols(CURL *e, CURLoption opt)
 }
 #endif
 
-/* The easy handle's options for one request. */
-static int setup(struct exchange *t, const uvgo_http_client_request_t *req)
+/* Whether req is a GET with nothing of its own but the URL: such requests
+ * reuse easy handles without resetting them. */
+static int is_plain(const uvgo_http_client_request_t *req)
 {
-    uvgo_http_client_t *c = t->client;
-    CURL *e = t->x.easy;
-    const char *method = req->method && *req->method ? req->method : "GET";
-    int has_body = req->body || req->body_fn;
-    int err;
+    return (!req->method || !strcmp(req->method, "GET") || !*req->method) &&
+           !req->body && !req->body_fn &&
+           (!req->header || uvgo_http_header_len(req->header) == 0);
+}
 
-    if ((err = build_fields(t, req->header)))
-        return err;
-    if (curl_easy_setopt(e, CURLOPT_URL, req->url) != CURLE_OK)
-        return UVGO_ENOMEM;
+/* The client's options, the same for every request. */
+static void setup_client(uvgo_http_client_t *c, CURL *e)
+{
     set_protocols(e, CURLOPT_PROTOCOLS_STR);
-    curl_easy_setopt(e, CURLOPT_HTTPHEADER, t->fields);
+    curl_easy_setopt(e, CURLOPT_HTTPHEADER, c->fields);
     curl_easy_setopt(e, CURLOPT_USERAGENT, c->user_agent);
     curl_easy_setopt(e, CURLOPT_SHARE, c->share.sh);
     curl_easy_setopt(e, CURLOPT_NOPROXY, c->noproxy);
@@ -432,7 +445,28 @@ static int setup(struct exchange *t, const uvgo_http_client_request_t *req)
     }
     if (c->connect_ms)
         curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, c->connect_ms);
+}
 
+/* The easy handle's options for one request; a `ready` handle has the
+ * client's options and a plain GET's already. */
+static int setup(struct exchange *t, const uvgo_http_client_request_t *req,
+                 int ready)
+{
+    CURL *e = t->x.easy;
+    const char *method = req->method && *req->method ? req->method : "GET";
+    int has_body = req->body || req->body_fn;
+    int err;
+
+    if (curl_easy_setopt(e, CURLOPT_URL, req->url) != CURLE_OK)
+        return UVGO_ENOMEM;
+    if (ready)
+        return 0;
+    setup_client(t->client, e);
+    if (t->plain)
+        return 0;
+    if ((err = build_fields(t, req->header)))
+        return err;
+    curl_easy_setopt(e, CURLOPT_HTTPHEADER, t->fields);
     if (strcmp(method, "HEAD") == 0) {
         curl_easy_setopt(e, CURLOPT_NOBODY, 1L);
     } else if (has_body || strcmp(method, "POST") == 0 ||
@@ -500,7 +534,13 @@ static int fill_response(struct exchange *t)
 static void exchange_free(struct exchange *t)
 {
     uvgo_http_client_t *c = t->client;
-    uvgo__xfer_free(&t->x); /* removes the transfer: curl lets go of fields */
+    int w = uvgo_worker_id();
+    uvgo__curl_loop_t *here =
+        w >= 0 && w < c->nloops
+            ? atomic_load_explicit(&c->loops[w], memory_order_acquire)
+            : NULL;
+    /* Removes the transfer if it runs: curl lets go of fields. */
+    uvgo__xfer_free(&t->x, here, t->plain);
     curl_slist_free_all(t->fields);
     uvgo_http_header_free(t->header);
     free(t->all);
@@ -514,7 +554,7 @@ int uvgo_http_do_ctx(uvgo_http_client_t *c, uvgo_http_client_request_t *req,
 {
     struct exchange *t;
     uvgo__curl_loop_t *cl;
-    int err;
+    int err, ready;
 
     if (!c || !req || !out)
         return UVGO_EINVAL;
@@ -545,11 +585,12 @@ int uvgo_http_do_ctx(uvgo_http_client_t *c, uvgo_http_client_request_t *req,
     t->x.body_cap = c->body_buffer;
     t->x.stall_ms = c->stall_ms;
     /* Still on cl's loop: nothing has blocked since loop_for_self. */
-    if (!(t->x.easy = uvgo__curl_easy_get(cl))) {
+    t->plain = is_plain(req);
+    if (!(t->x.easy = uvgo__curl_easy_get(cl, t->plain, &ready))) {
         err = UVGO_ENOMEM;
         goto fail;
     }
-    if ((err = setup(t, req)) || (err = uvgo__xfer_start(&t->x)) ||
+    if ((err = setup(t, req, ready)) || (err = uvgo__xfer_start(&t->x)) ||
         (err = uvgo__xfer_wait(&t->x, UVGO__XFER_HEADERS, "http request")))
         goto fail;
     if (t->x.err) {
@@ -674,6 +715,18 @@ int uvgo_http_response_read_all(uvgo_http_response_t *r, char **data,
     }
     free(t->all);
     t->all = NULL;
+    /* The common case: the whole body came with the headers. */
+    if (uvgo__xfer_done(&t->x) && !t->x.err &&
+        (t->all = uvgo__xfer_steal_body(&t->x, &have))) {
+        if (have > limit) {
+            error_text(r->error, NULL, UV_EMSGSIZE);
+            return UV_EMSGSIZE;
+        }
+        t->all[have] = '\0';
+        *data = t->all;
+        *len = have;
+        return 0;
+    }
     for (;;) {
         if ((err = uvgo__xfer_wait_body(&t->x))) {
             error_text(r->error, &t->x, err);

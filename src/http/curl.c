@@ -417,6 +417,9 @@ static void xfer_end(uvgo__xfer_t *x, int err)
     x->state = UVGO__XFER_DONE;
     atomic_fetch_add_explicit(&x->cl->stats->requests, 1,
                               memory_order_relaxed);
+    /* release: pairs with uvgo__xfer_done(); x's fields and body are the
+     * task's from here on. */
+    atomic_store_explicit(&x->done, 1, memory_order_release);
     uvgo_event_set(&x->wake);
 }
 
@@ -558,9 +561,9 @@ static size_t on_write(char *p, size_t size, size_t n, void *arg)
         x->boff = 0;
         x->blen = have;
     }
-    if (x->blen + len > x->bsize) {
-        want = x->bsize ? x->bsize * 2 : 4096;
-        while (want < x->blen + len)
+    if (x->blen + len + 1 > x->bsize) { /* + 1: room for read_all's NUL */
+        want = x->bsize ? x->bsize * 2 : 256;
+        while (want < x->blen + len + 1)
             want *= 2;
         if (!(b = realloc(x->body, want))) {
             x->abort_err = UVGO_ENOMEM;
@@ -603,14 +606,23 @@ static size_t on_read(char *p, size_t size, size_t n, void *arg)
 
 /* ---- transfers, from the task ------------------------------------------------ */
 
+/* Moves the calling task onto cl's loop.  uvgo_loop_enter() can return on
+ * another worker: it queues the task on the loop's worker, where an idle
+ * worker may steal it before it runs (runtime 0a70e7b); so check, and go
+ * again until the task is there. */
+static void loop_enter(uvgo__curl_loop_t *cl)
+{
+    while (uvgo_loop() != cl->loop) {
+        atomic_fetch_add_explicit(&cl->stats->hops, 1, memory_order_relaxed);
+        if (uvgo_loop_enter(cl->loop))
+            uvgo__panic("http: the loop of a transfer has gone (a client "
+                        "used after its runtime ended?)");
+    }
+}
+
 void uvgo__xfer_enter(uvgo__xfer_t *x)
 {
-    if (uvgo_loop() == x->cl->loop)
-        return;
-    atomic_fetch_add_explicit(&x->cl->stats->hops, 1, memory_order_relaxed);
-    if (uvgo_loop_enter(x->cl->loop))
-        uvgo__panic("http: the loop of a transfer has gone (a client used "
-                    "after its runtime ended?)");
+    loop_enter(x->cl);
 }
 
 /* Lets curl go on in the directions we no longer hold paused. */
@@ -706,6 +718,8 @@ static int wait_until(uvgo__xfer_t *x, int (*ready)(uvgo__xfer_t *, int),
 {
     int err;
     for (;;) {
+        if (uvgo__xfer_done(x))
+            return 0; /* no need to be on the loop for a finished one */
         uvgo__xfer_enter(x);
         if (ready(x, arg) || x->state == UVGO__XFER_DONE)
             return 0;
@@ -753,8 +767,23 @@ size_t uvgo__xfer_take(uvgo__xfer_t *x, void *buf, size_t len)
     return len;
 }
 
+char *uvgo__xfer_steal_body(uvgo__xfer_t *x, size_t *len)
+{
+    char *b = x->body;
+    if (!uvgo__xfer_done(x) || x->boff != 0 || x->received != (int64_t)x->blen)
+        return NULL;
+    if (!b && !(b = malloc(1)))
+        return NULL;
+    *len = x->blen;
+    x->body = NULL;
+    x->blen = x->bsize = 0;
+    return b;
+}
+
 void uvgo__xfer_abort(uvgo__xfer_t *x, int err)
 {
+    if (uvgo__xfer_done(x))
+        return;
     uvgo__xfer_enter(x);
     if (x->state == UVGO__XFER_DONE)
         return;
@@ -762,42 +791,66 @@ void uvgo__xfer_abort(uvgo__xfer_t *x, int err)
     settle(x->cl);
 }
 
-void uvgo__xfer_free(uvgo__xfer_t *x)
+void uvgo__xfer_free(uvgo__xfer_t *x, uvgo__curl_loop_t *here, int plain)
 {
-    uvgo__curl_loop_t *cl;
     if (!x)
         return;
-    if (x->cl) {
-        cl = x->cl;
-        uvgo__xfer_enter(x);
-        if (x->state != UVGO__XFER_DONE && x->state != UVGO__XFER_NEW)
-            uvgo__xfer_abort(x, UVGO_ECANCELED);
-        if (x->easy) {
-            curl_enter(cl);
-            if (cl->nspare < SPARE_MAX && !cl->closing &&
-                (cl->spare || (cl->spare = malloc(SPARE_MAX *
-                                                  sizeof *cl->spare)))) {
-                curl_easy_reset(x->easy);
-                cl->spare[cl->nspare++] = x->easy;
+    if (x->cl && x->state != UVGO__XFER_NEW && !uvgo__xfer_done(x)) {
+        uvgo__xfer_abort(x, UVGO_ECANCELED); /* on x's loop */
+        here = x->cl;
+        plain = 0; /* an aborted transfer leaves its handle mid-way */
+    }
+    if (x->easy) {
+        /* Removed from its multi handle, an easy handle belongs to no loop:
+         * it may serve the next request of whatever loop we are on. */
+        if (here && uvgo_loop() == here->loop && !here->closing &&
+            (here->spare || (here->spare = malloc(SPARE_MAX *
+                                                  sizeof *here->spare))) &&
+            here->nspare < SPARE_MAX) {
+            curl_enter(here);
+            if (plain) {
+                /* Ready ones first: move the first blank one up. */
+                if (here->nspare > here->nready)
+                    here->spare[here->nspare] = here->spare[here->nready];
+                here->nspare++;
+                here->spare[here->nready++] = x->easy;
             } else {
-                curl_easy_cleanup(x->easy);
+                curl_easy_reset(x->easy);
+                here->spare[here->nspare++] = x->easy;
             }
-            curl_leave(cl, CURLM_OK);
+            curl_leave(here, CURLM_OK);
+        } else {
+            curl_easy_cleanup(x->easy);
         }
-    } else if (x->easy) {
-        curl_easy_cleanup(x->easy);
     }
     free(x->body);
     free(x->ubuf);
     uvgo_ctx_release(x->ctx);
 }
 
-CURL *uvgo__curl_easy_get(uvgo__curl_loop_t *cl)
+CURL *uvgo__curl_easy_get(uvgo__curl_loop_t *cl, int plain, int *ready)
 {
+    CURL *e;
     owner_check(cl);
-    if (cl->nspare > 0)
+    *ready = 0;
+    if (cl->nspare == 0)
+        return curl_easy_init();
+    if (plain && cl->nready > 0) {
+        /* Take the last ready one; the last blank one fills its slot. */
+        e = cl->spare[--cl->nready];
+        cl->spare[cl->nready] = cl->spare[--cl->nspare];
+        *ready = 1;
+        return e;
+    }
+    if (cl->nspare > cl->nready)
         return cl->spare[--cl->nspare];
-    return curl_easy_init();
+    /* Only ready ones left: blank one. */
+    e = cl->spare[--cl->nready];
+    cl->spare[cl->nready] = cl->spare[--cl->nspare];
+    curl_enter(cl);
+    curl_easy_reset(e);
+    curl_leave(cl, CURLM_OK);
+    return e;
 }
 
 /* ---- loops and the share ----------------------------------------------------- */
@@ -839,8 +892,7 @@ int uvgo__curl_loop_open(uvgo__curl_loop_t **out,
 
 void uvgo__curl_loop_close(uvgo__curl_loop_t *cl)
 {
-    if (uvgo_loop_enter(cl->loop))
-        uvgo__panic("http: closing a client whose runtime has ended");
+    loop_enter(cl);
     cl->closing = 1;
     curl_enter(cl);
     while (cl->nspare > 0)

@@ -74,8 +74,10 @@ typedef struct uvgo__curl_loop {
     int closing;               /* uvgo__curl_loop_close has begun */
     uvgo_event_t closed;       /* set when open_handles reaches 0 */
     int active;                /* transfers in the multi handle */
-    CURL **spare;              /* reset easy handles kept for reuse */
-    int nspare;
+    CURL **spare;              /* easy handles kept for reuse: */
+    int nspare;                /* [0, nready) are set up for a plain GET of
+                                  the client, the rest are reset */
+    int nready;
     struct uvgo__xfer *doomed; /* to fail once curl returns (settle) */
     struct uvgo__xfer *stalls; /* running transfers with a stall timeout */
     uv_timer_t stall_timer;    /* checks them while there are any */
@@ -119,7 +121,12 @@ struct uvgo__xfer {
     uvgo__xfer_read_fn upload;     /* NULL: no streamed request body */
     void *upload_arg;
 
-    /* Owner loop thread only. */
+    /* Set (release) with state = DONE, after which nothing on the loop
+     * touches x again: a task that reads it set (acquire) may use x from
+     * any thread, without moving to the loop. */
+    atomic_int done;
+
+    /* Owner loop thread only (any thread once done). */
     int state;                     /* UVGO__XFER_* */
     int in_multi;
     int err;                       /* the result once DONE: 0 or a code */
@@ -158,9 +165,12 @@ int uvgo__curl_loop_open(uvgo__curl_loop_t **out,
  * Precondition: no transfer is active.  Thread: a task. */
 void uvgo__curl_loop_close(uvgo__curl_loop_t *cl);
 
-/* An easy handle for a new transfer on cl: a spare one (reset) or a new
- * one; NULL when out of memory.  Thread: cl's loop. */
-CURL *uvgo__curl_easy_get(uvgo__curl_loop_t *cl);
+/* An easy handle for a new transfer on cl: a spare one or a new one; NULL
+ * when out of memory.  With `plain`, *ready is 1 when the handle is still
+ * set up by the client for a plain GET (only the URL and the driver's own
+ * options need setting); otherwise it is blank (reset or new).
+ * Thread: cl's loop. */
+CURL *uvgo__curl_easy_get(uvgo__curl_loop_t *cl, int plain, int *ready);
 
 /* Moves the calling task onto x's loop (a task stolen by another worker
  * hops back).  Every call below does it first. */
@@ -190,10 +200,26 @@ size_t uvgo__xfer_take(uvgo__xfer_t *x, void *buf, size_t len);
  * for a finished one.  Thread: the owning task. */
 void uvgo__xfer_abort(uvgo__xfer_t *x, int err);
 
-/* Aborts if needed, returns the easy handle for reuse, frees x's buffers
- * and drops its context reference (x itself is the caller's to free).
+/* Aborts if needed (on x's loop), keeps the easy handle for reuse on
+ * `here` when the caller runs there (a client's loop for the caller's
+ * worker, or NULL), frees x's buffers and drops its context reference (x
+ * itself is the caller's to free).  `plain`: the handle is set up for a
+ * plain GET and may be reused without a reset.  A finished transfer is
+ * freed where the caller runs: no hop back to its loop.
  * Thread: the owning task. */
-void uvgo__xfer_free(uvgo__xfer_t *x);
+void uvgo__xfer_free(uvgo__xfer_t *x, uvgo__curl_loop_t *here, int plain);
+
+/* Whether x is done; then it may be used from any thread (see `done`). */
+static inline int uvgo__xfer_done(uvgo__xfer_t *x)
+{
+    /* acquire: pairs with the release in xfer_end. */
+    return atomic_load_explicit(&x->done, memory_order_acquire);
+}
+
+/* Hands the buffered body over to the caller (malloc'd, with room for a
+ * NUL after blen bytes) once x is done and nothing was read yet; NULL
+ * otherwise.  Thread: the owning task. */
+char *uvgo__xfer_steal_body(uvgo__xfer_t *x, size_t *len);
 
 /* The uvgo error for a failed transfer: curl's code, the socket's errno
  * and x->abort_err in the documented mapping (client.c). */

@@ -621,7 +621,11 @@ static int run_all(const char *self)
 
 static void usage(void)
 {
-    fprintf(stderr, "usage: uvgo-bench all | <name> [variant]\n");
+    fprintf(stderr, "usage: uvgo-bench all | <name> [variant]"
+#ifdef UVGO_BENCH_FANOUT
+                    " | fanout URL"
+#endif
+                    "\n");
     for (size_t i = 0; i < sizeof benches / sizeof benches[0]; i++)
         fprintf(stderr, "  %s %s\n", benches[i].name, benches[i].variant);
     exit(2);
@@ -634,6 +638,13 @@ int main(int argc, char **argv)
         usage();
     if (!strcmp(argv[1], "all"))
         return run_all(argv[0]);
+#ifdef UVGO_BENCH_FANOUT
+    if (!strcmp(argv[1], "fanout")) { /* a network client: fanout URL */
+        if (argc != 3)
+            usage();
+        return bench_fanout(argv[2]);
+    }
+#endif
     for (size_t i = 0; i < sizeof benches / sizeof benches[0]; i++) {
         if (strcmp(benches[i].name, argv[1]) ||
             (argc > 2 && strcmp(benches[i].variant, argv[2])))

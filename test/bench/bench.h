@@ -70,4 +70,7 @@ static inline void bench_report(const char *name, const char *variant,
     fflush(stdout);
 }
 
+/* `uvgo-bench fanout URL` (fanout.c, built with the HTTP client). */
+int bench_fanout(const char *url);
+
 #endif /* UVGO_BENCH_H */
