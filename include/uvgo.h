@@ -7,8 +7,11 @@
  *   uvgo/time.h     durations, the clock, sleep, timers, tickers
  *   uvgo/context.h  contexts (cancel, deadline, values), *_ctx waits
  *   uvgo/signal.h   signals delivered into channels
+ *   uvgo/io.h       stream connections (Go's net.Conn) and bufio
+ *   uvgo/net.h      addresses, DNS, dial, listen, serve, UDP
  *   uvgo/sync.h     Mutex, RWMutex, WaitGroup, Once, Cond, Pool
  *   uvgo/xsync.h    semaphore, errgroup, singleflight, rate limiter
+ *   uvgo/metrics.h  runtime metrics: per-worker counters, latency
  *   uvgo/http.h     HTTP/1.1 server: handlers, mux, header maps (built when
  *                   llhttp is found: meson option http); the client (also
  *                   needs libcurl: meson option curl)
@@ -20,6 +23,9 @@
 #include "uvgo/context.h"
 #include "uvgo/errno.h"
 #include "uvgo/http.h"
+#include "uvgo/io.h"
+#include "uvgo/metrics.h"
+#include "uvgo/net.h"
 #include "uvgo/task.h"
 #include "uvgo/signal.h"
 #include "uvgo/sync.h"

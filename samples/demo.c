@@ -90,8 +90,7 @@ static void *main_task(void *arg)
     printf("%d jobs done, %d cut off, in %lld ms (their waits add up to "
            "%d ms); checksum %ld\n",
            JOBS - late, late, (long long)((uvgo_now() - t0) / MS), waits, sum);
-    uvgo_ctx_cancel(ctx);
-    uvgo_ctx_release(ctx);
+    uvgo_ctx_cancel_release(ctx);
     uvgo_chan_release(results);
     return NULL;
 }

@@ -66,8 +66,7 @@ static void *fetcher(void *arg)
             uvgo_ctx_t *try_ctx;
             uvgo_ctx_with_timeout(&try_ctx, working, 200 * MS);
             int err = uvgo_sleep_ctx(n < 3 ? 500 * MS : 50 * MS, try_ctx);
-            uvgo_ctx_cancel(try_ctx);
-            uvgo_ctx_release(try_ctx);
+            uvgo_ctx_cancel_release(try_ctx);
             if (!err)
                 break;
             logf_("fetch %d: attempt %d failed (%s), retry in %lld ms", round,

@@ -19,7 +19,7 @@
 
 #define JOBS 20
 #define WORKERS 4
-#define EJOB (-7) /* this sample's "job failed" error */
+#define EJOB UV_EIO /* this sample's "job failed": a libuv code */
 
 struct result {
     int job;

@@ -724,8 +724,7 @@ static void size_mismatch_is_einval_for_send_receive_and_select(void)
     ASSERT_EQ(got, 9);
     ASSERT_OK(uvgo_chan_send(ch, &v, sizeof v));
     ASSERT_OK(uvgo_chan_recv(ch, NULL, 0, NULL));
-    uvgo_ctx_cancel(ctx);
-    uvgo_ctx_release(ctx);
+    uvgo_ctx_cancel_release(ctx);
     uvgo_chan_release(ch);
 }
 

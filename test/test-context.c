@@ -21,8 +21,21 @@ static uvgo_ctx_t *with_cancel(uvgo_ctx_t *parent)
 
 static void done(uvgo_ctx_t *c)
 {
-    uvgo_ctx_cancel(c);
+    uvgo_ctx_cancel_release(c);
+}
+
+/* The owner's "defer cancel()": the context and its descendants end, and
+ * a child that still holds the parent keeps it readable. */
+static void cancel_release_cancels_and_drops_the_reference(void)
+{
+    uvgo_ctx_t *p = with_cancel(NULL), *c = with_cancel(p);
+    uvgo_ctx_retain(p);
+    uvgo_ctx_cancel_release(p);
+    ASSERT_ERR(uvgo_ctx_err(p), UVGO_ECANCELED);
+    ASSERT_ERR(uvgo_ctx_err(c), UVGO_ECANCELED);
+    uvgo_ctx_release(p);
     uvgo_ctx_release(c);
+    uvgo_ctx_cancel_release(NULL);
 }
 
 static void background_is_never_done_and_has_nothing(void)
@@ -460,6 +473,7 @@ static void cancelling_a_big_tree_frees_it_all(void)
 
 static const test_case_t cases[] = {
     CASE(background_is_never_done_and_has_nothing),
+    CASE(cancel_release_cancels_and_drops_the_reference),
     CASE(cancel_closes_done_once_and_is_idempotent),
     CASE(cancel_propagates_down_never_up),
     CASE(deadline_fires_with_etimedout_and_err_never_changes),

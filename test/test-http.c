@@ -13,6 +13,7 @@ typedef struct resp {
     int status;
     int chunked;
     int has_length;
+    int until_close;      /* the body runs to the end of the stream */
     size_t body_len;
     char head[8192];      /* the field lines, NUL-terminated */
     char body[1 << 17];   /* last: not cleared between responses */
@@ -103,6 +104,7 @@ static long parse_resp(const char *p, size_t len, int head_request,
         }
     }
     /* Until the connection closes. */
+    r->until_close = 1;
     ASSERT(left < sizeof r->body);
     memcpy(r->body, b, left);
     r->body_len = left;
@@ -703,7 +705,7 @@ static void writer_misc(uvgo_http_writer_t *w, uvgo_http_request_t *r,
     } else if (!strcmp(r->path, "/declared")) {
         ASSERT_OK(uvgo_http_header_set(h, "Content-Length", "5"));
         ASSERT_OK(uvgo_http_writer_write(w, "abc", 3));
-        ASSERT_ERR(uvgo_http_writer_write(w, "def", 3), UV_EMSGSIZE);
+        ASSERT_ERR(uvgo_http_writer_write(w, "def", 3), UVGO_EMSGSIZE);
         ASSERT_OK(uvgo_http_writer_write(w, "de", 2));
     } else if (!strcmp(r->path, "/short")) {
         ASSERT_OK(uvgo_http_header_set(h, "Content-Length", "5"));
@@ -923,6 +925,184 @@ static void request_calls_reject_bad_arguments(void)
     ASSERT_EQ(uvgo_http_writer_status(NULL), 0);
 }
 
+/* ---- over sockets: helpers ---------------------------------------------------- */
+
+#define MS UVGO_MILLISECOND
+
+typedef struct tserver {
+    uvgo_http_server_t *srv;
+    uvgo_listener_t *l;
+    uvgo_task_t *task;
+    char addr[64];
+    int serve_err;
+} tserver_t;
+
+static void *serve_task(void *arg)
+{
+    tserver_t *t = arg;
+    t->serve_err = uvgo_http_server_serve(t->srv, t->l);
+    return NULL;
+}
+
+static void server_start(tserver_t *t, const uvgo_http_server_opts_t *o)
+{
+    memset(t, 0, sizeof *t);
+    ASSERT_OK(uvgo_http_server_make(&t->srv, o));
+    ASSERT_OK(uvgo_listen(&t->l, "tcp", "127.0.0.1:0"));
+    snprintf(t->addr, sizeof t->addr, "127.0.0.1:%d",
+             uvgo_listener_port(t->l));
+    t->task = test_spawn(serve_task, t);
+}
+
+static void server_start_fn(tserver_t *t, uvgo_http_handler_fn fn, void *arg)
+{
+    uvgo_http_server_opts_t o = {0};
+    o.handler = fn;
+    o.arg = arg;
+    server_start(t, &o);
+}
+
+/* Shuts the server down (cut requests must be none) and frees it;
+ * returns the requests it served. */
+static uint64_t server_stop(tserver_t *t)
+{
+    size_t cut = 99;
+    uvgo_ctx_t *ctx = test_ctx_timeout(10 * UVGO_SECOND);
+    ASSERT_OK(uvgo_http_server_shutdown(t->srv, ctx, &cut));
+    ASSERT_EQ(cut, 0);
+    test_ctx_done(ctx);
+    test_join(t->task);
+    ASSERT_ERR(t->serve_err, UVGO_ECLOSED);
+    uvgo_listener_free(t->l);
+    uint64_t n = uvgo_http_server_requests(t->srv);
+    uvgo_http_server_free(t->srv);
+    return n;
+}
+
+/* A raw client: bytes out, responses parsed back. */
+typedef struct client {
+    uvgo_conn_t *c;
+    char buf[1 << 18];
+    size_t len;
+} client_t;
+
+static client_t *client_dial(tserver_t *t)
+{
+    client_t *k = malloc(sizeof *k);
+    ASSERT(k);
+    k->len = 0;
+    ASSERT_OK(uvgo_dial(&k->c, "tcp", t->addr));
+    return k;
+}
+
+static void client_send(client_t *k, const char *data, size_t len)
+{
+    ASSERT_OK(uvgo_conn_write(k->c, data, len, NULL));
+}
+
+static void client_sends(client_t *k, const char *s)
+{
+    client_send(k, s, strlen(s));
+}
+
+/* Reads one response (0), or returns the read error when the stream ends
+ * or fails before a whole response came. */
+static int client_resp(client_t *k, int head_request, resp_t *r)
+{
+    int eof = 0;
+    for (;;) {
+        long n = parse_resp(k->buf, k->len, head_request, r);
+        ASSERT(n >= 0);
+        if (n > 0 && (!r->until_close || eof)) {
+            memmove(k->buf, k->buf + n, k->len - (size_t)n);
+            k->len -= (size_t)n;
+            return 0;
+        }
+        if (eof)
+            return UVGO_EOF;
+        ASSERT(k->len < sizeof k->buf);
+        int got = uvgo_conn_read(k->c, k->buf + k->len,
+                                 sizeof k->buf - k->len);
+        if (got < 0) {
+            if (!k->len)
+                return got;
+            eof = 1;
+            continue;
+        }
+        k->len += (size_t)got;
+    }
+}
+
+static void client_expect(client_t *k, int status, resp_t *r)
+{
+    int err = client_resp(k, 0, r);
+    if (err)
+        TEST_FAIL_("no response: %s", uvgo_err_name(err));
+    if (r->status != status)
+        TEST_FAIL_("status %d, want %d", r->status, status);
+}
+
+/* The server closed the connection: a read ends (EOF or a reset). */
+static void client_expect_closed(client_t *k)
+{
+    char b[64];
+    ASSERT_EQ(k->len, 0);
+    int n = uvgo_conn_read(k->c, b, sizeof b);
+    if (n != UVGO_EOF && n != UVGO_ECONNRESET)
+        TEST_FAIL_("read after close: %d (%s)", n,
+                   n > 0 ? "data" : uvgo_err_name(n));
+}
+
+static void client_close(client_t *k)
+{
+    uvgo_conn_free(k->c);
+    free(k);
+}
+
+static resp_t *resp_new(void)
+{
+    resp_t *r = malloc(sizeof *r);
+    ASSERT(r);
+    return r;
+}
+
+/* ---- over sockets ----------------------------------------------------------------- */
+
+static void keep_alive_requests_share_a_connection(void)
+{
+    tserver_t t;
+    resp_t *r = resp_new();
+    server_start_fn(&t, echo, NULL);
+    client_t *k = client_dial(&t);
+    for (int i = 0; i < 5; i++) {
+        char req[128];
+        snprintf(req, sizeof req,
+                 "POST /n/%d HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\n"
+                 "%02d",
+                 i, i);
+        client_sends(k, req);
+        client_expect(k, 200, r);
+        char want[32];
+        snprintf(want, sizeof want, "POST /n/%d HTTP/1.1", i);
+        ASSERT(!strncmp(r->body, want, strlen(want)));
+        ASSERT(!memcmp(r->body + r->body_len - 2, req + strlen(req) - 2, 2));
+    }
+    /* Pipelined: three at once, answered in order. */
+    client_sends(k, "GET /a HTTP/1.1\r\nHost: x\r\n\r\nGET /b HTTP/1.1\r\n"
+                    "Host: x\r\n\r\nGET /c HTTP/1.1\r\nHost: x\r\n\r\n");
+    for (const char *p = "abc"; *p; p++) {
+        char want[16];
+        client_expect(k, 200, r);
+        snprintf(want, sizeof want, "GET /%c ", *p);
+        ASSERT(!strncmp(r->body, want, strlen(want)));
+    }
+    ASSERT(strstr(r->body, "host=x"));
+    client_close(k);
+    ASSERT_EQ(uvgo_http_server_requests(t.srv), 8);
+    ASSERT_EQ(server_stop(&t), 8);
+    free(r);
+}
+
 static const test_case_t cases[] = {
     CASE_PLAIN(get_is_answered_with_length_date_and_type),
     CASE_PLAIN(request_fields_are_parsed_and_trimmed),
@@ -946,6 +1126,7 @@ static const test_case_t cases[] = {
     CASE_PLAIN(paths_clean_and_unescape_like_go),
     CASE_PLAIN(query_parameters_decode_on_demand),
     CASE_PLAIN(request_calls_reject_bad_arguments),
+    CASE(keep_alive_requests_share_a_connection),
 };
 
 TEST_MAIN(cases)

@@ -633,7 +633,7 @@ static void uvgo_procs_environment_variable_sets_workers(void)
 static void strerror_names_every_code(void)
 {
     ASSERT_STR_EQ(uvgo_err_name(UVGO_ECLOSED), "ECLOSED");
-    ASSERT_STR_EQ(uvgo_strerror(UVGO_ECLOSED), "use of closed channel");
+    ASSERT_STR_EQ(uvgo_strerror(UVGO_ECLOSED), "use of closed channel or connection");
     ASSERT_STR_EQ(uvgo_err_name(UVGO_ENOTTASK), "ENOTTASK");
     ASSERT_STR_EQ(uvgo_err_name(UVGO_EINVAL), "EINVAL");
     ASSERT_EQ(UVGO_EINVAL, UV_EINVAL);

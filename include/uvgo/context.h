@@ -91,6 +91,12 @@ UVGO_EXTERN int uvgo_ctx_without_cancel(uvgo_ctx_t **out, uvgo_ctx_t *parent);
  * not wait for anything.  Owner: no reference change.  Thread: any. */
 UVGO_EXTERN void uvgo_ctx_cancel(uvgo_ctx_t *ctx);
 
+/* uvgo_ctx_cancel() then uvgo_ctx_release(): what the owner of a context
+ * made for one piece of work does when that work is over (Go's
+ * `defer cancel()`).  NULL is ignored.  Owner: consumes one reference.
+ * Thread: any. */
+UVGO_EXTERN void uvgo_ctx_cancel_release(uvgo_ctx_t *ctx);
+
 /* Go's CancelCauseFunc: as uvgo_ctx_cancel, recording `cause` (0 records
  * UVGO_ECANCELED).  The first cancellation, here or from an ancestor, wins.
  * Thread: any. */

@@ -36,8 +36,34 @@
     XX(ENOENT, UV_ENOENT, "no such file or directory")                        \
     XX(EEXIST, UV_EEXIST, "file already exists")                              \
     XX(EPERM, UV_EPERM, "operation not permitted")                            \
-    XX(ECLOSED, -20001, "use of closed channel")                              \
+    XX(EOF, UV_EOF, "end of file")                                            \
+    XX(ECONNREFUSED, UV_ECONNREFUSED, "connection refused")                   \
+    XX(ECONNRESET, UV_ECONNRESET, "connection reset by peer")                 \
+    XX(ECONNABORTED, UV_ECONNABORTED, "software caused connection abort")     \
+    XX(EPIPE, UV_EPIPE, "broken pipe")                                        \
+    XX(ENOTCONN, UV_ENOTCONN, "socket is not connected")                      \
+    XX(EADDRINUSE, UV_EADDRINUSE, "address already in use")                   \
+    XX(EADDRNOTAVAIL, UV_EADDRNOTAVAIL, "address not available")              \
+    XX(EAFNOSUPPORT, UV_EAFNOSUPPORT, "address family not supported")         \
+    XX(ENETUNREACH, UV_ENETUNREACH, "network is unreachable")                 \
+    XX(EHOSTUNREACH, UV_EHOSTUNREACH, "host is unreachable")                  \
+    XX(EMFILE, UV_EMFILE, "too many open files")                              \
+    XX(ENFILE, UV_ENFILE, "file table overflow")                              \
+    XX(ENOBUFS, UV_ENOBUFS, "no buffer space available")                      \
+    XX(EMSGSIZE, UV_EMSGSIZE, "message too long")                             \
+    XX(ENOTSUP, UV_ENOTSUP, "operation not supported on socket")              \
+    XX(EAI_NONAME, UV_EAI_NONAME, "unknown node or service")                  \
+    XX(EAI_AGAIN, UV_EAI_AGAIN, "temporary failure in name resolution")       \
+    XX(EAI_FAIL, UV_EAI_FAIL, "permanent failure in name resolution")         \
+    XX(EAI_NODATA, UV_EAI_NODATA, "no address for that name")                 \
+    XX(EAI_FAMILY, UV_EAI_FAMILY, "address family not supported by lookup")   \
+    XX(EAI_SERVICE, UV_EAI_SERVICE, "service not available for socket type")  \
+    XX(EAI_ADDRFAMILY, UV_EAI_ADDRFAMILY, "no address in that family")        \
+    XX(EAI_MEMORY, UV_EAI_MEMORY, "out of memory in name resolution")         \
+    XX(EAI_CANCELED, UV_EAI_CANCELED, "name resolution canceled")             \
+    XX(ECLOSED, -20001, "use of closed channel or connection")                \
     XX(ENOTTASK, -20002, "operation must be called from a uvgo task")         \
+    XX(ELEAK, -20003, "tasks are still running (leaked)")                     \
     XX(EPROTONOSUPPORT, UV_EPROTONOSUPPORT, "protocol not supported")         \
     XX(EBADURL, -20101, "malformed URL")                                      \
     XX(EREDIRECTS, -20102, "stopped after too many redirects")                \

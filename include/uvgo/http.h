@@ -48,6 +48,7 @@
 
 #include "context.h"
 #include "errno.h"
+#include "net.h"
 #include "time.h"
 
 #ifdef __cplusplus
@@ -109,9 +110,11 @@ enum {
  * does not know (Go's StatusText).  Owner: static storage.  Thread: any. */
 UVGO_EXTERN const char *uvgo_http_status_text(int code);
 
-/* Errors of this header beyond uvgo/errno.h's, libuv's codes as everywhere:
- *   UV_EMSGSIZE  a body or header over its limit (Go's MaxBytesError)
- *   UV_EPROTO    the peer broke the protocol (a bad chunk, a truncated body)
+/* Errors particular to this header:
+ *   UVGO_EMSGSIZE  a body over its limit (Go's MaxBytesError), or a write
+ *                  past the Content-Length the handler declared
+ *   UV_EPROTO      the client broke the protocol (a bad chunk, a body cut
+ *                  short): libuv's code, which uvgo_strerror() names
  */
 
 /* ------------------------------------------------------------------------ */
@@ -216,7 +219,7 @@ typedef void (*uvgo_http_handler_fn)(uvgo_http_writer_t *w,
                                      uvgo_http_request_t *r, void *arg);
 
 /* Reads up to `cap` bytes of the request body into buf.  Returns the count
- * (> 0), 0 at the end of the body, or an error: UV_EMSGSIZE past the
+ * (> 0), 0 at the end of the body, or an error: UVGO_EMSGSIZE past the
  * server's body limit (the connection closes after the response, and a
  * handler that has written nothing yet answers 413), UV_EPROTO for a body
  * the client broke off or framed badly, the connection's errors (a
@@ -227,7 +230,7 @@ UVGO_EXTERN int uvgo_http_request_read(uvgo_http_request_t *r, void *buf,
                                        size_t cap);
 
 /* Reads the rest of the body into memory the request owns: *data (NUL-
- * terminated, for text bodies) and *len.  Returns 0, UV_EMSGSIZE when the
+ * terminated, for text bodies) and *len.  Returns 0, UVGO_EMSGSIZE when the
  * body is longer than `limit` bytes (Go's MaxBytesReader), or the errors of
  * uvgo_http_request_read.  Owner: the request's, valid until the handler
  * returns.  Thread: the handler's task. */
@@ -277,7 +280,7 @@ UVGO_EXTERN int uvgo_http_writer_write_header(uvgo_http_writer_t *w,
  * sniffs one from the first bytes, as Go does (text/html, text/plain,
  * image/png...; application/octet-stream for other binary data).  HEAD
  * responses and 204/304 carry no body (the bytes are counted, then
- * dropped).  Returns 0, or an error: UV_EMSGSIZE past a declared
+ * dropped).  Returns 0, or an error: UVGO_EMSGSIZE past a declared
  * Content-Length, the connection's error once the client is gone (and
  * every later write returns it too).  Thread: the handler's task. */
 UVGO_EXTERN int uvgo_http_writer_write(uvgo_http_writer_t *w,
@@ -350,6 +353,108 @@ UVGO_EXTERN void uvgo_http_mux_serve(uvgo_http_writer_t *w,
 /* Frees a mux no server uses any more; NULL is ignored.  Owner: consumes
  * mux.  Thread: any. */
 UVGO_EXTERN void uvgo_http_mux_free(uvgo_http_mux_t *mux);
+
+/* ------------------------------------------------------------------------ */
+/* Servers                                                                  */
+/* ------------------------------------------------------------------------ */
+
+/* A connection's state, as Go's ConnState reports it: NEW when accepted,
+ * ACTIVE from a request's first byte until its response is done, IDLE
+ * between requests, CLOSED at the end (once per connection). */
+typedef enum uvgo_http_conn_state {
+    UVGO_HTTP_STATE_NEW = 0,
+    UVGO_HTTP_STATE_ACTIVE,
+    UVGO_HTTP_STATE_IDLE,
+    UVGO_HTTP_STATE_CLOSED
+} uvgo_http_conn_state_t;
+
+/* The ConnState hook: called in the connection's task at each change;
+ * conn_id is unique per server.  Keep it short: the connection waits. */
+typedef void (*uvgo_http_conn_state_fn)(uint64_t conn_id,
+                                        const char *remote_addr,
+                                        uvgo_http_conn_state_t state,
+                                        void *arg);
+
+/* A server's options; all-zero means the defaults, which are safe:
+ *
+ *   max_header_bytes     1 MiB     request line and fields (431, 414)
+ *   max_body_bytes       10 MiB    per request body (413); < 0: none
+ *   read_header_timeout  10 s      from a request's first byte to the end
+ *                                  of its head (408 and close)
+ *   read_timeout         60 s      from a request's first byte to the end
+ *                                  of its body
+ *   write_timeout        60 s      from the end of a request's head to the
+ *                                  end of its response (a client that does
+ *                                  not read is cut off)
+ *   idle_timeout         120 s     a keep-alive connection waiting for its
+ *                                  next request
+ *
+ * A negative timeout means none.  Go's defaults are zero (no limit) for all
+ * of these but the header size; a slow client (one byte every few seconds,
+ * or thousands of connections that never finish a request) then holds its
+ * connection forever.  Here it holds, until its timeout, one task that is
+ * parked (no worker) and its connection's buffers: at most max_header_bytes
+ * plus a few KiB. */
+typedef struct uvgo_http_server_opts {
+    uvgo_http_handler_fn handler;        /* required */
+    void *arg;                           /* the handler's */
+    size_t max_header_bytes;
+    int64_t max_body_bytes;
+    uvgo_duration_t read_header_timeout;
+    uvgo_duration_t read_timeout;
+    uvgo_duration_t write_timeout;
+    uvgo_duration_t idle_timeout;
+    uvgo_http_conn_state_fn conn_state;  /* NULL: none */
+    void *conn_state_arg;
+} uvgo_http_server_opts_t;
+
+typedef struct uvgo_http_server uvgo_http_server_t;
+
+/* Makes a server (Go's http.Server) with a copy of *opts.  Returns 0,
+ * UVGO_EINVAL (NULL arguments or handler) or UVGO_ENOMEM.  Owner: the
+ * caller, free with uvgo_http_server_free().  Thread: any task. */
+UVGO_EXTERN int uvgo_http_server_make(uvgo_http_server_t **srv,
+                                      const uvgo_http_server_opts_t *opts);
+
+/* Go's Serve: accepts connections on l (on every worker: see uvgo/net.h)
+ * and serves each in a task of its own, until the server is shut down or
+ * closed; then closes l and returns UVGO_ECLOSED (Go's ErrServerClosed)
+ * once every connection it accepted has ended.  Several listeners may be
+ * served at once, each by its own call.  Returns early with UVGO_ECLOSED
+ * if the server is already shutting down, UVGO_EBUSY if l is served
+ * already, or an accept error.  Owner: l stays the caller's (free it
+ * after).  Thread: any task (it blocks). */
+UVGO_EXTERN int uvgo_http_server_serve(uvgo_http_server_t *srv,
+                                       uvgo_listener_t *l);
+
+/* Listens on a TCP address ("127.0.0.1:8080", ":8080"; port 0 picks one)
+ * and serves it as uvgo_http_server_serve does.  Returns what serve
+ * returns, or uvgo_listen's error.  Thread: any task (it blocks). */
+UVGO_EXTERN int uvgo_http_server_listen_and_serve(uvgo_http_server_t *srv,
+                                                  const char *address);
+
+/* Go's Shutdown: stops accepting (after taking the connections the kernel
+ * has already queued: accepting goes on until the queues have been quiet
+ * for 20 ms, at most 250 ms), closes idle connections, and waits for the
+ * active ones to finish their requests (each closes after its response).
+ * When ctx ends first, it closes what is left: the requests still running
+ * are cut (their writes fail, their contexts end), *cut (if not NULL)
+ * receives how many, and it returns ctx's error.  Returns 0 when every
+ * connection ended on its own, UVGO_ECLOSED if shutdown already ran.
+ * Thread: any task other than a handler of this server (it blocks). */
+UVGO_EXTERN int uvgo_http_server_shutdown(uvgo_http_server_t *srv,
+                                          uvgo_ctx_t *ctx, size_t *cut);
+
+/* Go's Close: closes listeners and every connection now; *cut as above.
+ * Returns 0 or UVGO_ECLOSED.  Thread: any task. */
+UVGO_EXTERN int uvgo_http_server_close(uvgo_http_server_t *srv, size_t *cut);
+
+/* Frees a server whose serve calls have all returned; NULL is ignored.
+ * Owner: consumes srv.  Thread: any task. */
+UVGO_EXTERN void uvgo_http_server_free(uvgo_http_server_t *srv);
+
+/* Requests served so far (handlers that returned).  Thread: any. */
+UVGO_EXTERN uint64_t uvgo_http_server_requests(uvgo_http_server_t *srv);
 
 /* ------------------------------------------------------------------------ */
 /* Observability                                                            */

@@ -270,6 +270,7 @@ typedef struct uvgo_task_info {
     const char *wait;   /* what a waiting task waits on ("chan receive"), or "" */
     int worker;         /* the worker it runs or last ran on */
     size_t stack_size;  /* bytes reserved */
+    const void *spawn_site; /* code address in its spawner; NULL for main */
 } uvgo_task_info_t;
 
 /* Calls cb for every task alive (spawned, not yet returned, or returned but
@@ -283,10 +284,43 @@ UVGO_EXTERN int uvgo_task_walk(int (*cb)(const uvgo_task_info_t *info, void *arg
 /* The number of tasks alive.  Owner: none.  Thread: any. */
 UVGO_EXTERN int uvgo_task_count(void);
 
-/* Prints every live task, one per line: id, name, state, what it waits on,
- * worker.  Callable at any time, from any thread (a signal handler excepted).
- * Owner: none.  Thread: any. */
+/* Prints every live task: a line with its id, name, state, what it waits
+ * on and its worker; then, for a task that is not running, its call stack,
+ * innermost frame first, and where it was spawned, as "function+offset
+ * (module)" where the binary has symbols, "module+offset" otherwise (for
+ * addr2line).  Stacks follow frame pointers: code built without them (gcc
+ * and clang omit them at -O1 and above unless -fno-omit-frame-pointer)
+ * ends a stack early; uvgo itself keeps them.  Callable at any time, from
+ * any thread (a signal handler excepted); it never reads outside a task's
+ * stack, however corrupt.  Owner: none.  Thread: any. */
 UVGO_EXTERN void uvgo_dump(FILE *out);
+
+/* Options for uvgo_leak_check(); all-zero (or NULL) means the defaults. */
+typedef struct uvgo_leak_opts {
+    int64_t wait;               /* ns the other tasks get to end; 0: 1 s */
+    const char *const *ignore;  /* NULL-terminated task names to allow */
+    FILE *report;               /* where leaks are listed; NULL: stderr */
+} uvgo_leak_opts_t;
+
+/* Go's goleak.VerifyNone, for the end of a test: waits (polling, up to
+ * opts->wait) until no task is alive but the caller and tasks whose names
+ * are in opts->ignore, and returns 0; if some remain, lists each as
+ * uvgo_dump() does (what it waits on, its stack, where it was spawned) and
+ * returns UVGO_ELEAK.  A joinable task that returned but was never joined
+ * or detached counts: its handle leaked.  The environment variable
+ * UVGO_LEAKCHECK=1 makes uvgo_main() return UVGO_ELEAK when tasks are
+ * still alive as the main task returns.  Returns UVGO_ENOTTASK outside a
+ * task.  Owner: none.  Thread: any task. */
+UVGO_EXTERN int uvgo_leak_check(const uvgo_leak_opts_t *opts);
+
+/* Go's SIGQUIT behaviour, opted into: from now on a SIGQUIT prints every
+ * task with its stack to stderr (uvgo_dump) and ends the process with exit
+ * status 2.  uvgo never installs it unless asked, by this call or by
+ * UVGO_SIGQUIT=1 in the environment of uvgo_main().  The dump runs on a
+ * thread of its own, so it works while every worker is busy.  Returns 0
+ * (also when already on), or a libuv error if that thread could not
+ * start.  Owner: process-wide, until exit.  Thread: any. */
+UVGO_EXTERN int uvgo_dump_on_sigquit(void);
 
 #ifdef __cplusplus
 }

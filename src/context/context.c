@@ -254,6 +254,12 @@ void uvgo_ctx_cancel(uvgo_ctx_t *c)
         cancel_tree(c, UVGO_ECANCELED, 0);
 }
 
+void uvgo_ctx_cancel_release(uvgo_ctx_t *c)
+{
+    uvgo_ctx_cancel(c);
+    uvgo_ctx_release(c);
+}
+
 void uvgo_ctx_cancel_cause(uvgo_ctx_t *c, int cause)
 {
     if (c && c->kind == CTX_CANCEL)
@@ -327,8 +333,7 @@ static int make_cancel(uvgo_ctx_t **out, uvgo_ctx_t *parent, int has_deadline,
             uvgo_ctx_retain(c);
             if (uvgo__timer_callback(&t, deadline, on_deadline, c) != 0) {
                 uvgo_ctx_release(c);
-                uvgo_ctx_cancel(c);
-                uvgo_ctx_release(c);
+                uvgo_ctx_cancel_release(c);
                 return UVGO_ENOMEM;
             }
             uvgo__spin_lock(&c->lock);

@@ -278,6 +278,11 @@ static int shutting_down(uvgo__http_conn_t *c)
     return c->cfg->shutting_down && atomic_load(c->cfg->shutting_down);
 }
 
+static long served(uvgo__http_conn_t *c)
+{
+    return atomic_load_explicit(&c->requests, memory_order_relaxed);
+}
+
 static void set_state(uvgo__http_conn_t *c, int state)
 {
     atomic_store(&c->state, state); /* seq_cst: see shutting_down() */
@@ -458,7 +463,7 @@ static int read_head(uvgo__http_conn_t *c)
         int first = c->end == c->msg;
         if (first) {
             /* Between requests: idle, unless the server is stopping. */
-            if (c->requests)
+            if (served(c))
                 set_state(c, UVGO__HTTP_IDLE);
             if (shutting_down(c))
                 return -1;
@@ -475,7 +480,7 @@ static int read_head(uvgo__http_conn_t *c)
             return -1;
         }
         if (first) {
-            int idle = c->requests ? UVGO__HTTP_IDLE : UVGO__HTTP_NEW;
+            int idle = served(c) ? UVGO__HTTP_IDLE : UVGO__HTTP_NEW;
             /* The server may have claimed the idle connection (shutdown):
              * then this request is not started, as in Go. */
             if (!atomic_compare_exchange_strong(&c->state, &idle,
@@ -695,13 +700,13 @@ static void send_continue(uvgo__http_conn_t *c)
         uvgo__http_out_append(c, cont, sizeof cont - 1);
 }
 
-/* The body is over its limit: the handler hears UV_EMSGSIZE, the client
+/* The body is over its limit: the handler hears UVGO_EMSGSIZE, the client
  * 413 if the handler says nothing, and the connection closes. */
 static int too_large(uvgo__http_conn_t *c)
 {
     c->too_large = 1;
     c->close_after = 1;
-    return UV_EMSGSIZE;
+    return UVGO_EMSGSIZE;
 }
 
 /* Hands over up to cap body bytes (buf NULL: drops them).  Returns the
@@ -955,7 +960,10 @@ void uvgo__http_conn_serve(uvgo__http_conn_t *c)
         cfg->handler(&c->w, &c->req, cfg->arg);
         finish_request(c);
         atomic_store_explicit(&c->in_request, 0, memory_order_relaxed);
-        c->requests++;
+        atomic_store_explicit(&c->requests,
+                              atomic_load_explicit(&c->requests,
+                                                   memory_order_relaxed) + 1,
+                              memory_order_relaxed);
         if (c->close_after || !c->keep_alive || c->upgrade || c->broken ||
             shutting_down(c))
             break;

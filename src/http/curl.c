@@ -606,18 +606,17 @@ static size_t on_read(char *p, size_t size, size_t n, void *arg)
 
 /* ---- transfers, from the task ------------------------------------------------ */
 
-/* Moves the calling task onto cl's loop.  uvgo_loop_enter() can return on
- * another worker: it queues the task on the loop's worker, where an idle
- * worker may steal it before it runs (runtime 0a70e7b); so check, and go
- * again until the task is there. */
+/* Moves the calling task onto cl's loop (uvgo_loop_enter returns on the
+ * loop's thread; the owner check of every curl call would catch a
+ * regression: it caught the one fixed in 126752e). */
 static void loop_enter(uvgo__curl_loop_t *cl)
 {
-    while (uvgo_loop() != cl->loop) {
-        atomic_fetch_add_explicit(&cl->stats->hops, 1, memory_order_relaxed);
-        if (uvgo_loop_enter(cl->loop))
-            uvgo__panic("http: the loop of a transfer has gone (a client "
-                        "used after its runtime ended?)");
-    }
+    if (uvgo_loop() == cl->loop)
+        return;
+    atomic_fetch_add_explicit(&cl->stats->hops, 1, memory_order_relaxed);
+    if (uvgo_loop_enter(cl->loop))
+        uvgo__panic("http: the loop of a transfer has gone (a client used "
+                    "after its runtime ended?)");
 }
 
 void uvgo__xfer_enter(uvgo__xfer_t *x)

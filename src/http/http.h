@@ -147,7 +147,8 @@ enum {
     UVGO__HTTP_NEW = 0,
     UVGO__HTTP_ACTIVE,
     UVGO__HTTP_IDLE,
-    UVGO__HTTP_CLOSED
+    UVGO__HTTP_CLOSED,
+    UVGO__HTTP_CLOSING   /* idle, claimed by a shutdown (server.c) */
 };
 
 /* What an llhttp callback paused on. */
@@ -255,7 +256,9 @@ typedef struct uvgo__http_conn {
     size_t out_len, out_cap;
     int close_after;               /* close once this response is out */
     int broken;                    /* the transport failed: stop */
-    long requests;                 /* served on this connection */
+    /* Requests served on this connection: written by its task only,
+     * read by uvgo_http_server_requests() (relaxed). */
+    atomic_long requests;
 } uvgo__http_conn_t;
 
 /* Prepares c for a connection; transport and io describe it.  Returns 0

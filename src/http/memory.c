@@ -68,7 +68,7 @@ long uvgo__http_serve_memory(const uvgo__http_config_t *cfg, const char *in,
     }
     snprintf(c->remote_addr, sizeof c->remote_addr, "memory");
     uvgo__http_conn_serve(c);
-    served = c->requests;
+    served = atomic_load(&c->requests);
     uvgo__http_conn_destroy(c);
     free(c);
     if (m.failed) {

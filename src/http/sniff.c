@@ -71,7 +71,7 @@ const char *uvgo__http_sniff(const char *data, size_t len)
         len = SNIFF_LEN;
     while (i < len && is_ws(p[i]))
         i++;
-    for (size_t t = 0; t < uvgo__countof(html_tags); t++) {
+    for (size_t t = 0; t < sizeof html_tags / sizeof html_tags[0]; t++) {
         size_t tl = strlen(html_tags[t]);
         if (starts_with_ci(data + i, len - i, html_tags[t], tl) &&
             len - i > tl && (p[i + tl] == ' ' || p[i + tl] == '>'))
@@ -79,7 +79,7 @@ const char *uvgo__http_sniff(const char *data, size_t len)
     }
     if (len - i >= 5 && !memcmp(data + i, "<?xml", 5))
         return "text/xml; charset=utf-8";
-    for (size_t t = 0; t < uvgo__countof(prefixes); t++)
+    for (size_t t = 0; t < sizeof prefixes / sizeof prefixes[0]; t++)
         if (len >= prefixes[t].len &&
             !memcmp(data, prefixes[t].magic, prefixes[t].len))
             return prefixes[t].type;

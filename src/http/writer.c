@@ -410,7 +410,7 @@ int uvgo_http_writer_write(uvgo_http_writer_t *w, const void *data,
             w->declared = parse_length(f->value);
     }
     if (w->declared >= 0 && (uint64_t)w->written + len > (uint64_t)w->declared)
-        return UV_EMSGSIZE;
+        return UVGO_EMSGSIZE;
     w->written += (int64_t)len;
     if (!w->committed) {
         if (w->buf_len + len <= BODY_BUF) {

@@ -135,9 +135,11 @@ static inline void uvgo__elem_copy(void *dst, const void *src, size_t n)
 static inline int uvgo__chan_check(const uvgo_chan_t *ch, const void *elem,
                                    size_t size, int send)
 {
+    if (UVGO_LIKELY(size == ch->elem_size && elem))
+        return 0;
     if (!elem)
         return send && ch->elem_size ? UVGO_EINVAL : 0;
-    return size == ch->elem_size ? 0 : UVGO_EINVAL;
+    return UVGO_EINVAL;
 }
 
 static inline char *uvgo__chan_slot(uvgo_chan_t *ch, uint32_t i)

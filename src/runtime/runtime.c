@@ -194,6 +194,13 @@ static void destroy_fiber(uvgo_task_t *t, void *arg)
 }
 #endif
 
+/* An environment variable set to something other than "0". */
+static int env_flag(const char *name)
+{
+    const char *v = getenv(name);
+    return v && *v && strcmp(v, "0") != 0;
+}
+
 int uvgo_main(uvgo_task_fn fn, void *arg, void **result)
 {
     struct uvgo_runtime *rt = NULL;
@@ -212,6 +219,8 @@ int uvgo_main(uvgo_task_fn fn, void *arg, void **result)
         pthread_mutex_unlock(&start_lock);
         return UVGO_EBUSY;
     }
+    if (env_flag("UVGO_SIGQUIT"))
+        (void)uvgo_dump_on_sigquit();
     uvgo__stack_global_init();
     n = effective_procs();
     err = rt_create(n, NULL, &rt);
@@ -267,6 +276,8 @@ int uvgo_main(uvgo_task_fn fn, void *arg, void **result)
         fprintf(stderr, "uvgo: %ld task%s still alive when main returned:\n",
                 leftover, leftover == 1 ? "" : "s");
         uvgo_dump(stderr);
+        if (env_flag("UVGO_LEAKCHECK"))
+            err = UVGO_ELEAK;
     }
 out:
 #if defined(UVGO_TSAN)

@@ -69,6 +69,10 @@ struct uvgo_task {
     /* 1 from the moment a worker switches to the task until the switch
      * away from it has completed (cleared by whatever runs next). */
     atomic_uchar on_cpu;
+    /* uvgo__ticks() when a sampled wake-up made it runnable, else 0: the
+     * scheduling-latency metric.  Written by the waker before it queues
+     * the task, read and cleared by the worker that runs it. */
+    uint64_t ready_ticks;
     /* Saved context.  Written by the task's own switch-out. */
     uvgo__exec_t ctx;
     /* Immutable after spawn. */
@@ -82,6 +86,7 @@ struct uvgo_task {
     atomic_int refs;
     uvgo_event_t done;           /* set when fn has returned */
     void **locals;               /* task-local values, lazily allocated */
+    const void *spawn_site;      /* the spawner's code address; dumps */
     uvgo_stack_t stack;          /* lo == NULL until the task first runs */
     size_t stack_want;           /* the size asked for; immutable */
 #if defined(UVGO_TSAN)
@@ -119,6 +124,29 @@ struct uvgo_steal_seen {
     uint64_t since;
 };
 
+/* A worker's metrics (uvgo/metrics.h).  The owner thread updates them with
+ * relaxed load-and-store pairs (uvgo__stat_inc): plain instructions, no
+ * read-modify-write, and readers on other threads see whole values. */
+struct uvgo_worker_stats {
+    /* Every run of a task ends in a park, a yield or its exit: their sum
+     * is the number of runs, with no count on the switch itself. */
+    atomic_ulong parks, yields, exits, steals, tasks_stolen;
+    atomic_ulong inbox_tasks, polls, idle_ns;
+    atomic_ulong latency[UVGO_METRICS_LATENCY_BUCKETS];
+    unsigned sample_tick;       /* owner only: which wake-up to sample */
+};
+
+static inline void uvgo__stat_add(atomic_ulong *c, unsigned long n)
+{
+    atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) + n,
+                          memory_order_relaxed);
+}
+
+static inline void uvgo__stat_inc(atomic_ulong *c)
+{
+    uvgo__stat_add(c, 1);
+}
+
 struct uvgo_worker {
     /* Immutable while the runtime runs. */
     struct uvgo_runtime *rt;
@@ -153,6 +181,9 @@ struct uvgo_worker {
     unsigned rec_nfree;
     atomic_long spawned, freed; /* tasks created and freed here; owner writes */
     int closing;                /* handles are closing: start nothing */
+    struct uvgo_worker_stats stats;
+    uint64_t started_ns;        /* uv_hrtime() when the worker started */
+    uint64_t idle_from;         /* uv_hrtime() as it went idle, or 0 */
     int open_handles;           /* embedded mode: handles not yet closed */
     void *altstack;
     /* Timers (time.c).  The heap is shared: any thread may add or remove
@@ -181,6 +212,7 @@ struct uvgo_worker {
     atomic_int parked;          /* 1 while blocked (or about to) in poll */
     atomic_int woken_to_spin;   /* set by uvgo__wake_idle: we own one
                                    rt->nspinning count once awake */
+    atomic_ulong doorbells;     /* uv_async_send calls for us, by anyone */
 };
 
 struct uvgo_runtime {
@@ -322,6 +354,14 @@ void uvgo__task_records_reset(void);
 int uvgo__event_wait_done(uvgo_event_t *ev, const char *what,
                           uvgo_chan_t *done);
 int uvgo__task_join_done(uvgo_task_t *task, void **result, uvgo_chan_t *done);
+
+/* Marks t, about to be queued by a waker on worker `by` (NULL: not a
+ * worker), for the scheduling-latency sample if its turn has come. */
+static inline void uvgo__latency_mark(struct uvgo_worker *by, uvgo_task_t *t)
+{
+    if (!by || (++by->stats.sample_tick % UVGO_METRICS_SAMPLE_EVERY) == 0)
+        t->ready_ticks = uvgo__ticks();
+}
 
 /* Live tasks (spawned minus exited and freed), summed over workers. */
 long uvgo__task_live(struct uvgo_runtime *rt);

@@ -297,6 +297,8 @@ static uvgo_task_t *steal(struct uvgo_worker *w)
         uint32_t got = runq_grab(w, v);
         if (!got)
             continue;
+        uvgo__stat_inc(&w->stats.steals);
+        uvgo__stat_add(&w->stats.tasks_stolen, got);
         uint32_t tl = atomic_load_explicit(&w->runq_tail, memory_order_relaxed);
         for (uint32_t i = 0; i < got; i++) {
             uvgo_task_t *t = atomic_load_explicit(
@@ -359,6 +361,13 @@ static uvgo_task_t *gq_get(struct uvgo_worker *w)
     return first;
 }
 
+/* Wakes w's loop from any thread: a system call, counted for metrics. */
+static void ring_doorbell(struct uvgo_worker *w)
+{
+    atomic_fetch_add_explicit(&w->doorbells, 1, memory_order_relaxed);
+    uv_async_send(&w->doorbell);
+}
+
 void uvgo__inbox_put(struct uvgo_worker *w, uvgo_task_t *t)
 {
     uvgo_task_t *old = atomic_load_explicit(&w->inbox, memory_order_relaxed);
@@ -371,7 +380,7 @@ void uvgo__inbox_put(struct uvgo_worker *w, uvgo_task_t *t)
     if (atomic_load_explicit(&w->parked, memory_order_seq_cst) &&
         atomic_exchange_explicit(&w->parked, 0, memory_order_acq_rel)) {
         atomic_fetch_sub_explicit(&w->rt->nparked, 1, memory_order_relaxed);
-        uv_async_send(&w->doorbell);
+        ring_doorbell(w);
     }
 }
 
@@ -394,6 +403,10 @@ static uvgo_task_t *inbox_take(struct uvgo_worker *w)
     first = rev;
     if (!first)
         return NULL;
+    unsigned long n = 1;
+    for (uvgo_task_t *t = first->next; t; t = t->next)
+        n++;
+    uvgo__stat_add(&w->stats.inbox_tasks, n);
     for (uvgo_task_t *t = first->next; t;) {
         uvgo_task_t *next = t->next;
         if (UVGO_UNLIKELY(t == w->current)) {
@@ -433,7 +446,7 @@ void uvgo__wake_idle(struct uvgo_runtime *rt)
             /* v takes over our nspinning count when it wakes (on_check);
              * until then it counts as the spinner. */
             atomic_store_explicit(&v->woken_to_spin, 1, memory_order_release);
-            uv_async_send(&v->doorbell);
+            ring_doorbell(v);
             return;
         }
     }
@@ -462,6 +475,7 @@ void uvgo__task_ready(uvgo_task_t *t)
     struct uvgo_worker *self = uvgo__worker_self();
     struct uvgo_worker *w = t->worker;
 
+    uvgo__latency_mark(self, t);
     if (w != self) {
         /* acquire: pairs with the release that clears on_cpu once the
          * task's switch-out completed. */
@@ -541,6 +555,28 @@ static void san_bounds(uvgo_task_t *t, const void **bottom, size_t *size)
 }
 #endif
 
+/* Adds a sampled wake-up's latency (ready_ticks until now) to w's
+ * histogram. */
+static UVGO_NOINLINE void latency_record(struct uvgo_worker *w,
+                                         uvgo_task_t *t)
+{
+    uint64_t d = uvgo__ticks() - t->ready_ticks, ns;
+    int b;
+
+    t->ready_ticks = 0;
+    /* ticks_per_poll ticks make POLL_INTERVAL_US; very long waits (hours)
+     * would overflow the product and belong in the last bucket anyway. */
+    if (d > ((uint64_t)1 << 40))
+        b = UVGO_METRICS_LATENCY_BUCKETS - 1;
+    else {
+        ns = d * (POLL_INTERVAL_US * 1000) / w->rt->ticks_per_poll;
+        b = ns ? 63 - __builtin_clzll(ns) : 0;
+        if (b >= UVGO_METRICS_LATENCY_BUCKETS)
+            b = UVGO_METRICS_LATENCY_BUCKETS - 1;
+    }
+    uvgo__stat_inc(&w->stats.latency[b]);
+}
+
 /* Switches from `from` (the running context) to `to` on worker w.
  * `dying`: `from` will never run again. */
 static inline void switch_to(struct uvgo_worker *w, uvgo_task_t *from,
@@ -565,6 +601,8 @@ static inline void switch_to(struct uvgo_worker *w, uvgo_task_t *from,
     }
     if (UVGO_UNLIKELY(!to->stack.lo) && to != &w->sched)
         uvgo__task_attach_stack(w, to);
+    if (UVGO_UNLIKELY(to->ready_ticks))
+        latency_record(w, to);
     if (UVGO_UNLIKELY(from != &w->sched && !uvgo__stack_canary_ok(&from->stack)))
         uvgo__panic("stack overflow (canary under the stack of %zu bytes "
                     "clobbered); spawn the task with a larger stack_size",
@@ -639,6 +677,7 @@ void uvgo__task_park(const char *reason)
      * again below or at the next switch.  Either way we switch out now. */
     atomic_store_explicit(&self->state, UVGO_TASK_WAITING,
                           memory_order_relaxed);
+    uvgo__stat_inc(&w->stats.parks);
     schedule(w, self, 0);
 }
 
@@ -682,6 +721,7 @@ int uvgo_task_yield(void)
      * polls and then finds us queued. */
     w->pending = UVGO_PENDING_REQUEUE;
     w->pending_task = self;
+    uvgo__stat_inc(&w->stats.yields);
     switch_to(w, self, next, 0);
     return 0;
 }
@@ -693,6 +733,7 @@ void uvgo__task_exit(void)
 
     w->pending = UVGO_PENDING_EXIT;
     w->pending_task = self;
+    uvgo__stat_inc(&w->stats.exits);
     schedule(w, self, 1);
     __builtin_unreachable();
 }
@@ -717,19 +758,26 @@ int uvgo_loop_enter(uv_loop_t *loop)
             to = rt->workers[i];
     if (!to)
         return UVGO_EINVAL;
-    self = w->current;
-    uvgo__task_set_worker(self, to);
-    atomic_store_explicit(&self->state, UVGO_TASK_RUNNABLE,
-                          memory_order_relaxed);
-    w->pending = UVGO_PENDING_MOVE;
-    w->pending_task = self;
-    w->pending_to = to;
-    {
+    /* The move lands in the target's inbox and from there in its run
+     * queue, where an idle worker may steal the task before it runs: then
+     * it resumes on the thief, and must move again.  Callers rely on
+     * running on the loop's thread when this returns (libuv handles are
+     * not thread-safe): a timer started from the wrong thread corrupts the
+     * loop's timer heap. */
+    do {
+        self = w->current;
+        uvgo__task_set_worker(self, to);
+        atomic_store_explicit(&self->state, UVGO_TASK_RUNNABLE,
+                              memory_order_relaxed);
+        w->pending = UVGO_PENDING_MOVE;
+        w->pending_task = self;
+        w->pending_to = to;
         uvgo_task_t *next = NULL;
         if (!poll_due(w))
             next = next_local(w);
         switch_to(w, self, next ? next : &w->sched, 0);
-    }
+        w = uvgo__worker_self();
+    } while (w->loop != loop);
     return 0;
 }
 
@@ -888,6 +936,11 @@ static void on_check(uv_check_t *h)
     struct uvgo_worker *w = uvgo__container_of(h, struct uvgo_worker, check);
     struct uvgo_runtime *rt = w->rt;
 
+    uvgo__stat_inc(&w->stats.polls);
+    if (w->idle_from) {
+        uvgo__stat_add(&w->stats.idle_ns, uv_hrtime() - w->idle_from);
+        w->idle_from = 0;
+    }
     if (atomic_load_explicit(&w->parked, memory_order_relaxed) &&
         atomic_exchange_explicit(&w->parked, 0, memory_order_acq_rel))
         atomic_fetch_sub_explicit(&rt->nparked, 1, memory_order_relaxed);
@@ -976,6 +1029,10 @@ static void on_prepare(uv_prepare_t *h)
     }
     stop_spinning(w);
     w->idle_since = 0;
+    /* Idle time for metrics: from here to the check after the poll.
+     * (libuv's own UV_METRICS_IDLE_TIME would cost an extra epoll_wait on
+     * every blocking poll.) */
+    w->idle_from = uv_hrtime();
 
     atomic_store_explicit(&w->parked, 1, memory_order_seq_cst);
     atomic_fetch_add_explicit(&rt->nparked, 1, memory_order_relaxed);
@@ -1043,6 +1100,7 @@ int uvgo__sched_worker_init(struct uvgo_runtime *rt, struct uvgo_worker *w,
         loop = &w->own_loop;
     }
     w->loop = loop;
+    w->started_ns = uv_hrtime();
     w->current = &w->sched;
     w->rand = 0x9E3779B97F4A7C15ULL * (uint64_t)(w->id + 1) ^ uv_hrtime();
     if (!w->rand)
@@ -1218,7 +1276,7 @@ void uvgo__sched_stop_all(struct uvgo_runtime *rt)
 {
     atomic_store(&rt->stopping, 1);
     for (int i = 0; i < rt->nworkers; i++)
-        uv_async_send(&rt->workers[i]->doorbell);
+        ring_doorbell(rt->workers[i]);
 }
 
 /* Single-loop mode: the host's thread plays the worker thread. */

@@ -24,6 +24,7 @@
 
 #include "runtime/chan.h"
 #include "runtime/runtime.h"
+#include "runtime/trace.h"
 
 #if defined(UVGO_ASAN)
 #include <sanitizer/asan_interface.h>
@@ -279,8 +280,10 @@ void uvgo__task_attach_stack(struct uvgo_worker *w, uvgo_task_t *t)
 #endif
 }
 
-int uvgo_task_spawn(uvgo_task_t **task, uvgo_task_fn fn, void *arg,
-                    const uvgo_task_opts_t *opts)
+/* Spawns as uvgo_task_spawn documents; `site` is the spawner's code
+ * address, for dumps ("spawned at"). */
+static int spawn(uvgo_task_t **task, uvgo_task_fn fn, void *arg,
+                 const uvgo_task_opts_t *opts, const void *site)
 {
     struct uvgo_runtime *rt = atomic_load_explicit(&uvgo__rt,
                                                    memory_order_acquire);
@@ -320,6 +323,9 @@ int uvgo_task_spawn(uvgo_task_t **task, uvgo_task_fn fn, void *arg,
         return err;
     if (task)
         *task = t;
+    uvgo__latency_mark(self, t);
+    /* Relaxed: dumps may read it; the record is already published. */
+    __atomic_store_n(&t->spawn_site, site, __ATOMIC_RELAXED);
     uvgo__task_set_worker(t, target);
     if (target == self) {
         uvgo__runq_put(self, t);
@@ -329,9 +335,15 @@ int uvgo_task_spawn(uvgo_task_t **task, uvgo_task_fn fn, void *arg,
     return 0;
 }
 
+int uvgo_task_spawn(uvgo_task_t **task, uvgo_task_fn fn, void *arg,
+                    const uvgo_task_opts_t *opts)
+{
+    return spawn(task, fn, arg, opts, __builtin_return_address(0));
+}
+
 int uvgo_go(uvgo_task_fn fn, void *arg)
 {
-    return uvgo_task_spawn(NULL, fn, arg, NULL);
+    return spawn(NULL, fn, arg, NULL, __builtin_return_address(0));
 }
 
 /* ---- running and ending ------------------------------------------------ */
@@ -621,30 +633,38 @@ struct walk {
     int stop;
 };
 
+/* Fills info (and name, which info points to) from a record in use;
+ * returns 0 for a free record. */
+static int record_info(uvgo_task_t *t, uvgo_task_info_t *info,
+                       char name[UVGO_TASK_NAME_MAX])
+{
+    /* acquire: pairs with the release that publishes a new record. */
+    int state = atomic_load_explicit(&t->state, memory_order_acquire);
+    if (state == UVGO_TASK_FREE)
+        return 0;
+    memcpy(name, t->name, UVGO_TASK_NAME_MAX);
+    name[UVGO_TASK_NAME_MAX - 1] = '\0';
+    info->id = t->id;
+    info->name = name;
+    info->state = state_name(state);
+    info->wait = atomic_load_explicit(&t->wait, memory_order_relaxed);
+    if (!info->wait || state != UVGO_TASK_WAITING)
+        info->wait = "";
+    struct uvgo_worker *w = __atomic_load_n(&t->worker, __ATOMIC_RELAXED);
+    info->worker = w ? w->id : -1;
+    info->stack_size = t->stack_want;
+    info->spawn_site = __atomic_load_n(&t->spawn_site, __ATOMIC_RELAXED);
+    return 1;
+}
+
 static void walk_record(uvgo_task_t *t, void *arg)
 {
     struct walk *wk = arg;
     uvgo_task_info_t info;
     char name[UVGO_TASK_NAME_MAX];
-    int state;
 
-    if (wk->stop)
+    if (wk->stop || !record_info(t, &info, name))
         return;
-    /* acquire: pairs with the release that publishes a new record. */
-    state = atomic_load_explicit(&t->state, memory_order_acquire);
-    if (state == UVGO_TASK_FREE)
-        return;
-    memcpy(name, t->name, sizeof name);
-    name[sizeof name - 1] = '\0';
-    info.id = t->id;
-    info.name = name;
-    info.state = state_name(state);
-    info.wait = atomic_load_explicit(&t->wait, memory_order_relaxed);
-    if (!info.wait || state != UVGO_TASK_WAITING)
-        info.wait = "";
-    struct uvgo_worker *w = __atomic_load_n(&t->worker, __ATOMIC_RELAXED);
-    info.worker = w ? w->id : -1;
-    info.stack_size = t->stack_want;
     wk->count++;
     if (wk->cb) {
         int r = wk->cb(&info, wk->arg);
@@ -676,24 +696,103 @@ int uvgo_task_count(void)
     return rt ? (int)uvgo__task_live(rt) : 0;
 }
 
-static int dump_one(const uvgo_task_info_t *info, void *arg)
+struct dump {
+    FILE *out;
+    int count;
+    /* Leak checks: tasks not to list. */
+    uvgo_task_t *skip;
+    const char *const *ignore;
+};
+
+/* Whether a leak check lists t: not the caller, not an ignored name. */
+static int leak_counts(const struct dump *d, uvgo_task_t *t, const char *name)
 {
-    FILE *out = arg;
-    fprintf(out, "  task %llu \"%s\": %s%s%s (worker %d, stack %zu)\n",
-            (unsigned long long)info->id, info->name, info->state,
-            info->wait[0] ? " on " : "", info->wait, info->worker,
-            info->stack_size);
-    return 0;
+    if (t == d->skip)
+        return 0;
+    for (const char *const *ig = d->ignore; ig && *ig; ig++)
+        if (strcmp(*ig, name) == 0)
+            return 0;
+    return 1;
+}
+
+/* One task: a line for what it is doing, its call stack when parked, and
+ * where it was spawned. */
+static void dump_record(uvgo_task_t *t, void *arg)
+{
+    struct dump *d = arg;
+    uvgo_task_info_t info;
+    char name[UVGO_TASK_NAME_MAX], sym[192];
+    void *pcs[UVGO_TRACE_FRAMES];
+    int n;
+
+    if (!record_info(t, &info, name) || !leak_counts(d, t, name))
+        return;
+    d->count++;
+    if (!d->out)
+        return;
+    fprintf(d->out, "  task %llu \"%s\": %s%s%s (worker %d, stack %zu)\n",
+            (unsigned long long)info.id, info.name, info.state,
+            info.wait[0] ? " on " : "", info.wait, info.worker,
+            info.stack_size);
+    n = uvgo__task_stack(t, pcs, UVGO_TRACE_FRAMES);
+    for (int i = 0; i < n; i++) {
+        uvgo__symbolize(pcs[i], sym, sizeof sym);
+        fprintf(d->out, "      %s\n", sym);
+    }
+    if (info.spawn_site) {
+        uvgo__symbolize(info.spawn_site, sym, sizeof sym);
+        fprintf(d->out, "      spawned at %s\n", sym);
+    }
 }
 
 void uvgo_dump(FILE *out)
 {
+    struct dump d = {out, 0, NULL, NULL};
     if (!out)
         return;
     fprintf(out, "uvgo: tasks:\n");
-    int n = uvgo_task_walk(dump_one, out);
-    fprintf(out, "uvgo: %d task%s\n", n, n == 1 ? "" : "s");
+    uvgo__task_records_walk(dump_record, &d);
+    fprintf(out, "uvgo: %d task%s\n", d.count, d.count == 1 ? "" : "s");
     fflush(out);
+}
+
+/* How long a leak check waits by default: tasks that were told to stop
+ * usually need a few scheduling rounds, rarely a second. */
+#define LEAK_WAIT_DEFAULT UVGO_SECOND
+
+int uvgo_leak_check(const uvgo_leak_opts_t *opts)
+{
+    uvgo_task_t *self = uvgo__task_self();
+    uvgo_duration_t wait = opts && opts->wait > 0 ? opts->wait
+                                                  : LEAK_WAIT_DEFAULT;
+    struct dump d = {NULL, 0, self, opts ? opts->ignore : NULL};
+    int64_t deadline = uvgo_now() + wait;
+    uvgo_duration_t nap = UVGO_MILLISECOND / 4;
+    FILE *out = opts && opts->report ? opts->report : stderr;
+
+    if (!self)
+        return UVGO_ENOTTASK;
+    /* Go's goleak: poll, backing off, until only the allowed tasks are
+     * left or the time is up. */
+    for (;;) {
+        d.count = 0;
+        uvgo__task_records_walk(dump_record, &d);
+        if (d.count == 0)
+            return 0;
+        if (uvgo_now() >= deadline)
+            break;
+        uvgo_sleep(nap);
+        if (nap < 50 * UVGO_MILLISECOND)
+            nap *= 2;
+    }
+    d.out = out;
+    d.count = 0;
+    fprintf(out, "uvgo: leaked tasks:\n");
+    uvgo__task_records_walk(dump_record, &d);
+    fprintf(out, "uvgo: %d task%s leaked\n", d.count,
+            d.count == 1 ? "" : "s");
+    fflush(out);
+    return d.count ? UVGO_ELEAK : 0;
 }
 
 const char *uvgo__task_describe_top(char *top, uint64_t *id)

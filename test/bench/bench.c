@@ -3,6 +3,8 @@
  *   uvgo-bench <name> [variant]   run one benchmark (all variants if none)
  *   uvgo-bench all                run every non-network one, each in a
  *                                 fresh process
+ *   uvgo-bench httpd [port]       the HTTP server under wrk (run-peers.sh)
+ *   uvgo-bench fanout URL         the HTTP client against a server (fanout.c)
  *
  * Each benchmark does the specified work, checks its own result and prints
  * one result line.  "all" variants use one worker per core, "1"/"local" one
@@ -570,6 +572,71 @@ static void bench_mutex(const char *variant)
     uvgo_main(mutex_main, (void *)variant, NULL);
 }
 
+/* ---- httpd (network: driven by run-peers.sh) ------------------------------- */
+
+#include <signal.h>
+
+/* GET / -> "Hello, World!", as the Go peer's handler does. */
+static void httpd_hello(uvgo_http_writer_t *w, uvgo_http_request_t *r,
+                        void *arg)
+{
+    (void)r;
+    (void)arg;
+    uvgo_http_header_set(uvgo_http_writer_header(w), "Content-Type",
+                         "text/plain");
+    uvgo_http_writer_write(w, "Hello, World!", 13);
+}
+
+static void *httpd_stop(void *arg)
+{
+    uvgo_http_server_t *srv = arg;
+    uvgo_chan_t *ch;
+    uvgo_signal_t *sub;
+    int sigs[] = {SIGINT, SIGTERM}, sig;
+    uvgo_chan_make(&ch, sizeof(int), 1);
+    uvgo_signal_notify(&sub, ch, sigs, 2);
+    uvgo_chan_recv(ch, &sig, sizeof sig, NULL);
+    uvgo_ctx_t *ctx;
+    uvgo_ctx_with_timeout(&ctx, NULL, 5 * UVGO_SECOND);
+    uvgo_http_server_shutdown(srv, ctx, NULL);
+    uvgo_ctx_cancel_release(ctx);
+    uvgo_signal_stop(sub);
+    uvgo_chan_release(ch);
+    return NULL;
+}
+
+static void *httpd_main(void *arg)
+{
+    const char *port = arg;
+    uvgo_http_server_opts_t o = {.handler = httpd_hello};
+    uvgo_http_server_t *srv;
+    uvgo_listener_t *l;
+    char addr[64];
+    uvgo_task_t *stopper;
+    int err;
+
+    snprintf(addr, sizeof addr, "127.0.0.1:%s", port);
+    bench_check(uvgo_http_server_make(&srv, &o) == 0, "httpd: server");
+    err = uvgo_listen(&l, "tcp", addr);
+    bench_check(err == 0, "httpd: listen %s: %s", addr, uvgo_strerror(err));
+    uvgo_task_spawn(&stopper, httpd_stop, srv, NULL);
+    fprintf(stderr, "listening on 127.0.0.1:%d\n", uvgo_listener_port(l));
+    err = uvgo_http_server_serve(srv, l);
+    bench_check(err == UVGO_ECLOSED, "httpd: serve: %s", uvgo_strerror(err));
+    uvgo_task_join(stopper, NULL);
+    fprintf(stderr, "requests=%llu\n",
+            (unsigned long long)uvgo_http_server_requests(srv));
+    uvgo_listener_free(l);
+    uvgo_http_server_free(srv);
+    return NULL;
+}
+
+static int bench_httpd(const char *port)
+{
+    signal(SIGPIPE, SIG_IGN);
+    return uvgo_main(httpd_main, (void *)port, NULL) ? 1 : 0;
+}
+
 /* ---- the table ----------------------------------------------------------- */
 
 static const struct {
@@ -621,7 +688,8 @@ static int run_all(const char *self)
 
 static void usage(void)
 {
-    fprintf(stderr, "usage: uvgo-bench all | <name> [variant]"
+    fprintf(stderr, "usage: uvgo-bench all | <name> [variant] | "
+                    "httpd [port]"
 #ifdef UVGO_BENCH_FANOUT
                     " | fanout URL"
 #endif
@@ -638,6 +706,8 @@ int main(int argc, char **argv)
         usage();
     if (!strcmp(argv[1], "all"))
         return run_all(argv[0]);
+    if (!strcmp(argv[1], "httpd"))
+        return bench_httpd(argc > 2 ? argv[2] : "18082");
 #ifdef UVGO_BENCH_FANOUT
     if (!strcmp(argv[1], "fanout")) { /* a network client: fanout URL */
         if (argc != 3)

@@ -1,0 +1,926 @@
+/* stream.c: connections over libuv streams (uvgo/io.h; see stream.h for
+ * how waiting works).
+ *
+ * Reading.  A reader links its waiter (with its buffer) in c->reader and
+ * starts reading if it is not already on; libuv's alloc callback hands out
+ * the waiter's buffer, so data goes from the kernel straight into the
+ * caller's memory, and the read callback wakes the task.  Reading then
+ * stays on, so a reader that comes back costs no epoll_ctl.  When no
+ * reader waits, the alloc callback hands out a one-byte stash: libuv reads
+ * again after a read that filled its buffer, and a read into the stash
+ * that finds nothing (EAGAIN) keeps reading on at the price of that
+ * system call, where handing out nothing would have stopped reading and
+ * cost two epoll_ctl calls to restart it (measured: an 8-byte ping-pong
+ * made 4 epoll_ctl calls per round trip).  Once the stash is full the
+ * alloc callback hands out nothing, libuv reports UV_ENOBUFS without
+ * reading, and reading stops: the rest stays in the kernel, which applies
+ * back-pressure to the peer.  The next reader takes the stashed byte and
+ * reads what follows it from the socket itself, without waiting.  EOF and
+ * errors stick: every later read returns them.
+ *
+ * Writing.  A writer hands its bytes to uv_try_write.  What the kernel
+ * does not take waits, and the way it waits is the point: a queued
+ * uv_write cannot be taken back, so a writer that gives up (deadline,
+ * context) would leave libuv holding its buffer and sending bytes the
+ * caller was told were not sent.  So only one byte is ever queued: the
+ * next byte is copied into c->wbyte and written with uv_write, which
+ * completes once the socket has room; the writer then goes back to
+ * uv_try_write.  Giving up then loses nothing: the queued byte is counted
+ * as written and goes out ahead of later writes, as Go promises.  This
+ * costs one extra system call each time the kernel's buffer fills.
+ *
+ * Deadlines.  A waiting reader (writer) arms rtimer (wtimer) for its
+ * deadline; the callback checks the clock (libuv's timers count whole
+ * milliseconds from a cached time), re-arms if early, else wakes the
+ * waiter with UVGO_ETIMEDOUT.  Setting a deadline re-arms the timer of a
+ * waiting call.  The timers are initialised with the first deadline.
+ *
+ * Lifetime.  c is freed once uvgo_conn_free() ran, no call is in progress
+ * (users) and every handle has closed (handles).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <unistd.h>
+#include <string.h>
+#include <sys/un.h>
+
+#include "io/stream.h"
+
+/* What the waits below return when the caller's context won, out of the
+ * way of counts and errors; the public calls turn it into the context's
+ * error. */
+#define GAVE_UP INT_MIN
+
+static int result_of(int r, uvgo_ctx_t *ctx)
+{
+    return r == GAVE_UP ? uvgo_ctx_err(ctx) : r;
+}
+
+/* ---- waiters ------------------------------------------------------------ */
+
+int uvgo__waiter_park(struct uvgo__waiter *w, uv_loop_t *loop,
+                      uvgo_chan_t *done, const char *what)
+{
+    int r = uvgo__event_wait_done(&w->ev, what, done);
+    /* Woken tasks may be stolen before they run: come home. */
+    uvgo_loop_enter(loop);
+    if (r == UVGO__DONE && w->woken)
+        r = 0; /* a waker came between the context and our return */
+    return r;
+}
+
+void uvgo__waitlist_push(struct uvgo__waitlist *q, struct uvgo__waiter *w)
+{
+    w->next = NULL;
+    w->prev = q->last;
+    if (q->last)
+        q->last->next = w;
+    else
+        q->first = w;
+    q->last = w;
+}
+
+void uvgo__waitlist_unlink(struct uvgo__waitlist *q, struct uvgo__waiter *w)
+{
+    if (w->prev)
+        w->prev->next = w->next;
+    else
+        q->first = w->next;
+    if (w->next)
+        w->next->prev = w->prev;
+    else
+        q->last = w->prev;
+    w->next = w->prev = NULL;
+}
+
+struct uvgo__waiter *uvgo__waitlist_pop(struct uvgo__waitlist *q)
+{
+    struct uvgo__waiter *w = q->first;
+    if (w)
+        uvgo__waitlist_unlink(q, w);
+    return w;
+}
+
+void uvgo__waitlist_wake_all(struct uvgo__waitlist *q, int result)
+{
+    struct uvgo__waiter *w;
+    while ((w = uvgo__waitlist_pop(q)))
+        uvgo__waiter_wake(w, result);
+}
+
+/* ---- life and death ----------------------------------------------------- */
+
+uvgo_conn_t *uvgo__conn_alloc(void)
+{
+    uvgo_conn_t *c = calloc(1, sizeof *c);
+    if (c)
+        c->stream = &c->h.stream;
+    return c;
+}
+
+void uvgo__conn_open(uvgo_conn_t *c, uv_loop_t *loop)
+{
+    c->loop = loop;
+    c->stream->data = c;
+    c->handles = 1;
+}
+
+int uvgo__conn_wrap(uvgo_conn_t **out, uv_stream_t *stream,
+                    void (*release)(uv_stream_t *stream))
+{
+    uvgo_conn_t *c = uvgo__conn_alloc();
+    if (!c)
+        return UVGO_ENOMEM;
+    c->stream = stream;
+    c->release = release;
+    uvgo__conn_open(c, stream->loop);
+    *out = c;
+    return 0;
+}
+
+static void maybe_free(uvgo_conn_t *c)
+{
+    if (c->freed && c->users == 0 && c->handles == 0)
+        free(c);
+}
+
+static void on_handle_closed(uv_handle_t *h)
+{
+    uvgo_conn_t *c = h->data;
+    if (h == (uv_handle_t *)c->stream && c->release)
+        c->release(c->stream);
+    c->handles--;
+    maybe_free(c);
+}
+
+/* Moves the calling task to c's loop and counts it as a user of c.
+ * Returns 0 or UVGO_ENOTTASK. */
+static int conn_enter(uvgo_conn_t *c)
+{
+    int err = uvgo_loop_enter(c->loop);
+    if (err == 0)
+        c->users++;
+    return err;
+}
+
+static int conn_leave(uvgo_conn_t *c, int result)
+{
+    c->users--;
+    maybe_free(c);
+    return result;
+}
+
+/* conn_enter for calls that need c open: 0 (entered), or an error (not
+ * entered). */
+static int conn_enter_open(uvgo_conn_t *c)
+{
+    int err;
+    if (!c)
+        return UVGO_EINVAL;
+    if ((err = conn_enter(c)))
+        return err;
+    return c->closed ? conn_leave(c, UVGO_ECLOSED) : 0;
+}
+
+/* ---- deadlines ---------------------------------------------------------- */
+
+static int deadline_passed(int64_t deadline)
+{
+    return deadline && uvgo_now() >= deadline;
+}
+
+static void on_deadline(uv_timer_t *t);
+
+/* Arms t for `deadline` if there is one.  Loop thread. */
+static void timer_arm(uvgo_conn_t *c, uv_timer_t *t, int64_t deadline)
+{
+    int64_t left;
+    if (!c->timers) {
+        if (!deadline)
+            return;
+        uv_timer_init(c->loop, &c->rtimer);
+        uv_timer_init(c->loop, &c->wtimer);
+        c->rtimer.data = c->wtimer.data = c;
+        c->handles += 2;
+        c->timers = 1;
+    }
+    if (!deadline) {
+        uv_timer_stop(t);
+        return;
+    }
+    uv_update_time(c->loop);
+    left = deadline - uvgo_now();
+    /* Round up: libuv counts whole milliseconds. */
+    uv_timer_start(t, on_deadline,
+                   left > 0 ? (uint64_t)(left + 999999) / 1000000 : 0, 0);
+}
+
+static void timer_stop(uvgo_conn_t *c, uv_timer_t *t)
+{
+    if (c->timers)
+        uv_timer_stop(t);
+}
+
+static void on_deadline(uv_timer_t *t)
+{
+    uvgo_conn_t *c = t->data;
+    int is_read = t == &c->rtimer;
+    struct uvgo__waiter **slot = is_read ? &c->reader : &c->writer;
+    int64_t deadline = is_read ? c->rdeadline : c->wdeadline;
+    struct uvgo__waiter *w = *slot;
+
+    if (!w || !deadline)
+        return;
+    if (!deadline_passed(deadline)) {
+        timer_arm(c, t, deadline); /* early by libuv's rounding */
+        return;
+    }
+    *slot = NULL;
+    uvgo__waiter_wake(w, UVGO_ETIMEDOUT);
+}
+
+/* Sets a deadline and applies it to the call waiting on it, if any. */
+static void deadline_set(uvgo_conn_t *c, int is_read, int64_t deadline)
+{
+    struct uvgo__waiter **slot = is_read ? &c->reader : &c->writer;
+    uv_timer_t *t = is_read ? &c->rtimer : &c->wtimer;
+
+    *(is_read ? &c->rdeadline : &c->wdeadline) = deadline;
+    if (!*slot)
+        return;
+    if (deadline_passed(deadline)) {
+        struct uvgo__waiter *w = *slot;
+        *slot = NULL;
+        timer_stop(c, t);
+        uvgo__waiter_wake(w, UVGO_ETIMEDOUT);
+        return;
+    }
+    timer_arm(c, t, deadline);
+}
+
+/* Parks a reader or writer linked in *slot until a waker or its deadline
+ * comes, or `done` closes.  Returns the waker's result or GAVE_UP. */
+static int wait_in_slot(uvgo_conn_t *c, struct uvgo__waiter *w,
+                        struct uvgo__waiter **slot, uvgo_chan_t *done,
+                        const char *what)
+{
+    int is_read = slot == &c->reader;
+    uv_timer_t *t = is_read ? &c->rtimer : &c->wtimer;
+
+    *slot = w;
+    timer_arm(c, t, is_read ? c->rdeadline : c->wdeadline);
+    int r = uvgo__waiter_park(w, c->loop, done, what);
+    timer_stop(c, t);
+    if (r == UVGO__DONE) {
+        *slot = NULL;
+        return GAVE_UP;
+    }
+    return w->result;
+}
+
+/* ---- turns -------------------------------------------------------------- */
+
+/* Waits for the turn.  Returns 0 holding it, UVGO_ECLOSED or GAVE_UP. */
+static int turn_take(uvgo_conn_t *c, struct uvgo__turn *t, uvgo_chan_t *done)
+{
+    struct uvgo__waiter w = {0};
+    int r;
+
+    if (c->closed)
+        return UVGO_ECLOSED;
+    if (!t->busy) {
+        t->busy = 1;
+        return 0;
+    }
+    uvgo__waitlist_push(&t->waiting, &w);
+    r = uvgo__waiter_park(&w, c->loop, done, "conn turn");
+    if (r == UVGO__DONE) {
+        uvgo__waitlist_unlink(&t->waiting, &w);
+        return GAVE_UP;
+    }
+    return w.result;
+}
+
+/* Hands the turn to the next caller in line, if any. */
+static void turn_give(struct uvgo__turn *t)
+{
+    struct uvgo__waiter *w = uvgo__waitlist_pop(&t->waiting);
+    if (w)
+        uvgo__waiter_wake(w, 0); /* the turn passes on, still busy */
+    else
+        t->busy = 0;
+}
+
+/* ---- reading ------------------------------------------------------------ */
+
+static void on_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf)
+{
+    uvgo_conn_t *c = h->data;
+    struct uvgo__waiter *w = c->reader;
+    (void)hint;
+    if (w)
+        *buf = uv_buf_init(w->buf, (unsigned)w->len);
+    else if (!c->stashed)
+        *buf = uv_buf_init(&c->stash, 1);
+    else
+        *buf = uv_buf_init(NULL, 0); /* libuv reports UV_ENOBUFS */
+}
+
+static void read_stop(uvgo_conn_t *c)
+{
+    uv_read_stop(c->stream);
+    c->reading = 0;
+}
+
+static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
+{
+    uvgo_conn_t *c = s->data;
+    struct uvgo__waiter *w = c->reader;
+    (void)buf;
+
+    if (n == 0)
+        return; /* EAGAIN: the reader keeps waiting */
+    if (n == UV_ENOBUFS && !w) {
+        read_stop(c); /* nobody reads: leave the data in the kernel */
+        return;
+    }
+    if (n < 0) {
+        c->read_err = (int)n;
+        read_stop(c);
+    } else if (!w) {
+        c->stashed = 1; /* read into the stash */
+        return;
+    }
+    if (w) {
+        c->reader = NULL;
+        uvgo__waiter_wake(w, (int)n);
+    }
+}
+
+/* Returns the stashed byte and whatever the socket holds after it. */
+static int read_stash(uvgo_conn_t *c, char *buf, size_t len)
+{
+    uv_os_fd_t fd;
+    ssize_t n = 0;
+
+    buf[0] = c->stash;
+    c->stashed = 0;
+    if (len > 1 && uv_fileno((uv_handle_t *)c->stream, &fd) == 0) {
+        do
+            n = read(fd, buf + 1, len - 1);
+        while (n < 0 && errno == EINTR);
+        if (n == 0)
+            c->read_err = UVGO_EOF;
+        else if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK)
+            c->read_err = uv_translate_sys_error(errno);
+        if (n < 0)
+            n = 0;
+    }
+    return 1 + (int)n;
+}
+
+static int read_turn(uvgo_conn_t *c, void *buf, size_t len, uvgo_chan_t *done)
+{
+    struct uvgo__waiter w = {0};
+    int err;
+
+    if (c->closed)
+        return UVGO_ECLOSED;
+    if (c->stashed)
+        return read_stash(c, buf, len);
+    if (c->read_err)
+        return c->read_err;
+    if (deadline_passed(c->rdeadline))
+        return UVGO_ETIMEDOUT;
+    if (!c->reading) {
+        if ((err = uv_read_start(c->stream, on_alloc, on_read)))
+            return err;
+        c->reading = 1;
+    }
+    w.buf = buf;
+    w.len = len;
+    return wait_in_slot(c, &w, &c->reader, done, "conn read");
+}
+
+static int conn_read(uvgo_conn_t *c, void *buf, size_t len, uvgo_ctx_t *ctx)
+{
+    uvgo_chan_t *done;
+    int err;
+
+    if ((err = uvgo__wait_begin(ctx, &done)))
+        return err;
+    if (!c || !buf || !len)
+        return UVGO_EINVAL;
+    if (len > INT_MAX)
+        len = INT_MAX;
+    if ((err = conn_enter(c)))
+        return err;
+    if ((err = turn_take(c, &c->rturn, done)) == 0) {
+        err = read_turn(c, buf, len, done);
+        turn_give(&c->rturn);
+    }
+    return result_of(conn_leave(c, err), ctx);
+}
+
+int uvgo_conn_read(uvgo_conn_t *c, void *buf, size_t len)
+{
+    return conn_read(c, buf, len, NULL);
+}
+
+int uvgo_conn_read_ctx(uvgo_conn_t *c, void *buf, size_t len, uvgo_ctx_t *ctx)
+{
+    return conn_read(c, buf, len, ctx);
+}
+
+int uvgo_conn_read_full_ctx(uvgo_conn_t *c, void *buf, size_t len,
+                            size_t *got, uvgo_ctx_t *ctx)
+{
+    size_t n = 0;
+    int r = 0;
+
+    while (n < len) {
+        r = conn_read(c, (char *)buf + n, len - n, ctx);
+        if (r < 0)
+            break;
+        n += (size_t)r;
+        r = 0;
+    }
+    if (got)
+        *got = n;
+    return r;
+}
+
+int uvgo_conn_read_full(uvgo_conn_t *c, void *buf, size_t len, size_t *got)
+{
+    return uvgo_conn_read_full_ctx(c, buf, len, got, NULL);
+}
+
+/* ---- writing ------------------------------------------------------------ */
+
+static void on_wreq(uv_write_t *req, int status)
+{
+    uvgo_conn_t *c = req->handle->data;
+    struct uvgo__waiter *w = c->writer;
+
+    c->wreq_busy = 0;
+    if (status < 0 && !c->closed)
+        c->write_err = status;
+    if (w) {
+        c->writer = NULL;
+        uvgo__waiter_wake(w, c->closed ? UVGO_ECLOSED : status);
+    }
+}
+
+/* Where a writev stands: buffer i, offset off within it. */
+struct wpos {
+    const uv_buf_t *bufs;
+    size_t n, i, off;
+};
+
+static void wpos_advance(struct wpos *p, size_t k)
+{
+    while (k > 0 && p->i < p->n) {
+        size_t left = p->bufs[p->i].len - p->off;
+        size_t step = k < left ? k : left;
+        p->off += step;
+        k -= step;
+        if (p->off == p->bufs[p->i].len) {
+            p->i++;
+            p->off = 0;
+        }
+    }
+    while (p->i < p->n && p->bufs[p->i].len == 0)
+        p->i++;
+}
+
+/* Offers what is left to the kernel.  Returns the bytes it took (maybe 0)
+ * or an error. */
+static int try_write(uvgo_conn_t *c, struct wpos *p)
+{
+    uv_buf_t win[32];
+    unsigned k = 0;
+
+    for (size_t i = p->i; i < p->n && k < uvgo__countof(win); i++) {
+        size_t off = i == p->i ? p->off : 0;
+        if (p->bufs[i].len > off)
+            win[k++] = uv_buf_init(p->bufs[i].base + off,
+                                   (unsigned)(p->bufs[i].len - off));
+    }
+    int r = uv_try_write(c->stream, win, k);
+    return r == UV_EAGAIN ? 0 : r;
+}
+
+static int write_turn(uvgo_conn_t *c, struct wpos *p, size_t *written,
+                      uvgo_chan_t *done)
+{
+    for (;;) {
+        int r;
+        if (c->closed)
+            return UVGO_ECLOSED;
+        if (c->write_err)
+            return c->write_err;
+        if (c->shut)
+            return UVGO_EPIPE;
+        if (p->i == p->n)
+            return 0;
+        if (deadline_passed(c->wdeadline))
+            return UVGO_ETIMEDOUT;
+        if (!c->wreq_busy) {
+            if ((r = try_write(c, p)) < 0) {
+                c->write_err = r;
+                return r;
+            }
+            wpos_advance(p, (size_t)r);
+            *written += (size_t)r;
+            if (p->i == p->n)
+                return 0;
+            /* The kernel is full: queue one byte to learn when it has
+             * room (see the top of the file). */
+            uv_buf_t one = uv_buf_init(&c->wbyte, 1);
+            c->wbyte = p->bufs[p->i].base[p->off];
+            if ((r = uv_write(&c->wreq, c->stream, &one, 1, on_wreq)))
+                return r;
+            c->wreq_busy = 1;
+            wpos_advance(p, 1);
+            *written += 1;
+            continue;
+        }
+        struct uvgo__waiter w = {0};
+        if ((r = wait_in_slot(c, &w, &c->writer, done, "conn write")))
+            return r;
+    }
+}
+
+static int conn_writev(uvgo_conn_t *c, const uv_buf_t *bufs, size_t n,
+                       size_t *written, uvgo_ctx_t *ctx)
+{
+    struct wpos p = {bufs, n, 0, 0};
+    uvgo_chan_t *done;
+    size_t sent = 0;
+    int err;
+
+    if (written)
+        *written = 0;
+    if ((err = uvgo__wait_begin(ctx, &done)))
+        return err;
+    if (!c || (!bufs && n))
+        return UVGO_EINVAL;
+    if ((err = conn_enter(c)))
+        return err;
+    wpos_advance(&p, 0);
+    if ((err = turn_take(c, &c->wturn, done)) == 0) {
+        err = write_turn(c, &p, &sent, done);
+        turn_give(&c->wturn);
+    }
+    if (written)
+        *written = sent;
+    return result_of(conn_leave(c, err), ctx);
+}
+
+int uvgo_conn_writev(uvgo_conn_t *c, const uv_buf_t *bufs, size_t n,
+                     size_t *written)
+{
+    return conn_writev(c, bufs, n, written, NULL);
+}
+
+int uvgo_conn_writev_ctx(uvgo_conn_t *c, const uv_buf_t *bufs, size_t n,
+                         size_t *written, uvgo_ctx_t *ctx)
+{
+    return conn_writev(c, bufs, n, written, ctx);
+}
+
+int uvgo_conn_write_ctx(uvgo_conn_t *c, const void *buf, size_t len,
+                        size_t *written, uvgo_ctx_t *ctx)
+{
+    if (!buf && len)
+        return UVGO_EINVAL;
+    /* uv_buf_t lengths are unsigned int on some platforms: split. */
+    uv_buf_t bufs[4];
+    size_t n = 0, off = 0;
+    while (off < len && n < uvgo__countof(bufs)) {
+        size_t k = len - off < UINT_MAX ? len - off : UINT_MAX;
+        bufs[n++] = uv_buf_init((char *)buf + off, (unsigned)k);
+        off += k;
+    }
+    return conn_writev(c, bufs, n, written, ctx);
+}
+
+int uvgo_conn_write(uvgo_conn_t *c, const void *buf, size_t len,
+                    size_t *written)
+{
+    return uvgo_conn_write_ctx(c, buf, len, written, NULL);
+}
+
+static void on_shutdown(uv_shutdown_t *req, int status)
+{
+    uvgo_conn_t *c = req->handle->data;
+    struct uvgo__waiter *w = c->writer;
+    if (w) {
+        c->writer = NULL;
+        uvgo__waiter_wake(w, c->closed ? UVGO_ECLOSED : status);
+    }
+}
+
+/* Waits until the queued byte is out (its callback would otherwise take
+ * the shutdown's place as the writer), then shuts the sending side. */
+static int shutdown_turn(uvgo_conn_t *c)
+{
+    struct uvgo__waiter w = {0};
+    int err = 0;
+
+    while (c->wreq_busy && err == 0) {
+        memset(&w, 0, sizeof w);
+        err = wait_in_slot(c, &w, &c->writer, NULL, "conn close write");
+    }
+    if (err || (err = uv_shutdown(&c->sreq, c->stream, on_shutdown)))
+        return err;
+    c->shut = 1;
+    memset(&w, 0, sizeof w);
+    return wait_in_slot(c, &w, &c->writer, NULL, "conn close write");
+}
+
+int uvgo_conn_close_write(uvgo_conn_t *c)
+{
+    int err;
+
+    if (!uvgo__task_self())
+        return UVGO_ENOTTASK;
+    if (!c)
+        return UVGO_EINVAL;
+    if ((err = conn_enter(c)))
+        return err;
+    if ((err = turn_take(c, &c->wturn, NULL)) == 0) {
+        if (c->closed)
+            err = UVGO_ECLOSED;
+        else if (c->shut)
+            err = UVGO_EPIPE;
+        else
+            err = shutdown_turn(c);
+        turn_give(&c->wturn);
+    }
+    return conn_leave(c, err);
+}
+
+/* ---- closing ------------------------------------------------------------ */
+
+int uvgo__conn_close_here(uvgo_conn_t *c)
+{
+    struct uvgo__waiter *w;
+
+    if (c->closed)
+        return UVGO_ECLOSED;
+    c->closed = 1;
+    if ((w = c->reader)) {
+        c->reader = NULL;
+        uvgo__waiter_wake(w, UVGO_ECLOSED);
+    }
+    if ((w = c->writer)) {
+        c->writer = NULL;
+        uvgo__waiter_wake(w, UVGO_ECLOSED);
+    }
+    uvgo__waitlist_wake_all(&c->rturn.waiting, UVGO_ECLOSED);
+    uvgo__waitlist_wake_all(&c->wturn.waiting, UVGO_ECLOSED);
+    if (c->timers) {
+        uv_close((uv_handle_t *)&c->rtimer, on_handle_closed);
+        uv_close((uv_handle_t *)&c->wtimer, on_handle_closed);
+    }
+    /* Cancels a queued write and shutdown: their callbacks run first. */
+    uv_close((uv_handle_t *)c->stream, on_handle_closed);
+    return 0;
+}
+
+void uvgo__conn_free_here(uvgo_conn_t *c)
+{
+    (void)uvgo__conn_close_here(c);
+    c->freed = 1;
+    maybe_free(c);
+}
+
+int uvgo_conn_close(uvgo_conn_t *c)
+{
+    int err;
+    if (!c)
+        return UVGO_EINVAL;
+    if ((err = conn_enter(c)))
+        return err;
+    return conn_leave(c, uvgo__conn_close_here(c));
+}
+
+void uvgo_conn_free(uvgo_conn_t *c)
+{
+    if (!c || conn_enter(c) != 0)
+        return;
+    c->users--;
+    uvgo__conn_free_here(c);
+}
+
+/* ---- deadlines, addresses, options -------------------------------------- */
+
+static int set_deadlines(uvgo_conn_t *c, int rd, int wr, int64_t deadline)
+{
+    int err;
+    if ((err = conn_enter_open(c)))
+        return err;
+    if (rd)
+        deadline_set(c, 1, deadline);
+    if (wr)
+        deadline_set(c, 0, deadline);
+    return conn_leave(c, 0);
+}
+
+int uvgo_conn_set_deadline(uvgo_conn_t *c, int64_t deadline)
+{
+    return set_deadlines(c, 1, 1, deadline);
+}
+
+int uvgo_conn_set_read_deadline(uvgo_conn_t *c, int64_t deadline)
+{
+    return set_deadlines(c, 1, 0, deadline);
+}
+
+int uvgo_conn_set_write_deadline(uvgo_conn_t *c, int64_t deadline)
+{
+    return set_deadlines(c, 0, 1, deadline);
+}
+
+int uvgo_sockaddr_format(const struct sockaddr *sa, char *buf, size_t len)
+{
+    char ip[INET6_ADDRSTRLEN];
+    int n;
+
+    if (!sa || !buf)
+        return UVGO_EINVAL;
+    switch (sa->sa_family) {
+    case AF_INET: {
+        const struct sockaddr_in *in = (const struct sockaddr_in *)sa;
+        uv_ip4_name(in, ip, sizeof ip);
+        n = snprintf(buf, len, "%s:%u", ip, ntohs(in->sin_port));
+        break;
+    }
+    case AF_INET6: {
+        const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)sa;
+        uv_ip6_name(in6, ip, sizeof ip);
+        n = snprintf(buf, len, "[%s]:%u", ip, ntohs(in6->sin6_port));
+        break;
+    }
+    case AF_UNIX:
+        n = snprintf(buf, len, "%s", ((const struct sockaddr_un *)sa)->sun_path);
+        break;
+    default:
+        return UVGO_EAFNOSUPPORT;
+    }
+    return n >= 0 && (size_t)n < len ? n : UVGO_ENOBUFS;
+}
+
+/* The address of one end; loop thread. */
+static int end_addr(uvgo_conn_t *c, int remote, struct sockaddr_storage *sa)
+{
+    int len = sizeof *sa;
+
+    memset(sa, 0, sizeof *sa);
+    if (c->closed)
+        return UVGO_ECLOSED;
+    if (c->stream->type == UV_TCP)
+        return (remote ? uv_tcp_getpeername : uv_tcp_getsockname)(
+            (uv_tcp_t *)c->stream, (struct sockaddr *)sa, &len);
+    if (c->stream->type == UV_NAMED_PIPE) {
+        struct sockaddr_un *un = (struct sockaddr_un *)sa;
+        size_t n = sizeof un->sun_path;
+        int err = (remote ? uv_pipe_getpeername : uv_pipe_getsockname)(
+            (uv_pipe_t *)c->stream, un->sun_path, &n);
+        un->sun_family = AF_UNIX;
+        /* A pipe or an unnamed socket has no name: an empty path. */
+        if (err == UV_ENOBUFS)
+            return err;
+        if (err)
+            un->sun_path[0] = '\0';
+        return 0;
+    }
+    return UVGO_ENOTSUP;
+}
+
+static int conn_addr(uvgo_conn_t *c, int remote, struct sockaddr_storage *sa,
+                     char *buf, size_t len)
+{
+    struct sockaddr_storage tmp;
+    int err;
+
+    if (!c || (!sa && !buf))
+        return UVGO_EINVAL;
+    if ((err = conn_enter(c)))
+        return err;
+    err = end_addr(c, remote, sa ? sa : &tmp);
+    if (err == 0 && buf)
+        err = uvgo_sockaddr_format((struct sockaddr *)(sa ? sa : &tmp), buf,
+                                   len);
+    return conn_leave(c, err);
+}
+
+int uvgo_conn_local_addr(uvgo_conn_t *c, struct sockaddr_storage *sa)
+{
+    return sa ? conn_addr(c, 0, sa, NULL, 0) : UVGO_EINVAL;
+}
+
+int uvgo_conn_remote_addr(uvgo_conn_t *c, struct sockaddr_storage *sa)
+{
+    return sa ? conn_addr(c, 1, sa, NULL, 0) : UVGO_EINVAL;
+}
+
+int uvgo_conn_local_name(uvgo_conn_t *c, char *buf, size_t len)
+{
+    return buf ? conn_addr(c, 0, NULL, buf, len) : UVGO_EINVAL;
+}
+
+int uvgo_conn_remote_name(uvgo_conn_t *c, char *buf, size_t len)
+{
+    return buf ? conn_addr(c, 1, NULL, buf, len) : UVGO_EINVAL;
+}
+
+enum { OPT_NODELAY, OPT_KEEPALIVE, OPT_BUFFERS };
+
+static int set_option(uvgo_conn_t *c, int opt, int64_t a, int b)
+{
+    int err;
+
+    if ((err = conn_enter_open(c)))
+        return err;
+    if (opt != OPT_BUFFERS && c->stream->type != UV_TCP)
+        err = UVGO_ENOTSUP;
+    else if (opt == OPT_NODELAY)
+        err = uv_tcp_nodelay((uv_tcp_t *)c->stream, a != 0);
+    else if (opt == OPT_KEEPALIVE)
+        err = uv_tcp_keepalive((uv_tcp_t *)c->stream, a > 0,
+                               a > 0 ? (unsigned)((a + UVGO_SECOND - 1) /
+                                                  UVGO_SECOND)
+                                     : 0);
+    else if (a <= 0 || b <= 0)
+        err = UVGO_EINVAL;
+    else {
+        int send = (int)a, recv = b;
+        err = uv_send_buffer_size((uv_handle_t *)c->stream, &send);
+        if (err == 0)
+            err = uv_recv_buffer_size((uv_handle_t *)c->stream, &recv);
+    }
+    return conn_leave(c, err);
+}
+
+int uvgo_conn_set_nodelay(uvgo_conn_t *c, int on)
+{
+    return set_option(c, OPT_NODELAY, on, 0);
+}
+
+int uvgo_conn_set_keepalive(uvgo_conn_t *c, uvgo_duration_t period)
+{
+    return set_option(c, OPT_KEEPALIVE, period, 0);
+}
+
+int uvgo_conn_set_buffers(uvgo_conn_t *c, int send, int recv)
+{
+    return set_option(c, OPT_BUFFERS, send, recv);
+}
+
+/* ---- descriptors -------------------------------------------------------- */
+
+int uvgo_conn_from_fd(uvgo_conn_t **out, int fd)
+{
+    uv_handle_type type;
+    uvgo_conn_t *c;
+    uv_loop_t *loop;
+    int err;
+
+    if (!uvgo__task_self())
+        return UVGO_ENOTTASK;
+    if (!out || fd < 0)
+        return UVGO_EINVAL;
+    type = uv_guess_handle(fd);
+    if (type != UV_TCP && type != UV_NAMED_PIPE && type != UV_TTY)
+        return UVGO_EINVAL;
+    if (!(c = uvgo__conn_alloc()))
+        return UVGO_ENOMEM;
+    /* The handle belongs to this loop: stay on it until it is open. */
+    loop = uvgo_loop();
+    uvgo_loop_enter(loop);
+    if (type == UV_TCP) {
+        uv_tcp_init(loop, &c->h.tcp);
+        err = uv_tcp_open(&c->h.tcp, fd);
+    } else if (type == UV_NAMED_PIPE) {
+        uv_pipe_init(loop, &c->h.pipe, 0);
+        err = uv_pipe_open(&c->h.pipe, fd);
+    } else {
+        int readable = (fcntl(fd, F_GETFL) & O_ACCMODE) != O_WRONLY;
+        err = uv_tty_init(loop, &c->h.tty, fd, readable);
+        if (err) {
+            free(c);
+            return err;
+        }
+    }
+    uvgo__conn_open(c, loop);
+    if (err) {
+        /* The open failed before taking fd: it stays the caller's. */
+        uvgo__conn_free_here(c);
+        return err;
+    }
+    *out = c;
+    return 0;
+}

@@ -1,0 +1,295 @@
+/* test-diag.c: seeing inside: task dumps with call stacks, the stack walk on
+ * corrupt stacks, leak checks, and the opt-in SIGQUIT dump (issue 14). */
+#include <signal.h>
+#include <stdatomic.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+
+#include "test.h"
+#include "runtime/trace.h"
+
+/* ---- dumps ---------------------------------------------------------------- */
+
+static uvgo_event_t release_parked;
+static atomic_int parked;
+
+/* Kept out of line, so its frame is in the stack a dump shows. */
+__attribute__((noinline)) static int park_in_a_named_frame(void)
+{
+    atomic_fetch_add(&parked, 1);
+    int r = uvgo_event_wait(&release_parked, "a named frame");
+    atomic_fetch_sub(&parked, 1); /* no tail call: keep this frame */
+    return r;
+}
+
+static void *parker(void *arg)
+{
+    (void)arg;
+    ASSERT_OK(park_in_a_named_frame());
+    return NULL;
+}
+
+/* Runs uvgo_dump into a NUL-terminated heap string. */
+static char *dump_to_string(void)
+{
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+    ASSERT(f != NULL);
+    uvgo_dump(f);
+    fclose(f);
+    return text;
+}
+
+static void dump_shows_a_parked_tasks_frames_and_spawn_site(void)
+{
+    uvgo_task_opts_t o = {.name = "frames-please"};
+    uvgo_task_t *t;
+    release_parked = (uvgo_event_t)UVGO_EVENT_INIT;
+    ASSERT_OK(uvgo_task_spawn(&t, parker, NULL, &o));
+    while (atomic_load(&parked) < 1)
+        uvgo_sleep(UVGO_MILLISECOND);
+    /* Parked once its state says so: the dump reads the saved frame. */
+    char *text = dump_to_string();
+    while (!strstr(text, "\"frames-please\": waiting on a named frame")) {
+        free(text);
+        uvgo_sleep(UVGO_MILLISECOND);
+        text = dump_to_string();
+    }
+    const char *task = strstr(text, "\"frames-please\"");
+    ASSERT(strstr(task, "spawned at "));
+#if defined(TEST_HAVE_SYMBOLS)
+    ASSERT(strstr(task, "park_in_a_named_frame+0x"));
+    ASSERT(strstr(task, "parker+0x"));
+    ASSERT(strstr(task, "spawned at dump_shows_a_parked_tasks_frames"));
+#else
+    ASSERT(strstr(task, "test-diag+0x")); /* module + offset */
+#endif
+    free(text);
+    uvgo_event_set(&release_parked);
+    ASSERT_OK(uvgo_task_join(t, NULL));
+}
+
+/* The walk validates every frame before reading through it.  A fake task
+ * whose "stack" is random words and pointers into itself, fenced by
+ * inaccessible pages on both sides, must never make it read outside: a
+ * stray read would fault here. */
+static void stack_walk_never_leaves_a_corrupt_stack(void)
+{
+    const size_t page = 4096, size = 16 * page;
+    char *map = mmap(NULL, size + 2 * page, PROT_NONE,
+                     MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    ASSERT(map != MAP_FAILED);
+    char *lo = map + page;
+    ASSERT_OK(mprotect(lo, size, PROT_READ | PROT_WRITE));
+    uvgo_task_t *t = calloc(1, sizeof *t);
+    uintptr_t *words = (uintptr_t *)lo;
+    size_t nwords = size / sizeof *words;
+    uint64_t seed = 42;
+    void *pcs[UVGO_TRACE_FRAMES];
+    long frames = 0;
+
+    t->stack.lo = lo;
+    t->stack.size = size;
+    for (int round = 0; round < 2000; round++) {
+        for (size_t i = 0; i < nwords; i++) {
+            seed = seed * 6364136223846793005ULL + 1442695040888963407ULL;
+            uint64_t r = seed >> 11;
+            switch (r % 4) {
+            case 0: /* a pointer into the stack, or just past either end */
+                words[i] = (uintptr_t)lo - 64 + (r >> 8) % (size + 128);
+                break;
+            case 1: /* an ascending chain link */
+                words[i] = (uintptr_t)&words[i] + 16 * (1 + (r >> 8) % 8);
+                break;
+            default:
+                words[i] = (uintptr_t)r;
+            }
+        }
+#if defined(UVGO_SWITCH_UCONTEXT)
+        (void)frames;
+        break; /* the saved registers are in the record: nothing to fake */
+#else
+        seed = seed * 6364136223846793005ULL + 1442695040888963407ULL;
+        t->ctx.sp = lo + ((seed >> 20) % size & ~(uintptr_t)15);
+        int n = uvgo__task_stack(t, pcs, UVGO_TRACE_FRAMES);
+        ASSERT(n >= 0 && n <= UVGO_TRACE_FRAMES);
+        frames += n;
+#endif
+    }
+    free(t);
+    munmap(map, size + 2 * page);
+}
+
+/* ---- leak checks ---------------------------------------------------------- */
+
+static void *forgotten_receiver(void *arg)
+{
+    uvgo_chan_t *ch = arg;
+    int v;
+    uvgo_chan_recv(ch, &v, sizeof v, NULL); /* nobody ever sends */
+    return NULL;
+}
+
+static void *quick_task(void *arg)
+{
+    uvgo_sleep(2 * UVGO_MILLISECOND);
+    return arg;
+}
+
+static void leak_check_catches_a_task_blocked_on_a_forgotten_channel(void)
+{
+    uvgo_chan_t *ch;
+    char *text = NULL;
+    size_t len = 0;
+    uvgo_task_opts_t o = {.name = "forgotten"};
+    uvgo_leak_opts_t lo = {.wait = 20 * UVGO_MILLISECOND};
+
+    ASSERT_OK(uvgo_chan_make(&ch, sizeof(int), 0));
+    ASSERT_OK(uvgo_task_spawn(NULL, forgotten_receiver, ch, &o));
+    lo.report = open_memstream(&text, &len);
+    ASSERT_ERR(uvgo_leak_check(&lo), UVGO_ELEAK);
+    fclose(lo.report);
+    ASSERT(strstr(text, "\"forgotten\": waiting on chan receive"));
+    ASSERT(strstr(text, "spawned at "));
+    ASSERT(strstr(text, "1 task leaked"));
+    free(text);
+    /* Allowed by name, it passes; closing the channel ends it. */
+    const char *const allow[] = {"forgotten", NULL};
+    lo.ignore = allow;
+    lo.report = NULL;
+    ASSERT_OK(uvgo_leak_check(&lo));
+    ASSERT_OK(uvgo_chan_close(ch));
+    uvgo_chan_release(ch);
+    ASSERT_OK(uvgo_leak_check(NULL));
+}
+
+static void leak_check_passes_on_clean_code_and_waits_for_ending_tasks(void)
+{
+    /* Detached tasks still finishing are waited for, not reported. */
+    for (int i = 0; i < 20; i++)
+        ASSERT_OK(uvgo_go(quick_task, NULL));
+    ASSERT_OK(uvgo_leak_check(NULL));
+    /* A joinable task that returned but was never joined leaked its
+     * handle. */
+    uvgo_task_t *t;
+    uvgo_leak_opts_t lo = {.wait = 10 * UVGO_MILLISECOND};
+    FILE *devnull = fopen("/dev/null", "w");
+    lo.report = devnull;
+    ASSERT_OK(uvgo_task_spawn(&t, quick_task, NULL, NULL));
+    ASSERT_ERR(uvgo_leak_check(&lo), UVGO_ELEAK);
+    fclose(devnull);
+    ASSERT_OK(uvgo_task_join(t, NULL));
+    ASSERT_OK(uvgo_leak_check(NULL));
+}
+
+static void leak_check_outside_a_task_is_enottask(void)
+{
+    ASSERT_ERR(uvgo_leak_check(NULL), UVGO_ENOTTASK);
+}
+
+/* Runs uvgo_main(fn) in a child process with `env` set; returns the exit
+ * status and the child's stderr in buf. */
+static int run_child(void *(*fn)(void *), const char *env, char *buf,
+                     size_t size)
+{
+    int pipefd[2], status;
+    size_t len = 0;
+    ssize_t n;
+    ASSERT_OK(pipe(pipefd));
+    pid_t pid = fork();
+    ASSERT(pid >= 0);
+    if (pid == 0) {
+        close(pipefd[0]);
+        dup2(pipefd[1], 2);
+        if (env)
+            putenv((char *)env);
+        _exit(uvgo_main(fn, NULL, NULL) == UVGO_ELEAK ? 3 : 0);
+    }
+    close(pipefd[1]);
+    while (len + 1 < size &&
+           (n = read(pipefd[0], buf + len, size - 1 - len)) > 0)
+        len += (size_t)n;
+    buf[len] = '\0';
+    close(pipefd[0]);
+    ASSERT(waitpid(pid, &status, 0) == pid);
+    return status;
+}
+
+static void *leave_one_behind(void *arg)
+{
+    uvgo_task_opts_t o = {.name = "left-here"};
+    (void)arg;
+    /* Receives on a nil channel: blocked for good. */
+    ASSERT_OK(uvgo_task_spawn(NULL, forgotten_receiver, NULL, &o));
+    uvgo_sleep(UVGO_MILLISECOND);
+    return NULL;
+}
+
+static void leakcheck_environment_makes_main_fail(void)
+{
+    char buf[8192];
+    int status = run_child(leave_one_behind, "UVGO_LEAKCHECK=1", buf,
+                           sizeof buf);
+    ASSERT(WIFEXITED(status));
+    ASSERT_EQ(WEXITSTATUS(status), 3);
+    ASSERT(strstr(buf, "\"left-here\""));
+    status = run_child(leave_one_behind, NULL, buf, sizeof buf);
+    ASSERT(WIFEXITED(status));
+    ASSERT_EQ(WEXITSTATUS(status), 0);
+}
+
+/* ---- SIGQUIT ----------------------------------------------------------------- */
+
+static void *quit_on_request(void *arg)
+{
+    uvgo_task_opts_t o = {.name = "still-parked"};
+    (void)arg;
+    ASSERT_OK(uvgo_dump_on_sigquit());
+    ASSERT_OK(uvgo_dump_on_sigquit()); /* twice is fine */
+    ASSERT_OK(uvgo_task_spawn(NULL, forgotten_receiver, NULL, &o));
+    uvgo_sleep(5 * UVGO_MILLISECOND);
+    raise(SIGQUIT);
+    for (;;)
+        uvgo_sleep(UVGO_SECOND); /* the dump thread ends the process */
+    return NULL;
+}
+
+static void sigquit_dumps_every_task_and_exits_2_when_asked(void)
+{
+    char buf[16384];
+    int status = run_child(quit_on_request, NULL, buf, sizeof buf);
+    ASSERT(WIFEXITED(status));
+    ASSERT_EQ(WEXITSTATUS(status), 2);
+    ASSERT(strstr(buf, "SIGQUIT: quit"));
+    ASSERT(strstr(buf, "\"still-parked\": waiting on chan receive (nil chan)"));
+    ASSERT(strstr(buf, "\"main\""));
+}
+
+static void *raise_sigquit_unasked(void *arg)
+{
+    (void)arg;
+    raise(SIGQUIT);
+    return NULL;
+}
+
+static void sigquit_keeps_its_default_unless_asked(void)
+{
+    char buf[1024];
+    int status = run_child(raise_sigquit_unasked, NULL, buf, sizeof buf);
+    ASSERT(WIFSIGNALED(status));
+    ASSERT_EQ(WTERMSIG(status), SIGQUIT);
+}
+
+static const test_case_t cases[] = {
+    CASE(dump_shows_a_parked_tasks_frames_and_spawn_site),
+    CASE_PLAIN(stack_walk_never_leaves_a_corrupt_stack),
+    CASE(leak_check_catches_a_task_blocked_on_a_forgotten_channel),
+    CASE(leak_check_passes_on_clean_code_and_waits_for_ending_tasks),
+    CASE_PLAIN(leak_check_outside_a_task_is_enottask),
+    CASE_PLAIN(leakcheck_environment_makes_main_fail),
+    CASE_PLAIN(sigquit_dumps_every_task_and_exits_2_when_asked),
+    CASE_PLAIN(sigquit_keeps_its_default_unless_asked),
+};
+
+TEST_MAIN(cases)
