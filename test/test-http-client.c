@@ -1,6 +1,7 @@
 /* test-http-client.c: the HTTP client (libcurl) against a raw-socket
- * server (http-server.h): bodies, redirects, deadlines, cancellation,
- * reuse, errors, many tasks, and the traps of driving curl from a loop. */
+ * server (http-server.h) and uvgo's own: bodies, redirects, deadlines,
+ * cancellation, reuse, errors, many tasks, and the traps of driving curl
+ * from a loop. */
 #define _GNU_SOURCE
 #include <sys/resource.h>
 
@@ -601,6 +602,117 @@ static void client_free_refuses_while_a_response_lives(void)
     done(c);
 }
 
+/* ---- against uvgo's own server ------------------------------------------------ */
+
+static atomic_int uvgo_conns;
+
+static void count_conns(uint64_t id, const char *remote,
+                        uvgo_http_conn_state_t state, void *arg)
+{
+    (void)id;
+    (void)remote;
+    (void)arg;
+    if (state == UVGO_HTTP_STATE_NEW)
+        atomic_fetch_add(&uvgo_conns, 1);
+}
+
+static void uvgo_handler(uvgo_http_writer_t *w, uvgo_http_request_t *r,
+                         void *arg)
+{
+    char piece[4000], *body;
+    size_t len;
+    (void)arg;
+    if (!strcmp(r->path, "/stream")) { /* chunked, flushed piece by piece */
+        for (int i = 0; i < 50; i++) {
+            for (size_t k = 0; k < sizeof piece; k++)
+                piece[k] = (char)big_byte((uint64_t)i * sizeof piece + k);
+            ASSERT_OK(uvgo_http_writer_write(w, piece, sizeof piece));
+            ASSERT_OK(uvgo_http_writer_flush(w));
+        }
+    } else if (!strcmp(r->path, "/echo")) {
+        ASSERT_OK(uvgo_http_request_read_all(r, &body, &len, 1 << 20));
+        uvgo_http_header_set(uvgo_http_writer_header(w), "X-Method",
+                             r->method);
+        ASSERT_OK(uvgo_http_writer_write(w, body, len));
+    } else {
+        ASSERT_OK(uvgo_http_writer_write(w, "Hello, World!", 13));
+    }
+}
+
+static uvgo_listener_t *uvgo_listener;
+
+static void *serve_uvgo(void *srv)
+{
+    ASSERT_ERR(uvgo_http_server_serve(srv, uvgo_listener), UVGO_ECLOSED);
+    return NULL;
+}
+
+static void talks_to_the_uvgo_server(void)
+{
+    uvgo_http_server_opts_t so = {.handler = uvgo_handler,
+                                  .conn_state = count_conns};
+    uvgo_http_server_t *srv;
+    uvgo_http_client_t *c = client(NULL);
+    uvgo_http_response_t *r;
+    char u[128], *body, buf[1000];
+    size_t len;
+    uint64_t pos = 0;
+    int n, port;
+
+    ASSERT_OK(uvgo_http_server_make(&srv, &so));
+    ASSERT_OK(uvgo_listen(&uvgo_listener, "tcp", "127.0.0.1:0"));
+    port = uvgo_listener_port(uvgo_listener);
+    uvgo_task_t *t = test_spawn(serve_uvgo, srv);
+
+    /* Kept alive: twenty requests, one connection as the server counts. */
+    snprintf(u, sizeof u, "http://127.0.0.1:%d/hello", port);
+    for (int i = 0; i < 20; i++) {
+        ASSERT_OK(uvgo_http_get(c, u, &r));
+        ASSERT_EQ(r->status, 200);
+        ASSERT_OK(uvgo_http_response_read_all(r, &body, &len, 100));
+        ASSERT_STR_EQ(body, "Hello, World!");
+        uvgo_http_response_free(r);
+    }
+    ASSERT_EQ(atomic_load(&uvgo_conns), 1);
+    ASSERT_EQ(uvgo_http_server_requests(srv), 20);
+
+    /* A body both ways. */
+    char *big = malloc(100000);
+    for (int i = 0; i < 100000; i++)
+        big[i] = (char)big_byte((uint64_t)i);
+    snprintf(u, sizeof u, "http://127.0.0.1:%d/echo", port);
+    ASSERT_OK(uvgo_http_post(c, u, "application/octet-stream", big, 100000,
+                             &r));
+    ASSERT_STR_EQ(uvgo_http_header_get(r->header, "X-Method"), "POST");
+    ASSERT_OK(uvgo_http_response_read_all(r, &body, &len, 1 << 20));
+    ASSERT_EQ(len, 100000);
+    ASSERT(!memcmp(body, big, len));
+    uvgo_http_response_free(r);
+    free(big);
+
+    /* A chunked stream, read as it comes. */
+    snprintf(u, sizeof u, "http://127.0.0.1:%d/stream", port);
+    ASSERT_OK(uvgo_http_get(c, u, &r));
+    ASSERT_EQ(r->content_length, -1);
+    while ((n = uvgo_http_response_read(r, buf, sizeof buf)) > 0) {
+        for (int i = 0; i < n; i++)
+            ASSERT_EQ((unsigned char)buf[i], big_byte(pos + (uint64_t)i));
+        pos += (uint64_t)n;
+    }
+    ASSERT_EQ(n, 0);
+    ASSERT_EQ(pos, 200000);
+    uvgo_http_response_free(r);
+    ASSERT_EQ(atomic_load(&uvgo_conns), 1);
+
+    ASSERT_OK(uvgo_http_client_free(c));
+    uvgo_ctx_t *ctx = test_ctx_timeout(5 * UVGO_SECOND);
+    ASSERT_OK(uvgo_http_server_shutdown(srv, ctx, NULL));
+    test_ctx_done(ctx);
+    test_join(t);
+    uvgo_listener_free(uvgo_listener);
+    uvgo_http_server_free(srv);
+}
+
 /* ---- the traps of driving curl from a loop ----------------------------------- */
 
 struct ticks {
@@ -799,6 +911,7 @@ static const test_case_t cases[] = {
     CASE(calls_reject_bad_arguments),
     CASE_PLAIN(client_needs_a_runtime),
     CASE(client_free_refuses_while_a_response_lives),
+    CASE(talks_to_the_uvgo_server),
     CASE_PROCS(worker_serves_other_tasks_while_requests_wait, 1),
     CASE_PROCS(stolen_task_hops_back_to_its_loop, 2),
     CASE(closing_a_polled_socket_stops_the_poll_first),

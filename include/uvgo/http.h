@@ -636,7 +636,8 @@ UVGO_EXTERN int uvgo_http_do_ctx(uvgo_http_client_t *c,
                                  uvgo_http_response_t **resp,
                                  uvgo_ctx_t *ctx);
 
-/* Go's Client.Get: uvgo_http_do of a GET of url.  Thread: any task. */
+/* Go's Client.Get: uvgo_http_do of a GET of url.  Owner: as
+ * uvgo_http_do.  Thread: any task. */
 UVGO_EXTERN int uvgo_http_get(uvgo_http_client_t *c, const char *url,
                               uvgo_http_response_t **resp);
 UVGO_EXTERN int uvgo_http_get_ctx(uvgo_http_client_t *c, const char *url,
@@ -644,8 +645,8 @@ UVGO_EXTERN int uvgo_http_get_ctx(uvgo_http_client_t *c, const char *url,
                                   uvgo_ctx_t *ctx);
 
 /* Go's Client.Post: a POST of len bytes of body with that Content-Type
- * (NULL: none).  body must stay valid until the response is freed.
- * Thread: any task. */
+ * (NULL: none).  Owner: body stays the caller's and must stay valid
+ * until the response is freed; *resp as uvgo_http_do.  Thread: any task. */
 UVGO_EXTERN int uvgo_http_post(uvgo_http_client_t *c, const char *url,
                                const char *content_type, const void *body,
                                size_t len, uvgo_http_response_t **resp);
