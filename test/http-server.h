@@ -21,6 +21,7 @@
  *   /close            Content-Length 100, 10 bytes, then a clean close
  *   /reset            Content-Length 100, 10 bytes, then a reset (RST)
  *   /connclose        200 "bye" with Connection: close, then a close
+ *   /idleclose        200 "bye", kept alive, closed 20 ms later (idle)
  *   /garbage          bytes that are not HTTP
  *
  * Request bodies may be sized or chunked.  Keep-alive unless the request
@@ -61,6 +62,7 @@ struct ts_conn {
     int64_t due_ms;              /* a slow response's time, or 0 */
     char slow_body[16];
     int after;                   /* what to do once out is written */
+    int64_t close_ms;            /* close when idle at this time, or 0 */
     int dead;
 };
 
@@ -72,6 +74,7 @@ typedef struct test_server {
     pthread_t thread;
     atomic_long conns, requests;
     atomic_long closes;          /* connections the client closed */
+    atomic_long open;            /* connections open now */
     struct ts_conn **c;
     size_t nc, cap;
 } test_server_t;
@@ -215,6 +218,9 @@ static int ts_serve(test_server_t *s, struct ts_conn *c, char *head,
     } else if (!strcmp(target, "/connclose")) {
         ts_reply(c, 200, "Connection: close\r\n", "bye", 3);
         c->after = TS_CLOSE;
+    } else if (!strcmp(target, "/idleclose")) {
+        ts_reply(c, 200, NULL, "bye", 3);
+        c->close_ms = ts_now_ms() + 20;
     } else if (!strcmp(target, "/garbage")) {
         ts_printf(c, "this is not HTTP at all\r\n\r\n");
         c->after = TS_CLOSE;
@@ -314,6 +320,8 @@ static void *ts_thread(void *arg)
                 ev |= POLLOUT;
             if (c->due_ms && (timeout < 0 || c->due_ms - now < timeout))
                 timeout = c->due_ms > now ? c->due_ms - now : 0;
+            if (c->close_ms && (timeout < 0 || c->close_ms - now < timeout))
+                timeout = c->close_ms > now ? c->close_ms - now : 0;
             /* A stalled connection is watched only for its peer's close. */
             p[i + 2] = (struct pollfd){c->fd, ev ? ev : POLLRDHUP, 0};
         }
@@ -334,11 +342,17 @@ static void *ts_thread(void *arg)
                 }
                 s->c[s->nc++] = c;
                 atomic_fetch_add(&s->conns, 1);
+                atomic_fetch_add(&s->open, 1);
             }
         }
         now = ts_now_ms();
         for (size_t i = 0; i < nc; i++) {
             struct ts_conn *c = s->c[i];
+            if (c->close_ms && c->close_ms <= now &&
+                c->out_off == c->out_len) {
+                c->dead = 1;
+                continue;
+            }
             if (c->due_ms && c->due_ms <= now) {
                 c->due_ms = 0;
                 ts_reply(c, 200, NULL, c->slow_body, strlen(c->slow_body));
@@ -367,6 +381,7 @@ static void *ts_thread(void *arg)
         }
         for (size_t i = 0; i < s->nc;) {
             if (s->c[i]->dead) {
+                atomic_fetch_sub(&s->open, 1);
                 ts_drop(s->c[i]);
                 s->c[i] = s->c[--s->nc];
             } else {

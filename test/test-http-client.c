@@ -879,6 +879,27 @@ static void sockets_curl_closes_are_never_left_polled(void)
     done(c);
 }
 
+static void server_closing_an_idle_connection_costs_a_new_one(void)
+{
+    /* The idle connection's poll stays armed; the server's close wakes it
+     * (and stops it), and the next request goes over a new connection. */
+    start_server();
+    uvgo_http_client_t *c = client(NULL);
+    char *body;
+    size_t len;
+    for (int i = 0; i < 3; i++) {
+        uvgo_http_response_t *r = get_all(c, "/idleclose", &body, &len);
+        ASSERT_STR_EQ(body, "bye");
+        uvgo_http_response_free(r);
+        for (int k = 0; atomic_load(&srv.open) > 0; k++) {
+            ASSERT_LT(k, 5000); /* until the server has closed it */
+            uvgo_sleep(MS);
+        }
+    }
+    ASSERT_EQ(atomic_load(&srv.conns), 3);
+    done(c);
+}
+
 static void zero_timeouts_never_call_curl_from_curl(void)
 {
     start_server();
@@ -916,6 +937,7 @@ static const test_case_t cases[] = {
     CASE_PROCS(stolen_task_hops_back_to_its_loop, 2),
     CASE(closing_a_polled_socket_stops_the_poll_first),
     CASE(sockets_curl_closes_are_never_left_polled),
+    CASE(server_closing_an_idle_connection_costs_a_new_one),
     CASE(zero_timeouts_never_call_curl_from_curl),
 };
 

@@ -26,6 +26,7 @@
 #include <strings.h>
 
 #include "http/curl.h"
+#include "http/http.h"
 
 #define DEFAULT_REDIRECTS 10
 #define DEFAULT_BODY_BUFFER (64 * 1024)
@@ -58,7 +59,9 @@ struct exchange {
     uvgo__xfer_t x;
     uvgo_http_response_t resp;
     uvgo_http_client_t *client;
-    uvgo_http_header_t *header;  /* the response being received */
+    uvgo_http_header_t header;   /* the response being received; its
+                                    memory stays with a cached exchange */
+    struct exchange *next;       /* on a loop's spare list */
     struct curl_slist *fields;   /* request header lines, borrowed by curl
                                     (NULL: the client's) */
     char *all;                   /* uvgo_http_response_read_all's buffer */
@@ -139,8 +142,8 @@ static void error_text(char *dst, const uvgo__xfer_t *x, int err)
 static void on_reset(uvgo__xfer_t *x)
 {
     struct exchange *t = x->data;
-    uvgo_http_header_free(t->header);
-    t->header = NULL;
+    uvgo__http_header_reset(&t->header);
+    uvgo__http_arena_reset(&t->header.own);
 }
 
 static int on_field(uvgo__xfer_t *x, const char *name, size_t nlen,
@@ -150,15 +153,13 @@ static int on_field(uvgo__xfer_t *x, const char *name, size_t nlen,
     char small[512], *buf = small;
     int err;
 
-    if (!t->header && uvgo_http_header_make(&t->header))
-        return UVGO_ENOMEM;
     if (nlen + vlen + 2 > sizeof small && !(buf = malloc(nlen + vlen + 2)))
         return UVGO_ENOMEM;
     memcpy(buf, name, nlen);
     buf[nlen] = '\0';
     memcpy(buf + nlen + 1, value, vlen);
     buf[nlen + 1 + vlen] = '\0';
-    err = uvgo_http_header_add(t->header, buf, buf + nlen + 1);
+    err = uvgo_http_header_add(&t->header, buf, buf + nlen + 1);
     if (buf != small)
         free(buf);
     /* A field the map refuses (a name that is not a token) is dropped, as
@@ -278,6 +279,8 @@ int uvgo_http_client_make(uvgo_http_client_t **out,
     return 0;
 }
 
+static void exchange_destroy(struct exchange *t);
+
 int uvgo_http_client_free(uvgo_http_client_t *c)
 {
     if (!c)
@@ -289,8 +292,15 @@ int uvgo_http_client_free(uvgo_http_client_t *c)
     for (int i = 0; i < c->nloops; i++) {
         uvgo__curl_loop_t *cl =
             atomic_load_explicit(&c->loops[i], memory_order_acquire);
-        if (cl)
-            uvgo__curl_loop_close(cl);
+        if (!cl)
+            continue;
+        uvgo_loop_enter(cl->loop); /* its spares are its loop's */
+        while (cl->exchanges) {
+            struct exchange *t = cl->exchanges;
+            cl->exchanges = t->next;
+            exchange_destroy(t);
+        }
+        uvgo__curl_loop_close(cl);
     }
     uvgo__curl_share_close(&c->share);
     curl_slist_free_all(c->fields);
@@ -506,29 +516,52 @@ static int fill_response(struct exchange *t)
     char *url = NULL;
     const char *enc;
 
-    if (!t->header && uvgo_http_header_make(&t->header))
-        return UVGO_ENOMEM;
     curl_easy_getinfo(x->easy, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &len);
     curl_easy_getinfo(x->easy, CURLINFO_REDIRECT_COUNT, &redirects);
     curl_easy_getinfo(x->easy, CURLINFO_NUM_CONNECTS, &conns);
     curl_easy_getinfo(x->easy, CURLINFO_EFFECTIVE_URL, &url);
     r->status = (int)x->status;
     r->proto = x->proto;
-    r->header = t->header;
+    r->header = &t->header;
     r->content_length = len;
     r->url = url ? url : "";
     r->redirects = (int)redirects;
     r->reused = conns == 0;
     /* As Go's transport: a body it asked to be compressed arrives decoded,
      * without its Content-Encoding and Content-Length. */
-    enc = uvgo_http_header_get(t->header, "Content-Encoding");
+    enc = uvgo_http_header_get(&t->header, "Content-Encoding");
     if (t->client->compression && enc && strcasecmp(enc, "gzip") == 0) {
-        uvgo_http_header_del(t->header, "Content-Encoding");
-        uvgo_http_header_del(t->header, "Content-Length");
+        uvgo_http_header_del(&t->header, "Content-Encoding");
+        uvgo_http_header_del(&t->header, "Content-Length");
         r->content_length = -1;
     }
     r->private_ = t;
     return 0;
+}
+
+/* Spare exchanges a loop keeps: a request then allocates nothing for its
+ * exchange, its header map or the map's first arena chunk. */
+#define EXCHANGES_KEPT 256
+
+/* A fresh exchange, from cl's spares if it has some.  Thread: cl's loop. */
+static struct exchange *exchange_new(uvgo__curl_loop_t *cl)
+{
+    struct exchange *t = cl->exchanges;
+    if (t) {
+        cl->exchanges = t->next;
+        cl->nexchanges--;
+        return t;
+    }
+    if ((t = calloc(1, sizeof *t)))
+        uvgo__http_header_init(&t->header, &t->header.own);
+    return t;
+}
+
+static void exchange_destroy(struct exchange *t)
+{
+    uvgo__http_header_destroy(&t->header);
+    uvgo__http_arena_free(&t->header.own);
+    free(t);
 }
 
 static void exchange_free(struct exchange *t)
@@ -542,9 +575,21 @@ static void exchange_free(struct exchange *t)
     /* Removes the transfer if it runs: curl lets go of fields. */
     uvgo__xfer_free(&t->x, here, t->plain);
     curl_slist_free_all(t->fields);
-    uvgo_http_header_free(t->header);
     free(t->all);
-    free(t);
+    if (here && uvgo_loop() == here->loop && !here->closing &&
+        here->nexchanges < EXCHANGES_KEPT) {
+        uvgo_http_header_t h = t->header;
+        uvgo__http_header_reset(&h);
+        uvgo__http_arena_reset(&h.own);
+        memset(t, 0, sizeof *t);
+        t->header = h;
+        t->header.arena = &t->header.own;
+        t->next = here->exchanges;
+        here->exchanges = t;
+        here->nexchanges++;
+    } else {
+        exchange_destroy(t);
+    }
     /* release: the client's free, on another thread, sees our last use. */
     atomic_fetch_sub_explicit(&c->live, 1, memory_order_release);
 }
@@ -571,7 +616,7 @@ int uvgo_http_do_ctx(uvgo_http_client_t *c, uvgo_http_client_request_t *req,
     if ((err = check_scheme(req->url)) || (err = uvgo_ctx_err(ctx)) ||
         (err = loop_for_self(c, &cl)))
         goto fail_early;
-    if (!(t = calloc(1, sizeof *t))) {
+    if (!(t = exchange_new(cl))) {
         err = UVGO_ENOMEM;
         goto fail_early;
     }

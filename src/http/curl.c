@@ -38,6 +38,14 @@
  *   the poll if curl still wants the socket (curl only calls the socket
  *   callback on changes).
  *
+ * Idle connections.  When a transfer ends, curl stops watching its kept-
+ * alive connection (CURL_POLL_REMOVE); the next request on it wants it for
+ * reading again.  uv_poll_start re-adds a descriptor to epoll even for the
+ * same events, so an idle socket's poll stays armed, unreferenced, and is
+ * started again only when curl asks for other events: a request on a warm
+ * connection costs no epoll_ctl.  An event on an idle socket (the server
+ * closed it) stops its poll; curl notices when it next uses the connection.
+ *
  * Connections.  libcurl cannot share a connection cache between threads, so
  * each loop's multi handle has its own pool, and a request uses the pool of
  * the worker its task runs on when it starts.  Tasks spread over the
@@ -68,7 +76,9 @@ struct uvgo__sock {
     int pollfd;                /* fd, or our dup of a socket curl owns */
     int owned;                 /* opened by our open-socket callback */
     int polling;               /* poll is initialised (needs uv_close) */
-    int want;                  /* UV_READABLE|UV_WRITABLE curl asked for */
+    int want;                  /* UV_READABLE|UV_WRITABLE curl asked for;
+                                  0: idle (a kept-alive connection) */
+    int armed;                 /* what the poll is started for now */
     int retired;               /* closing: ignore further events */
 };
 
@@ -116,7 +126,7 @@ static void sock_retire(uvgo__curl_loop_t *cl, struct uvgo__sock *s)
     if (s->fd >= 0 && s->fd < cl->nsocks && cl->socks[s->fd] == s)
         cl->socks[s->fd] = NULL;
     s->retired = 1;
-    s->want = 0;
+    s->want = s->armed = 0;
     if (s->polling)
         uv_close((uv_handle_t *)&s->poll, handle_closed);
     if (!s->owned && s->pollfd >= 0)
@@ -220,6 +230,14 @@ static void on_poll(uv_poll_t *h, int status, int events)
 
     if (s->retired)
         return;
+    if (!s->want) {
+        /* An idle connection has news (the server closed it): stop
+         * watching; curl finds out when it next wants the connection. */
+        if (status >= 0)
+            uv_poll_stop(&s->poll);
+        s->armed = 0;
+        return;
+    }
     if (status < 0) {
         /* libuv has stopped the poll.  CURL_CSELECT_ERR alone makes curl
          * fail with "select/poll returned error"; with the directions it
@@ -229,6 +247,7 @@ static void on_poll(uv_poll_t *h, int status, int events)
                                   memory_order_relaxed);
         flags = CURL_CSELECT_ERR;
         events = s->want;
+        s->armed = 0;
     }
     if (events & UV_READABLE)
         flags |= CURL_CSELECT_IN;
@@ -238,8 +257,10 @@ static void on_poll(uv_poll_t *h, int status, int events)
     /* curl calls the socket callback on changes only: if it still wants the
      * socket after an error, watch it again.  (s is freed only by a close
      * callback, never during this one.) */
-    if (status < 0 && !s->retired && s->want)
+    if (status < 0 && !s->retired && s->want && !s->armed) {
         uv_poll_start(&s->poll, s->want, on_poll);
+        s->armed = s->want;
+    }
 }
 
 static void on_timer(uv_timer_t *t)
@@ -289,9 +310,13 @@ static int on_socket(CURL *easy, curl_socket_t fd, int what, void *userp,
     owner_check(cl);
     if (what == CURL_POLL_REMOVE) {
         if (s && s->owned) {
+            /* Idle: the poll stays armed but does not keep the loop alive.
+             * uv_poll_start and uv_poll_stop cost an epoll_ctl each
+             * (start re-adds the descriptor even for the same events), and
+             * a kept-alive connection is wanted again for reading. */
             s->want = 0;
             if (s->polling)
-                uv_poll_stop(&s->poll);
+                uv_unref((uv_handle_t *)&s->poll);
         } else if (s) {
             sock_retire(cl, s);
         }
@@ -321,8 +346,12 @@ static int on_socket(CURL *easy, curl_socket_t fd, int what, void *userp,
     }
     s->want = (what & CURL_POLL_IN ? UV_READABLE : 0) |
               (what & CURL_POLL_OUT ? UV_WRITABLE : 0);
-    if ((err = uv_poll_start(&s->poll, s->want, on_poll)))
-        goto fail;
+    uv_ref((uv_handle_t *)&s->poll);
+    if (s->armed != s->want) {
+        if ((err = uv_poll_start(&s->poll, s->want, on_poll)))
+            goto fail;
+        s->armed = s->want;
+    }
     return 0;
 fail:
     /* Fail this transfer only; -1 would fail every transfer of the multi

@@ -79,6 +79,8 @@ typedef struct uvgo__curl_loop {
                                   the client, the rest are reset */
     int nready;
     struct uvgo__xfer *doomed; /* to fail once curl returns (settle) */
+    void *exchanges;           /* client.c's spare exchanges, a list */
+    int nexchanges;
     struct uvgo__xfer *stalls; /* running transfers with a stall timeout */
     uv_timer_t stall_timer;    /* checks them while there are any */
 } uvgo__curl_loop_t;
