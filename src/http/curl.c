@@ -957,10 +957,18 @@ static void share_unlock(CURL *h, curl_lock_data d, void *userp)
 
 int uvgo__curl_share_init(uvgo__curl_share_t *s)
 {
+    pthread_mutexattr_t a;
     if (!(s->sh = curl_share_init()))
         return UVGO_ENOMEM;
+    /* Held for a hash lookup or an insert, taken on every request (the DNS
+     * cache, even for an IP address): spin a little before sleeping. */
+    pthread_mutexattr_init(&a);
+#ifdef PTHREAD_MUTEX_ADAPTIVE_NP
+    pthread_mutexattr_settype(&a, PTHREAD_MUTEX_ADAPTIVE_NP);
+#endif
     for (int i = 0; i < CURL_LOCK_DATA_LAST; i++)
-        pthread_mutex_init(&s->locks[i], NULL);
+        pthread_mutex_init(&s->locks[i], &a);
+    pthread_mutexattr_destroy(&a);
     curl_share_setopt(s->sh, CURLSHOPT_LOCKFUNC, share_lock);
     curl_share_setopt(s->sh, CURLSHOPT_UNLOCKFUNC, share_unlock);
     curl_share_setopt(s->sh, CURLSHOPT_USERDATA, s);
