@@ -250,11 +250,13 @@ UVGO_EXTERN const char *uvgo_http_request_query(uvgo_http_request_t *r,
 UVGO_EXTERN const char *uvgo_http_request_path_value(uvgo_http_request_t *r,
                                                      const char *name);
 
-/* The request's context: cancelled when the handler returns, when the
- * connection fails or is closed, and when the server is shut down past its
- * grace period.  Made on first use.  Returns NULL only if it cannot be made
- * (memory).  Owner: the request's (do not release it).  Thread: any, while
- * the handler runs. */
+/* The request's context (Go's r.Context()): cancelled when the handler
+ * returns, when the client goes away while it runs (noticed once the body
+ * has been read, as Go's server does: the connection reads ahead), when a
+ * write fails, and when a shutdown runs out of time.  Made on first use;
+ * handlers that never ask pay nothing.  Returns NULL only if it cannot be
+ * made (memory).  Owner: the request's (do not release it).  Thread: any,
+ * while the handler runs. */
 UVGO_EXTERN uvgo_ctx_t *uvgo_http_request_ctx(uvgo_http_request_t *r);
 
 /* The response's header map, to change before the first write or
@@ -410,7 +412,10 @@ typedef struct uvgo_http_server_opts {
 
 typedef struct uvgo_http_server uvgo_http_server_t;
 
-/* Makes a server (Go's http.Server) with a copy of *opts.  Returns 0,
+/* Makes a server (Go's http.Server) with a copy of *opts.  A write to a
+ * client that has gone must fail, not kill the process: the first server
+ * sets SIGPIPE to be ignored unless the program has its own handler for
+ * it (Go ignores it too).  Returns 0,
  * UVGO_EINVAL (NULL arguments or handler) or UVGO_ENOMEM.  Owner: the
  * caller, free with uvgo_http_server_free().  Thread: any task. */
 UVGO_EXTERN int uvgo_http_server_make(uvgo_http_server_t **srv,

@@ -168,6 +168,11 @@ static int on_header_value(llhttp_t *p, const char *at, size_t n)
 
 static int on_headers_complete(llhttp_t *p)
 {
+    /* A request without a body goes on to on_message_complete in the
+     * same pass (one llhttp_execute per GET). */
+    if (!(p->flags & (F_CHUNKED | F_CONTENT_LENGTH)) ||
+        ((p->flags & F_CONTENT_LENGTH) && p->content_length == 0))
+        return 0;
     conn_of(p)->paused = PAUSE_HEAD;
     return HPE_PAUSED;
 }
@@ -306,9 +311,19 @@ static int fill(uvgo__http_conn_t *c, size_t max, int64_t deadline)
     return c->tp->read(c->io, c->in + c->end, room, deadline);
 }
 
+/* The deadline `timeout` after `from` (0: none), rounded up to a 16th of
+ * the timeout: consecutive requests of a connection then share one
+ * deadline, and the socket transport re-arms nothing between them (a
+ * change costs a call into the connection; measured with httpd).  So a
+ * timeout fires up to 1/16 of its length late (7.5 s of the 120 s idle
+ * timeout), never early. */
 static int64_t after(int64_t from, int64_t timeout)
 {
-    return timeout ? from + timeout : 0;
+    if (!timeout)
+        return 0;
+    int64_t grain = timeout / 16 > 0 ? timeout / 16 : 1;
+    int64_t d = from + timeout;
+    return d + (grain - d % grain) % grain;
 }
 
 static int64_t earliest(int64_t a, int64_t b)
@@ -440,9 +455,11 @@ static int read_head(uvgo__http_conn_t *c)
         if (c->pos < c->checked) {
             llhttp_errno_t e = llhttp_execute(&c->parser, c->in + c->pos,
                                               c->checked - c->pos);
-            if (e == HPE_PAUSED && c->paused == PAUSE_HEAD) {
+            if (e == HPE_PAUSED &&
+                (c->paused == PAUSE_HEAD || c->paused == PAUSE_DONE)) {
                 c->pos = (size_t)(llhttp_get_error_pos(&c->parser) - c->in);
                 llhttp_resume(&c->parser);
+                c->body_done = c->paused == PAUSE_DONE;
                 c->head_end = c->pos;
                 if (c->head_end - c->msg > cfg->max_header_bytes)
                     return over_limit(c);
@@ -634,7 +651,9 @@ static int finish_head(uvgo__http_conn_t *c)
      * the bytes that follow are not HTTP/1, so the connection ends with
      * this response. */
     c->upgrade = p->upgrade || p->method == HTTP_CONNECT;
-    c->write_deadline = after(uvgo_now(), c->cfg->write_timeout);
+    /* From the end of the head (Go's); the head mostly comes in one read,
+     * so its start is close enough and saves a clock read. */
+    c->write_deadline = after(c->start, c->cfg->write_timeout);
     return 0;
 }
 
@@ -709,6 +728,8 @@ static int too_large(uvgo__http_conn_t *c)
     return UVGO_EMSGSIZE;
 }
 
+static void watch_start(uvgo__http_conn_t *c);
+
 /* Hands over up to cap body bytes (buf NULL: drops them).  Returns the
  * count, 0 at the end of the body, or an error (sticky). */
 static int body_read(uvgo__http_conn_t *c, char *buf, size_t cap,
@@ -730,8 +751,10 @@ static int body_read(uvgo__http_conn_t *c, char *buf, size_t cap,
             c->body_read += (int64_t)n;
             return (int)n;
         }
-        if (c->body_done)
+        if (c->body_done) {
+            watch_start(c);
             return 0;
+        }
         if (c->expect_continue && !c->continue_sent)
             send_continue(c);
         int r = body_step(c);
@@ -815,13 +838,76 @@ int uvgo_http_request_read_all(uvgo_http_request_t *r, char **data,
     return 0;
 }
 
+/* ---- the client-gone watcher ----------------------------------------------- */
+
+/* Go's background read: once a handler holds its context and the body is
+ * read, a task of the connection reads ahead one byte.  The end of the
+ * stream or an error means the client is gone: the context is cancelled.
+ * A byte (the next pipelined request) is kept and put back in the buffer
+ * when the handler returns.  Handlers that never ask for their context
+ * pay nothing. */
+static void *watch_main(void *arg)
+{
+    uvgo__http_conn_t *c = arg;
+    char b;
+    int n = c->tp->peek(c->io, &b, c->watch_stop);
+    if (n == 1) {
+        c->watch_byte = b;
+        c->watch_got = 1;
+    } else if (!uvgo_ctx_err(c->watch_stop)) {
+        uvgo_ctx_cancel(c->req_ctx); /* the client went away */
+    }
+    uvgo_event_set(&c->watch_done);
+    return NULL;
+}
+
+static void watch_start(uvgo__http_conn_t *c)
+{
+    if (c->watching || !c->tp->peek || !c->req_ctx || !c->body_done ||
+        c->broken || c->upgrade)
+        return;
+    if (uvgo_ctx_with_cancel(&c->watch_stop, NULL))
+        return;
+    c->watch_done = (uvgo_event_t)UVGO_EVENT_INIT;
+    c->watch_got = 0;
+    uvgo_task_opts_t o = {.name = "http watch"};
+    if (uvgo_task_spawn(NULL, watch_main, c, &o)) {
+        uvgo_ctx_cancel_release(c->watch_stop);
+        return;
+    }
+    c->watching = 1;
+}
+
+/* Stops the watcher and waits for it; a byte it read goes back in. */
+static void watch_stop(uvgo__http_conn_t *c)
+{
+    if (!c->watching)
+        return;
+    uvgo_ctx_cancel(c->watch_stop);
+    uvgo_event_wait(&c->watch_done, "http watch stop");
+    uvgo_ctx_release(c->watch_stop);
+    c->watch_stop = NULL;
+    c->watching = 0;
+    if (c->watch_got) {
+        if (c->end == c->in_cap)
+            body_room(c);
+        if (c->end < c->in_cap)
+            c->in[c->end++] = c->watch_byte;
+        else
+            c->close_after = 1; /* no room (cannot happen): drop it */
+    }
+}
+
 uvgo_ctx_t *uvgo_http_request_ctx(uvgo_http_request_t *r)
 {
     if (!r)
         return NULL;
     uvgo__http_conn_t *c = uvgo__http_conn_of(r);
-    if (!c->req_ctx && uvgo_ctx_with_cancel(&c->req_ctx, c->ctx) != 0)
-        c->req_ctx = NULL;
+    if (!c->req_ctx) {
+        if (uvgo_ctx_with_cancel(&c->req_ctx, c->ctx) != 0)
+            return c->req_ctx = NULL;
+        watch_start(c);
+    }
     return c->req_ctx;
 }
 
@@ -871,6 +957,7 @@ void uvgo__http_conn_destroy(uvgo__http_conn_t *c)
 static void finish_request(uvgo__http_conn_t *c)
 {
     uvgo_http_request_t *r = &c->req;
+    watch_stop(c);
     if (!c->body_done && !c->body_err) {
         /* A client that asked "100-continue" and was not told to go on
          * may or may not send the body: only closing is safe.  A known

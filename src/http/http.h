@@ -140,6 +140,10 @@ typedef struct uvgo__http_transport {
     /* Half-close, for a lingering close after an error reply; may be
      * NULL. */
     int (*close_write)(void *io);
+    /* Reads one byte, or gives up when ctx ends (its error): how a
+     * handler's context learns that the client went away while the
+     * handler runs (conn.c's watcher).  May be NULL. */
+    int (*peek)(void *io, char *byte, uvgo_ctx_t *ctx);
 } uvgo__http_transport_t;
 
 /* Connection states (ConnState), in the public order. */
@@ -233,6 +237,13 @@ typedef struct uvgo__http_conn {
     uvgo__http_pathvalue_t *pv;
     size_t npv;
     uvgo_ctx_t *req_ctx;           /* made on first use */
+    /* The watcher (conn.c): while a handler that holds req_ctx runs, a
+     * task reads ahead one byte to learn that the client went away. */
+    int watching;
+    uvgo_ctx_t *watch_stop;        /* cancelled to stop it */
+    uvgo_event_t watch_done;       /* set when it has returned */
+    char watch_byte;               /* what it read, if watch_got */
+    int watch_got;
     int keep_alive;
     int expect_continue, continue_sent;
     int upgrade;                   /* CONNECT or Upgrade: close after */

@@ -53,7 +53,7 @@ static int mem_write(void *io, const uv_buf_t *bufs, unsigned nbufs,
 }
 
 static const uvgo__http_transport_t mem_transport = {mem_read, mem_write,
-                                                     NULL};
+                                                     NULL, NULL};
 
 long uvgo__http_serve_memory(const uvgo__http_config_t *cfg, const char *in,
                              size_t in_len, size_t chunk, char **out,

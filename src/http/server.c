@@ -35,6 +35,8 @@
  * Counting requests costs no shared write per request: each connection
  * counts its own, added to `served` when it ends.
  */
+#include <signal.h>
+
 #include "http/http.h"
 
 /* Step 2 above. */
@@ -109,8 +111,20 @@ static int sock_close_write(void *io)
     return uvgo_conn_close_write(((sconn_t *)io)->sock);
 }
 
-static const uvgo__http_transport_t sock_transport = {sock_read, sock_write,
-                                                      sock_close_write};
+static int sock_peek(void *io, char *byte, uvgo_ctx_t *ctx)
+{
+    sconn_t *s = io;
+    /* No deadline: a handler may run for as long as it likes. */
+    if (s->rdeadline) {
+        uvgo_conn_set_read_deadline(s->sock, 0);
+        s->rdeadline = 0;
+    }
+    int n = uvgo_conn_read_ctx(s->sock, byte, 1, ctx);
+    return n == UVGO_EOF ? 0 : n;
+}
+
+static const uvgo__http_transport_t sock_transport = {
+    sock_read, sock_write, sock_close_write, sock_peek};
 
 /* ---- connections --------------------------------------------------------- */
 
@@ -233,12 +247,29 @@ static int pick_all(sconn_t *s, int64_t now)
 
 /* ---- the server ------------------------------------------------------------ */
 
+/* A write to a connection the client has closed must fail with EPIPE, not
+ * kill the process: libuv writes with write(2), which raises SIGPIPE.
+ * Ignore it unless the program has a handler of its own (Go ignores it
+ * for every descriptor but stdout and stderr).  net's connections should
+ * do this for every socket; until they do, servers do it here. */
+static void ignore_sigpipe(void)
+{
+    struct sigaction sa;
+    if (sigaction(SIGPIPE, NULL, &sa) == 0 && sa.sa_handler == SIG_DFL) {
+        sa.sa_handler = SIG_IGN;
+        sigemptyset(&sa.sa_mask);
+        sa.sa_flags = 0;
+        sigaction(SIGPIPE, &sa, NULL);
+    }
+}
+
 int uvgo_http_server_make(uvgo_http_server_t **out,
                           const uvgo_http_server_opts_t *o)
 {
     uvgo_http_server_t *srv;
     if (!out || !o || !o->handler)
         return UVGO_EINVAL;
+    ignore_sigpipe();
     if (!(srv = calloc(1, sizeof *srv)))
         return UVGO_ENOMEM;
     uvgo__http_config_resolve(&srv->cfg, o->handler, o->arg,
