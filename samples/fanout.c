@@ -193,11 +193,10 @@ static atomic_uchar flaky_seen[256];
 
 static void serve(uvgo_http_writer_t *w, uvgo_http_request_t *r, void *arg)
 {
-    char route[16] = "";
-    int id = 0;
-    uvgo_ctx_t *ctx = uvgo_http_request_ctx(r);
+    const char *route = uvgo_http_request_path_value(r, "route");
+    int id = atoi(uvgo_http_request_path_value(r, "id"));
+    uvgo_ctx_t *ctx = uvgo_http_request_ctx(r); /* ends if the client goes */
     (void)arg;
-    sscanf(r->path, "/%15[a-z]/%d", route, &id);  /* /route/id */
     if (!strcmp(route, "fail")) {
         uvgo_http_writer_error(w, 500, "failed on purpose");
         return;
@@ -241,13 +240,17 @@ static void *serve_task(void *srv)
 static void *main_task(void *arg)
 {
     uvgo_http_server_t *srv = NULL;
+    uvgo_http_mux_t *mux = NULL;
     uvgo_task_t *server = NULL, *bar = NULL;
     uvgo_errgroup_t g = UVGO_ERRGROUP_INIT;
     uvgo_ctx_t *deadline, *stop;
 
     (void)arg;
     if (run.n == 0) { /* no URLs: serve our own */
-        uvgo_http_server_opts_t o = {.handler = serve};
+        uvgo_http_mux_make(&mux);
+        uvgo_http_mux_handle(mux, "GET /{route}/{id}", serve, NULL);
+        uvgo_http_server_opts_t o = {.handler = uvgo_http_mux_serve,
+                                     .arg = mux};
         uvgo_http_server_make(&srv, &o);
         uvgo_listen(&listener, "tcp", "127.0.0.1:0"); /* port 0: any */
         uvgo_task_spawn(&server, serve_task, srv, NULL);
@@ -292,6 +295,7 @@ static void *main_task(void *arg)
         uvgo_task_join(server, NULL);
         uvgo_listener_free(listener);
         uvgo_http_server_free(srv);
+        uvgo_http_mux_free(mux);
     }
     return NULL;
 }
