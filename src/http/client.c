@@ -208,13 +208,12 @@ static int add_line(struct curl_slist **list, const char *line)
     return 0;
 }
 
-/* What every request sends besides its own fields.  Go sends neither
- * curl's "Accept: * / *" nor "Expect: 100-continue" (curl's "Name:" form
- * deletes a field). */
+/* The lines every request sends besides its own fields: none, or
+ * "Connection: close" without keep-alive.  (curl checks each field it adds
+ * against these, on every request: keep the list short.) */
 static int default_fields(uvgo_http_client_t *c)
 {
-    if (add_line(&c->fields, "Accept:") || add_line(&c->fields, "Expect:") ||
-        (!c->keep_alive && add_line(&c->fields, "Connection: close")))
+    if (!c->keep_alive && add_line(&c->fields, "Connection: close"))
         return UVGO_ENOMEM;
     return 0;
 }
@@ -370,7 +369,7 @@ static int check_scheme(const char *url)
 static int build_fields(struct exchange *t, const uvgo_http_header_t *h)
 {
     uvgo_http_client_t *c = t->client;
-    int has_accept = 0, err;
+    int err;
     size_t n = h ? uvgo_http_header_len(h) : 0;
 
     for (size_t i = 0; i < n; i++) {
@@ -380,8 +379,6 @@ static int build_fields(struct exchange *t, const uvgo_http_header_t *h)
         if (strcasecmp(f->name, "content-length") == 0 ||
             strcasecmp(f->name, "transfer-encoding") == 0)
             continue;
-        if (strcasecmp(f->name, "accept") == 0)
-            has_accept = 1;
         if (len > sizeof small && !(line = malloc(len)))
             return UVGO_ENOMEM;
         snprintf(line, len, f->value_len ? "%s: %s" : "%s;", f->name,
@@ -392,9 +389,12 @@ static int build_fields(struct exchange *t, const uvgo_http_header_t *h)
         if (err)
             return err;
     }
+    /* Go does not send "Expect: 100-continue" (curl does for large
+     * bodies; "Name:" deletes a field in curl). */
+    if ((err = add_line(&t->fields, "Expect:")))
+        return err;
     for (struct curl_slist *l = c->fields; l; l = l->next)
-        if ((!has_accept || strcmp(l->data, "Accept:") != 0) &&
-            (err = add_line(&t->fields, l->data)))
+        if ((err = add_line(&t->fields, l->data)))
             return err;
     return 0;
 }
