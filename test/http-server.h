@@ -25,7 +25,8 @@
  *   /garbage          bytes that are not HTTP
  *
  * Request bodies may be sized or chunked.  Keep-alive unless the request
- * or route says otherwise. */
+ * or route says otherwise.  A request for an absolute URL (as to a proxy)
+ * is served from its path and counted in `proxied`. */
 #ifndef UVGO_TEST_HTTP_SERVER_H
 #define UVGO_TEST_HTTP_SERVER_H
 
@@ -75,6 +76,7 @@ typedef struct test_server {
     atomic_long conns, requests;
     atomic_long closes;          /* connections the client closed */
     atomic_long open;            /* connections open now */
+    atomic_long proxied;         /* requests in a proxy's absolute form */
     struct ts_conn **c;
     size_t nc, cap;
 } test_server_t;
@@ -173,6 +175,12 @@ static int ts_serve(test_server_t *s, struct ts_conn *c, char *head,
 
     sscanf(head, "%15s %255s", method, target);
     atomic_fetch_add(&s->requests, 1);
+    if (!strncmp(target, "http://", 7)) {
+        /* Asked as a proxy (absolute form): serve the path ourselves. */
+        char *path = strchr(target + 7, '/');
+        atomic_fetch_add(&s->proxied, 1);
+        memmove(target, path ? path : "/", strlen(path ? path : "/") + 1);
+    }
     if (!strcmp(target, "/hello")) {
         ts_reply(c, 200, NULL, "Hello, World!", 13);
     } else if (!strcmp(target, "/chunked")) {

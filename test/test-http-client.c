@@ -485,6 +485,65 @@ static void thousand_tasks_send_thousand_requests_across_workers(void)
     done(m.c);
 }
 
+struct slow_get {
+    uvgo_http_client_t *c;
+    const char *url;
+};
+
+static void *slow_get(void *arg)
+{
+    struct slow_get *g = arg;
+    char *body;
+    size_t len;
+    uvgo_http_response_t *r;
+    ASSERT_OK(uvgo_http_get(g->c, g->url, &r));
+    ASSERT_OK(uvgo_http_response_read_all(r, &body, &len, 100));
+    ASSERT_STR_EQ(body, "slow");
+    uvgo_http_response_free(r);
+    return NULL;
+}
+
+static void per_host_limit_queues_requests(void)
+{
+    start_server();
+    /* Two in all: one per worker of two (the limit is shared out). */
+    uvgo_http_client_opts_t o = {.max_conns_per_host = 2};
+    struct slow_get g = {client(&o), url("/slow/30")};
+    uvgo_task_t *t[8];
+    for (int i = 0; i < 8; i++)
+        t[i] = test_spawn(slow_get, &g);
+    for (int i = 0; i < 8; i++)
+        test_join(t[i]);
+    ASSERT_EQ(atomic_load(&srv.requests), 8);
+    ASSERT_LE(atomic_load(&srv.conns), 2);
+    done(g.c);
+}
+
+static void proxy_comes_from_the_environment_but_not_for_loopback(void)
+{
+    start_server();
+    char proxy[64];
+    test_server_url(&srv, proxy, sizeof proxy, "");
+    ASSERT_OK(setenv("http_proxy", proxy, 1));
+    uvgo_http_client_t *c = client(NULL);
+    uvgo_http_response_t *r;
+    char *body;
+    size_t len;
+
+    /* A host that does not resolve: only the proxy could answer. */
+    ASSERT_OK(uvgo_http_get(c, "http://through.the.proxy.invalid/hello", &r));
+    ASSERT_OK(uvgo_http_response_read_all(r, &body, &len, 100));
+    ASSERT_STR_EQ(body, "Hello, World!");
+    uvgo_http_response_free(r);
+    ASSERT_EQ(atomic_load(&srv.proxied), 1);
+    /* Loopback goes direct, as in Go. */
+    uvgo_http_response_free(get_all(c, "/hello", &body, &len));
+    ASSERT_EQ(atomic_load(&srv.proxied), 1);
+    ASSERT_EQ(atomic_load(&srv.requests), 2);
+    ASSERT_OK(unsetenv("http_proxy"));
+    done(c);
+}
+
 /* ---- errors ------------------------------------------------------------------ */
 
 static int do_err(uvgo_http_client_t *c, const char *u, char *error)
@@ -928,6 +987,8 @@ static const test_case_t cases[] = {
     CASE(stall_timeout_reports_estalled),
     CASE(connections_are_reused_as_the_server_counts),
     CASE_PROCS(thousand_tasks_send_thousand_requests_across_workers, 4),
+    CASE(per_host_limit_queues_requests),
+    CASE(proxy_comes_from_the_environment_but_not_for_loopback),
     CASE(each_failure_has_its_own_code),
     CASE(calls_reject_bad_arguments),
     CASE_PLAIN(client_needs_a_runtime),
