@@ -6,7 +6,8 @@
  * worker i's thread, and published with release).  A request lives in one
  * allocation, struct exchange: the transfer, the response the caller
  * sees, and what curl borrows until the transfer is removed (the header
- * list).  Its task drives it; see curl.h for the thread rules.
+ * list); freed exchanges wait on their loop for the next request.  Its
+ * task drives it; see curl.h for the thread rules.
  *
  * Go's defaults and where they come from here:
  *   redirects      curl follows up to max_redirects (10), http(s) only

@@ -11,7 +11,8 @@
  *   callbacks, and a task that calls in first moves onto the loop
  *   (uvgo__xfer_enter; a task stolen by another worker hops back).  Every
  *   curl call goes through a guard that checks the thread and that we are
- *   not already inside curl.
+ *   not already inside curl.  A finished transfer is out of the multi
+ *   handle: its task reads and frees it wherever it runs (x->done).
  *
  * - curl must not be called from inside its own callbacks (it answers
  *   CURLM_RECURSIVE_API_CALL).  The timer callback is called from inside
@@ -64,8 +65,9 @@
 
 #include "http/curl.h"
 
-/* Spare easy handles a loop keeps for reuse: curl_easy_reset() keeps the
- * allocations curl_easy_init() pays for (measured with uvgo-bench fanout). */
+/* Spare easy handles a loop keeps for reuse (measured with uvgo-bench
+ * fanout): a reset handle keeps what curl_easy_init() allocates, and one
+ * that served a plain GET keeps its options as well. */
 #define SPARE_MAX 256
 
 /* What the poll callback needs of a watched descriptor. */
