@@ -599,15 +599,15 @@ static void each_failure_has_its_own_code(void)
     ASSERT_ERR(do_err(c, "127.0.0.1/hello", NULL), UVGO_EPROTONOSUPPORT);
     /* .invalid never resolves (RFC 6761). */
     ASSERT_ERR(do_err(c, "http://no-such-host.invalid/", text),
-               UV_EAI_NONAME);
+               UVGO_EAI_NONAME);
     snprintf(u, sizeof u, "http://127.0.0.1:%d/", closed_port());
-    ASSERT_ERR(do_err(c, u, text), UV_ECONNREFUSED);
+    ASSERT_ERR(do_err(c, u, text), UVGO_ECONNREFUSED);
     ASSERT(strstr(text, "onnect"));
     ASSERT_ERR(body_err(c, "/close", SIZE_MAX), UV_EPROTO);
-    ASSERT_ERR(body_err(c, "/reset", SIZE_MAX), UV_ECONNRESET);
+    ASSERT_ERR(body_err(c, "/reset", SIZE_MAX), UVGO_ECONNRESET);
     ASSERT_ERR(body_err(c, "/garbage", SIZE_MAX), UV_EPROTO);
-    ASSERT_ERR(body_err(c, "/big/1000", 999), UV_EMSGSIZE);    /* sized */
-    ASSERT_ERR(body_err(c, "/chunked", 5), UV_EMSGSIZE);       /* unsized */
+    ASSERT_ERR(body_err(c, "/big/1000", 999), UVGO_EMSGSIZE);    /* sized */
+    ASSERT_ERR(body_err(c, "/chunked", 5), UVGO_EMSGSIZE);       /* unsized */
     ASSERT_OK(body_err(c, "/big/1000", 1000));
     ASSERT_ERR(do_err(c, url("/loop"), NULL), UVGO_EREDIRECTS);
     /* A refused connect and a reset reach curl as poll errors. */

@@ -516,15 +516,16 @@ UVGO_EXTERN void uvgo_http_debug_serve(uvgo_http_writer_t *w,
  *
  *   UVGO_EBADURL         a malformed URL
  *   UVGO_EPROTONOSUPPORT a scheme other than http/https, or none
- *   UV_EAI_NONAME        the host name does not resolve
- *   UV_ECONNREFUSED      connection refused (other connect errors: their
- *                        libuv code, e.g. UV_ENETUNREACH)
+ *   UVGO_EAI_NONAME      the host name does not resolve
+ *   UVGO_ECONNREFUSED    connection refused (other connect errors: their
+ *                        code, e.g. UVGO_ENETUNREACH)
  *   UVGO_ETIMEDOUT       the client's connect timeout, or a deadline
  *   UVGO_ESTALLED        no byte moved for the client's stall_timeout
- *   UV_EMSGSIZE          a body over the caller's limit (as the server's)
+ *                        (checked about once a second)
+ *   UVGO_EMSGSIZE        a body over the caller's limit (as the server's)
  *   UV_EPROTO            the server closed before the response ended, or
- *                        sent something that is not HTTP
- *   UV_ECONNRESET        the connection was reset
+ *                        sent something that is not HTTP (as the server's)
+ *   UVGO_ECONNRESET      the connection was reset
  *   UVGO_EREDIRECTS      more redirects than max_redirects (a loop)
  *   UVGO_ETLSVERIFY      the server's certificate does not verify
  *   UVGO_ETLS            another TLS failure (handshake, bad CA file)
@@ -669,7 +670,7 @@ UVGO_EXTERN int uvgo_http_response_read(uvgo_http_response_t *r, void *buf,
                                         size_t cap);
 
 /* Reads the rest of the body into memory the response owns: *data (NUL-
- * terminated, for text) and *len.  Returns 0, UV_EMSGSIZE (the transfer
+ * terminated, for text) and *len.  Returns 0, UVGO_EMSGSIZE (the transfer
  * stopped) when the body is longer than `limit` bytes (SIZE_MAX: no
  * limit), or the errors of uvgo_http_response_read.  Owner: the
  * response's, valid until it is freed or read_all is called again.

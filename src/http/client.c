@@ -87,9 +87,9 @@ int uvgo__xfer_error(uvgo__xfer_t *x, CURLcode code)
         return x->status ? UVGO_EPROTONOSUPPORT : UV_EPROTO;
     case CURLE_COULDNT_RESOLVE_HOST:
     case CURLE_COULDNT_RESOLVE_PROXY:
-        return UV_EAI_NONAME;
+        return UVGO_EAI_NONAME;
     case CURLE_COULDNT_CONNECT:
-        return os > 0 ? uv_translate_sys_error((int)os) : UV_ECONNREFUSED;
+        return os > 0 ? uv_translate_sys_error((int)os) : UVGO_ECONNREFUSED;
     case CURLE_OPERATION_TIMEDOUT:
         return UVGO_ETIMEDOUT; /* our only curl timeout: connecting */
     case CURLE_TOO_MANY_REDIRECTS:
@@ -121,7 +121,7 @@ int uvgo__xfer_error(uvgo__xfer_t *x, CURLcode code)
     case CURLE_BAD_CONTENT_ENCODING:
         return UV_EPROTO;
     case CURLE_FILESIZE_EXCEEDED:
-        return UV_EMSGSIZE;
+        return UVGO_EMSGSIZE;
     case CURLE_OUT_OF_MEMORY:
         return UVGO_ENOMEM;
     default:
@@ -754,7 +754,7 @@ int uvgo_http_response_read_all(uvgo_http_response_t *r, char **data,
     *data = NULL;
     *len = 0;
     if (r->content_length > 0 && (uint64_t)r->content_length > limit) {
-        err = UV_EMSGSIZE;
+        err = UVGO_EMSGSIZE;
         uvgo__xfer_abort(&t->x, err);
         error_text(r->error, NULL, err);
         return err;
@@ -765,8 +765,8 @@ int uvgo_http_response_read_all(uvgo_http_response_t *r, char **data,
     if (uvgo__xfer_done(&t->x) && !t->x.err &&
         (t->all = uvgo__xfer_steal_body(&t->x, &have))) {
         if (have > limit) {
-            error_text(r->error, NULL, UV_EMSGSIZE);
-            return UV_EMSGSIZE;
+            error_text(r->error, NULL, UVGO_EMSGSIZE);
+            return UVGO_EMSGSIZE;
         }
         t->all[have] = '\0';
         *data = t->all;
@@ -785,7 +785,7 @@ int uvgo_http_response_read_all(uvgo_http_response_t *r, char **data,
             break;
         }
         if (have + n > limit) {
-            err = UV_EMSGSIZE;
+            err = UVGO_EMSGSIZE;
             uvgo__xfer_abort(&t->x, err);
             error_text(r->error, NULL, err);
             return err;
