@@ -168,12 +168,62 @@ static void unreadable_ca_file_is_a_tls_error(void)
     ASSERT_ERR(get(&o, NULL), UVGO_ETLS);
 }
 
+struct on_worker {
+    uvgo_http_client_t *c;
+    char line[16];  /* "New," or "Reused,": how s_server saw the session */
+};
+
+static void *get_here(void *arg)
+{
+    struct on_worker *w = arg;
+    uvgo_http_response_t *r;
+    char u[64], *body, *p;
+    size_t len;
+    snprintf(u, sizeof u, "https://127.0.0.1:%d/", port);
+    ASSERT_OK(uvgo_http_get(w->c, u, &r));
+    ASSERT_OK(uvgo_http_response_read_all(r, &body, &len, 1 << 20));
+    p = strstr(body, "\nNew,") ? "New," : strstr(body, "\nReused,") ? "Reused," : "?";
+    strcpy(w->line, p);
+    uvgo_http_response_free(r);
+    return NULL;
+}
+
+/* A GET from worker `worker` (s_server -www closes each connection, so
+ * every GET makes a new one and a TLS handshake). */
+static const char *session_from(uvgo_http_client_t *c, int worker)
+{
+    static struct on_worker w;
+    uvgo_task_t *t;
+    uvgo_task_opts_t o = {.worker = worker + 1, .flags = UVGO_TASK_PINNED};
+    w = (struct on_worker){c, ""};
+    ASSERT_OK(uvgo_task_spawn(&t, get_here, &w, &o));
+    ASSERT_OK(uvgo_task_join(t, NULL));
+    return w.line;
+}
+
+static void tls_sessions_are_shared_between_workers(void)
+{
+    uvgo_http_client_opts_t o = {.ca_file = ca};
+    uvgo_http_client_t *c, *other;
+    ASSERT_OK(uvgo_http_client_make(&c, &o));
+    ASSERT_OK(uvgo_http_client_make(&other, &o));
+    ASSERT_STR_EQ(session_from(c, 0), "New,");
+    /* Another worker's multi handle, another connection pool: the session
+     * comes from the client's shared cache. */
+    ASSERT_STR_EQ(session_from(c, 1), "Reused,");
+    /* Another client shares nothing with the first. */
+    ASSERT_STR_EQ(session_from(other, 1), "New,");
+    ASSERT_OK(uvgo_http_client_free(c));
+    ASSERT_OK(uvgo_http_client_free(other));
+}
+
 static const test_case_t cases[] = {
     CASE(verified_against_the_test_ca),
     CASE(certificate_of_another_ca_is_rejected),
     CASE(system_cas_do_not_trust_a_private_ca),
     CASE(insecure_skip_verify_accepts_any_certificate),
     CASE(unreadable_ca_file_is_a_tls_error),
+    CASE_PROCS(tls_sessions_are_shared_between_workers, 2),
 };
 
 int main(int argc, char **argv)
