@@ -16,7 +16,8 @@
  *   uvgo/xsync.h    semaphore, errgroup, singleflight, rate limiter
  *   uvgo/metrics.h  runtime metrics: per-worker counters, latency
  *   uvgo/http.h     HTTP/1.1 server: handlers, mux, header maps (built when
- *                   llhttp is found: meson option http)
+ *                   llhttp is found: meson option http); the client (also
+ *                   needs libcurl: meson option curl)
  */
 #ifndef UVGO_H
 #define UVGO_H

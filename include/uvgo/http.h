@@ -483,6 +483,210 @@ UVGO_EXTERN uint64_t uvgo_http_server_requests(uvgo_http_server_t *srv);
 UVGO_EXTERN void uvgo_http_debug_serve(uvgo_http_writer_t *w,
                                        uvgo_http_request_t *r, void *arg);
 
+/* ------------------------------------------------------------------------ */
+/* Client (libcurl)                                                         */
+/* ------------------------------------------------------------------------ */
+
+/* Go's http.Client and Transport, on libcurl.  Present when uvgo was built
+ * with libcurl (meson feature `curl`, on when libcurl is found).
+ *
+ * The model.  A client holds connection pools and settings; any number of
+ * tasks share one.  uvgo_http_do() parks its task until the final
+ * response's headers are in (redirects followed), then returns the
+ * response; its body is a stream the task reads as it arrives
+ * (uvgo_http_response_read) or whole, up to a limit
+ * (uvgo_http_response_read_all).  At most `body_buffer` bytes of a body
+ * wait in memory; past that the transfer pauses until the task reads, so a
+ * large body streams in bounded memory.  Every worker drives its own
+ * libcurl multi handle from its loop; the worker keeps running other tasks
+ * while requests are in flight.
+ *
+ * Contexts.  The context given to a _ctx form bounds the whole exchange,
+ * headers and body: when it is done, the transfer is removed at once (its
+ * connection closed), the waiting call returns the context's error
+ * (UVGO_ECANCELED, UVGO_ETIMEDOUT), and so do later reads.
+ *
+ * Go's defaults: up to 10 redirects (http and https only); keep-alive
+ * connections reused (uvgo_http_client_stats counts reuse); TLS verified
+ * against the system's CAs; proxies from http_proxy, https_proxy and
+ * no_proxy, loopback never proxied; HTTP/2 over TLS when the server offers
+ * it, with requests multiplexed on one connection; gzip asked for and
+ * decoded.  Connections are pooled per worker: a request uses the pool of
+ * the worker its task runs on when it starts.  DNS answers and TLS
+ * sessions are shared by all the workers of a client.
+ *
+ * Errors.  Beyond uvgo/errno.h's and the context's, each a distinct code:
+ *
+ *   UVGO_EBADURL         a malformed URL
+ *   UVGO_EPROTONOSUPPORT a scheme other than http/https, or none
+ *   UVGO_EAI_NONAME      the host name does not resolve
+ *   UVGO_ECONNREFUSED    connection refused (other connect errors: their
+ *                        code, e.g. UVGO_ENETUNREACH)
+ *   UVGO_ETIMEDOUT       the client's connect timeout, or a deadline
+ *   UVGO_ESTALLED        no byte moved for the client's stall_timeout
+ *                        (checked about once a second)
+ *   UVGO_EMSGSIZE        a body over the caller's limit (as the server's)
+ *   UV_EPROTO            the server closed before the response ended, or
+ *                        sent something that is not HTTP (as the server's)
+ *   UVGO_ECONNRESET      the connection was reset
+ *   UVGO_EREDIRECTS      more redirects than max_redirects (a loop)
+ *   UVGO_ETLSVERIFY      the server's certificate does not verify
+ *   UVGO_ETLS            another TLS failure (handshake, bad CA file)
+ *   UVGO_EHTTP           any other libcurl failure
+ *
+ * A failed call leaves a readable description, libcurl's own words where
+ * it has some, in the request's or the response's `error`.
+ *
+ * Threads.  A client is shared by any tasks.  A response belongs to one
+ * task at a time; a task that is stolen by another worker while it holds
+ * one moves back to the response's worker on its next call. */
+
+typedef struct uvgo_http_client uvgo_http_client_t;
+
+/* Client settings; all-zero means Go's defaults. */
+typedef struct uvgo_http_client_opts {
+    int max_redirects;       /* 0: 10; < 0: return 3xx responses as they are */
+    int max_conns_per_host;  /* 0: no limit (Go's MaxConnsPerHost); shared
+                                out between the workers, rounded up */
+    int max_idle_conns;      /* idle connections kept, over all workers;
+                                0: libcurl's default */
+    uvgo_duration_t connect_timeout; /* 0: none beyond the context's */
+    uvgo_duration_t stall_timeout;   /* fail with UVGO_ESTALLED when no byte
+                                        moves this long (checked about once
+                                        a second); 0: never */
+    const char *ca_file;     /* PEM file of CAs to trust; NULL: the system's */
+    int insecure_skip_verify;/* Go's InsecureSkipVerify: no certificate
+                                checks at all (tests only) */
+    int disable_keep_alives; /* one connection per request */
+    int disable_compression; /* do not ask for gzip */
+    int disable_http2;       /* HTTP/1.1 even when the server offers h2 */
+    const char *user_agent;  /* NULL: "uvgo/0.1" */
+    size_t body_buffer;      /* body bytes held per response before the
+                                transfer pauses; 0: 64 KiB */
+} uvgo_http_client_opts_t;
+
+/* Makes a client.  `opts` may be NULL; its strings are copied.  Returns 0,
+ * UVGO_EINVAL, UVGO_ENOMEM or UVGO_ENOTTASK (no runtime running).
+ * Owner: the caller, free with uvgo_http_client_free().  Thread: any,
+ * while the runtime runs. */
+UVGO_EXTERN int uvgo_http_client_make(uvgo_http_client_t **c,
+                                      const uvgo_http_client_opts_t *opts);
+
+/* Closes the client's idle connections on every worker and frees it
+ * (Go's CloseIdleConnections, then the client is gone).  Returns 0, or
+ * UVGO_EBUSY (nothing freed) while a request or response of it is live,
+ * or UVGO_ENOTTASK.  NULL is ignored.  Owner: consumes c.  Thread: a task,
+ * before the runtime ends (it visits each worker's loop). */
+UVGO_EXTERN int uvgo_http_client_free(uvgo_http_client_t *c);
+
+/* Counters of a client since it was made. */
+typedef struct uvgo_http_client_stats {
+    uint64_t requests;  /* exchanges finished (whatever their result) */
+    uint64_t conns;     /* connections opened */
+    uint64_t reused;    /* requests that went over a kept-alive connection */
+} uvgo_http_client_stats_t;
+
+/* Reads the client's counters.  Owner: *s is the caller's.  Thread: any. */
+UVGO_EXTERN void uvgo_http_client_stats(uvgo_http_client_t *c,
+                                        uvgo_http_client_stats_t *s);
+
+/* The longest error description kept, with its NUL. */
+#define UVGO_HTTP_ERROR_MAX 256
+
+/* A request body read as it is sent: fills buf with up to len bytes and
+ * returns the count, 0 at the end, or a negative error (which fails the
+ * request with it).  Called in the task that sent the request; it may
+ * block. */
+typedef int (*uvgo_http_body_fn)(void *arg, void *buf, size_t len);
+
+/* A request to send (Go's http.NewRequest).  Zero what you do not set. */
+typedef struct uvgo_http_client_request {
+    const char *method;      /* NULL: "GET" */
+    const char *url;         /* http:// or https:// */
+    const uvgo_http_header_t *header; /* NULL: none; curl sets Host,
+                                         Content-Length, User-Agent */
+    /* The body: a buffer, sent as is... */
+    const void *body;
+    size_t body_len;
+    /* ...or a stream (body_fn(body_arg, ...)), of content_length bytes, or
+     * chunked when content_length is 0. */
+    uvgo_http_body_fn body_fn;
+    void *body_arg;
+    int64_t content_length;
+    /* Out: why the request failed, as text. */
+    char error[UVGO_HTTP_ERROR_MAX];
+} uvgo_http_client_request_t;
+
+/* A response.  Every field is read-only. */
+typedef struct uvgo_http_response {
+    int status;                 /* 200 */
+    const char *proto;          /* "HTTP/1.1", "HTTP/2" */
+    int64_t content_length;     /* -1: not known in advance */
+    uvgo_http_header_t *header; /* the final response's fields */
+    const char *url;            /* the URL it came from, after redirects */
+    int redirects;              /* how many were followed */
+    int reused;                 /* 1: it came over a kept-alive connection */
+    char error[UVGO_HTTP_ERROR_MAX]; /* why the last read failed */
+    void *private_;             /* the client's; do not touch */
+} uvgo_http_response_t;
+
+/* Go's Client.Do: sends req and parks until the final response's headers
+ * are in.  The body buffer (req->body) must stay valid and unchanged until
+ * the response is freed; the rest of req is copied.  Returns 0 with
+ * *resp set, or an error (see above) with req->error set and *resp NULL.
+ * An HTTP error status (404, 500) is a response, not an error.  Owner: the
+ * caller, free *resp with uvgo_http_response_free(); the response holds a
+ * reference to ctx.  Thread: any task. */
+UVGO_EXTERN int uvgo_http_do(uvgo_http_client_t *c,
+                             uvgo_http_client_request_t *req,
+                             uvgo_http_response_t **resp);
+UVGO_EXTERN int uvgo_http_do_ctx(uvgo_http_client_t *c,
+                                 uvgo_http_client_request_t *req,
+                                 uvgo_http_response_t **resp,
+                                 uvgo_ctx_t *ctx);
+
+/* Go's Client.Get: uvgo_http_do of a GET of url.  Owner: as
+ * uvgo_http_do.  Thread: any task. */
+UVGO_EXTERN int uvgo_http_get(uvgo_http_client_t *c, const char *url,
+                              uvgo_http_response_t **resp);
+UVGO_EXTERN int uvgo_http_get_ctx(uvgo_http_client_t *c, const char *url,
+                                  uvgo_http_response_t **resp,
+                                  uvgo_ctx_t *ctx);
+
+/* Go's Client.Post: a POST of len bytes of body with that Content-Type
+ * (NULL: none).  Owner: body stays the caller's and must stay valid
+ * until the response is freed; *resp as uvgo_http_do.  Thread: any task. */
+UVGO_EXTERN int uvgo_http_post(uvgo_http_client_t *c, const char *url,
+                               const char *content_type, const void *body,
+                               size_t len, uvgo_http_response_t **resp);
+UVGO_EXTERN int uvgo_http_post_ctx(uvgo_http_client_t *c, const char *url,
+                                   const char *content_type,
+                                   const void *body, size_t len,
+                                   uvgo_http_response_t **resp,
+                                   uvgo_ctx_t *ctx);
+
+/* Reads up to `cap` body bytes into buf, parking until some arrive.
+ * Returns the count (> 0; at most INT_MAX), 0 at the end of the body, or
+ * an error (see above; r->error says more), the same error on every later
+ * call.  Owner: buf stays the caller's.  Thread: the task holding r. */
+UVGO_EXTERN int uvgo_http_response_read(uvgo_http_response_t *r, void *buf,
+                                        size_t cap);
+
+/* Reads the rest of the body into memory the response owns: *data (NUL-
+ * terminated, for text) and *len.  Returns 0, UVGO_EMSGSIZE (the transfer
+ * stopped) when the body is longer than `limit` bytes (SIZE_MAX: no
+ * limit), or the errors of uvgo_http_response_read.  Owner: the
+ * response's, valid until it is freed or read_all is called again.
+ * Thread: the task holding r. */
+UVGO_EXTERN int uvgo_http_response_read_all(uvgo_http_response_t *r,
+                                            char **data, size_t *len,
+                                            size_t limit);
+
+/* Go's Body.Close: stops the transfer if the body was not read to its end
+ * (its connection is closed then, not reused) and frees the response;
+ * NULL is ignored.  Owner: consumes r.  Thread: the task holding r. */
+UVGO_EXTERN void uvgo_http_response_free(uvgo_http_response_t *r);
+
 #ifdef __cplusplus
 }
 #endif

@@ -76,5 +76,7 @@ int bench_echo_server(int argc, char **argv);
 int bench_echo_client(int argc, char **argv);
 /* httpd.c, built with the HTTP server (UVGO_BENCH_HTTP). */
 int bench_httpd(int argc, char **argv);
+/* `uvgo-bench fanout URL` (fanout.c, built with the HTTP client). */
+int bench_fanout(const char *url);
 
 #endif /* UVGO_BENCH_H */
