@@ -15,6 +15,9 @@
  *   uvgo/sync.h     Mutex, RWMutex, WaitGroup, Once, Cond, Pool
  *   uvgo/xsync.h    semaphore, errgroup, singleflight, rate limiter
  *   uvgo/metrics.h  runtime metrics: per-worker counters, latency
+ *   uvgo/http.h     HTTP/1.1 server: handlers, mux, header maps (built when
+ *                   llhttp is found: meson option http); the client (also
+ *                   needs libcurl: meson option curl)
  */
 #ifndef UVGO_H
 #define UVGO_H
@@ -24,6 +27,7 @@
 #include "uvgo/context.h"
 #include "uvgo/errno.h"
 #include "uvgo/fs.h"
+#include "uvgo/http.h"
 #include "uvgo/io.h"
 #include "uvgo/metrics.h"
 #include "uvgo/net.h"

@@ -76,8 +76,15 @@
     XX(EAI_MEMORY, UV_EAI_MEMORY, "out of memory in name resolution")         \
     XX(EAI_CANCELED, UV_EAI_CANCELED, "name resolution canceled")             \
     XX(ECLOSED, -20001, "use of closed channel or connection")                \
-    XX(ENOTTASK, -20002, "operation must be called from a uvgo task")       \
-    XX(ELEAK, -20003, "tasks are still running (leaked)")
+    XX(ENOTTASK, -20002, "operation must be called from a uvgo task")         \
+    XX(ELEAK, -20003, "tasks are still running (leaked)")                     \
+    XX(EPROTONOSUPPORT, UV_EPROTONOSUPPORT, "protocol not supported")         \
+    XX(EBADURL, -20101, "malformed URL")                                      \
+    XX(EREDIRECTS, -20102, "stopped after too many redirects")                \
+    XX(ESTALLED, -20103, "transfer stalled: no data for the stall timeout")   \
+    XX(ETLSVERIFY, -20104, "TLS certificate verification failed")             \
+    XX(ETLS, -20105, "TLS handshake or setup failed")                         \
+    XX(EHTTP, -20106, "HTTP transfer failed")
 
 typedef enum {
 #define UVGO_ERRNO_ENUM_(name, value, msg) UVGO_##name = (value),

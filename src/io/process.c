@@ -39,6 +39,8 @@
 
 #include "io/io.h"
 
+#include <pthread.h>
+
 extern char **environ;
 
 struct uvgo_process {
@@ -108,6 +110,8 @@ static int send_signal(struct uvgo_process *p, int sig)
  * process a SIGCHLD every NUDGE_MS, which makes libuv look for exited
  * children again on every loop. */
 #define NUDGE_MS 100
+
+static pthread_mutex_t tsan_spawn_lock = PTHREAD_MUTEX_INITIALIZER;
 
 static void on_nudge(uv_timer_t *t)
 {
@@ -336,7 +340,17 @@ int uvgo_process_start(uvgo_process_t **out, const uvgo_cmd_t *cmd)
     o.stdio = sc;
     if (cmd->new_process_group)
         o.flags |= UV_PROCESS_DETACHED; /* setsid() in the child */
+#if defined(UVGO_TSAN)
+    /* ThreadSanitizer's fork interceptor deadlocks when threads fork at
+     * once (seen as every worker stuck in uv_spawn with its signals
+     * blocked, the test hung for good): under TSan, one fork at a time.
+     * uv_spawn never parks, so a mutex is safe here. */
+    pthread_mutex_lock(&tsan_spawn_lock);
     err = uv_spawn(loop, &p->handle, &o);
+    pthread_mutex_unlock(&tsan_spawn_lock);
+#else
+    err = uv_spawn(loop, &p->handle, &o);
+#endif
     p->handles = PROCESS_HANDLES;
     for (int i = 0; i < 3; i++)
         if (child[i] >= 0)

@@ -5,6 +5,8 @@
  *                                 fresh process
  *   uvgo-bench echo-server|echo-client ...   the echo benchmark's sides
  *                                 (echo.c)
+ *   uvgo-bench httpd [port]       the HTTP server under wrk (run-peers.sh)
+ *   uvgo-bench fanout URL         the HTTP client against a server (fanout.c)
  *
  * Each benchmark does the specified work, checks its own result and prints
  * one result line.  "all" variants use one worker per core, "1"/"local" one
@@ -625,7 +627,14 @@ static void usage(void)
 {
     fprintf(stderr, "usage: uvgo-bench all | <name> [variant]\n"
                     "       uvgo-bench echo-server [port]\n"
-                    "       uvgo-bench echo-client host:port [variant]\n");
+                    "       uvgo-bench echo-client host:port [variant]\n"
+#ifdef UVGO_BENCH_HTTP
+                    "       uvgo-bench httpd [port]\n"
+#endif
+#ifdef UVGO_BENCH_FANOUT
+                    "       uvgo-bench fanout URL\n"
+#endif
+    );
     for (size_t i = 0; i < sizeof benches / sizeof benches[0]; i++)
         fprintf(stderr, "  %s %s\n", benches[i].name, benches[i].variant);
     exit(2);
@@ -638,6 +647,17 @@ int main(int argc, char **argv)
         usage();
     if (!strcmp(argv[1], "all"))
         return run_all(argv[0]);
+#ifdef UVGO_BENCH_HTTP
+    if (!strcmp(argv[1], "httpd"))
+        return bench_httpd(argc, argv);
+#endif
+#ifdef UVGO_BENCH_FANOUT
+    if (!strcmp(argv[1], "fanout")) { /* a network client: fanout URL */
+        if (argc != 3)
+            usage();
+        return bench_fanout(argv[2]);
+    }
+#endif
     if (!strcmp(argv[1], "echo-server"))
         return bench_echo_server(argc, argv);
     if (!strcmp(argv[1], "echo-client"))

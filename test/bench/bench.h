@@ -74,5 +74,9 @@ static inline void bench_report(const char *name, const char *variant,
  * `echo-client host:port [variant]`; argv as main's. */
 int bench_echo_server(int argc, char **argv);
 int bench_echo_client(int argc, char **argv);
+/* httpd.c, built with the HTTP server (UVGO_BENCH_HTTP). */
+int bench_httpd(int argc, char **argv);
+/* `uvgo-bench fanout URL` (fanout.c, built with the HTTP client). */
+int bench_fanout(const char *url);
 
 #endif /* UVGO_BENCH_H */

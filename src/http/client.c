@@ -1,0 +1,836 @@
+/* client.c: the HTTP client API (Go's http.Client and Transport) on the
+ * curl driver (curl.c).
+ *
+ * A client keeps one uvgo__curl_loop_t per worker, made the first time a
+ * task on that worker sends a request (c->loops[i] is written once, by
+ * worker i's thread, and published with release).  A request lives in one
+ * allocation, struct exchange: the transfer, the response the caller
+ * sees, and what curl borrows until the transfer is removed (the header
+ * list); freed exchanges wait on their loop for the next request.  Its
+ * task drives it; see curl.h for the thread rules.
+ *
+ * Go's defaults and where they come from here:
+ *   redirects      curl follows up to max_redirects (10), http(s) only
+ *   keep-alive     curl's connection cache, per worker (curl.c)
+ *   TLS            verified against the system CAs (curl's build default)
+ *   proxies        curl reads http_proxy, https_proxy, no_proxy; like Go,
+ *                  loopback hosts are never proxied (NOPROXY, below)
+ *   HTTP/2         over TLS when the server offers it (ALPN), streams
+ *                  multiplexed on one connection; CURLOPT_PIPEWAIT makes a
+ *                  second request wait for the first connection to say
+ *                  whether it multiplexes instead of opening another
+ *   compression    gzip asked for and decoded, as Go's transport does
+ */
+#include <limits.h>
+#include <pthread.h>
+#include <string.h>
+#include <strings.h>
+
+#include "http/curl.h"
+#include "http/http.h"
+
+#define DEFAULT_REDIRECTS 10
+#define DEFAULT_BODY_BUFFER (64 * 1024)
+#define DEFAULT_USER_AGENT "uvgo/0.1"
+
+struct uvgo_http_client {
+    /* Immutable after uvgo_http_client_make. */
+    int max_redirects;           /* < 0: redirects are not followed */
+    int keep_alive;
+    int compression;
+    int http2;
+    int insecure;
+    long connect_ms;
+    uint64_t stall_ms;
+    size_t body_buffer;
+    char *ca_file, *user_agent, *noproxy;
+    struct curl_slist *fields;   /* the lines every request sends; curl
+                                    only reads them */
+    uvgo__curl_share_t share;
+    uvgo__curl_conf_t conf;
+    int nloops;
+    _Atomic(uvgo__curl_loop_t *) *loops; /* by worker; see top */
+
+    uvgo__curl_stats_t stats;
+    atomic_int live;             /* exchanges not yet freed */
+};
+
+/* One request and its response. */
+struct exchange {
+    uvgo__xfer_t x;
+    uvgo_http_response_t resp;
+    uvgo_http_client_t *client;
+    uvgo_http_header_t header;   /* the response being received; its
+                                    memory stays with a cached exchange */
+    struct exchange *next;       /* on a loop's spare list */
+    struct curl_slist *fields;   /* request header lines, borrowed by curl
+                                    (NULL: the client's) */
+    char *all;                   /* uvgo_http_response_read_all's buffer */
+    int plain;                   /* a GET with no body nor fields of its own */
+};
+
+/* ---- errors ------------------------------------------------------------------ */
+
+int uvgo__xfer_error(uvgo__xfer_t *x, CURLcode code)
+{
+    long os = 0;
+
+    if (x->abort_err)
+        return x->abort_err;
+    curl_easy_getinfo(x->easy, CURLINFO_OS_ERRNO, &os);
+    switch (code) {
+    case CURLE_URL_MALFORMAT:
+        return UVGO_EBADURL;
+    case CURLE_UNSUPPORTED_PROTOCOL:
+        /* We check the request's scheme first: this is a redirect to
+         * another scheme, or (no status line) a reply that is not HTTP. */
+        return x->status ? UVGO_EPROTONOSUPPORT : UV_EPROTO;
+    case CURLE_COULDNT_RESOLVE_HOST:
+    case CURLE_COULDNT_RESOLVE_PROXY:
+        return UVGO_EAI_NONAME;
+    case CURLE_COULDNT_CONNECT:
+        return os > 0 ? uv_translate_sys_error((int)os) : UVGO_ECONNREFUSED;
+    case CURLE_OPERATION_TIMEDOUT:
+        return UVGO_ETIMEDOUT; /* our only curl timeout: connecting */
+    case CURLE_TOO_MANY_REDIRECTS:
+        return UVGO_EREDIRECTS;
+    case CURLE_PEER_FAILED_VERIFICATION:
+        return UVGO_ETLSVERIFY;
+    case CURLE_SSL_CONNECT_ERROR:
+    case CURLE_SSL_ENGINE_NOTFOUND:
+    case CURLE_SSL_ENGINE_SETFAILED:
+    case CURLE_SSL_CERTPROBLEM:
+    case CURLE_SSL_CIPHER:
+    case CURLE_SSL_CACERT_BADFILE:
+    case CURLE_SSL_SHUTDOWN_FAILED:
+    case CURLE_SSL_CRL_BADFILE:
+    case CURLE_SSL_ISSUER_ERROR:
+    case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
+    case CURLE_SSL_INVALIDCERTSTATUS:
+    case CURLE_SSL_CLIENTCERT:
+    case CURLE_USE_SSL_FAILED:
+        return UVGO_ETLS;
+    case CURLE_RECV_ERROR:
+    case CURLE_SEND_ERROR:
+        return os > 0 ? uv_translate_sys_error((int)os) : UV_EPROTO;
+    case CURLE_PARTIAL_FILE:
+    case CURLE_GOT_NOTHING:
+    case CURLE_WEIRD_SERVER_REPLY:
+    case CURLE_HTTP2:
+    case CURLE_HTTP2_STREAM:
+    case CURLE_BAD_CONTENT_ENCODING:
+        return UV_EPROTO;
+    case CURLE_FILESIZE_EXCEEDED:
+        return UVGO_EMSGSIZE;
+    case CURLE_OUT_OF_MEMORY:
+        return UVGO_ENOMEM;
+    default:
+        return UVGO_EHTTP;
+    }
+}
+
+/* Fills a caller's error text: curl's words when it has some. */
+static void error_text(char *dst, const uvgo__xfer_t *x, int err)
+{
+    const char *s = x && x->errbuf[0] && !x->abort_err && err == x->err
+                        ? x->errbuf
+                        : uvgo_strerror(err);
+    snprintf(dst, UVGO_HTTP_ERROR_MAX, "%s", s);
+}
+
+/* ---- header hooks (on the transfer's loop) ----------------------------------- */
+
+static void on_reset(uvgo__xfer_t *x)
+{
+    struct exchange *t = x->data;
+    uvgo__http_header_reset(&t->header);
+    uvgo__http_arena_reset(&t->header.own);
+}
+
+static int on_field(uvgo__xfer_t *x, const char *name, size_t nlen,
+                    const char *value, size_t vlen)
+{
+    struct exchange *t = x->data;
+    char small[512], *buf = small;
+    int err;
+
+    if (nlen + vlen + 2 > sizeof small && !(buf = uvgo__malloc(nlen + vlen + 2)))
+        return UVGO_ENOMEM;
+    memcpy(buf, name, nlen);
+    buf[nlen] = '\0';
+    memcpy(buf + nlen + 1, value, vlen);
+    buf[nlen + 1 + vlen] = '\0';
+    err = uvgo_http_header_add(&t->header, buf, buf + nlen + 1);
+    if (buf != small)
+        uvgo__free(buf);
+    /* A field the map refuses (a name that is not a token) is dropped, as
+     * Go's reader drops what it cannot parse. */
+    return err == UVGO_ENOMEM ? err : 0;
+}
+
+static const uvgo__xfer_hooks_t hooks = {on_reset, on_field};
+
+/* ---- the client -------------------------------------------------------------- */
+
+static pthread_once_t global_once = PTHREAD_ONCE_INIT;
+static CURLcode global_result;
+
+static void global_init(void)
+{
+    global_result = curl_global_init(CURL_GLOBAL_DEFAULT);
+}
+
+static char *dup_or_null(const char *s)
+{
+    return s ? uvgo__strdup(s) : NULL;
+}
+
+/* Go never proxies loopback requests; curl would, from http_proxy. */
+static char *make_noproxy(void)
+{
+    const char *env = getenv("no_proxy");
+    const char *base = "localhost,127.0.0.1,::1";
+    char *s;
+    if (!env || !*env)
+        env = getenv("NO_PROXY");
+    if (!env || !*env)
+        return uvgo__strdup(base);
+    if ((s = uvgo__malloc(strlen(base) + strlen(env) + 2)))
+        sprintf(s, "%s,%s", base, env);
+    return s;
+}
+
+static int add_line(struct curl_slist **list, const char *line)
+{
+    struct curl_slist *l = curl_slist_append(*list, line);
+    if (!l)
+        return UVGO_ENOMEM;
+    *list = l;
+    return 0;
+}
+
+/* The lines every request sends besides its own fields: none, or
+ * "Connection: close" without keep-alive.  (curl checks each field it adds
+ * against these, on every request: keep the list short.) */
+static int default_fields(uvgo_http_client_t *c)
+{
+    if (!c->keep_alive && add_line(&c->fields, "Connection: close"))
+        return UVGO_ENOMEM;
+    return 0;
+}
+
+int uvgo_http_client_make(uvgo_http_client_t **out,
+                          const uvgo_http_client_opts_t *opts)
+{
+    static const uvgo_http_client_opts_t none;
+    uvgo_http_client_t *c;
+    int n = uvgo_worker_count();
+
+    if (!out)
+        return UVGO_EINVAL;
+    if (!opts)
+        opts = &none;
+    if (n <= 0)
+        return UVGO_ENOTTASK;
+    pthread_once(&global_once, global_init);
+    if (global_result != CURLE_OK || !(c = uvgo__calloc(1, sizeof *c)))
+        return UVGO_ENOMEM;
+    c->max_redirects = opts->max_redirects ? opts->max_redirects
+                                           : DEFAULT_REDIRECTS;
+    c->keep_alive = !opts->disable_keep_alives;
+    c->compression = !opts->disable_compression;
+    c->http2 = !opts->disable_http2;
+    c->insecure = opts->insecure_skip_verify;
+    c->connect_ms = opts->connect_timeout > 0
+                        ? (long)((opts->connect_timeout + UVGO_MILLISECOND - 1)
+                                 / UVGO_MILLISECOND)
+                        : 0;
+    c->stall_ms = opts->stall_timeout > 0
+                      ? (uint64_t)((opts->stall_timeout + UVGO_MILLISECOND -
+                                    1) / UVGO_MILLISECOND)
+                      : 0;
+    c->body_buffer = opts->body_buffer ? opts->body_buffer
+                                       : DEFAULT_BODY_BUFFER;
+    c->ca_file = dup_or_null(opts->ca_file);
+    c->user_agent = uvgo__strdup(opts->user_agent ? opts->user_agent
+                                            : DEFAULT_USER_AGENT);
+    c->noproxy = make_noproxy();
+    c->nloops = n;
+    c->loops = uvgo__calloc((size_t)n, sizeof *c->loops);
+    /* The per-host limit is per loop in curl: split it over the workers,
+     * rounding up (see "Connections" in curl.c). */
+    if (opts->max_conns_per_host > 0)
+        c->conf.max_host_conns = (opts->max_conns_per_host + n - 1) / n;
+    c->conf.max_idle = opts->max_idle_conns > 0
+                           ? (opts->max_idle_conns + n - 1) / n
+                           : 0;
+    c->conf.stats = &c->stats;
+    if ((opts->ca_file && !c->ca_file) || !c->user_agent || !c->noproxy ||
+        !c->loops || default_fields(c) || uvgo__curl_share_init(&c->share)) {
+        curl_slist_free_all(c->fields);
+        uvgo__free(c->ca_file);
+        uvgo__free(c->user_agent);
+        uvgo__free(c->noproxy);
+        uvgo__free(c->loops);
+        uvgo__free(c);
+        return UVGO_ENOMEM;
+    }
+    *out = c;
+    return 0;
+}
+
+static void exchange_destroy(struct exchange *t);
+
+int uvgo_http_client_free(uvgo_http_client_t *c)
+{
+    if (!c)
+        return 0;
+    if (!uvgo_task_self())
+        return UVGO_ENOTTASK;
+    if (atomic_load_explicit(&c->live, memory_order_acquire) > 0)
+        return UVGO_EBUSY;
+    for (int i = 0; i < c->nloops; i++) {
+        uvgo__curl_loop_t *cl =
+            atomic_load_explicit(&c->loops[i], memory_order_acquire);
+        if (!cl)
+            continue;
+        uvgo_loop_enter(cl->loop); /* its spares are its loop's */
+        while (cl->exchanges) {
+            struct exchange *t = cl->exchanges;
+            cl->exchanges = t->next;
+            exchange_destroy(t);
+        }
+        uvgo__curl_loop_close(cl);
+    }
+    uvgo__curl_share_close(&c->share);
+    curl_slist_free_all(c->fields);
+    uvgo__free(c->ca_file);
+    uvgo__free(c->user_agent);
+    uvgo__free(c->noproxy);
+    uvgo__free(c->loops);
+    uvgo__free(c);
+    return 0;
+}
+
+void uvgo_http_client_stats(uvgo_http_client_t *c,
+                            uvgo_http_client_stats_t *s)
+{
+    if (!c || !s)
+        return;
+    s->requests = atomic_load_explicit(&c->stats.requests,
+                                       memory_order_relaxed);
+    s->conns = atomic_load_explicit(&c->stats.conns, memory_order_relaxed);
+    s->reused = atomic_load_explicit(&c->stats.reused, memory_order_relaxed);
+}
+
+/* The calling task's worker's multi handle, made on first use. */
+static int loop_for_self(uvgo_http_client_t *c, uvgo__curl_loop_t **out)
+{
+    int w = uvgo_worker_id(), err;
+    uvgo__curl_loop_t *cl;
+
+    if (w < 0 || w >= c->nloops)
+        return UVGO_ENOTTASK;
+    /* acquire: pairs with the release below (another thread's free). */
+    cl = atomic_load_explicit(&c->loops[w], memory_order_acquire);
+    if (!cl) {
+        /* Only worker w's thread gets here for slot w, and opening does
+         * not block: no other task can race us for it. */
+        if ((err = uvgo__curl_loop_open(&cl, &c->conf)))
+            return err;
+        atomic_store_explicit(&c->loops[w], cl, memory_order_release);
+    }
+    *out = cl;
+    return 0;
+}
+
+/* ---- requests ---------------------------------------------------------------- */
+
+/* "http"/"https", compared without case, then "://".  Go refuses other
+ * schemes (and none) before dialling; so do we, rather than let curl
+ * guess "http://" for a bare host. */
+static int check_scheme(const char *url)
+{
+    size_t n = 0;
+    while ((url[n] >= 'a' && url[n] <= 'z') || (url[n] >= 'A' && url[n] <= 'Z') ||
+           (n > 0 && ((url[n] >= '0' && url[n] <= '9') || url[n] == '+' ||
+                      url[n] == '-' || url[n] == '.')))
+        n++;
+    if (url[n] != ':')
+        return UVGO_EPROTONOSUPPORT;
+    if (!((n == 4 && strncasecmp(url, "http", 4) == 0) ||
+          (n == 5 && strncasecmp(url, "https", 5) == 0)))
+        return UVGO_EPROTONOSUPPORT;
+    return strncmp(url + n, "://", 3) == 0 ? 0 : UVGO_EBADURL;
+}
+
+/* The request's header fields as curl lines.  curl frames the body
+ * itself, so Content-Length and Transfer-Encoding are not passed on; an
+ * empty value needs curl's "Name;" form ("Name:" would delete a field). */
+static int build_fields(struct exchange *t, const uvgo_http_header_t *h)
+{
+    uvgo_http_client_t *c = t->client;
+    int err;
+    size_t n = h ? uvgo_http_header_len(h) : 0;
+
+    for (size_t i = 0; i < n; i++) {
+        const uvgo_http_field_t *f = uvgo_http_header_at(h, i);
+        char small[512], *line = small;
+        size_t len = f->name_len + f->value_len + 3;
+        if (strcasecmp(f->name, "content-length") == 0 ||
+            strcasecmp(f->name, "transfer-encoding") == 0)
+            continue;
+        if (len > sizeof small && !(line = uvgo__malloc(len)))
+            return UVGO_ENOMEM;
+        snprintf(line, len, f->value_len ? "%s: %s" : "%s;", f->name,
+                 f->value);
+        err = add_line(&t->fields, line);
+        if (line != small)
+            uvgo__free(line);
+        if (err)
+            return err;
+    }
+    /* Go does not send "Expect: 100-continue" (curl does for large
+     * bodies; "Name:" deletes a field in curl). */
+    if ((err = add_line(&t->fields, "Expect:")))
+        return err;
+    for (struct curl_slist *l = c->fields; l; l = l->next)
+        if ((err = add_line(&t->fields, l->data)))
+            return err;
+    return 0;
+}
+
+/* http and https only, for the request and its redirects.  libcurl 7.85
+ * replaced the bitmask options with string ones. */
+#if LIBCURL_VERSION_NUM < 0x075500
+#define CURLOPT_PROTOCOLS_STR CURLOPT_PROTOCOLS
+#define CURLOPT_REDIR_PROTOCOLS_STR CURLOPT_REDIR_PROTOCOLS
+static void set_protocols(CURL *e, CURLoption opt)
+{
+    curl_easy_setopt(e, opt, (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
+}
+#else
+static void set_protocols(CURL *e, CURLoption opt)
+{
+    curl_easy_setopt(e, opt, "http,https");
+}
+#endif
+
+/* Whether req is a GET with nothing of its own but the URL: such requests
+ * reuse easy handles without resetting them. */
+static int is_plain(const uvgo_http_client_request_t *req)
+{
+    return (!req->method || !strcmp(req->method, "GET") || !*req->method) &&
+           !req->body && !req->body_fn &&
+           (!req->header || uvgo_http_header_len(req->header) == 0);
+}
+
+/* The client's options, the same for every request. */
+static void setup_client(uvgo_http_client_t *c, CURL *e)
+{
+    set_protocols(e, CURLOPT_PROTOCOLS_STR);
+    curl_easy_setopt(e, CURLOPT_HTTPHEADER, c->fields);
+    curl_easy_setopt(e, CURLOPT_USERAGENT, c->user_agent);
+    curl_easy_setopt(e, CURLOPT_SHARE, c->share.sh);
+    curl_easy_setopt(e, CURLOPT_NOPROXY, c->noproxy);
+    curl_easy_setopt(e, CURLOPT_SUPPRESS_CONNECT_HEADERS, 1L);
+    curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
+    curl_easy_setopt(e, CURLOPT_PIPEWAIT, 1L);
+    curl_easy_setopt(e, CURLOPT_HTTP_VERSION,
+                     c->http2 ? CURL_HTTP_VERSION_2TLS
+                              : CURL_HTTP_VERSION_1_1);
+    if (c->max_redirects >= 0) {
+        curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 1L);
+        curl_easy_setopt(e, CURLOPT_MAXREDIRS, (long)c->max_redirects);
+        set_protocols(e, CURLOPT_REDIR_PROTOCOLS_STR);
+    }
+    if (c->compression)
+        curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, "gzip");
+    if (!c->keep_alive)
+        curl_easy_setopt(e, CURLOPT_FORBID_REUSE, 1L);
+    if (c->ca_file)
+        curl_easy_setopt(e, CURLOPT_CAINFO, c->ca_file);
+    if (c->insecure) {
+        curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 0L);
+        curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 0L);
+    }
+    if (c->connect_ms)
+        curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, c->connect_ms);
+}
+
+/* The easy handle's options for one request; a `ready` handle has the
+ * client's options and a plain GET's already. */
+static int setup(struct exchange *t, const uvgo_http_client_request_t *req,
+                 int ready)
+{
+    CURL *e = t->x.easy;
+    const char *method = req->method && *req->method ? req->method : "GET";
+    int has_body = req->body || req->body_fn;
+    int err;
+
+    if (curl_easy_setopt(e, CURLOPT_URL, req->url) != CURLE_OK)
+        return UVGO_ENOMEM;
+    if (ready)
+        return 0;
+    setup_client(t->client, e);
+    if (t->plain)
+        return 0;
+    if ((err = build_fields(t, req->header)))
+        return err;
+    curl_easy_setopt(e, CURLOPT_HTTPHEADER, t->fields);
+    if (strcmp(method, "HEAD") == 0) {
+        curl_easy_setopt(e, CURLOPT_NOBODY, 1L);
+    } else if (has_body || strcmp(method, "POST") == 0 ||
+               strcmp(method, "PUT") == 0 || strcmp(method, "PATCH") == 0) {
+        /* A body goes as curl's POST; a method named otherwise is set on
+         * top (curl keeps such a method across redirects; Go turns it into
+         * GET on 301/302/303, as curl does for POST). */
+        curl_easy_setopt(e, CURLOPT_POST, 1L);
+        if (req->body_fn) {
+            t->x.upload = req->body_fn;
+            t->x.upload_arg = req->body_arg;
+            curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE,
+                             req->content_length > 0
+                                 ? (curl_off_t)req->content_length
+                                 : (curl_off_t)-1);
+        } else {
+            curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE,
+                             (curl_off_t)(req->body ? req->body_len : 0));
+            curl_easy_setopt(e, CURLOPT_POSTFIELDS,
+                             req->body ? req->body : "");
+        }
+        if (strcmp(method, "POST") != 0)
+            curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, method);
+    } else if (strcmp(method, "GET") != 0) {
+        curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, method);
+    }
+    return 0;
+}
+
+/* Fills the response the caller sees once the final headers are in. */
+static int fill_response(struct exchange *t)
+{
+    uvgo_http_response_t *r = &t->resp;
+    uvgo__xfer_t *x = &t->x;
+    curl_off_t len = -1;
+    long redirects = 0, conns = 1;
+    char *url = NULL;
+    const char *enc;
+
+    curl_easy_getinfo(x->easy, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &len);
+    curl_easy_getinfo(x->easy, CURLINFO_REDIRECT_COUNT, &redirects);
+    curl_easy_getinfo(x->easy, CURLINFO_NUM_CONNECTS, &conns);
+    curl_easy_getinfo(x->easy, CURLINFO_EFFECTIVE_URL, &url);
+    r->status = (int)x->status;
+    r->proto = x->proto;
+    r->header = &t->header;
+    r->content_length = len;
+    r->url = url ? url : "";
+    r->redirects = (int)redirects;
+    r->reused = conns == 0;
+    /* As Go's transport: a body it asked to be compressed arrives decoded,
+     * without its Content-Encoding and Content-Length. */
+    enc = uvgo_http_header_get(&t->header, "Content-Encoding");
+    if (t->client->compression && enc && strcasecmp(enc, "gzip") == 0) {
+        uvgo_http_header_del(&t->header, "Content-Encoding");
+        uvgo_http_header_del(&t->header, "Content-Length");
+        r->content_length = -1;
+    }
+    r->private_ = t;
+    return 0;
+}
+
+/* Spare exchanges a loop keeps: a request then allocates nothing for its
+ * exchange, its header map or the map's first arena chunk. */
+#define EXCHANGES_KEPT 256
+
+/* A fresh exchange, from cl's spares if it has some.  Thread: cl's loop. */
+static struct exchange *exchange_new(uvgo__curl_loop_t *cl)
+{
+    struct exchange *t = cl->exchanges;
+    if (t) {
+        cl->exchanges = t->next;
+        cl->nexchanges--;
+        return t;
+    }
+    if ((t = uvgo__calloc(1, sizeof *t)))
+        uvgo__http_header_init(&t->header, &t->header.own);
+    return t;
+}
+
+static void exchange_destroy(struct exchange *t)
+{
+    uvgo__http_header_destroy(&t->header);
+    uvgo__http_arena_free(&t->header.own);
+    uvgo__free(t);
+}
+
+static void exchange_free(struct exchange *t)
+{
+    uvgo_http_client_t *c = t->client;
+    int w = uvgo_worker_id();
+    uvgo__curl_loop_t *here =
+        w >= 0 && w < c->nloops
+            ? atomic_load_explicit(&c->loops[w], memory_order_acquire)
+            : NULL;
+    /* Removes the transfer if it runs: curl lets go of fields. */
+    uvgo__xfer_free(&t->x, here, t->plain);
+    curl_slist_free_all(t->fields);
+    uvgo__free(t->all);
+    if (here && uvgo_loop() == here->loop && !here->closing &&
+        here->nexchanges < EXCHANGES_KEPT) {
+        uvgo_http_header_t h = t->header;
+        uvgo__http_header_reset(&h);
+        uvgo__http_arena_reset(&h.own);
+        memset(t, 0, sizeof *t);
+        t->header = h;
+        t->header.arena = &t->header.own;
+        t->next = here->exchanges;
+        here->exchanges = t;
+        here->nexchanges++;
+    } else {
+        exchange_destroy(t);
+    }
+    /* release: the client's free, on another thread, sees our last use. */
+    atomic_fetch_sub_explicit(&c->live, 1, memory_order_release);
+}
+
+int uvgo_http_do_ctx(uvgo_http_client_t *c, uvgo_http_client_request_t *req,
+                     uvgo_http_response_t **out, uvgo_ctx_t *ctx)
+{
+    struct exchange *t;
+    uvgo__curl_loop_t *cl;
+    int err, ready;
+
+    if (!c || !req || !out)
+        return UVGO_EINVAL;
+    *out = NULL;
+    req->error[0] = '\0';
+    if (!req->url) {
+        err = UVGO_EINVAL;
+        goto fail_early;
+    }
+    if (!uvgo_task_self()) {
+        err = UVGO_ENOTTASK;
+        goto fail_early;
+    }
+    if ((err = check_scheme(req->url)) || (err = uvgo_ctx_err(ctx)) ||
+        (err = loop_for_self(c, &cl)))
+        goto fail_early;
+    if (!(t = exchange_new(cl))) {
+        err = UVGO_ENOMEM;
+        goto fail_early;
+    }
+    atomic_fetch_add_explicit(&c->live, 1, memory_order_relaxed);
+    t->client = c;
+    t->x.cl = cl;
+    t->x.ctx = uvgo_ctx_retain(ctx);
+    t->x.hooks = &hooks;
+    t->x.data = t;
+    t->x.follow = c->max_redirects >= 0;
+    t->x.body_cap = c->body_buffer;
+    t->x.stall_ms = c->stall_ms;
+    /* Still on cl's loop: nothing has blocked since loop_for_self. */
+    t->plain = is_plain(req);
+    if (!(t->x.easy = uvgo__curl_easy_get(cl, t->plain, &ready))) {
+        err = UVGO_ENOMEM;
+        goto fail;
+    }
+    if ((err = setup(t, req, ready)) || (err = uvgo__xfer_start(&t->x)) ||
+        (err = uvgo__xfer_wait(&t->x, UVGO__XFER_HEADERS, "http request")))
+        goto fail;
+    if (t->x.err) {
+        err = t->x.err;
+        goto fail;
+    }
+    if ((err = fill_response(t)))
+        goto fail;
+    *out = &t->resp;
+    return 0;
+fail:
+    error_text(req->error, &t->x, err);
+    exchange_free(t);
+    return err;
+fail_early:
+    error_text(req->error, NULL, err);
+    return err;
+}
+
+int uvgo_http_do(uvgo_http_client_t *c, uvgo_http_client_request_t *req,
+                 uvgo_http_response_t **out)
+{
+    return uvgo_http_do_ctx(c, req, out, NULL);
+}
+
+int uvgo_http_get_ctx(uvgo_http_client_t *c, const char *url,
+                      uvgo_http_response_t **out, uvgo_ctx_t *ctx)
+{
+    uvgo_http_client_request_t req = {.method = "GET", .url = url};
+    return uvgo_http_do_ctx(c, &req, out, ctx);
+}
+
+int uvgo_http_get(uvgo_http_client_t *c, const char *url,
+                  uvgo_http_response_t **out)
+{
+    return uvgo_http_get_ctx(c, url, out, NULL);
+}
+
+int uvgo_http_post_ctx(uvgo_http_client_t *c, const char *url,
+                       const char *content_type, const void *body,
+                       size_t len, uvgo_http_response_t **out,
+                       uvgo_ctx_t *ctx)
+{
+    uvgo_http_client_request_t req = {.method = "POST", .url = url,
+                                      .body = body ? body : "",
+                                      .body_len = len};
+    uvgo_http_header_t *h = NULL;
+    int err;
+
+    if (content_type) {
+        if ((err = uvgo_http_header_make(&h)))
+            return err;
+        if ((err = uvgo_http_header_set(h, "Content-Type", content_type))) {
+            uvgo_http_header_free(h);
+            return err;
+        }
+        req.header = h;
+    }
+    err = uvgo_http_do_ctx(c, &req, out, ctx);
+    /* curl copied the lines: the map may go now. */
+    uvgo_http_header_free(h);
+    return err;
+}
+
+int uvgo_http_post(uvgo_http_client_t *c, const char *url,
+                   const char *content_type, const void *body, size_t len,
+                   uvgo_http_response_t **out)
+{
+    return uvgo_http_post_ctx(c, url, content_type, body, len, out, NULL);
+}
+
+/* ---- responses --------------------------------------------------------------- */
+
+/* The result of a body that has no more bytes buffered: 0 at its end or
+ * its error (kept in r->error as text). */
+static int body_end(struct exchange *t)
+{
+    if (t->x.err)
+        error_text(t->resp.error, &t->x, t->x.err);
+    return t->x.err;
+}
+
+int uvgo_http_response_read(uvgo_http_response_t *r, void *buf, size_t cap)
+{
+    struct exchange *t;
+    int err;
+
+    if (!r || !r->private_ || (!buf && cap))
+        return UVGO_EINVAL;
+    t = r->private_;
+    if (cap == 0)
+        return 0;
+    if (cap > INT_MAX)
+        cap = INT_MAX;
+    if ((err = uvgo__xfer_wait_body(&t->x))) {
+        error_text(r->error, &t->x, err);
+        return err;
+    }
+    if (t->x.blen > t->x.boff)
+        return (int)uvgo__xfer_take(&t->x, buf, cap);
+    return body_end(t);
+}
+
+int uvgo_http_response_read_all(uvgo_http_response_t *r, char **data,
+                                size_t *len, size_t limit)
+{
+    struct exchange *t;
+    size_t have = 0, size = 0, n;
+    char *b;
+    int err;
+
+    if (!r || !r->private_ || !data || !len)
+        return UVGO_EINVAL;
+    t = r->private_;
+    *data = NULL;
+    *len = 0;
+    if (r->content_length > 0 && (uint64_t)r->content_length > limit) {
+        err = UVGO_EMSGSIZE;
+        uvgo__xfer_abort(&t->x, err);
+        error_text(r->error, NULL, err);
+        return err;
+    }
+    uvgo__free(t->all);
+    t->all = NULL;
+    /* The common case: the whole body came with the headers. */
+    if (uvgo__xfer_done(&t->x) && !t->x.err &&
+        (t->all = uvgo__xfer_steal_body(&t->x, &have))) {
+        if (have > limit) {
+            error_text(r->error, NULL, UVGO_EMSGSIZE);
+            return UVGO_EMSGSIZE;
+        }
+        t->all[have] = '\0';
+        *data = t->all;
+        *len = have;
+        return 0;
+    }
+    for (;;) {
+        if ((err = uvgo__xfer_wait_body(&t->x))) {
+            error_text(r->error, &t->x, err);
+            return err;
+        }
+        n = t->x.blen - t->x.boff;
+        if (n == 0) {
+            if ((err = body_end(t)))
+                return err;
+            break;
+        }
+        if (have + n > limit) {
+            err = UVGO_EMSGSIZE;
+            uvgo__xfer_abort(&t->x, err);
+            error_text(r->error, NULL, err);
+            return err;
+        }
+        if (have + n + 1 > size) {
+            size_t want = size ? size * 2 : 4096;
+            while (want < have + n + 1)
+                want *= 2;
+            if (!(b = uvgo__realloc(t->all, want))) {
+                uvgo__xfer_abort(&t->x, UVGO_ENOMEM);
+                return UVGO_ENOMEM;
+            }
+            t->all = b;
+            size = want;
+        }
+        have += uvgo__xfer_take(&t->x, t->all + have, n);
+    }
+    if (!t->all && !(t->all = uvgo__malloc(1)))
+        return UVGO_ENOMEM;
+    t->all[have] = '\0';
+    *data = t->all;
+    *len = have;
+    return 0;
+}
+
+void uvgo_http_response_free(uvgo_http_response_t *r)
+{
+    if (r && r->private_)
+        exchange_free(r->private_);
+}
+
+/* ---- white-box test hooks ---------------------------------------------------- */
+
+uvgo__curl_loop_t *uvgo__http_test_loop(uvgo_http_client_t *c)
+{
+    uvgo__curl_loop_t *cl;
+    return loop_for_self(c, &cl) ? NULL : cl;
+}
+
+uvgo__curl_stats_t *uvgo__http_test_stats(uvgo_http_client_t *c)
+{
+    return &c->stats;
+}
+
+size_t uvgo__http_test_buffer_size(uvgo_http_response_t *r)
+{
+    return ((struct exchange *)r->private_)->x.bsize;
+}
