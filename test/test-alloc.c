@@ -465,7 +465,7 @@ static void *sweep_select(void *arg)
     for (int i = 0; i < WIDE; i++)
         ASSERT_OK(uvgo_chan_make(&wide[i], sizeof(int), 1));
     ASSERT_OK(uvgo_ctx_with_cancel(&swept_parent, NULL));
-    (void)uvgo_ctx_done(swept_parent); /* made lazily: make it now */
+    (void)uvgo_ctx_done(swept_parent); /* made with it: allocates nothing */
     sweep_all(ops, sizeof ops / sizeof ops[0]);
     uvgo_ctx_cancel_release(swept_parent);
     for (int i = 0; i < WIDE; i++)
@@ -625,11 +625,12 @@ static int ctx_after_func(void *st)
                                NULL);
 }
 
-/* Stops (and, as uvgo/context.h has it, releases) the registration. */
+/* Stops the registration and frees the handle. */
 static void ctx_after_stop(void *st)
 {
     (void)st;
     ASSERT_EQ(uvgo_ctx_after_stop(swept_after), 1);
+    uvgo_ctx_after_free(swept_after); /* stop no longer frees it */
 }
 
 static int ctx_wait(void *st)
@@ -661,7 +662,7 @@ static void *sweep_contexts(void *arg)
     (void)arg;
     ASSERT_OK(uvgo_chan_make(&wide[0], sizeof(int), 1));
     ASSERT_OK(uvgo_ctx_with_cancel(&swept_parent, NULL));
-    (void)uvgo_ctx_done(swept_parent); /* made lazily: make it now */
+    (void)uvgo_ctx_done(swept_parent); /* made with it: allocates nothing */
     sweep_all(ops, sizeof ops / sizeof ops[0]);
     /* The parent still cancels cleanly, and nothing hangs off it. */
     uvgo_ctx_cancel(swept_parent);
@@ -907,7 +908,7 @@ static void *sweep_io(void *arg)
     };
     (void)arg;
     ASSERT_OK(uvgo_ctx_with_cancel(&swept_parent, NULL));
-    (void)uvgo_ctx_done(swept_parent); /* made lazily: make it now */
+    (void)uvgo_ctx_done(swept_parent); /* made with it: allocates nothing */
     ASSERT_OK(uvgo_chan_make(&wide[0], sizeof(int), 1));
     sweep_all(ops, sizeof ops / sizeof ops[0]);
     uvgo_chan_release(wide[0]);

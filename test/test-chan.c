@@ -218,6 +218,47 @@ static void send_on_or_close_of_closed_chan_returns_eclosed(void)
     uvgo_chan_release(ch);
 }
 
+/* Go's Done and timer channels are receive-only (<-chan): closing or
+ * sending is a compile error there, UVGO_EINVAL here, and changes nothing.
+ * Closing a Done channel left its context "done" with no error. */
+static void receive_only_channels_refuse_close_and_send(void)
+{
+    uvgo_ctx_t *c;
+    uvgo_timer_t *t;
+    uvgo_ticker_t *tk;
+    uvgo_chan_t *after, *chans[4];
+    int64_t v = 0;
+    ASSERT_OK(uvgo_ctx_with_cancel(&c, NULL));
+    ASSERT_OK(uvgo_timer_make(&t, UVGO_HOUR));
+    ASSERT_OK(uvgo_ticker_make(&tk, UVGO_HOUR));
+    ASSERT_OK(uvgo_after(&after, UVGO_HOUR));
+    chans[0] = uvgo_ctx_done(c);
+    chans[1] = uvgo_timer_chan(t);
+    chans[2] = uvgo_ticker_chan(tk);
+    chans[3] = after;
+    for (int i = 0; i < 4; i++) {
+        size_t size = i == 0 ? 0 : sizeof v;
+        void *elem = i == 0 ? NULL : &v;
+        uvgo_select_case_t sc[1] = {UVGO_CASE_SEND_N(chans[i], elem, size)};
+        ASSERT_ERR(uvgo_chan_close(chans[i]), UVGO_EINVAL);
+        ASSERT_ERR(uvgo_chan_try_send(chans[i], elem, size), UVGO_EINVAL);
+        ASSERT_ERR(uvgo_chan_send(chans[i], elem, size), UVGO_EINVAL);
+        ASSERT_ERR(uvgo_select_try(sc, 1), UVGO_EINVAL);
+        ASSERT_ERR(uvgo_chan_try_recv(chans[i], elem, size, NULL),
+                   UVGO_EAGAIN);
+    }
+    ASSERT_EQ(uvgo_ctx_err(c), 0);
+    uvgo_ctx_cancel(c);
+    ASSERT_ERR(uvgo_chan_try_recv(chans[0], NULL, 0, NULL), UVGO_ECLOSED);
+    ASSERT_ERR(uvgo_ctx_err(c), UVGO_ECANCELED);
+    ASSERT_EQ(uvgo_timer_reset(t, 0), 1);
+    ASSERT_OK(uvgo_chan_recv(chans[1], &v, sizeof v, NULL)); /* still works */
+    uvgo_ctx_release(c);
+    uvgo_timer_free(t);
+    uvgo_ticker_free(tk);
+    uvgo_chan_release(after);
+}
+
 static void range_loop_ends_when_closed_and_drained(void)
 {
     uvgo_chan_t *ch = mk(sizeof(int), 10);
@@ -901,6 +942,63 @@ static void *sel_receiver(void *arg)
     return NULL;
 }
 
+/* A select with a default may report "none ready" only if that was true
+ * at one instant.  Two tokens move over 50 buffered channels: a mover
+ * always sends one ahead before it takes the one behind, so some channel
+ * holds a token at every instant, and the tester, which puts back every
+ * token it takes, must never see all 50 empty.  Checking one channel at a
+ * time, it did (a token moved from a channel not yet visited to one
+ * already visited), about once in 30 tries here. */
+#define NTOK 50
+static struct {
+    uvgo_chan_t *ch[NTOK];
+    atomic_int stop;
+} tk;
+
+static void *token_mover(void *arg)
+{
+    int token = 1;
+    (void)arg;
+    for (unsigned k = 0; !atomic_load_explicit(&tk.stop, memory_order_relaxed);
+         k++) {
+        ASSERT_OK(uvgo_chan_send(tk.ch[(k + 1) % NTOK], &token, sizeof token));
+        ASSERT_OK(uvgo_chan_recv(tk.ch[k % NTOK], &token, sizeof token, NULL));
+    }
+    return NULL;
+}
+
+static void select_try_reports_none_ready_only_when_none_was(void)
+{
+    uvgo_task_opts_t on1 = {.worker = 2, .flags = UVGO_TASK_PINNED};
+    uvgo_select_case_t c[NTOK];
+    int got[NTOK], token = 1;
+    long tries = test_scale(200000, 40000), none = 0;
+    uvgo_task_t *m;
+    for (int i = 0; i < NTOK; i++) {
+        tk.ch[i] = mk(sizeof(int), 2);
+        c[i] = (uvgo_select_case_t)UVGO_CASE_RECV(tk.ch[i], &got[i]);
+    }
+    ASSERT_OK(uvgo_chan_send(tk.ch[0], &token, sizeof token));
+    ASSERT_OK(uvgo_task_spawn(&m, token_mover, NULL, &on1));
+    for (long i = 0; i < tries; i++) {
+        if ((i & 8191) == 8191)
+            uvgo_sleep(UVGO_MICROSECOND); /* a switch now and then: no
+                                             long-run report */
+        int r = uvgo_select_try(c, NTOK);
+        if (r == UVGO_EAGAIN) {
+            none++;
+            continue;
+        }
+        ASSERT_GE(r, 0);
+        ASSERT_OK(uvgo_chan_try_send(tk.ch[r], &got[r], sizeof got[r]));
+    }
+    atomic_store(&tk.stop, 1);
+    test_join(m);
+    ASSERT_EQ(none, 0);
+    for (int i = 0; i < NTOK; i++)
+        uvgo_chan_release(tk.ch[i]);
+}
+
 static void selects_across_workers_lose_and_duplicate_nothing(void)
 {
     struct sel_stress s;
@@ -929,6 +1027,7 @@ static const test_case_t cases[] = {
     CASE(close_fails_blocked_senders_and_loses_nothing),
     CASE(recv_from_closed_chan_drains_then_returns_zero_value),
     CASE(send_on_or_close_of_closed_chan_returns_eclosed),
+    CASE(receive_only_channels_refuse_close_and_send),
     CASE(range_loop_ends_when_closed_and_drained),
     CASE(nil_chan_is_never_ready_and_has_no_length),
     CASE_ABORTS(nil_chan_send_and_receive_block_forever,
@@ -955,6 +1054,7 @@ static const test_case_t cases[] = {
     CASE_PROCS(stress_8_producers_8_consumers_buffered, 4),
     CASE_PROCS(close_races_with_blocked_senders_and_receivers, 4),
     CASE_PROCS(selects_across_workers_lose_and_duplicate_nothing, 4),
+    CASE(select_try_reports_none_ready_only_when_none_was),
 };
 
 TEST_MAIN(cases)

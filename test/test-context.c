@@ -12,6 +12,25 @@ static int is_closed(uvgo_chan_t *ch)
     return uvgo_chan_try_recv(ch, NULL, 0, &ok) == UVGO_ECLOSED && ok == 0;
 }
 
+/* An allocator that fails every allocation while fail_allocs is set
+ * (installed with uvgo_replace_allocator by the cases that use it). */
+static atomic_int fail_allocs;
+
+static void *f_malloc(size_t n)
+{
+    return atomic_load(&fail_allocs) ? NULL : malloc(n);
+}
+
+static void *f_calloc(size_t n, size_t size)
+{
+    return atomic_load(&fail_allocs) ? NULL : calloc(n, size);
+}
+
+static void *f_realloc(void *p, size_t n)
+{
+    return atomic_load(&fail_allocs) ? NULL : realloc(p, n);
+}
+
 static uvgo_ctx_t *with_cancel(uvgo_ctx_t *parent)
 {
     uvgo_ctx_t *c;
@@ -148,6 +167,77 @@ static void deadline_already_passed_is_done_at_once(void)
     done(t);
 }
 
+/* Done came from an allocation on first request, and a failed one read
+ * as "never cancelled": every *_ctx wait then ignored its context. */
+static void *done_never_fails_main(void *arg)
+{
+    (void)arg;
+    uvgo_ctx_t *c = test_ctx_timeout(20 * MS), *k = with_cancel(NULL);
+    uvgo_chan_t *ch, *dc, *dk;
+    int r1, r2;
+    int64_t t0, t1, t2;
+    ASSERT_OK(uvgo_chan_make(&ch, sizeof(int), 0));
+    atomic_store(&fail_allocs, 1);
+    dc = uvgo_ctx_done(c);
+    dk = uvgo_ctx_done(k);
+    t0 = uvgo_now();
+    r1 = uvgo_sleep_ctx(UVGO_SECOND, c);
+    t1 = uvgo_now();
+    r2 = uvgo_chan_recv_ctx(ch, NULL, 0, NULL, c);
+    t2 = uvgo_now();
+    atomic_store(&fail_allocs, 0);
+    ASSERT(dc != NULL);
+    ASSERT(dk != NULL);
+    ASSERT_ERR(r1, UVGO_ETIMEDOUT);
+    ASSERT_LT(t1 - t0, 20 * MS + SLACK);
+    ASSERT_ERR(r2, UVGO_ETIMEDOUT);
+    ASSERT_LT(t2 - t1, SLACK);
+    ASSERT(is_closed(dc));
+    ASSERT(!is_closed(dk));
+    uvgo_ctx_cancel(k);
+    ASSERT(is_closed(dk));
+    /* Made without memory to spare, a context fails whole. */
+    uvgo_ctx_t *none = NULL;
+    atomic_store(&fail_allocs, 1);
+    r1 = uvgo_ctx_with_cancel(&none, k);
+    atomic_store(&fail_allocs, 0);
+    ASSERT_ERR(r1, UVGO_ENOMEM);
+    ASSERT(none == NULL);
+    uvgo_chan_release(ch);
+    done(c);
+    done(k);
+    return NULL;
+}
+
+static void done_never_fails_once_the_context_exists(void)
+{
+    void *r = (void *)1;
+    ASSERT_OK(uvgo_replace_allocator(f_malloc, f_realloc, f_calloc, free));
+    ASSERT_OK(uvgo_main(done_never_fails_main, NULL, &r));
+    ASSERT(r == NULL);
+}
+
+/* With no runtime there is no timer to run a deadline: UVGO_ENOTTASK, as
+ * for every timer call, not UVGO_ENOMEM.  A deadline already past needs no
+ * timer. */
+static void timeout_without_a_runtime_is_enottask(void)
+{
+    uvgo_ctx_t *c = NULL, *p;
+    ASSERT_ERR(uvgo_ctx_with_timeout(&c, NULL, UVGO_SECOND), UVGO_ENOTTASK);
+    ASSERT(c == NULL);
+    ASSERT_ERR(uvgo_ctx_with_deadline(&c, NULL, uvgo_now() + UVGO_SECOND),
+               UVGO_ENOTTASK);
+    ASSERT_ERR(uvgo_ctx_with_timeout_cause(&c, NULL, UVGO_SECOND, -1),
+               UVGO_ENOTTASK);
+    ASSERT_OK(uvgo_ctx_with_cancel(&p, NULL));
+    ASSERT_ERR(uvgo_ctx_with_timeout(&c, p, UVGO_SECOND), UVGO_ENOTTASK);
+    ASSERT_OK(uvgo_ctx_with_timeout(&c, p, -1));
+    ASSERT_ERR(uvgo_ctx_err(c), UVGO_ETIMEDOUT);
+    ASSERT_EQ(uvgo_ctx_err(p), 0);
+    done(c);
+    done(p);
+}
+
 static int key_a, key_b;
 
 static void values_are_looked_up_through_the_parents(void)
@@ -256,15 +346,85 @@ static void after_func_runs_once_done_and_stop_reports_prevention(void)
     while (atomic_load(&after_runs) < 2)
         uvgo_sleep(MS);
     ASSERT_EQ(uvgo_ctx_after_stop(a3), 0);
+    uvgo_ctx_after_free(a3);
     ASSERT_ERR(uvgo_ctx_after_func(NULL, c, NULL, NULL), UVGO_EINVAL);
     /* On a context that can never be done: never runs; stop prevents it. */
     ASSERT_OK(uvgo_ctx_after_func(&a3, NULL, after_fn, NULL));
     ASSERT_EQ(uvgo_ctx_after_stop(a3), 1);
+    ASSERT_EQ(uvgo_ctx_after_stop(a3), 0);
+    uvgo_ctx_after_free(a3);
     ASSERT_OK(uvgo_ctx_after_func(NULL, NULL, after_fn, NULL));
     uvgo_sleep(5 * MS);
     ASSERT_EQ(atomic_load(&after_runs), 2);
     ASSERT_EQ(uvgo_ctx_after_stop(NULL), 0);
+    uvgo_ctx_after_free(NULL);
+    uvgo_ctx_after_free(a1);
+    uvgo_ctx_after_free(a2);
     uvgo_ctx_release(c);
+}
+
+static void wait_after_runs(int n)
+{
+    while (atomic_load(&after_runs) < n)
+        uvgo_sleep(MS);
+}
+
+/* Every path frees the record and the context reference it holds (the
+ * ASan build's LeakSanitizer fails this case on a leak), and a handle can
+ * be stopped any number of times before it is freed (it was freed by the
+ * first stop: the second was a use after free). */
+static void after_func_frees_everything_and_stops_twice(void)
+{
+    uvgo_ctx_t *c;
+    uvgo_ctx_after_t *a;
+    atomic_store(&after_runs, 0);
+
+    /* No handle; the cancel starts it and drops the last reference. */
+    c = with_cancel(NULL);
+    ASSERT_OK(uvgo_ctx_after_func(NULL, c, after_fn, NULL));
+    done(c);
+    wait_after_runs(1);
+
+    /* The handle freed before the cancel. */
+    c = with_cancel(NULL);
+    ASSERT_OK(uvgo_ctx_after_func(&a, c, after_fn, NULL));
+    uvgo_ctx_after_free(a);
+    done(c);
+    wait_after_runs(2);
+
+    /* The handle freed after the cancel, stopped twice first. */
+    c = with_cancel(NULL);
+    ASSERT_OK(uvgo_ctx_after_func(&a, c, after_fn, NULL));
+    done(c);
+    wait_after_runs(3);
+    ASSERT_EQ(uvgo_ctx_after_stop(a), 0);
+    ASSERT_EQ(uvgo_ctx_after_stop(a), 0);
+    uvgo_ctx_after_free(a);
+
+    /* Stopped twice, then cancelled: it never runs. */
+    c = with_cancel(NULL);
+    ASSERT_OK(uvgo_ctx_after_func(&a, c, after_fn, NULL));
+    ASSERT_EQ(uvgo_ctx_after_stop(a), 1);
+    ASSERT_EQ(uvgo_ctx_after_stop(a), 0);
+    done(c);
+    ASSERT_EQ(uvgo_ctx_after_stop(a), 0);
+    uvgo_ctx_after_free(a);
+
+    /* Registered on a context already done, through a value node. */
+    uvgo_ctx_t *v;
+    static int key;
+    c = with_cancel(NULL);
+    ASSERT_OK(uvgo_ctx_with_value(&v, c, &key, NULL));
+    uvgo_ctx_cancel(c);
+    ASSERT_OK(uvgo_ctx_after_func(&a, v, after_fn, NULL));
+    ASSERT_OK(uvgo_ctx_after_func(NULL, v, after_fn, NULL));
+    wait_after_runs(5);
+    ASSERT_EQ(uvgo_ctx_after_stop(a), 0);
+    uvgo_ctx_after_free(a);
+    uvgo_ctx_release(v);
+    uvgo_ctx_release(c);
+    uvgo_sleep(5 * MS);
+    ASSERT_EQ(atomic_load(&after_runs), 5);
 }
 
 /* ---- waiting bounded by a context ------------------------------------- */
@@ -479,11 +639,14 @@ static const test_case_t cases[] = {
     CASE(deadline_fires_with_etimedout_and_err_never_changes),
     CASE(child_deadline_is_never_later_than_parents),
     CASE(deadline_already_passed_is_done_at_once),
+    CASE_PLAIN(done_never_fails_once_the_context_exists),
+    CASE_PLAIN(timeout_without_a_runtime_is_enottask),
     CASE(values_are_looked_up_through_the_parents),
     CASE(cancel_cause_is_recorded_and_the_first_wins),
     CASE(deadline_cause_is_set_only_by_the_deadline),
     CASE(without_cancel_is_not_cancelled_with_its_parent),
     CASE(after_func_runs_once_done_and_stop_reports_prevention),
+    CASE(after_func_frees_everything_and_stops_twice),
     CASE(ten_thousand_tasks_waiting_on_one_context_all_wake),
     CASE(waits_return_the_context_error_and_change_nothing),
     CASE(cancel_from_another_worker_wakes_sleepers_and_joiners),

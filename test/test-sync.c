@@ -693,6 +693,88 @@ static void wg_reuse_before_wait_returned_aborts(void)
     uvgo_sleep(UVGO_SECOND);
 }
 
+/* A wait_ctx that gives up just as the counter reaches zero: the Done
+ * that brought it there saw a waiter and goes on to wake it, while the
+ * waiter takes itself off, returns and its task Adds again.  That Done
+ * must neither abort ("Add called concurrently with Wait": the Wait has
+ * returned, so Go allows the Add) nor erase the new Add.  One waiter and
+ * one doner, pinned to two workers; the doner cancels the waiter's context
+ * and calls Done after a varying delay, so that both orders and every
+ * interleaving in between come up. */
+#define WG_RACE_MAX 30000
+static struct {
+    uvgo_wg_t wg;
+    long n;
+    uvgo_ctx_t *ctx[WG_RACE_MAX];
+    uvgo_chan_t *go;        /* the waiter to the doner: ctx[i] is set */
+    atomic_long gave_up, waited;
+} wr;
+
+static void spin_for(uint64_t *seed, unsigned max)
+{
+    unsigned k = (unsigned)((*seed = *seed * 6364136223846793005ull +
+                                     1442695040888963407ull) >>
+                            33) % max;
+    for (volatile unsigned i = 0; i < k; i++)
+        ;
+}
+
+static void *wg_race_waiter(void *arg)
+{
+    (void)arg;
+    for (long i = 0; i < wr.n; i++) {
+        uvgo_ctx_t *c;
+        ASSERT_OK(uvgo_ctx_with_cancel(&c, NULL));
+        wr.ctx[i] = uvgo_ctx_retain(c); /* the doner's reference */
+        ASSERT_OK(uvgo_wg_add(&wr.wg, 1));
+        ASSERT_OK(uvgo_chan_send(wr.go, &i, sizeof i));
+        int r = uvgo_wg_wait_ctx(&wr.wg, c);
+        if (r == UVGO_ECANCELED)
+            atomic_fetch_add(&wr.gave_up, 1);
+        else if (r == 0)
+            atomic_fetch_add(&wr.waited, 1);
+        else
+            TEST_FAIL_("wait_ctx: %s", uvgo_err_name(r));
+        uvgo_ctx_release(c);
+    }
+    /* Every Done matched its Add: this returns once the last has run. */
+    ASSERT_OK(uvgo_wg_wait(&wr.wg));
+    return NULL;
+}
+
+static void *wg_race_doner(void *arg)
+{
+    uint64_t seed = (uint64_t)uvgo_now();
+    (void)arg;
+    for (long i = 0, j; i < wr.n; i++) {
+        ASSERT_OK(uvgo_chan_recv(wr.go, &j, sizeof j, NULL));
+        ASSERT_EQ(j, i);
+        spin_for(&seed, 2000);
+        uvgo_ctx_cancel(wr.ctx[i]);
+        spin_for(&seed, 2000);
+        ASSERT_OK(uvgo_wg_done(&wr.wg));
+        uvgo_ctx_release(wr.ctx[i]);
+    }
+    return NULL;
+}
+
+static void wg_wait_ctx_giving_up_races_done_without_false_misuse(void)
+{
+    uvgo_task_opts_t on0 = {.worker = 1, .flags = UVGO_TASK_PINNED};
+    uvgo_task_opts_t on1 = {.worker = 2, .flags = UVGO_TASK_PINNED};
+    uvgo_task_t *w, *d;
+    wr.n = test_scale(WG_RACE_MAX, 10000);
+    ASSERT_OK(uvgo_chan_make(&wr.go, sizeof(long), 1));
+    ASSERT_OK(uvgo_task_spawn(&w, wg_race_waiter, NULL, &on0));
+    ASSERT_OK(uvgo_task_spawn(&d, wg_race_doner, NULL, &on1));
+    test_join(w);
+    test_join(d);
+    ASSERT_EQ(atomic_load(&wr.gave_up) + atomic_load(&wr.waited), wr.n);
+    printf("# %ld waits gave up, %ld returned 0\n", atomic_load(&wr.gave_up),
+           atomic_load(&wr.waited));
+    uvgo_chan_release(wr.go);
+}
+
 /* ---- Once ---------------------------------------------------------------- */
 
 static atomic_int once_runs;
@@ -1122,6 +1204,7 @@ static const test_case_t cases[] = {
     CASE_ABORTS(wg_negative_counter_aborts,
                 "sync: negative WaitGroup counter|in task"),
     CASE(wg_wait_ctx_gives_up_and_the_group_still_works),
+    CASE(wg_wait_ctx_giving_up_races_done_without_false_misuse),
     CASE_ABORTS(wg_reuse_before_wait_returned_aborts,
                 "sync: WaitGroup is reused before previous Wait has "
                 "returned"),

@@ -273,6 +273,152 @@ static void sleep_resolution_is_below_a_millisecond(void)
 #endif
 }
 
+/* ---- durations at the limits -------------------------------------------- */
+
+/* A 20 ms sleep on the worker (the only one) that holds the entry under
+ * test wakes.  (A stopped heap never woke it: the alarm ends that.  The
+ * bound is loose: the point is that it wakes at all.) */
+static void short_sleep_still_wakes(const char *after_what)
+{
+    int64_t t0 = uvgo_now();
+    ASSERT_OK(uvgo_sleep(20 * MS));
+    if (uvgo_now() - t0 >= 20 * MS + 5 * SLACK)
+        TEST_FAIL_("a 20 ms sleep took %lld ms after %s",
+                   (long long)((uvgo_now() - t0) / MS), after_what);
+}
+
+static void *sleep_until_cancelled(void *arg)
+{
+    ASSERT_ERR(uvgo_sleep_ctx(INT64_MAX, arg), UVGO_ECANCELED);
+    return NULL;
+}
+
+static void *never_runs(void *arg)
+{
+    (void)arg;
+    TEST_FAIL_("an after-func due in 292 years ran");
+    return NULL;
+}
+
+/* now + INT64_MAX must saturate, not wrap into the past: a wrapped
+ * deadline disarmed the worker's wake-up source and no timer on that
+ * worker fired again (this case then hung until the alarm below). */
+static void longest_durations_never_stop_other_timers(void)
+{
+    uvgo_ctx_t *c = test_ctx_cancel(), *forever;
+    uvgo_timer_t *t, *f;
+    uvgo_ticker_t *tk;
+    uvgo_chan_t *after;
+    int64_t d, v;
+
+    alarm((unsigned)test_scale(20, 120)); /* a hang fails fast */
+    uvgo_task_t *s = test_spawn(sleep_until_cancelled, c);
+    test_wait_blocked("sleep", 1);
+    short_sleep_still_wakes("a sleep of INT64_MAX");
+
+    ASSERT_OK(uvgo_timer_make(&t, INT64_MAX));
+    short_sleep_still_wakes("timer_make(INT64_MAX)");
+    ASSERT_OK(uvgo_ticker_make(&tk, INT64_MAX));
+    short_sleep_still_wakes("ticker_make(INT64_MAX)");
+    ASSERT_OK(uvgo_after(&after, INT64_MAX));
+    short_sleep_still_wakes("after(INT64_MAX)");
+    ASSERT_OK(uvgo_after_func(&f, INT64_MAX, never_runs, NULL));
+    short_sleep_still_wakes("after_func(INT64_MAX)");
+    ASSERT_EQ(uvgo_timer_reset(t, INT64_MAX - 1), 1);
+    ASSERT_OK(uvgo_ticker_reset(tk, INT64_MAX - 1));
+    short_sleep_still_wakes("reset(INT64_MAX - 1)");
+
+    /* A context that times out "never" is not born expired. */
+    ASSERT_OK(uvgo_ctx_with_timeout(&forever, NULL, INT64_MAX));
+    ASSERT_EQ(uvgo_ctx_err(forever), 0);
+    ASSERT_EQ(uvgo_ctx_deadline(forever, &d), 1);
+    ASSERT_EQ(d, INT64_MAX);
+    short_sleep_still_wakes("ctx_with_timeout(INT64_MAX)");
+    ASSERT_ERR(uvgo_sleep_ctx(MS, forever), 0);
+
+    /* The most negative durations fire at once. */
+    uvgo_timer_t *now_t;
+    ASSERT_OK(uvgo_timer_make(&now_t, INT64_MIN));
+    recv_time(uvgo_timer_chan(now_t));
+    uvgo_timer_free(now_t);
+
+    ASSERT_ERR(uvgo_chan_try_recv(uvgo_timer_chan(t), &v, sizeof v, NULL),
+               UVGO_EAGAIN);
+    ASSERT_ERR(uvgo_chan_try_recv(after, &v, sizeof v, NULL), UVGO_EAGAIN);
+    ASSERT_EQ(uvgo_timer_stop(f), 1);
+    uvgo_timer_free(f);
+    uvgo_timer_free(t);
+    uvgo_ticker_free(tk);
+    uvgo_chan_release(after); /* its timer goes when the runtime stops */
+    uvgo_ctx_cancel(c);
+    test_join(s);
+    test_ctx_done(c);
+    test_ctx_done(forever);
+}
+
+/* ---- timers and the deadlock report --------------------------------------- */
+
+static void *select_timer_or(void *arg)
+{
+    uvgo_chan_t **chans = arg;
+    uvgo_select_case_t c[2] = {UVGO_CASE_RECV_DISCARD(chans[0]),
+                               UVGO_CASE_RECV_DISCARD(chans[1])};
+    ASSERT_EQ(uvgo_select(c, 2), 1);
+    return NULL;
+}
+
+/* Go 1.23: a timer channel nobody waits on cannot wake anyone, so it does
+ * not keep the program alive: every task asleep is a deadlock at once, not
+ * an hour later when the timers fire.  (The alarm fails the case if the
+ * report waits for them.) */
+static void unwaited_timer_channels_do_not_delay_the_deadlock_report(void)
+{
+    uvgo_timer_t *t;
+    uvgo_ticker_t *tk;
+    uvgo_chan_t *after, *wake, *chans[2];
+    alarm((unsigned)test_scale(10, 60));
+    ASSERT_OK(uvgo_timer_make(&t, UVGO_HOUR));
+    ASSERT_OK(uvgo_ticker_make(&tk, UVGO_HOUR));
+    ASSERT_OK(uvgo_after(&after, UVGO_HOUR));
+    uvgo_chan_release(after);
+    /* A task that waited on a timer channel, then stopped waiting. */
+    ASSERT_OK(uvgo_chan_make(&wake, 0, 0));
+    chans[0] = uvgo_timer_chan(t);
+    chans[1] = wake;
+    uvgo_task_t *s = test_spawn(select_timer_or, chans);
+    test_wait_blocked("select", 1);
+    ASSERT_OK(uvgo_chan_send(wake, NULL, 0));
+    test_join(s);
+    uvgo_chan_recv(NULL, NULL, 0, NULL); /* every task asleep */
+}
+
+static void *make_after_on_worker(void *arg)
+{
+    uvgo_chan_t *out = arg, *after;
+    ASSERT_OK(uvgo_after(&after, 30 * MS));
+    ASSERT_OK(uvgo_chan_send(out, &after, sizeof after));
+    return NULL;
+}
+
+/* The other side: a task waiting on a timer channel is not a deadlock,
+ * even when the timer sits in the heap of a worker that went idle before
+ * the task began to wait. */
+static void a_task_waiting_on_a_timer_channel_is_no_deadlock(void)
+{
+    uvgo_task_opts_t on1 = {.worker = 2, .flags = UVGO_TASK_PINNED};
+    uvgo_chan_t *out, *after;
+    uvgo_task_t *m;
+    int64_t v;
+    ASSERT_OK(uvgo_chan_make(&out, sizeof after, 1));
+    ASSERT_OK(uvgo_task_spawn(&m, make_after_on_worker, out, &on1));
+    test_join(m);
+    ASSERT_OK(uvgo_chan_recv(out, &after, sizeof after, NULL));
+    uvgo_sleep(5 * MS); /* let worker 1 park */
+    ASSERT_OK(uvgo_chan_recv(after, &v, sizeof v, NULL));
+    uvgo_chan_release(after);
+    uvgo_chan_release(out);
+}
+
 /* ---- tickers -------------------------------------------------------------- */
 
 static void ticker_rejects_nonpositive_periods(void)
@@ -449,6 +595,10 @@ static const test_case_t cases[] = {
     CASE(timers_stopped_and_reset_from_another_worker),
     CASE(hundred_thousand_live_timers),
     CASE(sleep_resolution_is_below_a_millisecond),
+    CASE_PROCS(longest_durations_never_stop_other_timers, 1),
+    CASE_ABORTS(unwaited_timer_channels_do_not_delay_the_deadlock_report,
+                "deadlock|chan receive (nil chan)"),
+    CASE(a_task_waiting_on_a_timer_channel_is_no_deadlock),
     CASE(ticker_rejects_nonpositive_periods),
     CASE(ticker_keeps_its_phase),
     CASE(ticker_drops_ticks_a_slow_receiver_misses),

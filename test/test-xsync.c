@@ -578,7 +578,7 @@ static void limiter_starts_full_and_refills_at_its_rate(void)
     /* Never more than the burst, however long it rests. */
     ASSERT_EQ(uvgo_limiter_allow_n(&l, t + UVGO_HOUR, 4), 0);
     ASSERT_EQ(uvgo_limiter_allow_n(&l, t + UVGO_HOUR, 3), 1);
-    /* Time never runs backwards: an earlier t accrues nothing. */
+    /* An earlier t accrues nothing. */
     ASSERT_EQ(uvgo_limiter_allow_n(&l, t, 1), 0);
 }
 
@@ -734,12 +734,119 @@ static void limiter_set_limit_and_burst_change_what_follows(void)
     ASSERT_ERR(uvgo_limiter_set_limit(&l, -1), UVGO_EINVAL);
     ASSERT_ERR(uvgo_limiter_set_limit(&l, NAN), UVGO_EINVAL);
     ASSERT_ERR(uvgo_limiter_set_burst(&l, -1), UVGO_EINVAL);
-    /* Limit 0: the burst itself is spent, and nothing accrues. */
-    ASSERT_OK(uvgo_limiter_set_limit(&l, 0));
-    ASSERT_OK(uvgo_limiter_set_burst(&l, 2));
-    ASSERT_EQ(uvgo_limiter_allow(&l), 1);
-    ASSERT_EQ(uvgo_limiter_allow(&l), 1);
-    ASSERT_EQ(uvgo_limiter_allow_n(&l, uvgo_now() + UVGO_HOUR, 1), 0);
+    /* Limit 0: nothing accrues, however long it rests. */
+    ASSERT_OK(uvgo_limiter_set_limit_at(&l, t + 60 * MS, 0));
+    ASSERT_OK(uvgo_limiter_set_burst_at(&l, t + 60 * MS, 2));
+    ASSERT_EQ(uvgo_limiter_allow_n(&l, t + UVGO_HOUR, 1), 0);
+    ASSERT_EQ(uvgo_limiter_burst(&l), 2);
+}
+
+/* x/time/rate since v0.6.0 (golang/go#68541): limit 0 hands out what the
+ * bucket holds and never spends the burst, so a later set_limit brings
+ * the limiter back (Go's TestZeroLimit and TestSetAfterZeroLimit).  It
+ * spent the burst itself, and every later Wait failed with EINVAL. */
+static void limiter_with_limit_zero_recovers_after_set_limit(void)
+{
+    uvgo_limiter_t l = lim(0, 1);
+    uvgo_reservation_t r;
+    int64_t t = uvgo_now();
+    ASSERT_EQ(uvgo_limiter_allow(&l), 1); /* it starts full */
+    ASSERT_EQ(uvgo_limiter_allow(&l), 0); /* and is never refilled */
+    ASSERT_EQ(uvgo_limiter_burst(&l), 1);
+    ASSERT(fabs(uvgo_limiter_tokens_at(&l, t + UVGO_HOUR)) < 1e-9);
+    /* A reservation past the bucket would act "never", as Go's. */
+    ASSERT_OK(uvgo_limiter_reserve_n(&l, t, 1, &r));
+    ASSERT_EQ(uvgo_reservation_ok(&r), 1);
+    ASSERT_GT(uvgo_reservation_delay_from(&r, t), 100LL * 365 * 24 * UVGO_HOUR);
+    uvgo_reservation_cancel_at(&r, t);
+    ASSERT(fabs(uvgo_limiter_tokens_at(&l, t)) < 1e-9); /* given back */
+    /* A wait with a deadline fails at once: it would pass it. */
+    uvgo_ctx_t *c = test_ctx_timeout(UVGO_SECOND);
+    ASSERT_ERR(uvgo_limiter_wait_ctx(&l, 1, c), UVGO_ETIMEDOUT);
+    test_ctx_done(c);
+    /* 10 a second from now: the next token comes within 100 ms. */
+    ASSERT_OK(uvgo_limiter_set_limit(&l, 10));
+    int64_t t0 = uvgo_now();
+    ASSERT_OK(uvgo_limiter_wait(&l, 1));
+    ASSERT_GE(uvgo_now() - t0, 90 * MS);
+    ASSERT_LT(uvgo_now() - t0, 100 * MS + test_scale(30, 120) * MS);
+}
+
+/* Go's x/time/rate tables for calls "at" a time before the limiter's last
+ * update: "last" moves back, and tokens accrue again from there (uvgo
+ * counted such a time as the last update and lost the accrual). */
+#define RD (100 * MS)
+static int64_t rt0;
+
+static void allow_step(uvgo_limiter_t *l, int step, int at, double toks,
+                       int n, int ok)
+{
+    double got = uvgo_limiter_tokens_at(l, rt0 + at * RD);
+    if (fabs(got - toks) > 1e-9)
+        TEST_FAIL_("step %d: tokens_at(t%d) = %g, want %g", step, at, got,
+                   toks);
+    if (uvgo_limiter_allow_n(l, rt0 + at * RD, n) != ok)
+        TEST_FAIL_("step %d: allow_n(t%d, %d) != %d", step, at, n, ok);
+}
+
+/* Reserves n at t<at>; checks ok and, when ok, the time to act, to the
+ * nearest RD. */
+static uvgo_reservation_t reserve_step(uvgo_limiter_t *l, int at, int n,
+                                       int act, int ok)
+{
+    uvgo_reservation_t r;
+    ASSERT_OK(uvgo_limiter_reserve_n(l, rt0 + at * RD, n, &r));
+    if (uvgo_reservation_ok(&r) != ok)
+        TEST_FAIL_("reserve_n(t%d, %d): ok %d, want %d", at, n,
+                   uvgo_reservation_ok(&r), ok);
+    if (ok) {
+        int64_t d = uvgo_reservation_delay_from(&r, rt0);
+        int got = (int)((d + RD / 2) / RD);
+        if (got != act)
+            TEST_FAIL_("reserve_n(t%d, %d) acts at t%d, want t%d", at, n,
+                       got, act);
+    }
+    return r;
+}
+
+static void limiter_calls_at_an_earlier_time_move_last_back(void)
+{
+    uvgo_limiter_t l = lim(10, 3);
+    uvgo_reservation_t r;
+    rt0 = uvgo_now() + UVGO_SECOND; /* after the limiter's start */
+
+    /* TestLimiterJumpBackwards: {t, tokens, n, ok}. */
+    static const struct { int at; double toks; int n, ok; } jb[] = {
+        {1, 3, 1, 1}, /* start at t1 */
+        {0, 2, 1, 1}, /* jump back to t0, two tokens remain */
+        {0, 1, 1, 1}, {0, 0, 1, 0}, {0, 0, 1, 0},
+        {1, 1, 1, 1}, /* got a token */
+        {1, 0, 1, 0}, {1, 0, 1, 0},
+        {2, 1, 1, 1}, /* got another token */
+        {2, 0, 1, 0}, {2, 0, 1, 0},
+    };
+    for (int i = 0; i < (int)(sizeof jb / sizeof jb[0]); i++)
+        allow_step(&l, i, jb[i].at, jb[i].toks, jb[i].n, jb[i].ok);
+
+    /* TestReserveJumpBack. */
+    l = lim(10, 2);
+    reserve_step(&l, 1, 2, 1, 1); /* start at t1 */
+    reserve_step(&l, 0, 1, 1, 1); /* should violate Limit,Burst */
+    reserve_step(&l, 2, 2, 3, 1);
+    reserve_step(&l, 0, 3, 0, 0); /* n > burst: no change */
+    reserve_step(&l, 2, 1, 4, 1);
+    /* Go reserves 2 at t0 with a maximum wait of one RD here, which fails
+     * and changes nothing; allow_n (a maximum of 0) fails the same way. */
+    ASSERT_EQ(uvgo_limiter_allow_n(&l, rt0, 2), 0);
+    reserve_step(&l, 2, 1, 5, 1);
+
+    /* TestReserveJumpBackCancel. */
+    l = lim(10, 2);
+    reserve_step(&l, 1, 2, 1, 1); /* start at t1 */
+    r = reserve_step(&l, 1, 2, 3, 1);
+    reserve_step(&l, 1, 1, 4, 1);
+    uvgo_reservation_cancel_at(&r, rt0); /* at t0: one token back */
+    reserve_step(&l, 1, 2, 4, 1);     /* should violate Limit,Burst */
 }
 
 static void rate_every_converts_intervals_and_rejects_nonpositive(void)
@@ -865,6 +972,8 @@ static const test_case_t cases[] = {
     CASE(limiter_wait_rejects_n_beyond_burst_and_done_contexts),
     CASE(limiter_wait_cancelled_gives_its_tokens_back),
     CASE(limiter_set_limit_and_burst_change_what_follows),
+    CASE(limiter_with_limit_zero_recovers_after_set_limit),
+    CASE(limiter_calls_at_an_earlier_time_move_last_back),
     CASE(rate_every_converts_intervals_and_rejects_nonpositive),
     CASE_PROCS(limiter_allows_the_configured_rate_over_seconds, 4),
     CASE_PLAIN(blocking_calls_outside_a_task_return_enottask),

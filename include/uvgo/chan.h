@@ -77,7 +77,8 @@ UVGO_EXTERN void uvgo_chan_release(uvgo_chan_t *ch);
 /* Sends the `size` bytes at `elem`, blocking until a receiver or buffer
  * space takes them.  Returns 0, UVGO_ECLOSED (closed before or while
  * waiting; nothing was sent), UVGO_EINVAL (size is not the element size,
- * or NULL elem with a non-zero element size) or UVGO_ENOTTASK outside a
+ * NULL elem with a non-zero element size, or a receive-only channel: a
+ * context's Done, a timer's or a ticker's) or UVGO_ENOTTASK outside a
  * task.  A NULL channel blocks forever.  Owner: the bytes are copied.
  * Thread: any task. */
 UVGO_EXTERN int uvgo_chan_send(uvgo_chan_t *ch, const void *elem, size_t size);
@@ -105,7 +106,9 @@ UVGO_EXTERN int uvgo_chan_try_recv(uvgo_chan_t *ch, void *elem, size_t size,
                                    int *ok);
 
 /* Closes the channel and wakes every blocked sender and receiver.  Returns
- * 0, UVGO_ECLOSED if it was already closed, or UVGO_EINVAL for NULL.
+ * 0, UVGO_ECLOSED if it was already closed, or UVGO_EINVAL for NULL and for
+ * a receive-only channel (a context's Done, a timer's or a ticker's: Go's
+ * <-chan, which only their owner closes).
  * Owner: the channel stays referenced.  Thread: any. */
 UVGO_EXTERN int uvgo_chan_close(uvgo_chan_t *ch);
 

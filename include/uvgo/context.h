@@ -102,10 +102,12 @@ UVGO_EXTERN void uvgo_ctx_cancel_release(uvgo_ctx_t *ctx);
  * Thread: any. */
 UVGO_EXTERN void uvgo_ctx_cancel_cause(uvgo_ctx_t *ctx, int cause);
 
-/* The Done channel: closed when the context is cancelled; NULL for a context
- * that can never be cancelled.  The same channel on every call.  Returns
- * NULL on allocation failure too (then uvgo_ctx_err still works).
- * Owner: borrowed, valid while the caller holds the context.  Thread: any. */
+/* The Done channel: closed when the context is cancelled; NULL only for a
+ * context that can never be cancelled (the channel is made with the
+ * context, so this never fails).  The same channel on every call.  It is
+ * receive-only: closing it or sending on it returns UVGO_EINVAL.
+ * Owner: borrowed, valid while the caller holds the context (retain it to
+ * keep it longer).  Thread: any. */
 UVGO_EXTERN uvgo_chan_t *uvgo_ctx_done(uvgo_ctx_t *ctx);
 
 /* 0 until the context is done, then UVGO_ECANCELED or UVGO_ETIMEDOUT, never
@@ -132,19 +134,24 @@ UVGO_EXTERN void uvgo_ctx_release(uvgo_ctx_t *ctx);
  * own (at once if ctx is already done; never for a context that cannot be
  * cancelled).  Registrations are independent.  *stop receives a handle for
  * uvgo_ctx_after_stop() (pass NULL if you will not stop it).  Returns 0,
- * UVGO_EINVAL (NULL fn) or UVGO_ENOMEM.  Owner: the handle is the caller's
- * to stop (which frees it) or to free with uvgo_ctx_after_free().
- * Thread: any. */
+ * UVGO_EINVAL (NULL fn), UVGO_ENOMEM or, when ctx is already done and fn
+ * cannot be started, the spawn's error (then nothing was registered).
+ * Owner: the handle is the caller's, to free with uvgo_ctx_after_free()
+ * (stopped or not, before or after ctx is done); the registration keeps
+ * what it needs on its own.  Thread: any. */
 typedef struct uvgo_ctx_after uvgo_ctx_after_t;
 UVGO_EXTERN int uvgo_ctx_after_func(uvgo_ctx_after_t **stop, uvgo_ctx_t *ctx,
                         uvgo_task_fn fn, void *arg);
 
 /* Go's stop function: 1 if this call prevented fn from running, 0 if fn
- * already started or was stopped before.  Does not wait for fn.  Releases
- * the handle.  Thread: any. */
+ * already started or was stopped before; may be called any number of
+ * times.  Does not wait for fn.  The handle stays valid (free it with
+ * uvgo_ctx_after_free()).  NULL: 0.  Thread: any. */
 UVGO_EXTERN int uvgo_ctx_after_stop(uvgo_ctx_after_t *a);
 
-/* Releases a handle without stopping it.  Thread: any. */
+/* Releases the handle, without stopping anything: a registration not yet
+ * stopped still runs fn when ctx is done.  The handle must not be used
+ * afterwards.  NULL is ignored.  Thread: any. */
 UVGO_EXTERN void uvgo_ctx_after_free(uvgo_ctx_after_t *a);
 
 /* ------------------------------------------------------------------------ */

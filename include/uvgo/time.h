@@ -17,6 +17,13 @@
  * microseconds on Linux, up to 1 ms elsewhere) plus whatever the worker is
  * busy running.  A duration <= 0 fires at once; a sleep of 0 only yields.
  *
+ * Liveness.  As in Go 1.23, a timer or ticker channel that no task waits on
+ * cannot wake anyone, so it does not keep the program alive: if every task
+ * is blocked and the only pending timers are such channels, uvgo reports
+ * the deadlock at once.  Sleeps, after-funcs and context deadlines keep it
+ * alive until they fire.  Durations saturate: a duration of INT64_MAX
+ * means "never", not a time in the past.
+ *
  * Threads.  Timers, tickers and after-funcs may be created, stopped, reset
  * and freed from any task on any worker, and from loop callbacks on worker
  * threads; a timer lives in the heap of the worker that last armed it, and

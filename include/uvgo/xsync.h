@@ -201,9 +201,11 @@ UVGO_EXTERN int uvgo_sflight_forget(uvgo_sflight_t *g, const char *key);
 
 /* A token bucket of `burst` tokens, initially full, refilled at `limit`
  * tokens per second; each event takes tokens.  The zero limiter (limit 0,
- * burst 0) allows nothing.  With limit 0 and burst b > 0, b tokens can be
- * taken in all, and then nothing (Go's behaviour).  Times are uvgo_now()
- * values. */
+ * burst 0) allows nothing.  With limit 0 nothing is refilled: the b tokens
+ * the bucket starts with can be taken, then nothing until a set_limit
+ * call makes tokens accrue again (x/time/rate since v0.6.0).  Times are
+ * uvgo_now() values; the *_at calls accept any time, and one earlier than
+ * the limiter's last update moves that update back, as Go's do. */
 typedef struct uvgo_limiter {
     int lock_;           /* private */
     int burst_;          /* private */

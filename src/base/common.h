@@ -94,6 +94,18 @@ static inline uint64_t uvgo__ticks(void)
 #endif
 }
 
+/* t + d for a point in time t and a duration d, saturating at INT64_MAX
+ * and INT64_MIN instead of overflowing: a duration of "forever" gives the
+ * latest possible deadline, never one in the past.  Every place that adds
+ * a duration to a time goes through this. */
+static inline int64_t uvgo__time_add(int64_t t, int64_t d)
+{
+    int64_t r;
+    if (UVGO_UNLIKELY(__builtin_add_overflow(t, d, &r)))
+        return d > 0 ? INT64_MAX : INT64_MIN;
+    return r;
+}
+
 /* A small test-and-test-and-set spinlock for critical sections of a few
  * dozen instructions that never block (channel queues, timer heaps).  A
  * holder may be descheduled by the OS, so after a burst of spinning the

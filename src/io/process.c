@@ -144,6 +144,7 @@ static void on_child_exit(uv_process_t *h, int64_t status, int term_signal)
          * drop (the handles' reference keeps p meanwhile). */
         if (uvgo_ctx_after_stop(p->watch))
             uvgo__ioreq_release(&p->exit);
+        uvgo_ctx_after_free(p->watch);
         p->watch = NULL;
     }
     close_handles(p);

@@ -18,6 +18,14 @@
  * see src/runtime.h for why that is safe).
  */
 #include "runtime/chan.h"
+#include "runtime/timer.h"
+
+void uvgo__chan_init(uvgo_chan_t *ch, size_t elem_size, size_t cap)
+{
+    atomic_init(&ch->refs, 1);
+    ch->elem_size = (uint32_t)elem_size;
+    ch->cap = (uint32_t)cap;
+}
 
 int uvgo_chan_make(uvgo_chan_t **out, size_t elem_size, size_t cap)
 {
@@ -28,9 +36,7 @@ int uvgo_chan_make(uvgo_chan_t **out, size_t elem_size, size_t cap)
     ch = uvgo__calloc(1, sizeof *ch + elem_size * cap);
     if (!ch)
         return UVGO_ENOMEM;
-    atomic_init(&ch->refs, 1);
-    ch->elem_size = (uint32_t)elem_size;
-    ch->cap = (uint32_t)cap;
+    uvgo__chan_init(ch, elem_size, cap);
     *out = ch;
     return 0;
 }
@@ -183,6 +189,7 @@ static int block_on(uvgo_chan_t *ch, struct uvgo_waitq *q, uvgo_task_t *self,
                     void *elem, const char *what)
 {
     struct uvgo_waiter w;
+    int timer = ch->timer;
 
     w.task = self;
     w.elem = elem;
@@ -193,8 +200,12 @@ static int block_on(uvgo_chan_t *ch, struct uvgo_waitq *q, uvgo_task_t *self,
     /* The waiter's reference (see "Ownership" in uvgo/chan.h), dropped by
      * whoever unlinks it: we never touch the channel once woken. */
     atomic_fetch_add_explicit(&ch->refs, 1, memory_order_relaxed);
+    if (UVGO_UNLIKELY(timer))
+        uvgo__timer_chan_wait_begin(); /* liveness: see timer.h */
     uvgo__spin_unlock(&ch->lock);
     uvgo__task_park(what);
+    if (UVGO_UNLIKELY(timer))
+        uvgo__timer_chan_wait_end();
     return w.ok;
 }
 
@@ -290,10 +301,16 @@ int uvgo_chan_try_recv(uvgo_chan_t *ch, void *elem, size_t size, int *ok)
 
 int uvgo_chan_close(uvgo_chan_t *ch)
 {
+    /* Go rejects closing a receive-only channel at compile time. */
+    if (!ch || ch->recv_only)
+        return UVGO_EINVAL;
+    return uvgo__chan_close(ch);
+}
+
+int uvgo__chan_close(uvgo_chan_t *ch)
+{
     struct uvgo_waiter *w, *list = NULL, **tail = &list;
 
-    if (!ch)
-        return UVGO_EINVAL;
     uvgo__spin_lock(&ch->lock);
     if (ch->closed) {
         uvgo__spin_unlock(&ch->lock);

@@ -50,7 +50,10 @@ struct uvgo_chan {
     uint32_t recvx;  /* next buffered element to receive */
     uint32_t sendx;  /* next free buffer slot */
     int closed;
-    int timer;       /* a timer's channel: len and cap report 0 (Go 1.23) */
+    /* Immutable once published. */
+    uint8_t timer;     /* a timer's channel: len and cap report 0 (Go 1.23) */
+    uint8_t recv_only; /* a timer's or a context's Done: users may only
+                          receive (Go's <-chan); the runtime sends, closes */
     struct uvgo_waitq recvq, sendq;
     char buf[];      /* cap * elem_size bytes */
 };
@@ -130,11 +133,13 @@ static inline void uvgo__elem_copy(void *dst, const void *src, size_t n)
 
 /* 0 if a caller's object of `size` bytes at `elem` may be sent or
  * received on ch, else UVGO_EINVAL: the size must be the element size,
- * and only a receive (which discards) or a zero-size element may pass
- * NULL. */
+ * only a receive (which discards) or a zero-size element may pass NULL,
+ * and nobody but the runtime sends on a receive-only channel. */
 static inline int uvgo__chan_check(const uvgo_chan_t *ch, const void *elem,
                                    size_t size, int send)
 {
+    if (send && UVGO_UNLIKELY(ch->recv_only))
+        return UVGO_EINVAL;
     if (UVGO_LIKELY(size == ch->elem_size && elem))
         return 0;
     if (!elem)
@@ -146,6 +151,17 @@ static inline char *uvgo__chan_slot(uvgo_chan_t *ch, uint32_t i)
 {
     return ch->buf + (size_t)i * ch->elem_size;
 }
+
+/* Sets up a channel in zeroed memory the caller provides (sizeof *ch +
+ * elem_size * cap bytes), holding one reference.  uvgo_chan_release frees
+ * that memory with free() once the last reference goes, so it must be the
+ * start of a malloc'ed block (a context's Done channel heads its context's
+ * block).  Arguments are within the limits uvgo_chan_make checks. */
+void uvgo__chan_init(uvgo_chan_t *ch, size_t elem_size, size_t cap);
+
+/* uvgo_chan_close without the receive-only check: how the runtime and the
+ * layers above close the channels they own.  Returns 0 or UVGO_ECLOSED. */
+int uvgo__chan_close(uvgo_chan_t *ch);
 
 /* The outcome of trying one operation on a locked channel. */
 enum { UVGO_TRY_BLOCK = 0, UVGO_TRY_DONE, UVGO_TRY_CLOSED };

@@ -36,7 +36,8 @@ static void read_worker(struct uvgo_worker *w, uvgo_worker_metrics_t *m)
     m->spawned = (uint64_t)atomic_load_explicit(&w->spawned,
                                                 memory_order_relaxed);
     m->runnable = queued(w);
-    m->timers = atomic_load_explicit(&w->ntimers, memory_order_relaxed);
+    m->timers = atomic_load_explicit(&w->ntimers, memory_order_relaxed) +
+                atomic_load_explicit(&w->nchan_timers, memory_order_relaxed);
     m->idle_ns = (int64_t)load(&s->idle_ns);
     m->busy_ns = (int64_t)(now - w->started_ns) - m->idle_ns;
     if (m->busy_ns < 0)

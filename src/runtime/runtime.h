@@ -62,6 +62,10 @@ struct uvgo_task {
     /* Queue link: inbox, global queue, pinned queue.  Owned by whichever
      * queue holds the task. */
     uvgo_task_t *next;
+    /* In the global queue: a task GQ_AHEAD links further down the list (or
+     * NULL), set when its batch is pushed, so that taking a batch can load
+     * records ahead of its walk (sched.c).  Only a hint once taken. */
+    uvgo_task_t *gq_ahead;
     /* For dumps; relaxed.  state is written by the task's worker (and by
      * a same-thread waker), wait by the task when it parks. */
     _Atomic(const char *) wait;  /* what it waits on while WAITING */
@@ -204,7 +208,9 @@ struct uvgo_worker {
      * earliest deadline. */
     uvgo_spinlock_t timers_lock;
     uvgo_heap_t timers;         /* sleepers and timers, by deadline */
-    atomic_long ntimers;        /* timers.count, for lock-free readers */
+    atomic_long ntimers;        /* entries that keep the worker alive
+                                   (all but channel timers; time.c) */
+    atomic_long nchan_timers;   /* channel timers in the heap */
     int64_t timer_armed;        /* deadline armed for (timers_lock), or -1 */
     atomic_int timers_dirty;    /* re-arm needed on the owner thread */
     int tfd;                    /* timerfd (Linux), else -1 */

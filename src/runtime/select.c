@@ -6,14 +6,20 @@
  * one that comes first in a uniformly random order is uniformly random.
  * Taking one lock at a time makes the common case (something is ready) cost
  * one or two lock round trips instead of locking every channel, which Go's
- * selectgo does.  Rejected: Go's lock-all-first pass 1; measured slower with
- * bench select, and atomicity only matters for the blocking step below.
+ * selectgo does.  Committing a case found ready is always right: it was
+ * ready at that instant.  Finding none is not a fact about any one instant
+ * (a value can move from a channel not yet visited to one already
+ * visited), so "none ready" is decided only by pass 2.  Rejected: Go's
+ * lock-all-first pass 1; measured slower with bench select.
  *
  * Pass 2, only if nothing was ready: lock every channel in address order (so
- * two selects cannot deadlock on each other), look once more (a case may
- * have become ready since), else queue one waiter per case, all sharing one
- * uvgo_sel, unlock and park.  A waker claims the select with a CAS on
- * sel->done; losing cases are never touched by anyone but us.
+ * two selects cannot deadlock on each other) and look once more.  A select
+ * with a default (uvgo_select_try) returns "none ready" only from here,
+ * where it was true with every lock held, as in Go; a lone case on one
+ * channel skips it, pass 1 having looked under its only lock.  A blocking
+ * select queues one waiter per case, all sharing one uvgo_sel, unlocks and
+ * parks.  A waker claims the select with a CAS on sel->done; losing cases
+ * are never touched by anyone but us.
  *
  * Pass 3, once woken: lock every channel again and unlink the waiters of the
  * cases that did not win.
@@ -22,6 +28,7 @@
  * allocate them (and may fail with UVGO_ENOMEM).
  */
 #include "runtime/chan.h"
+#include "runtime/timer.h"
 
 #define STACK_CASES 16
 
@@ -162,7 +169,7 @@ static int select_core(uvgo_select_case_t *cases, size_t n, int block)
     }
 
     won = pass1(cases, order, n);
-    if (won >= 0 || !block) {
+    if (won >= 0 || (!block && n <= 1)) {
         uvgo__free(heap);
         return won >= 0 ? won : UVGO_EAGAIN;
     }
@@ -170,6 +177,8 @@ static int select_core(uvgo_select_case_t *cases, size_t n, int block)
     nlocks = lock_order(cases, n, locks);
     if (nlocks == 0) {
         uvgo__free(heap);
+        if (!block)
+            return UVGO_EAGAIN;
         uvgo__block_forever(n ? "select (nil chans only)" : "select (no cases)");
     }
 
@@ -179,20 +188,28 @@ static int select_core(uvgo_select_case_t *cases, size_t n, int block)
         uvgo_select_case_t *c = &cases[order[k]];
         uvgo_task_t *wake = NULL;
         if (c->chan && try_case(c, &wake) != UVGO_TRY_BLOCK) {
+            won = order[k]; /* order may live in heap */
             unlock_all(locks, nlocks);
             if (wake)
                 uvgo__task_ready(wake);
             uvgo__free(heap);
-            return order[k];
+            return won;
         }
     }
+    if (!block) { /* none ready, with every lock held */
+        unlock_all(locks, nlocks);
+        uvgo__free(heap);
+        return UVGO_EAGAIN;
+    }
     atomic_init(&sel.done, 0);
+    int timer = 0;
     for (size_t i = 0; i < n; i++) {
         uvgo_select_case_t *c = &cases[i];
         struct uvgo_waiter *w = &waiters[i];
         w->linked = 0;
         if (!c->chan)
             continue;
+        timer |= c->chan->timer;
         w->task = self;
         w->elem = c->elem;
         w->sel = &sel;
@@ -203,8 +220,12 @@ static int select_core(uvgo_select_case_t *cases, size_t n, int block)
                          w);
         atomic_fetch_add_explicit(&c->chan->refs, 1, memory_order_relaxed);
     }
+    if (UVGO_UNLIKELY(timer))
+        uvgo__timer_chan_wait_begin(); /* liveness: see timer.h */
     unlock_all(locks, nlocks);
     uvgo__task_park("select");
+    if (UVGO_UNLIKELY(timer))
+        uvgo__timer_chan_wait_end();
 
     /* Pass 3.  acquire: pairs with the winner's CAS. */
     won = atomic_load_explicit(&sel.done, memory_order_acquire) - 1;

@@ -54,6 +54,7 @@ struct tnode {
     uint64_t seq;               /* timers: timer->seq when inserted */
     uint8_t in_heap;            /* under owner->timers_lock */
     uint8_t kind;
+    uint8_t chan;               /* a channel timer (see timer.h) */
 };
 
 struct sleeper {
@@ -133,7 +134,7 @@ static void arm_locked(struct uvgo_worker *w)
             uint64_t ms;
             uv_update_time(w->loop);
             wait = when - (int64_t)uv_now(w->loop) * 1000000;
-            ms = wait <= 0 ? 0 : (uint64_t)(wait + 999999) / 1000000;
+            ms = wait <= 0 ? 0 : ((uint64_t)wait + 999999) / 1000000;
             uv_timer_start(&w->timer, on_uv_timer, ms, 0);
         }
         w->timer_armed = when;
@@ -167,14 +168,48 @@ static void embedded_ref(struct uvgo_worker *w)
     w->embedded_timers_ref = want;
 }
 
+atomic_long uvgo__timer_chan_waiters;
+
+int uvgo__timers_may_wake(struct uvgo_worker *w)
+{
+    return atomic_load_explicit(&w->ntimers, memory_order_relaxed) > 0 ||
+           (atomic_load_explicit(&w->nchan_timers, memory_order_relaxed) > 0 &&
+            atomic_load(&uvgo__timer_chan_waiters) > 0);
+}
+
+void uvgo__timer_chan_wait_end(void)
+{
+    struct uvgo_runtime *rt;
+    /* seq_cst: as in uvgo__timer_chan_wait_begin. */
+    if (atomic_fetch_sub(&uvgo__timer_chan_waiters, 1) != 1)
+        return;
+    /* The last one: a worker that parked alive only for its channel
+     * timers may now be part of a deadlock; let it look again. */
+    rt = atomic_load(&uvgo__rt);
+    for (int i = 0; rt && i < rt->nworkers; i++) {
+        struct uvgo_worker *v = rt->workers[i];
+        if (atomic_load_explicit(&v->nchan_timers, memory_order_relaxed) &&
+            atomic_load(&v->parked))
+            uv_async_send(&v->doorbell);
+    }
+}
+
+/* Counts n in or out of w's liveness counts.  Caller holds timers_lock,
+ * so a load and a store do (lock-free readers only read). */
+static void count_locked(struct uvgo_worker *w, struct tnode *n, long d)
+{
+    atomic_long *c = n->chan ? &w->nchan_timers : &w->ntimers;
+    atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) + d,
+                          memory_order_relaxed);
+}
+
 static void heap_insert_locked(struct uvgo_worker *w, struct tnode *n,
                                int64_t when)
 {
     n->owner = w;
     n->in_heap = 1;
     uvgo__heap_insert(&w->timers, &n->heap, when);
-    atomic_store_explicit(&w->ntimers, (long)w->timers.count,
-                          memory_order_relaxed);
+    count_locked(w, n, 1);
     embedded_ref(w);
     if (uvgo__heap_min(&w->timers) == &n->heap)
         arm_locked(w);
@@ -184,8 +219,7 @@ static void heap_remove_locked(struct uvgo_worker *w, struct tnode *n)
 {
     uvgo__heap_remove(&w->timers, &n->heap);
     n->in_heap = 0;
-    atomic_store_explicit(&w->ntimers, (long)w->timers.count,
-                          memory_order_relaxed);
+    count_locked(w, n, -1);
     embedded_ref(w);
 }
 
@@ -396,8 +430,8 @@ static void timer_fire(struct uvgo_timer *t, uint64_t seq, int64_t now)
         if (t->period > 0) {
             /* Keep the phase: the next tick is the first multiple of the
              * period after now, counted from the previous schedule. */
-            int64_t next = t->when + t->period;
-            if (next <= now)
+            int64_t next = uvgo__time_add(t->when, t->period);
+            if (next <= now) /* then period <= now - when: no overflow */
                 next += ((now - next) / t->period + 1) * t->period;
             t->pending = 0;
             arm_timer_locked(t, next);
@@ -565,8 +599,9 @@ int uvgo__sleep_done(uvgo_duration_t d, uvgo_chan_t *done)
     s.task = w->current;
     s.sel = &sel;
     s.node.kind = TNODE_SLEEP;
+    s.node.chan = 0;
     uvgo__spin_lock(&w->timers_lock);
-    heap_insert_locked(w, &s.node, (int64_t)uv_hrtime() + d);
+    heap_insert_locked(w, &s.node, uvgo__time_add((int64_t)uv_hrtime(), d));
     uvgo__spin_unlock(&w->timers_lock);
     if (uvgo__park_or_done(&sel, done, "sleep") == 2) {
         /* The context won; the heap can no longer claim us. */
@@ -597,6 +632,7 @@ static int timer_new(struct uvgo_timer **out, int kind, int64_t period,
     t->kind = kind;
     t->period = period;
     t->node.kind = TNODE_TIMER;
+    t->node.chan = kind == TIMER_CHAN;
     atomic_init(&t->refs, refs);
     if (kind == TIMER_CHAN) {
         err = uvgo_chan_make(&t->ch, sizeof(int64_t), 1);
@@ -605,16 +641,23 @@ static int timer_new(struct uvgo_timer **out, int kind, int64_t period,
             return err;
         }
         t->ch->timer = 1;
+        t->ch->recv_only = 1;
     }
     *out = t;
     return 0;
+}
+
+/* The deadline d from now: at once for d <= 0, saturating for huge d. */
+static int64_t deadline_in(uvgo_duration_t d)
+{
+    return uvgo__time_add((int64_t)uv_hrtime(), d > 0 ? d : 0);
 }
 
 static void start(struct uvgo_timer *t, uvgo_duration_t d)
 {
     uvgo__spin_lock(&t->lock);
     t->seq++;
-    arm_timer_locked(t, (int64_t)uv_hrtime() + (d > 0 ? d : 0));
+    arm_timer_locked(t, deadline_in(d));
     uvgo__spin_unlock(&t->lock);
 }
 
@@ -663,7 +706,7 @@ int uvgo_timer_reset(uvgo_timer_t *h, uvgo_duration_t d)
     uvgo__spin_lock(&t->lock);
     was = stop_locked(t);
     t->seq++;
-    arm_timer_locked(t, (int64_t)uv_hrtime() + (d > 0 ? d : 0));
+    arm_timer_locked(t, deadline_in(d));
     uvgo__spin_unlock(&t->lock);
     return was;
 }
@@ -765,7 +808,7 @@ int uvgo_ticker_reset(uvgo_ticker_t *h, uvgo_duration_t period)
     stop_locked(t);
     t->period = period;
     t->seq++;
-    arm_timer_locked(t, (int64_t)uv_hrtime() + period);
+    arm_timer_locked(t, deadline_in(period));
     uvgo__spin_unlock(&t->lock);
     return 0;
 }

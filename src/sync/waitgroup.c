@@ -6,9 +6,13 @@
  * Waiters are counted and queued under the queue lock, and only with a CAS
  * that still sees a non-zero counter; the add that reaches zero takes the
  * lock, zeroes the word and wakes the whole queue.  A waiter whose context
- * wins takes itself off the queue and the count, under the lock; if the
- * waker already dropped it (it lost the claim), the waker's zeroing covered
- * it.
+ * wins takes itself off the queue and the count, under the lock, with a CAS
+ * that sees a non-zero counter; if the waker already dropped it (it lost
+ * the claim), the waker's zeroing covered it.  If the counter is zero, an
+ * add that counted it is between its decrement and the lock: the waiter
+ * waits for that add's wake-up (Go's Wait would have returned too), so
+ * the add never finds the word changed by the waiter's task having
+ * returned and added again.
  *
  * Misuse checks are Go's: a negative counter; a positive add that finds the
  * counter had been zero while tasks wait (an add racing with a wait); a
@@ -93,6 +97,33 @@ int uvgo_wg_wait_ctx(uvgo_wg_t *wg, uvgo_ctx_t *ctx)
     uvgo__parker_init(&p, uvgo__task_self(), 0);
     uvgo__parklist_push(&wg->q_.list_, &p, 0);
     err = uvgo__parkq_park(&wg->q_, &p, done, ctx, "sync.WaitGroup.Wait");
+    if (err && p.linked) {
+        /* The context won and no zeroing add has dropped us yet.  Take our
+         * count off, in one step with checking that the counter is not
+         * zero: an add that takes it to zero afterwards then does not see
+         * us, and one that took it there before did, and is on its way to
+         * this lock to wake us. */
+        s = __atomic_load_n(&wg->state_, __ATOMIC_RELAXED);
+        while (counter_of(s) != 0 &&
+               !__atomic_compare_exchange_n(&wg->state_, &s, s - 1, 0,
+                                            __ATOMIC_RELAXED,
+                                            __ATOMIC_RELAXED))
+            ;
+        if (counter_of(s) != 0) {
+            uvgo__parklist_unlink(&wg->q_.list_, &p);
+            uvgo__parkq_unlock(&wg->q_);
+            return err;
+        }
+        /* That add is coming.  Leaving now would be wrong either way:
+         * without our count, our task could Add again before the add has
+         * zeroed the word (a false misuse abort there, or an erased Add);
+         * with it, the next Add would look concurrent with a Wait.  Wait
+         * for the add instead, with no context (it is a lock hand-off
+         * away), and count the wait as done: it was. */
+        atomic_store_explicit(&p.sel.done, 0, memory_order_relaxed);
+        err = uvgo__parkq_park(&wg->q_, &p, NULL, NULL,
+                               "sync.WaitGroup.Wait");
+    }
     if (!err) {
         /* acquire: pairs with the zeroing add's release store. */
         if (__atomic_load_n(&wg->state_, __ATOMIC_ACQUIRE) != 0)
@@ -100,10 +131,8 @@ int uvgo_wg_wait_ctx(uvgo_wg_t *wg, uvgo_ctx_t *ctx)
                         "has returned");
         return 0;
     }
-    if (p.linked) {
-        uvgo__parklist_unlink(&wg->q_.list_, &p);
-        __atomic_fetch_sub(&wg->state_, 1, __ATOMIC_RELAXED);
-    }
+    /* The zeroing add has dropped us already (unlinked, and counted in
+     * its zeroing). */
     uvgo__parkq_unlock(&wg->q_);
     return err;
 }

@@ -6,8 +6,10 @@
  * State: tokens_ at time last_ (the bucket may be in debt: reservations
  * take tokens that have not accrued yet), and last_event_, the latest time
  * any reservation may act.  advance(t) is the level at t: tokens_ plus
- * what accrued since last_, capped at the burst; time never runs backwards
- * (a t before last_ counts as last_).
+ * what accrued since last_, capped at the burst.  A t before last_ accrues
+ * nothing, and the call that then records the level records t as last_:
+ * "last" moves back, as in Go (x/time/rate's TestLimiterJumpBackwards and
+ * TestReserveJumpBack), and tokens accrue again from there.
  *
  * Reserve n at t: level = advance(t) - n.  If that is negative the holder
  * waits until the debt is repaid: wait = -level / limit seconds.  It is
@@ -30,8 +32,12 @@
  * reservation holds no tokens any more, so cancelling it again does
  * nothing (Go restores twice).
  *
- * Limit 0 is special, as in Go: no tokens ever accrue, and the burst
- * itself is what is handed out (burst b allows b tokens in all).
+ * Limit 0 is not special (x/time/rate since v0.6.0, golang/go#68541):
+ * nothing accrues, so the bucket hands out what it holds (it starts full)
+ * and then nothing until a set_limit makes tokens accrue again; the burst
+ * is never spent.  A reservation past the bucket would wait forever: it
+ * is granted (a Wait without deadline sleeps until its context is done)
+ * with a time to act of "never", as Go's.
  */
 #include "sync/wait.h"
 
@@ -45,7 +51,8 @@ static int bad_limit(double limit)
     return isnan(limit) || limit < 0;
 }
 
-/* Go's durationFromTokens: how long `tokens` take to accrue. */
+/* Go's durationFromTokens: how long `tokens` take to accrue (negative
+ * for negative tokens), saturating instead of overflowing. */
 static int64_t duration_from_tokens(double limit, double tokens)
 {
     double ns;
@@ -54,7 +61,18 @@ static int64_t duration_from_tokens(double limit, double tokens)
     ns = tokens / limit * 1e9;
     if (ns >= (double)INT64_MAX)
         return UVGO_DURATION_INF;
+    if (ns <= (double)INT64_MIN)
+        return INT64_MIN;
     return (int64_t)ns;
+}
+
+/* a - b for two times, saturating. */
+static int64_t time_sub(int64_t a, int64_t b)
+{
+    int64_t r;
+    if (__builtin_sub_overflow(a, b, &r))
+        return b < 0 ? INT64_MAX : INT64_MIN;
+    return r;
 }
 
 /* Go's tokensFromDuration: what accrues in d. */
@@ -68,19 +86,13 @@ static double tokens_from_duration(double limit, int64_t d)
            (double)(d % UVGO_SECOND) * limit / 1e9;
 }
 
-static int64_t add_sat(int64_t t, int64_t d)
+/* Go's advance: the level at t, without changing the limiter; nothing
+ * accrues for a t before last_.  Caller holds the lock. */
+static double advance(uvgo_limiter_t *l, int64_t t)
 {
-    return d > INT64_MAX - t ? INT64_MAX : t + d;
-}
-
-/* The level at t (and t itself, never before last_).  Caller holds the
- * lock. */
-static double advance(uvgo_limiter_t *l, int64_t *t)
-{
-    double tokens;
-    if (*t < l->last_)
-        *t = l->last_;
-    tokens = l->tokens_ + tokens_from_duration(l->limit_, *t - l->last_);
+    double tokens = l->tokens_;
+    if (t > l->last_)
+        tokens += tokens_from_duration(l->limit_, time_sub(t, l->last_));
     if (tokens > (double)l->burst_)
         tokens = (double)l->burst_;
     return tokens;
@@ -102,25 +114,14 @@ static void reserve_locked(uvgo_limiter_t *l, int64_t t, int n,
         r->tokens_ = n;
         return;
     }
-    if (l->limit_ == 0) {
-        /* Nothing accrues: the burst itself is spent.  A cancel gives
-         * nothing back (in Go it refills tokens that limit 0 never
-         * reads). */
-        if (l->burst_ >= n) {
-            r->ok_ = 1;
-            r->tokens_ = n;
-            l->burst_ -= n;
-        }
-        return;
-    }
-    tokens = advance(l, &t) - n;
+    tokens = advance(l, t) - n;
     if (tokens < 0)
         wait = duration_from_tokens(l->limit_, -tokens);
     if (n > l->burst_ || wait > max_wait)
         return;
     r->ok_ = 1;
     r->tokens_ = n;
-    r->time_to_act_ = add_sat(t, wait);
+    r->time_to_act_ = uvgo__time_add(t, wait);
     l->last_ = t;
     l->tokens_ = tokens;
     l->last_event_ = r->time_to_act_;
@@ -210,7 +211,7 @@ uvgo_duration_t uvgo_reservation_delay_from(const uvgo_reservation_t *r,
 {
     if (!r || !r->ok_)
         return UVGO_DURATION_INF;
-    return r->time_to_act_ > t ? r->time_to_act_ - t : 0;
+    return r->time_to_act_ > t ? time_sub(r->time_to_act_, t) : 0;
 }
 
 uvgo_duration_t uvgo_reservation_delay(const uvgo_reservation_t *r)
@@ -227,21 +228,24 @@ void uvgo_reservation_cancel_at(uvgo_reservation_t *r, int64_t t)
         return;
     l = r->lim_;
     uvgo__spin_lock(lock_of(l));
-    if (isinf(l->limit_) || r->limit_ == 0 || r->tokens_ == 0 ||
-        r->time_to_act_ < t)
+    if (isinf(l->limit_) || r->tokens_ == 0 || r->time_to_act_ < t)
         goto out;
-    restore = r->tokens_ - tokens_from_duration(r->limit_, l->last_event_ -
-                                                              r->time_to_act_);
+    restore = r->tokens_ -
+              tokens_from_duration(r->limit_, time_sub(l->last_event_,
+                                                       r->time_to_act_));
     if (restore <= 0)
         goto out;
-    tokens = advance(l, &t) + restore;
+    tokens = advance(l, t) + restore;
     if (tokens > (double)l->burst_)
         tokens = (double)l->burst_;
     l->last_ = t;
     l->tokens_ = tokens;
     if (r->time_to_act_ == l->last_event_) {
-        int64_t prev = r->time_to_act_ -
-                       duration_from_tokens(r->limit_, (double)r->tokens_);
+        /* When r would have acted without its tokens (Go adds the
+         * duration of -tokens: "never" again at limit 0). */
+        int64_t prev = uvgo__time_add(
+            r->time_to_act_,
+            duration_from_tokens(r->limit_, -(double)r->tokens_));
         if (prev >= t)
             l->last_event_ = prev;
     }
@@ -274,7 +278,7 @@ int uvgo_limiter_wait_ctx(uvgo_limiter_t *l, int n, uvgo_ctx_t *ctx)
         return err;
     now = uvgo_now();
     if (uvgo_ctx_deadline(ctx, &deadline))
-        max_wait = deadline - now;
+        max_wait = time_sub(deadline, now);
     uvgo__spin_lock(lock_of(l));
     reserve_locked(l, now, n, max_wait, &r);
     uvgo__spin_unlock(lock_of(l));
@@ -301,7 +305,7 @@ static int set_at(uvgo_limiter_t *l, int64_t t, const double *limit,
     if (!l || (limit && bad_limit(*limit)) || (burst && *burst < 0))
         return UVGO_EINVAL;
     uvgo__spin_lock(lock_of(l));
-    l->tokens_ = advance(l, &t);
+    l->tokens_ = advance(l, t);
     l->last_ = t;
     if (limit)
         l->limit_ = *limit;
@@ -337,7 +341,7 @@ double uvgo_limiter_tokens_at(uvgo_limiter_t *l, int64_t t)
     if (!l)
         return 0;
     uvgo__spin_lock(lock_of(l));
-    v = advance(l, &t);
+    v = advance(l, t);
     uvgo__spin_unlock(lock_of(l));
     return v;
 }
