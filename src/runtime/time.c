@@ -483,68 +483,85 @@ static void timer_fire(struct uvgo_timer *t, uint64_t seq, int64_t now)
     timer_unref(t); /* the arming that fired; a ticker took a new one */
 }
 
-static void fire_due(struct uvgo_worker *w)
-{
-    enum { BATCH = 64 };
+/* Entries popped from a heap, fired once its lock is dropped: sleepers
+ * already claimed, timers with the seq of the arming that fired. */
+#define DUE_BATCH 64
+struct due {
+    int nf, nw;
     struct {
         struct uvgo_timer *t;
         uint64_t seq;
-    } fired[BATCH];
-    uvgo_task_t *wake[BATCH];
+    } fired[DUE_BATCH];
+    uvgo_task_t *wake[DUE_BATCH];
+};
+
+static int due_full(const struct due *d)
+{
+    return d->nf == DUE_BATCH || d->nw == DUE_BATCH;
+}
+
+/* Takes n, just removed from its heap.  Caller holds the heap's lock. */
+static void due_take(struct due *d, struct tnode *n)
+{
+    if (n->kind == TNODE_SLEEP) {
+        struct sleeper *s = (struct sleeper *)n;
+        int zero = 0;
+        /* Claimed here, under the lock, so the sleeper (whose frame may
+         * vanish as soon as it is woken) is never touched after the lock
+         * is dropped. */
+        if (atomic_compare_exchange_strong_explicit(
+                &s->sel->done, &zero, 1, memory_order_acq_rel,
+                memory_order_acquire))
+            d->wake[d->nw++] = s->task;
+    } else {
+        d->fired[d->nf].t = (struct uvgo_timer *)n;
+        d->fired[d->nf].seq = n->seq;
+        d->nf++;
+    }
+}
+
+/* Wakes and fires what d holds, at `now`.  No lock held. */
+static void due_fire(struct due *d, int64_t now)
+{
+    for (int i = 0; i < d->nw; i++)
+        uvgo__task_ready(d->wake[i]);
+    for (int i = 0; i < d->nf; i++)
+        timer_fire(d->fired[i].t, d->fired[i].seq, now);
+}
+
+static void fire_due(struct uvgo_worker *w)
+{
+    struct due d;
     int64_t now;
-    int nf, nw, more;
+    int more;
 
     do {
-        nf = nw = 0;
+        d.nf = d.nw = 0;
         more = 0;
         now = (int64_t)uv_hrtime();
         uvgo__spin_lock(&w->timers_lock);
         uvgo_heap_node_t *h;
         while ((h = uvgo__heap_min(&w->timers)) && h->key <= now) {
-            if (nf == BATCH || nw == BATCH) {
+            if (due_full(&d)) {
                 more = 1;
                 break;
             }
             struct tnode *n = uvgo__container_of(h, struct tnode, heap);
             heap_remove_locked(w, n);
-            if (n->kind == TNODE_SLEEP) {
-                struct sleeper *s = (struct sleeper *)n;
-                int zero = 0;
-                /* Claimed here, under the lock, so the sleeper (whose frame
-                 * may vanish as soon as it is woken) is never touched after
-                 * the lock is dropped. */
-                if (atomic_compare_exchange_strong_explicit(
-                        &s->sel->done, &zero, 1, memory_order_acq_rel,
-                        memory_order_acquire))
-                    wake[nw++] = s->task;
-            } else {
-                struct uvgo_timer *t = (struct uvgo_timer *)n;
-                fired[nf].t = t;
-                fired[nf].seq = n->seq;
-                nf++;
-            }
+            due_take(&d, n);
         }
         w->timer_armed = -2; /* force: the source fired */
         arm_locked(w);
         uvgo__spin_unlock(&w->timers_lock);
-        for (int i = 0; i < nw; i++)
-            uvgo__task_ready(wake[i]);
-        for (int i = 0; i < nf; i++)
-            timer_fire(fired[i].t, fired[i].seq, now);
+        due_fire(&d, now);
     } while (more);
 }
 
 int uvgo__bubble_fire_next(struct uvgo_bubble *b)
 {
-    enum { BATCH = 64 };
-    struct {
-        struct uvgo_timer *t;
-        uint64_t seq;
-    } fired[BATCH];
-    uvgo_task_t *wake[BATCH];
     uvgo_heap_node_t *h = uvgo__heap_min(&b->timers);
+    struct due d;
     int64_t now;
-    int nf = 0, nw = 0;
 
     if (!h)
         return 0;
@@ -556,29 +573,16 @@ int uvgo__bubble_fire_next(struct uvgo_bubble *b)
     atomic_store_explicit(&b->now, now, memory_order_relaxed);
     /* What is due by then, in deadline order; a batch at a time: the
      * caller comes back for the rest while everyone is still blocked. */
+    d.nf = d.nw = 0;
     while ((h = uvgo__heap_min(&b->timers)) && h->key <= now &&
-           nf < BATCH && nw < BATCH) {
+           !due_full(&d)) {
         struct tnode *n = uvgo__container_of(h, struct tnode, heap);
         uvgo__heap_remove(&b->timers, h);
         n->in_heap = 0;
-        if (n->kind == TNODE_SLEEP) {
-            struct sleeper *s = (struct sleeper *)n;
-            int zero = 0;
-            if (atomic_compare_exchange_strong_explicit(
-                    &s->sel->done, &zero, 1, memory_order_acq_rel,
-                    memory_order_acquire))
-                wake[nw++] = s->task;
-        } else {
-            fired[nf].t = (struct uvgo_timer *)n;
-            fired[nf].seq = n->seq;
-            nf++;
-        }
+        due_take(&d, n);
     }
     uvgo__spin_unlock(&b->lock);
-    for (int i = 0; i < nw; i++)
-        uvgo__task_ready(wake[i]);
-    for (int i = 0; i < nf; i++)
-        timer_fire(fired[i].t, fired[i].seq, now);
+    due_fire(&d, now);
     return 1;
 }
 
