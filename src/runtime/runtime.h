@@ -37,6 +37,7 @@
 
 struct uvgo_worker;
 struct uvgo_runtime;
+struct uvgo_bubble;
 
 enum uvgo_task_state {
     UVGO_TASK_FREE = 0,  /* must be 0: a cold stack slot reads as zero */
@@ -95,6 +96,13 @@ struct uvgo_task {
     uint64_t id;
     uvgo_task_fn fn;
     void *arg;
+    /* Virtual time (runtime/synctest.h): the bubble it belongs to, or NULL
+     * (immutable after spawn); set by the task itself right before a
+     * durable park; and its state for the bubble's counts (under the
+     * bubble's lock). */
+    struct uvgo_bubble *bubble;
+    uint8_t park_durable;
+    uint8_t bubble_state;
     /* Written by the task, read by joiners after `done` is set. */
     void *result;
     /* References: one for running, one for a joinable handle.  The last
@@ -433,6 +441,16 @@ static inline void uvgo__latency_mark(struct uvgo_worker *by, uvgo_task_t *t)
 {
     if (!by || (++by->stats.sample_tick % UVGO_METRICS_SAMPLE_EVERY) == 0)
         t->ready_ticks = uvgo__ticks();
+}
+
+/* The calling task's next park is durable for its bubble's clock
+ * (runtime/synctest.h): only the bubble can end it.  Outside a bubble,
+ * nothing.  Call right before the blocking call that parks. */
+static inline void uvgo__park_durable(void)
+{
+    uvgo_task_t *t = uvgo__task_self();
+    if (t && UVGO_UNLIKELY(t->bubble != NULL))
+        t->park_durable = 1;
 }
 
 /* Live tasks (spawned minus exited and freed), summed over workers. */

@@ -65,6 +65,7 @@
  * alive).
  */
 #include "runtime/runtime.h"
+#include "runtime/synctest.h"
 #include "runtime/timer.h"
 
 #include <pthread.h>
@@ -528,12 +529,27 @@ void uvgo__wake_idle(struct uvgo_runtime *rt)
  *     saved yet; its own worker resumes it after the switch;
  *   - wake-ups from outside a task (loop callbacks, other threads).
  */
-void uvgo__task_ready(uvgo_task_t *t)
+/* A bubble with a seed (uvgo/synctest.h): its member t goes to the front
+ * or the back of the pinned queue by a coin flip, never to runnext.  On
+ * the bubble's own worker thread, which alone draws from b->rand. */
+static void shuffle_put(struct uvgo_worker *w, uvgo_task_t *t,
+                        struct uvgo_bubble *b)
 {
-    struct uvgo_worker *self = uvgo__worker_self();
-    struct uvgo_worker *w = t->worker;
+    atomic_store_explicit(&t->state, UVGO_TASK_RUNNABLE, memory_order_relaxed);
+    if ((uvgo__rand_next(&b->rand) >> 63) && w->pin_head) {
+        t->next = w->pin_head;
+        w->pin_head = t;
+    } else {
+        uvgo__runq_put(w, t); /* a member is pinned: the queue's back */
+    }
+    if (UVGO_UNLIKELY(!w->idle_active))
+        idle_on(w);
+}
 
-    uvgo__latency_mark(self, t);
+/* The common part of uvgo__task_ready: queues t where it belongs. */
+static inline __attribute__((always_inline)) void
+ready_queue(struct uvgo_worker *self, struct uvgo_worker *w, uvgo_task_t *t)
+{
     if (w != self) {
         /* acquire: pairs with the release that clears on_cpu once the
          * task's switch-out completed. */
@@ -563,6 +579,33 @@ void uvgo__task_ready(uvgo_task_t *t)
     }
     if (UVGO_UNLIKELY(!self->idle_active))
         idle_on(self);
+}
+
+/* uvgo__task_ready for a member of a synctest bubble: counted, then queued
+ * by the shuffle when its bubble has a seed.  Out of line, and reached by a
+ * tail call, so the common path keeps its registers. */
+static UVGO_NOINLINE void bubble_task_ready(struct uvgo_worker *self,
+                                            struct uvgo_worker *w,
+                                            uvgo_task_t *t)
+{
+    uvgo__bubble_ready(t);
+    if (t->bubble->rand && w == self)
+        shuffle_put(self, t, t->bubble);
+    else
+        ready_queue(self, w, t);
+}
+
+void uvgo__task_ready(uvgo_task_t *t)
+{
+    struct uvgo_worker *self = uvgo__worker_self();
+    struct uvgo_worker *w = t->worker;
+
+    uvgo__latency_mark(self, t);
+    if (UVGO_UNLIKELY(t->bubble != NULL)) {
+        bubble_task_ready(self, w, t);
+        return;
+    }
+    ready_queue(self, w, t);
 }
 
 /* ---- switching ---------------------------------------------------------- */
@@ -786,6 +829,10 @@ void uvgo__task_park(const char *reason)
     atomic_store_explicit(&self->state, UVGO_TASK_WAITING,
                           memory_order_relaxed);
     uvgo__stat_inc(&w->stats.parks);
+    /* In a bubble the park is counted, and may move the bubble's clock
+     * (which may ready us again at once). */
+    if (UVGO_UNLIKELY(self->bubble != NULL))
+        uvgo__bubble_park(self);
     schedule(w, self, 0);
 }
 

@@ -36,6 +36,7 @@
 
 #include "runtime/chan.h"
 #include "runtime/runtime.h"
+#include "runtime/synctest.h"
 #include "runtime/trace.h"
 
 #if defined(UVGO_ASAN)
@@ -401,11 +402,13 @@ int uvgo__task_first_run(struct uvgo_worker *w, uvgo_task_t *t)
 /* Spawns as uvgo_task_spawn documents; `site` is the spawner's code
  * address, for dumps ("spawned at"). */
 static int spawn(uvgo_task_t **task, uvgo_task_fn fn, void *arg,
-                 const uvgo_task_opts_t *opts, const void *site)
+                 const uvgo_task_opts_t *opts, const void *site,
+                 struct uvgo_bubble *b)
 {
     struct uvgo_runtime *rt = atomic_load_explicit(&uvgo__rt,
                                                    memory_order_acquire);
     struct uvgo_worker *self, *target;
+    uvgo_task_opts_t in_bubble;
     uvgo_task_t *t;
     int err;
 
@@ -416,6 +419,16 @@ static int spawn(uvgo_task_t **task, uvgo_task_fn fn, void *arg,
     self = uvgo__worker_self();
     if (self && self->rt != rt)
         self = NULL;
+    /* A task started by a member of a synctest bubble joins the bubble,
+     * on the bubble's worker, for good. */
+    if (!b)
+        b = uvgo__bubble_self();
+    if (UVGO_UNLIKELY(b != NULL)) {
+        in_bubble = opts ? *opts : (uvgo_task_opts_t){0};
+        in_bubble.worker = b->worker->id + 1;
+        in_bubble.flags |= UVGO_TASK_PINNED;
+        opts = &in_bubble;
+    }
     /* Backpressure: a task that fills its worker's run queue takes a turn
      * behind what it queued, instead of spilling an unbounded backlog to
      * the global queue.  A spawn loop then alternates with the tasks it
@@ -442,6 +455,8 @@ static int spawn(uvgo_task_t **task, uvgo_task_fn fn, void *arg,
         return err;
     if (task)
         *task = task_handle(t);
+    if (UVGO_UNLIKELY(b != NULL))
+        uvgo__bubble_enter(t, b);
     uvgo__latency_mark(self, t);
     /* Relaxed: dumps may read it; the record is already published. */
     __atomic_store_n(&t->spawn_site, site, __ATOMIC_RELAXED);
@@ -457,12 +472,19 @@ static int spawn(uvgo_task_t **task, uvgo_task_fn fn, void *arg,
 int uvgo_task_spawn(uvgo_task_t **task, uvgo_task_fn fn, void *arg,
                     const uvgo_task_opts_t *opts)
 {
-    return spawn(task, fn, arg, opts, __builtin_return_address(0));
+    return spawn(task, fn, arg, opts, __builtin_return_address(0), NULL);
 }
 
 int uvgo_go(uvgo_task_fn fn, void *arg)
 {
-    return spawn(NULL, fn, arg, NULL, __builtin_return_address(0));
+    return spawn(NULL, fn, arg, NULL, __builtin_return_address(0), NULL);
+}
+
+int uvgo__task_spawn_bubble(uvgo_task_t **task, uvgo_task_fn fn, void *arg,
+                            const uvgo_task_opts_t *opts,
+                            struct uvgo_bubble *b)
+{
+    return spawn(task, fn, arg, opts, __builtin_return_address(0), b);
 }
 
 void uvgo__go_or_die(uvgo_task_fn fn, void *arg, const char *what)
@@ -493,6 +515,10 @@ void uvgo__task_entry(void *arg)
     }
     atomic_store_explicit(&t->state, UVGO_TASK_EXITED, memory_order_relaxed);
     uvgo_event_set(&t->done);
+    /* After the joiners were woken: a member blocked joining us must not
+     * count as durably blocked when the bubble settles. */
+    if (UVGO_UNLIKELY(t->bubble != NULL))
+        uvgo__bubble_exit(t);
     uvgo__task_exit();
 }
 
@@ -565,8 +591,12 @@ int uvgo__task_join_done(uvgo_task_t *handle, void **result,
         !(__atomic_load_n(&task->flags, __ATOMIC_RELAXED) &
           UVGO_TASK_JOINABLE))
         return UVGO_EINVAL;
+    /* Joining a task of one's own bubble is durable (see synctest.h). */
+    if (UVGO_UNLIKELY(self->bubble != NULL) && task->bubble == self->bubble)
+        self->park_durable = 1;
     /* When `done` wins the handle stays valid: join it again later. */
     err = uvgo__event_wait_done(&task->done, "task join", done);
+    self->park_durable = 0; /* if the wait did not park */
     if (err)
         return err;
     if (!uvgo__handle_consume(handle, &task->gen))
@@ -854,6 +884,8 @@ struct dump {
     /* Leak checks: tasks not to list. */
     uvgo_task_t *skip;
     const char *const *ignore;
+    /* A bubble's deadlock report: only its members. */
+    struct uvgo_bubble *bubble;
 };
 
 /* Whether a leak check lists t: not the caller, not an ignored name. */
@@ -877,7 +909,9 @@ static void dump_record(uvgo_task_t *t, void *arg)
     void *pcs[UVGO_TRACE_FRAMES];
     int n;
 
-    if (!record_info(t, &info, name) || !leak_counts(d, t, name))
+    if (!record_info(t, &info, name) || !leak_counts(d, t, name) ||
+        (d->bubble && __atomic_load_n(&t->bubble, __ATOMIC_RELAXED) !=
+                          d->bubble))
         return;
     d->count++;
     if (!d->out)
@@ -899,13 +933,21 @@ static void dump_record(uvgo_task_t *t, void *arg)
 
 void uvgo_dump(FILE *out)
 {
-    struct dump d = {out, 0, NULL, NULL};
+    struct dump d = {out, 0, NULL, NULL, NULL};
     if (!out)
         return;
     fprintf(out, "uvgo: tasks:\n");
     uvgo__task_records_walk(dump_record, &d);
     fprintf(out, "uvgo: %d task%s\n", d.count, d.count == 1 ? "" : "s");
     fflush(out);
+}
+
+int uvgo__dump_bubble(FILE *out, struct uvgo_bubble *b)
+{
+    struct dump d = {out, 0, NULL, NULL, b};
+    uvgo__task_records_walk(dump_record, &d);
+    fflush(out);
+    return d.count;
 }
 
 /* How long a leak check waits by default: tasks that were told to stop
@@ -917,7 +959,7 @@ int uvgo_leak_check(const uvgo_leak_opts_t *opts)
     uvgo_task_t *self = uvgo__task_self();
     uvgo_duration_t wait = opts && opts->wait > 0 ? opts->wait
                                                   : LEAK_WAIT_DEFAULT;
-    struct dump d = {NULL, 0, self, opts ? opts->ignore : NULL};
+    struct dump d = {NULL, 0, self, opts ? opts->ignore : NULL, NULL};
     int64_t deadline = uvgo_now() + wait;
     uvgo_duration_t nap = UVGO_MILLISECOND / 4;
     FILE *out = opts && opts->report ? opts->report : stderr;
