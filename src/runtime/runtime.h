@@ -89,7 +89,10 @@ struct uvgo_task {
     uint64_t ready_ticks;
     /* Saved context.  Written by the task's own switch-out. */
     uvgo__exec_t ctx;
-    /* Immutable after spawn. */
+    /* Immutable after spawn.  id and name are written with relaxed
+     * atomics (and left out of record_clear's memset), because the
+     * monitor reads them with no lock from the task's running worker
+     * (uvgo__task_peek); every other reader has the spawn behind it. */
     uint64_t id;
     uvgo_task_fn fn;
     void *arg;
@@ -120,7 +123,7 @@ struct uvgo_task {
     const void *asan_bottom;     /* this context's stack, for the sanitizer */
     size_t asan_size;
 #endif
-    char name[UVGO_TASK_NAME_MAX];
+    _Alignas(8) char name[UVGO_TASK_NAME_MAX]; /* NUL-padded; see id */
 };
 
 #define UVGO_TASK_JOINABLE (1u << 7)
@@ -389,6 +392,13 @@ void uvgo__task_discard(struct uvgo_worker *w, uvgo_task_t *t);
 /* For the overflow report: the name and id of the task whose stack slot
  * ends at `top`.  Async-signal-safe. */
 const char *uvgo__task_describe_top(char *top, uint64_t *id);
+
+/* Copies t's id and name (NUL-terminated) without a lock, for a thread
+ * that has no happens-before with t's spawn (the monitor).  Race-free,
+ * but only consistent if t is not freed and reused meanwhile: the caller
+ * checks that (a worker's switch count) afterwards.  Thread: any. */
+void uvgo__task_peek(const uvgo_task_t *t, uint64_t *id,
+                     char name[UVGO_TASK_NAME_MAX]);
 
 /* Readies the stack reserved at spawn for a task about to run for the
  * first time on w (t->fresh): takes a promised stack, writes the task

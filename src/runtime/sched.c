@@ -1408,16 +1408,30 @@ static void monitor_main(void *arg)
                 uvgo__wake_idle(rt);
             if (long_run_ns && !s->reported && now - s->since > long_run_ns) {
                 uvgo_task_t *t = __atomic_load_n(&v->current, __ATOMIC_RELAXED);
+                char name[UVGO_TASK_NAME_MAX];
+                uint64_t id;
+                if (!t || t == &v->sched) {
+                    s->reported = 1;
+                    continue;
+                }
+                /* Nothing orders us after t's spawn: read the record with
+                 * atomics, then make sure the worker has not switched
+                 * meanwhile (t's record could have been reused for another
+                 * task under the copy).  If it has, the next pass sees a
+                 * new count.  The worker pays nothing for this. */
+                uvgo__task_peek(t, &id, name);
+                /* acquire fence: the count is read after the copy. */
+                atomic_thread_fence(memory_order_acquire);
+                if (atomic_load_explicit(&v->switches, memory_order_relaxed) !=
+                    sw)
+                    continue;
                 s->reported = 1;
-                if (t && t != &v->sched)
-                    fprintf(stderr,
-                            "uvgo: task %llu \"%.*s\" has run for %llu ms on "
-                            "worker %d without a switch; tasks queued behind "
-                            "it and the worker's I/O wait\n",
-                            (unsigned long long)t->id, UVGO_TASK_NAME_MAX - 1,
-                            t->name,
-                            (unsigned long long)((now - s->since) / 1000000),
-                            i);
+                fprintf(stderr,
+                        "uvgo: task %llu \"%s\" has run for %llu ms on "
+                        "worker %d without a switch; tasks queued behind "
+                        "it and the worker's I/O wait\n",
+                        (unsigned long long)id, name,
+                        (unsigned long long)((now - s->since) / 1000000), i);
             }
         }
     }

@@ -213,13 +213,18 @@ void uvgo__task_records_reset(void)
 /* ---- creation ----------------------------------------------------------- */
 
 /* Zeroes a free record for a new task: everything but the state, which a
- * concurrent dump may be reading (it is FREE), and the generation, which a
- * stale handle may be reading (it goes on counting). */
+ * concurrent dump may be reading (it is FREE), the generation, which a
+ * stale handle may be reading (it goes on counting), and the id and name,
+ * which the monitor may be reading (they are written whole at spawn, with
+ * atomics: see uvgo__task_peek). */
 static void record_clear(uvgo_task_t *t)
 {
     char *p = (char *)t;
     size_t first = offsetof(uvgo_task_t, state);
     size_t rest = offsetof(uvgo_task_t, gen) + sizeof t->gen;
+    size_t id = offsetof(uvgo_task_t, id), id_end = id + sizeof t->id;
+    size_t name = offsetof(uvgo_task_t, name);
+    size_t name_end = name + sizeof t->name;
 
     /* state, flags, on_cpu, fresh and gen lie together (runtime.h); of
      * those in between, a free record has on_cpu 0 (cleared after its
@@ -228,8 +233,52 @@ static void record_clear(uvgo_task_t *t)
     _Static_assert(offsetof(uvgo_task_t, gen) - offsetof(uvgo_task_t, state) <
                        8,
                    "state and gen must lie together");
+    _Static_assert(offsetof(uvgo_task_t, gen) + sizeof(unsigned) <=
+                           offsetof(uvgo_task_t, id) &&
+                       offsetof(uvgo_task_t, id) + sizeof(uint64_t) <=
+                           offsetof(uvgo_task_t, name),
+                   "record_clear skips gen, id and name in that order");
     memset(p, 0, first);
-    memset(p + rest, 0, sizeof *t - rest);
+    memset(p + rest, 0, id - rest);
+    memset(p + id_end, 0, name - id_end);
+    memset(p + name_end, 0, sizeof *t - name_end);
+}
+
+/* The name, in words: the monitor's copy is made of relaxed loads. */
+#define NAME_WORDS (UVGO_TASK_NAME_MAX / sizeof(uint64_t))
+_Static_assert(UVGO_TASK_NAME_MAX % sizeof(uint64_t) == 0,
+               "a task name is whole words");
+
+/* Writes t's id and name (cut to fit, NUL-padded) for uvgo__task_peek. */
+static void record_name(uvgo_task_t *t, uint64_t id, const char *name)
+{
+    uint64_t w[NAME_WORDS] = {0};
+    uint64_t *dst = (uint64_t *)(void *)t->name;
+    size_t n = strlen(name);
+
+    if (n >= sizeof t->name)
+        n = sizeof t->name - 1;
+    memcpy(w, name, n);
+    /* relaxed: the monitor's lock-free reads; others see the spawn's
+     * release of t->state. */
+    __atomic_store_n(&t->id, id, __ATOMIC_RELAXED);
+    for (size_t i = 0; i < NAME_WORDS; i++)
+        __atomic_store_n(&dst[i], w[i], __ATOMIC_RELAXED);
+}
+
+void uvgo__task_peek(const uvgo_task_t *t, uint64_t *id,
+                     char name[UVGO_TASK_NAME_MAX])
+{
+    const uint64_t *src = (const uint64_t *)(const void *)t->name;
+    uint64_t w[NAME_WORDS];
+
+    /* relaxed: pairs with record_name; a reused record can tear the copy,
+     * which the caller rules out (see runtime.h). */
+    *id = __atomic_load_n(&t->id, __ATOMIC_RELAXED);
+    for (size_t i = 0; i < NAME_WORDS; i++)
+        w[i] = __atomic_load_n(&src[i], __ATOMIC_RELAXED);
+    memcpy(name, w, UVGO_TASK_NAME_MAX);
+    name[UVGO_TASK_NAME_MAX - 1] = '\0';
 }
 
 /* The task behind a handle, or NULL (see uvgo__handle_record). */
@@ -271,7 +320,6 @@ int uvgo__task_create(uvgo_task_t **out, uvgo_task_fn fn, void *arg,
                                            : (size_t)UVGO_DEFAULT_STACK_SIZE;
     const char *name = opts && opts->name ? opts->name : "task";
     uvgo_task_t *t;
-    size_t n;
 
     if (size > MAX_STACK_SIZE)
         return UVGO_EINVAL;
@@ -300,12 +348,7 @@ int uvgo__task_create(uvgo_task_t **out, uvgo_task_fn fn, void *arg,
         t->flags |= UVGO_TASK_JOINABLE;
     atomic_init(&t->refs, joinable ? 2 : 1);
     uvgo__handle_renew(&t->gen);
-    t->id = new_id(w);
-    n = strlen(name);
-    if (n >= sizeof t->name)
-        n = sizeof t->name - 1;
-    memcpy(t->name, name, n);
-    t->name[n] = '\0';
+    record_name(t, new_id(w), name);
 #if defined(UVGO_TSAN)
     t->tsan_fiber = __tsan_create_fiber(0);
     __tsan_set_fiber_name(t->tsan_fiber, t->name);
@@ -782,9 +825,8 @@ static int record_info(uvgo_task_t *t, uvgo_task_info_t *info,
     int state = atomic_load_explicit(&t->state, memory_order_acquire);
     if (state == UVGO_TASK_FREE)
         return 0;
-    memcpy(name, t->name, UVGO_TASK_NAME_MAX);
-    name[UVGO_TASK_NAME_MAX - 1] = '\0';
-    info->id = t->id;
+    /* As the monitor reads them: the record may be reused under a walk. */
+    uvgo__task_peek(t, &info->id, name);
     info->name = name;
     info->state = state_name(state);
     info->wait = atomic_load_explicit(&t->wait, memory_order_relaxed);

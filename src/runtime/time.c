@@ -87,6 +87,7 @@ struct uvgo_timer {
     uvgo_chan_t *ch;            /* TIMER_CHAN: one int64_t slot */
     uvgo_task_fn fn;            /* TIMER_FUNC: spawned; TIMER_CALLBACK: */
     void *arg;                  /*   called on the loop, timer unlocked */
+    void (*drop)(void *);       /* TIMER_CALLBACK: the runtime ended first */
     atomic_int refs;
     /* The record's generation (base/handle.h): +2 for each new timer, bit
      * 0 set by uvgo_timer_free.  Kept across reuse. */
@@ -350,11 +351,20 @@ void uvgo__timers_reset(void)
     unsigned n = records.used;
 
     /* Timers still armed or held when the runtime ended go with it; the
-     * channels they hold a reference on may be referenced elsewhere. */
+     * channels they hold a reference on may be referenced elsewhere.  An
+     * armed callback timer (a context's deadline) is dropped, not fired:
+     * its deadline has not come, and its holder, which outlives the
+     * runtime, must not keep a handle to a record about to be freed (it
+     * would read freed memory when cancelled later). */
     for (; c; c = c->next, n = TIMER_CHUNK) {
-        for (unsigned i = 0; i < n; i++)
-            if (atomic_load(&c->recs[i].refs) > 0)
-                uvgo_chan_release(c->recs[i].ch);
+        for (unsigned i = 0; i < n; i++) {
+            struct uvgo_timer *t = &c->recs[i];
+            if (atomic_load(&t->refs) == 0)
+                continue;
+            if (t->kind == TIMER_CALLBACK && t->pending && t->drop)
+                t->drop(t->arg);
+            uvgo_chan_release(t->ch);
+        }
     }
     c = records.chunks;
     while (c) {
@@ -867,7 +877,8 @@ int uvgo_after_func(uvgo_timer_t **out, uvgo_duration_t d, uvgo_task_fn fn,
 /* For contexts: fn(arg) called on the loop (not in a task) at `deadline`;
  * it must not block.  The handle is the caller's. */
 int uvgo__timer_callback(uvgo_timer_t **out, int64_t deadline,
-                         void (*fn)(void *), void *arg)
+                         void (*fn)(void *), void (*drop)(void *),
+                         void *arg)
 {
     struct uvgo_timer *t;
     int err;
@@ -875,6 +886,7 @@ int uvgo__timer_callback(uvgo_timer_t **out, int64_t deadline,
         return err;
     t->fn = (uvgo_task_fn)(void (*)(void))fn;
     t->arg = arg;
+    t->drop = drop;
     uvgo__spin_lock(&t->lock);
     t->seq++;
     arm_timer_locked(t, deadline);
