@@ -15,8 +15,9 @@
  * heap's lock, so a timer made on one worker can be stopped from another.
  *
  * Firing.  The owner pops every due entry under the heap lock.  A sleeper is
- * claimed there, with the CAS on its uvgo_sel (a context may be racing to
- * wake it), so the popped node is never touched after the lock is released.
+ * claimed there, with the CAS on its waiter's claim word (a context may be
+ * racing to wake it), so the popped node is never touched after the lock
+ * is released.
  * A timer is delivered after the heap lock is released, under the timer's
  * own lock, and only if no stop or reset happened since it was armed: every
  * arming bumps timer->seq and the node records the seq it was inserted with.
@@ -24,8 +25,9 @@
  * value from before can be delivered, and a value delivered but not yet
  * received is taken back out of the channel.
  *
- * Lock order: timer->lock, then a heap lock, then a channel lock.  The fire
- * path takes the heap lock alone, drops it, then takes timer->lock.
+ * Lock order (base/lockrank.h): timer->lock (TIMER), then a heap lock
+ * (TIMERS) or a channel lock (CHAN).  The fire path takes the heap lock
+ * alone, drops it, then takes timer->lock.
  *
  * References on a timer: one for the user's handle (none for uvgo_after and
  * handle-less after-funcs), and one for each arming still in a heap or in
@@ -59,8 +61,7 @@ struct tnode {
 
 struct sleeper {
     struct tnode node;
-    uvgo_task_t *task;
-    struct uvgo_sel *sel;
+    uvgo_waiter_t w;            /* its task and claim word */
 };
 
 enum { TIMER_CHAN = 1, TIMER_FUNC, TIMER_CALLBACK };
@@ -111,6 +112,7 @@ static void arm_locked(struct uvgo_worker *w)
     uvgo_heap_node_t *n = uvgo__heap_min(&w->timers);
     int64_t when = n ? n->key : -1;
 
+    uvgo__assert(uvgo__spin_held(&w->timers_lock));
     if (when == w->timer_armed)
         return;
 #if USE_TIMERFD
@@ -199,6 +201,7 @@ void uvgo__timer_chan_wait_end(void)
 static void count_locked(struct uvgo_worker *w, struct tnode *n, long d)
 {
     atomic_long *c = n->chan ? &w->nchan_timers : &w->ntimers;
+    uvgo__assert(uvgo__spin_held(&w->timers_lock));
     atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) + d,
                           memory_order_relaxed);
 }
@@ -217,6 +220,7 @@ static void heap_insert_locked(struct uvgo_worker *w, struct tnode *n,
 
 static void heap_remove_locked(struct uvgo_worker *w, struct tnode *n)
 {
+    uvgo__assert(n->in_heap && n->owner == w);
     uvgo__heap_remove(&w->timers, &n->heap);
     n->in_heap = 0;
     count_locked(w, n, -1);
@@ -230,7 +234,7 @@ static int tnode_remove(struct tnode *n)
     int was = 0;
     if (!w)
         return 0;
-    uvgo__spin_lock(&w->timers_lock);
+    uvgo__spin_lock(&w->timers_lock, UVGO_RANK_TIMERS);
     if (n->in_heap) {
         heap_remove_locked(w, n);
         was = 1;
@@ -280,7 +284,7 @@ static struct uvgo_timer *timer_rec_alloc(void)
 {
     struct uvgo_timer *t;
 
-    uvgo__spin_lock(&records.lock);
+    uvgo__spin_lock(&records.lock, UVGO_RANK_TIMER_RECORDS);
     t = records.free;
     if (t) {
         records.free = t->free_next;
@@ -311,7 +315,7 @@ static struct uvgo_timer *timer_rec_alloc(void)
 
 static void timer_rec_free(struct uvgo_timer *t)
 {
-    uvgo__spin_lock(&records.lock);
+    uvgo__spin_lock(&records.lock, UVGO_RANK_TIMER_RECORDS);
     t->free_next = records.free;
     records.free = t;
     uvgo__spin_unlock(&records.lock);
@@ -366,9 +370,10 @@ static void timer_unref(struct uvgo_timer *t)
 static int drain_locked(struct uvgo_timer *t)
 {
     int drained = 0;
+    uvgo__assert(uvgo__spin_held(&t->lock));
     if (!t->ch)
         return 0;
-    uvgo__spin_lock(&t->ch->lock);
+    uvgo__spin_lock(&t->ch->lock, UVGO_RANK_CHAN);
     if (t->ch->count) {
         t->ch->count = 0;
         t->ch->recvx = t->ch->sendx = 0;
@@ -383,6 +388,7 @@ static int drain_locked(struct uvgo_timer *t)
 static int stop_locked(struct uvgo_timer *t)
 {
     int was = t->pending;
+    uvgo__assert(uvgo__spin_held(&t->lock));
     t->seq++;
     if (t->pending) {
         t->pending = 0;
@@ -398,10 +404,11 @@ static int stop_locked(struct uvgo_timer *t)
 static void arm_timer_locked(struct uvgo_timer *t, int64_t when)
 {
     struct uvgo_worker *w = home_worker();
+    uvgo__assert(uvgo__spin_held(&t->lock) && !t->pending);
     t->when = when;
     t->pending = 1;
     atomic_fetch_add_explicit(&t->refs, 1, memory_order_relaxed);
-    uvgo__spin_lock(&w->timers_lock);
+    uvgo__spin_lock(&w->timers_lock, UVGO_RANK_TIMERS);
     t->node.seq = t->seq;
     heap_insert_locked(w, &t->node, when);
     uvgo__spin_unlock(&w->timers_lock);
@@ -414,10 +421,10 @@ static void timer_fire(struct uvgo_timer *t, uint64_t seq, int64_t now)
     uvgo_task_t *wake = NULL;
     int call = 0;
 
-    uvgo__spin_lock(&t->lock);
+    uvgo__spin_lock(&t->lock, UVGO_RANK_TIMER);
     if (t->seq == seq && t->pending) {
         if (t->kind == TIMER_CHAN) {
-            uvgo__spin_lock(&t->ch->lock);
+            uvgo__spin_lock(&t->ch->lock, UVGO_RANK_CHAN);
             /* A waiting receiver gets it; else one slot buffers it; a
              * ticker's value that finds the slot full is dropped. */
             uvgo__chan_try_send_locked(t->ch, &now, &wake);
@@ -462,7 +469,7 @@ static void fire_due(struct uvgo_worker *w)
         nf = nw = 0;
         more = 0;
         now = (int64_t)uv_hrtime();
-        uvgo__spin_lock(&w->timers_lock);
+        uvgo__spin_lock(&w->timers_lock, UVGO_RANK_TIMERS);
         uvgo_heap_node_t *h;
         while ((h = uvgo__heap_min(&w->timers)) && h->key <= now) {
             if (nf == BATCH || nw == BATCH) {
@@ -473,14 +480,11 @@ static void fire_due(struct uvgo_worker *w)
             heap_remove_locked(w, n);
             if (n->kind == TNODE_SLEEP) {
                 struct sleeper *s = (struct sleeper *)n;
-                int zero = 0;
                 /* Claimed here, under the lock, so the sleeper (whose frame
                  * may vanish as soon as it is woken) is never touched after
                  * the lock is dropped. */
-                if (atomic_compare_exchange_strong_explicit(
-                        &s->sel->done, &zero, 1, memory_order_acq_rel,
-                        memory_order_acquire))
-                    wake[nw++] = s->task;
+                if (uvgo__waiter_claim(&s->w))
+                    wake[nw++] = s->w.task;
             } else {
                 struct uvgo_timer *t = (struct uvgo_timer *)n;
                 fired[nf].t = t;
@@ -522,7 +526,7 @@ void uvgo__timers_rearm(struct uvgo_worker *w)
 {
     if (atomic_load_explicit(&w->timers_dirty, memory_order_relaxed) &&
         atomic_exchange(&w->timers_dirty, 0)) {
-        uvgo__spin_lock(&w->timers_lock);
+        uvgo__spin_lock(&w->timers_lock, UVGO_RANK_TIMERS);
         w->timer_armed = -2;
         arm_locked(w);
         uvgo__spin_unlock(&w->timers_lock);
@@ -589,21 +593,18 @@ int uvgo__sleep_done(uvgo_duration_t d, uvgo_chan_t *done)
 {
     struct uvgo_worker *w = uvgo__worker_self();
     struct sleeper s;
-    struct uvgo_sel sel;
 
     if (!w || w->current == &w->sched)
         return UVGO_ENOTTASK;
     if (d <= 0)
         return uvgo_task_yield();
-    atomic_init(&sel.done, 0);
-    s.task = w->current;
-    s.sel = &sel;
+    uvgo__waiter_init(&s.w, w->current, NULL);
     s.node.kind = TNODE_SLEEP;
     s.node.chan = 0;
-    uvgo__spin_lock(&w->timers_lock);
+    uvgo__spin_lock(&w->timers_lock, UVGO_RANK_TIMERS);
     heap_insert_locked(w, &s.node, uvgo__time_add((int64_t)uv_hrtime(), d));
     uvgo__spin_unlock(&w->timers_lock);
-    if (uvgo__park_or_done(&sel, done, "sleep") == 2) {
+    if (uvgo__park_or_done(&s.w, done, "sleep") == 2) {
         /* The context won; the heap can no longer claim us. */
         tnode_remove(&s.node);
         return UVGO__DONE;
@@ -655,7 +656,7 @@ static int64_t deadline_in(uvgo_duration_t d)
 
 static void start(struct uvgo_timer *t, uvgo_duration_t d)
 {
-    uvgo__spin_lock(&t->lock);
+    uvgo__spin_lock(&t->lock, UVGO_RANK_TIMER);
     t->seq++;
     arm_timer_locked(t, deadline_in(d));
     uvgo__spin_unlock(&t->lock);
@@ -683,7 +684,7 @@ uvgo_chan_t *uvgo_timer_chan(uvgo_timer_t *h)
 static int timer_stop(struct uvgo_timer *t)
 {
     int was;
-    uvgo__spin_lock(&t->lock);
+    uvgo__spin_lock(&t->lock, UVGO_RANK_TIMER);
     was = stop_locked(t);
     uvgo__spin_unlock(&t->lock);
     return was;
@@ -703,7 +704,7 @@ int uvgo_timer_reset(uvgo_timer_t *h, uvgo_duration_t d)
     int was;
     if (!t)
         return UVGO_EINVAL;
-    uvgo__spin_lock(&t->lock);
+    uvgo__spin_lock(&t->lock, UVGO_RANK_TIMER);
     was = stop_locked(t);
     t->seq++;
     arm_timer_locked(t, deadline_in(d));
@@ -764,7 +765,7 @@ int uvgo__timer_callback(uvgo_timer_t **out, int64_t deadline,
         return err;
     t->fn = (uvgo_task_fn)(void (*)(void))fn;
     t->arg = arg;
-    uvgo__spin_lock(&t->lock);
+    uvgo__spin_lock(&t->lock, UVGO_RANK_TIMER);
     t->seq++;
     arm_timer_locked(t, deadline);
     uvgo__spin_unlock(&t->lock);
@@ -804,7 +805,7 @@ int uvgo_ticker_reset(uvgo_ticker_t *h, uvgo_duration_t period)
     struct uvgo_timer *t = handle_timer(h);
     if (!t || period <= 0)
         return UVGO_EINVAL;
-    uvgo__spin_lock(&t->lock);
+    uvgo__spin_lock(&t->lock, UVGO_RANK_TIMER);
     stop_locked(t);
     t->period = period;
     t->seq++;

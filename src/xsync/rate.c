@@ -91,6 +91,7 @@ static double tokens_from_duration(double limit, int64_t d)
 static double advance(uvgo_limiter_t *l, int64_t t)
 {
     double tokens = l->tokens_;
+    uvgo__assert(uvgo__spin_held(lock_of(l)));
     if (t > l->last_)
         tokens += tokens_from_duration(l->limit_, time_sub(t, l->last_));
     if (tokens > (double)l->burst_)
@@ -98,12 +99,14 @@ static double advance(uvgo_limiter_t *l, int64_t t)
     return tokens;
 }
 
+/* Caller holds the lock. */
 static void reserve_locked(uvgo_limiter_t *l, int64_t t, int n,
                            int64_t max_wait, uvgo_reservation_t *r)
 {
     double tokens;
     int64_t wait = 0;
 
+    uvgo__assert(uvgo__spin_held(lock_of(l)));
     r->lim_ = l;
     r->limit_ = l->limit_;
     r->ok_ = 0;
@@ -152,7 +155,7 @@ double uvgo_limiter_limit(uvgo_limiter_t *l)
     double v;
     if (!l)
         return 0;
-    uvgo__spin_lock(lock_of(l));
+    uvgo__spin_lock(lock_of(l), UVGO_RANK_XSYNC);
     v = l->limit_;
     uvgo__spin_unlock(lock_of(l));
     return v;
@@ -163,7 +166,7 @@ int uvgo_limiter_burst(uvgo_limiter_t *l)
     int v;
     if (!l)
         return 0;
-    uvgo__spin_lock(lock_of(l));
+    uvgo__spin_lock(lock_of(l), UVGO_RANK_XSYNC);
     v = l->burst_;
     uvgo__spin_unlock(lock_of(l));
     return v;
@@ -174,7 +177,7 @@ int uvgo_limiter_allow_n(uvgo_limiter_t *l, int64_t t, int n)
     uvgo_reservation_t r;
     if (!l || n < 0)
         return 0;
-    uvgo__spin_lock(lock_of(l));
+    uvgo__spin_lock(lock_of(l), UVGO_RANK_XSYNC);
     reserve_locked(l, t, n, 0, &r);
     uvgo__spin_unlock(lock_of(l));
     return r.ok_;
@@ -190,7 +193,7 @@ int uvgo_limiter_reserve_n(uvgo_limiter_t *l, int64_t t, int n,
 {
     if (!l || !r || n < 0)
         return UVGO_EINVAL;
-    uvgo__spin_lock(lock_of(l));
+    uvgo__spin_lock(lock_of(l), UVGO_RANK_XSYNC);
     reserve_locked(l, t, n, UVGO_DURATION_INF, r);
     uvgo__spin_unlock(lock_of(l));
     return 0;
@@ -227,7 +230,7 @@ void uvgo_reservation_cancel_at(uvgo_reservation_t *r, int64_t t)
     if (!r || !r->ok_)
         return;
     l = r->lim_;
-    uvgo__spin_lock(lock_of(l));
+    uvgo__spin_lock(lock_of(l), UVGO_RANK_XSYNC);
     if (isinf(l->limit_) || r->tokens_ == 0 || r->time_to_act_ < t)
         goto out;
     restore = r->tokens_ -
@@ -269,7 +272,7 @@ int uvgo_limiter_wait_ctx(uvgo_limiter_t *l, int n, uvgo_ctx_t *ctx)
         return UVGO_EINVAL;
     if (!uvgo__task_self())
         return UVGO_ENOTTASK;
-    uvgo__spin_lock(lock_of(l));
+    uvgo__spin_lock(lock_of(l), UVGO_RANK_XSYNC);
     err = n > l->burst_ && !isinf(l->limit_);
     uvgo__spin_unlock(lock_of(l));
     if (err)
@@ -279,7 +282,7 @@ int uvgo_limiter_wait_ctx(uvgo_limiter_t *l, int n, uvgo_ctx_t *ctx)
     now = uvgo_now();
     if (uvgo_ctx_deadline(ctx, &deadline))
         max_wait = time_sub(deadline, now);
-    uvgo__spin_lock(lock_of(l));
+    uvgo__spin_lock(lock_of(l), UVGO_RANK_XSYNC);
     reserve_locked(l, now, n, max_wait, &r);
     uvgo__spin_unlock(lock_of(l));
     if (!r.ok_)
@@ -304,7 +307,7 @@ static int set_at(uvgo_limiter_t *l, int64_t t, const double *limit,
 {
     if (!l || (limit && bad_limit(*limit)) || (burst && *burst < 0))
         return UVGO_EINVAL;
-    uvgo__spin_lock(lock_of(l));
+    uvgo__spin_lock(lock_of(l), UVGO_RANK_XSYNC);
     l->tokens_ = advance(l, t);
     l->last_ = t;
     if (limit)
@@ -340,7 +343,7 @@ double uvgo_limiter_tokens_at(uvgo_limiter_t *l, int64_t t)
     double v;
     if (!l)
         return 0;
-    uvgo__spin_lock(lock_of(l));
+    uvgo__spin_lock(lock_of(l), UVGO_RANK_XSYNC);
     v = advance(l, t);
     uvgo__spin_unlock(lock_of(l));
     return v;
