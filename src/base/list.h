@@ -114,13 +114,40 @@ static inline void uvgo__list_remove(uvgo_list_t *l, uvgo_list_node_t *n)
     n->next = n->prev = NULL;
 }
 
-/* Unlinks and returns the first node, or NULL. */
+/* Unlinks and returns the first node, or NULL.  (uvgo__list_remove
+ * without the test for a predecessor, which the first has not.) */
 static inline uvgo_list_node_t *uvgo__list_pop_front(uvgo_list_t *l)
 {
     uvgo_list_node_t *n = l->first_;
-    if (n)
-        uvgo__list_remove(l, n);
+    if (n) {
+        uvgo__assert(!n->prev && (n->next ? n->next->prev == n
+                                          : l->last_ == n));
+        uvgo__list_join(l, NULL, n->next);
+        n->next = NULL;
+    }
     return n;
+}
+
+/* Draining: takes every node off l at once, for a walk that unlinks each
+ * node as it passes (cheaper than popping them one by one):
+ *     for (n = uvgo__list_drain(&l); n; n = next) {
+ *         next = uvgo__list_drain_next(n);   n is in no list now
+ *         ...
+ *     }
+ * Until the walk has passed a node, it is in no list's head but still
+ * linked to its neighbours: nobody else may look at them meanwhile. */
+static inline uvgo_list_node_t *uvgo__list_drain(uvgo_list_t *l)
+{
+    uvgo_list_node_t *n = l->first_;
+    l->first_ = l->last_ = NULL;
+    return n;
+}
+
+static inline uvgo_list_node_t *uvgo__list_drain_next(uvgo_list_node_t *n)
+{
+    uvgo_list_node_t *next = n->next;
+    n->next = n->prev = NULL;
+    return next;
 }
 
 #endif /* UVGO_BASE_LIST_H */

@@ -97,8 +97,11 @@ uvgo_ctx_t *uvgo_ctx_retain(uvgo_ctx_t *c)
 void uvgo_ctx_release(uvgo_ctx_t *c)
 {
     /* Iterative: releasing a node may release its parent. */
-    while (c && atomic_fetch_sub_explicit(&c->refs, 1,
-                                          memory_order_acq_rel) == 1) {
+    while (c) {
+        int old = atomic_fetch_sub_explicit(&c->refs, 1, memory_order_acq_rel);
+        uvgo__assert(old > 0); /* not released more often than retained */
+        if (old != 1)
+            break;
         uvgo_ctx_t *parent = c->parent;
         /* Linked children and after-funcs hold references on c, and so
          * does its cancel parent while c is linked there (an unlinked
@@ -176,7 +179,7 @@ static int cancel_one(uvgo_ctx_t *c, int err, int cause, uvgo_ctx_t **work)
 {
     uvgo_timer_t *timer;
     uvgo_list_t afters;
-    uvgo_list_node_t *n;
+    uvgo_list_node_t *n, *next;
     struct uvgo_ctx_after *a;
 
     uvgo__spin_lock(&c->lock, UVGO_RANK_CTX);
@@ -187,9 +190,10 @@ static int cancel_one(uvgo_ctx_t *c, int err, int cause, uvgo_ctx_t **work)
     c->cause = cause ? cause : err;
     /* release: a reader that sees err sees the cause. */
     atomic_store_explicit(&c->err, err, memory_order_release);
-    while ((n = uvgo__list_pop_front(&c->children))) {
+    for (n = uvgo__list_drain(&c->children); n; n = next) {
         /* Unlinked: ours now, its reference with it. */
         uvgo_ctx_t *k = uvgo__container_of(n, uvgo_ctx_t, sib);
+        next = uvgo__list_drain_next(n);
         k->work_next = *work;
         *work = k;
         __builtin_prefetch(&k->done->recvq); /* see "Prefetching the cancel
@@ -208,8 +212,10 @@ static int cancel_one(uvgo_ctx_t *c, int err, int cause, uvgo_ctx_t **work)
         /* The deadline callback holds a reference on c; if this stop kept
          * it from running, that reference is ours to drop (c stays alive:
          * the caller holds one too). */
-        if (uvgo_timer_stop(timer) == 1)
+        if (uvgo_timer_stop(timer) == 1) {
+            uvgo__assert(atomic_load(&c->refs) > 1);
             uvgo_ctx_release(c);
+        }
         uvgo_timer_free(timer);
     }
     afters_start(&afters);
@@ -473,7 +479,9 @@ int uvgo_ctx_without_cancel(uvgo_ctx_t **out, uvgo_ctx_t *parent)
 
 static void after_unref(struct uvgo_ctx_after *a)
 {
-    if (atomic_fetch_sub_explicit(&a->refs, 1, memory_order_acq_rel) == 1) {
+    int old = atomic_fetch_sub_explicit(&a->refs, 1, memory_order_acq_rel);
+    uvgo__assert(old > 0);
+    if (old == 1) {
         uvgo_ctx_release(a->ctx);
         uvgo__free(a);
     }
