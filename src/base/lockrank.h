@@ -35,15 +35,14 @@
  *                   live connections
  *   HTTP            an HTTP server's connections   nothing
  *
- * Rules that go with the table.  A spinlock is never held across a park,
- * an allocation's failure path aside (pool.c allocates under POOL once per
- * pool), or a call out of uvgo; tasks are readied only after the waker's
- * locks are released (STYLE.md).  So no task carries a lock from one
- * thread to another, and the checks below can keep their record per
- * thread: uvgo__task_park and uvgo__task_ready assert that it is empty.
- * Locks of libcurl's share interface, the TSan-only spawn lock and the
- * monitor's condition-variable mutex are outside the table: nothing of
- * ours is taken under them.
+ * Rules that go with the table.  No lock is held across a park, and
+ * tasks are readied only after the waker's locks are released (STYLE.md).
+ * So no task carries a lock from one thread to another, and the checks
+ * below can keep their record per thread: uvgo__task_park and
+ * uvgo__task_ready assert that it is empty.  Outside the table: the
+ * task-level locks (uvgo_mutex_t and friends, which park), libcurl's
+ * share locks, the TSan-only spawn lock and the monitor's mutex; nothing
+ * of ours is taken under the last three.
  *
  * The checks.  In debug and sanitizer builds (UVGO_CHECKS: NDEBUG is not
  * defined, which meson defines only for release builds), each thread keeps

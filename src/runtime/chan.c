@@ -60,9 +60,17 @@ uvgo_chan_t *uvgo_chan_retain(uvgo_chan_t *ch)
 
 void uvgo_chan_release(uvgo_chan_t *ch)
 {
+    int old;
+    if (!ch)
+        return;
     /* acq_rel: the last releaser sees every use the others made. */
-    if (ch && atomic_fetch_sub_explicit(&ch->refs, 1, memory_order_acq_rel) == 1)
+    old = atomic_fetch_sub_explicit(&ch->refs, 1, memory_order_acq_rel);
+    uvgo__assert(old > 0); /* not released more often than retained */
+    if (old == 1) {
+        uvgo__assert(uvgo__list_empty(&ch->recvq) &&
+                     uvgo__list_empty(&ch->sendq)); /* waiters hold refs */
         uvgo__free(ch);
+    }
 }
 
 size_t uvgo_chan_len(uvgo_chan_t *ch)

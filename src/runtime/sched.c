@@ -180,6 +180,8 @@ void uvgo__runq_put(struct uvgo_worker *w, uvgo_task_t *t)
             w->pin_head = t;
         w->pin_tail = t;
     } else {
+        /* Never a task whose registers are unsaved (runtime.h). */
+        uvgo__assert(!atomic_load_explicit(&t->on_cpu, memory_order_relaxed));
         for (;;) {
             /* acquire: pairs with the head CAS of consumers, so the slots
              * they freed are really free. */
@@ -448,6 +450,7 @@ static uvgo_task_t *inbox_take(struct uvgo_worker *w)
 {
     uvgo_task_t *list, *rev = NULL, *first;
 
+    uvgo__assert(w == uvgo__worker_self()); /* drained by its owner only */
     if (!atomic_load_explicit(&w->inbox, memory_order_relaxed))
         return NULL;
     /* acquire: pairs with the pushers' CAS; their writes to the tasks are
@@ -577,6 +580,7 @@ static uvgo_task_t *next_local(struct uvgo_worker *w)
 {
     uvgo_task_t *t;
 
+    uvgo__assert(w == uvgo__worker_self()); /* runnext: owner only */
     atomic_store_explicit(&w->switches, ++w->tick, memory_order_relaxed);
     if (UVGO_UNLIKELY(w->tick % FAIRNESS_TICKS == 0)) {
         /* Now and then look past runnext and the local queue, so tasks

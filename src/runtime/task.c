@@ -470,7 +470,9 @@ static void task_free(struct uvgo_worker *w, uvgo_task_t *t)
 void uvgo__task_unref(uvgo_task_t *t)
 {
     /* acq_rel: the last releaser sees every write the others made. */
-    if (atomic_fetch_sub_explicit(&t->refs, 1, memory_order_acq_rel) == 1) {
+    int old = atomic_fetch_sub_explicit(&t->refs, 1, memory_order_acq_rel);
+    uvgo__assert(old > 0 && old <= 2); /* running, and a joinable handle */
+    if (old == 1) {
         struct uvgo_worker *w = uvgo__worker_self();
         if (w && w->rt != atomic_load(&uvgo__rt))
             w = NULL;
@@ -489,7 +491,9 @@ void uvgo__task_exited(struct uvgo_worker *w, uvgo_task_t *t)
     t->stack.home = (uint16_t)(w->id + 1);
     uvgo__stack_free(&w->stacks, &t->stack);
     t->stack.lo = NULL;
-    if (atomic_fetch_sub_explicit(&t->refs, 1, memory_order_acq_rel) == 1)
+    int old = atomic_fetch_sub_explicit(&t->refs, 1, memory_order_acq_rel);
+    uvgo__assert(old > 0 && old <= 2);
+    if (old == 1)
         task_free(w, t);
 }
 

@@ -360,7 +360,9 @@ static uvgo_timer_t *timer_handle(struct uvgo_timer *t)
 
 static void timer_unref(struct uvgo_timer *t)
 {
-    if (atomic_fetch_sub_explicit(&t->refs, 1, memory_order_acq_rel) == 1) {
+    int old = atomic_fetch_sub_explicit(&t->refs, 1, memory_order_acq_rel);
+    uvgo__assert(old > 0);
+    if (old == 1) {
         uvgo_chan_release(t->ch);
         timer_rec_free(t);
     }

@@ -80,12 +80,13 @@ static void update(uvgo_rwmutex_t *rw, uint32_t clear, uint32_t set,
                    uint32_t add)
 {
     uint32_t old = uvgo__word_load(&rw->q_, __ATOMIC_RELAXED);
+    UVGO_UNUSED uint32_t flags = old & ~RMASK; /* asserts only */
     uvgo__assert(uvgo__parkq_held(&rw->q_));
     /* acq_rel: hands the critical sections on (release) and sees the
      * readers' leaving (acquire). */
     while (!uvgo__word_cas(&rw->q_, &old, ((old & ~clear) | set) + add,
                            __ATOMIC_ACQ_REL))
-        ;
+        uvgo__assert((old & ~RMASK) == flags); /* only a reader left */
 }
 
 /* ---- readers ------------------------------------------------------------- */
