@@ -17,6 +17,8 @@
  *   TIMER           a timer's lock (time.c)        TIMERS, CHAN, and what
  *                                                  a spawn takes (an
  *                                                  after-func fires)
+ *   BUBBLE          a synctest bubble's lock       nothing
+ *                   (runtime/synctest.h)
  *   TIMERS          a worker's timer heap          nothing
  *   CHAN            a channel's lock; MULTI        other channels, upward
  *   SCHED           rt->lock: the global queue     nothing
@@ -70,6 +72,7 @@
 #define UVGO_LOCK_RANKS(X)                                                  \
     X(START, 0)                                                             \
     X(TIMER, 0)                                                             \
+    X(BUBBLE, UVGO_RANK_LEAF)                                               \
     X(TIMERS, UVGO_RANK_LEAF)                                               \
     X(CHAN, UVGO_RANK_LEAF | UVGO_RANK_MULTI)                               \
     X(SCHED, UVGO_RANK_LEAF)                                                \

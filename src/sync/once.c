@@ -48,6 +48,7 @@ int uvgo_once_do_ctx(uvgo_once_t *once, uvgo_task_fn fn, void *arg,
     }
     uvgo__waiter_init(&p, uvgo__task_self(), NULL);
     uvgo__list_push_back(&once->q_.list_, &p.link);
+    uvgo__park_durable(); /* synctest: durable, as Go counts it */
     err = uvgo__parkq_park(&once->q_, &p, done, ctx, "sync.Once.Do");
     if (err) {
         uvgo__waiter_leave(&once->q_.list_, &p);

@@ -81,11 +81,13 @@ int uvgo_sem_acquire_ctx(uvgo_sem_t *s, int64_t n, uvgo_ctx_t *ctx)
         if (!done)
             uvgo__block_forever("semaphore.Acquire (more than its size)");
         uvgo__waiter_init(&p, uvgo__task_self(), &n);
+        uvgo__park_durable();
         uvgo__park_or_done(&p, done, "semaphore.Acquire");
         return uvgo_ctx_err(ctx);
     }
     uvgo__waiter_init(&p, uvgo__task_self(), &n);
     uvgo__list_push_back(&s->q_.list_, &p.link);
+    uvgo__park_durable(); /* synctest: only the bubble can release it */
     err = uvgo__parkq_park(&s->q_, &p, done, ctx, "semaphore.Acquire");
     if (!err)
         return 0; /* granted: cur_ counts our units */

@@ -225,6 +225,7 @@ int uvgo_sflight_do_ctx(uvgo_sflight_t *g, const char *key,
             uvgo__list_push_back(&c->waiters, &sw.link);
             /* The queue is c's, the lock g's: park by hand. */
             uvgo__spin_unlock(lock_of(g));
+            uvgo__park_durable();
             if (uvgo__park_or_done(&sw, done, "singleflight.Do") != 1) {
                 uvgo__spin_lock(lock_of(g), UVGO_RANK_XSYNC);
                 /* c is alive while we are on it. */
