@@ -35,6 +35,7 @@ static void report_deadlock(struct uvgo_bubble *b, long n)
  * b->lock; it is released here. */
 static void settle(struct uvgo_bubble *b)
 {
+    uvgo__assert(uvgo__spin_held(&b->lock));
     for (;;) {
         if (b->deadlock || b->tasks == 0) {
             break;

@@ -241,6 +241,7 @@ static void heap_remove_locked(struct uvgo_worker *w, struct tnode *n)
 static void bubble_insert_locked(struct uvgo_bubble *b, struct tnode *n,
                                  int64_t when)
 {
+    uvgo__assert(uvgo__spin_held(&b->lock));
     n->in_heap = 1;
     uvgo__heap_insert(&b->timers, &n->heap, when);
 }
@@ -522,6 +523,8 @@ static int due_full(const struct due *d)
 /* Takes n, just removed from its heap.  Caller holds the heap's lock. */
 static void due_take(struct due *d, struct tnode *n)
 {
+    uvgo__assert(n->bubble ? uvgo__spin_held(&n->bubble->lock)
+                           : uvgo__spin_held(&n->owner->timers_lock));
     if (n->kind == TNODE_SLEEP) {
         struct sleeper *s = (struct sleeper *)n;
         /* Claimed here, under the lock, so the sleeper (whose frame may
@@ -579,6 +582,7 @@ int uvgo__bubble_fire_next(struct uvgo_bubble *b)
     struct due d;
     int64_t now;
 
+    uvgo__assert(uvgo__spin_held(&b->lock) && b->blocked == b->tasks);
     if (!h)
         return 0;
     /* The clock jumps to the earliest deadline (never back: a deadline in

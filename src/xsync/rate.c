@@ -108,11 +108,14 @@ static double advance(uvgo_limiter_t *l, int64_t t)
 
 /* The time a call works at: *t, or the clock for a call without one (see
  * the top).  Caller holds the lock. */
-static int64_t time_locked(const int64_t *t)
+static int64_t time_locked(uvgo_limiter_t *l, const int64_t *t)
 {
+    uvgo__assert(uvgo__spin_held(lock_of(l)));
+    (void)l;
     return t ? *t : uvgo_now();
 }
 
+/* Caller holds the lock. */
 static void reserve_locked(uvgo_limiter_t *l, int64_t t, int n,
                            int64_t max_wait, uvgo_reservation_t *r)
 {
@@ -191,7 +194,7 @@ static int allow_at(uvgo_limiter_t *l, const int64_t *t, int n)
     if (!l || n < 0)
         return 0;
     uvgo__spin_lock(lock_of(l), UVGO_RANK_XSYNC);
-    reserve_locked(l, time_locked(t), n, 0, &r);
+    reserve_locked(l, time_locked(l, t), n, 0, &r);
     uvgo__spin_unlock(lock_of(l));
     return r.ok_;
 }
@@ -212,7 +215,7 @@ static int reserve_at(uvgo_limiter_t *l, const int64_t *t, int n,
     if (!l || !r || n < 0)
         return UVGO_EINVAL;
     uvgo__spin_lock(lock_of(l), UVGO_RANK_XSYNC);
-    reserve_locked(l, time_locked(t), n, UVGO_DURATION_INF, r);
+    reserve_locked(l, time_locked(l, t), n, UVGO_DURATION_INF, r);
     uvgo__spin_unlock(lock_of(l));
     return 0;
 }
@@ -256,7 +259,7 @@ static void cancel_at(uvgo_reservation_t *r, const int64_t *at)
         return;
     l = r->lim_;
     uvgo__spin_lock(lock_of(l), UVGO_RANK_XSYNC);
-    t = time_locked(at);
+    t = time_locked(l, at);
     if (isinf(l->limit_) || r->tokens_ == 0 || r->time_to_act_ < t)
         goto out;
     restore = r->tokens_ -
@@ -341,7 +344,7 @@ static int set_at(uvgo_limiter_t *l, const int64_t *at, const double *limit,
     if (!l || (limit && bad_limit(*limit)) || (burst && *burst < 0))
         return UVGO_EINVAL;
     uvgo__spin_lock(lock_of(l), UVGO_RANK_XSYNC);
-    t = time_locked(at);
+    t = time_locked(l, at);
     l->tokens_ = advance(l, t);
     l->last_ = t;
     if (limit)
@@ -378,7 +381,7 @@ static double tokens_at(uvgo_limiter_t *l, const int64_t *t)
     if (!l)
         return 0;
     uvgo__spin_lock(lock_of(l), UVGO_RANK_XSYNC);
-    v = advance(l, time_locked(t));
+    v = advance(l, time_locked(l, t));
     uvgo__spin_unlock(lock_of(l));
     return v;
 }
