@@ -59,16 +59,26 @@ static void *yield_until_told(void *arg)
     return NULL;
 }
 
-static void yields_are_counted(void)
+static void *yield_fifty_times(void *arg)
 {
-    uvgo_task_opts_t here = {.worker = 1 + uvgo_worker_id(),
-                             .flags = UVGO_TASK_PINNED};
-    uvgo_task_t *t;
-    uvgo_metrics_t a = snap(), b;
-    ASSERT_OK(uvgo_task_spawn(&t, yield_until_told, NULL, &here));
+    (void)arg;
     for (int i = 0; i < 50; i++)
         ASSERT_OK(uvgo_task_yield()); /* the other task is runnable */
     atomic_store(&stop_yielding, 1);
+    return NULL;
+}
+
+static void yields_are_counted(void)
+{
+    /* Both pinned to one worker, so that each yield has the other task to
+     * switch to (an unpinned yielder could be stolen away from it). */
+    uvgo_task_opts_t here = {.worker = 1 + uvgo_worker_id(),
+                             .flags = UVGO_TASK_PINNED};
+    uvgo_task_t *t, *y;
+    uvgo_metrics_t a = snap(), b;
+    ASSERT_OK(uvgo_task_spawn(&t, yield_until_told, NULL, &here));
+    ASSERT_OK(uvgo_task_spawn(&y, yield_fifty_times, NULL, &here));
+    ASSERT_OK(uvgo_task_join(y, NULL));
     ASSERT_OK(uvgo_task_join(t, NULL));
     b = snap();
     ASSERT_GE(b.total.yields - a.total.yields, 50);
