@@ -308,6 +308,20 @@ static inline uvgo_task_t *uvgo__task_self(void)
     return w && w->current != &w->sched ? w->current : NULL;
 }
 
+/* The calling task's worker when the task is bound to `loop` and runs on
+ * that loop's thread, so that uvgo_loop_enter(loop) would return at once;
+ * else NULL.  For the hot paths of code whose objects belong to a loop. */
+static inline struct uvgo_worker *uvgo__loop_home(uv_loop_t *loop)
+{
+    struct uvgo_worker *w = uvgo__worker_self();
+    /* The loop's own context (w->sched) is never bound. */
+    if (w && w->loop == loop &&
+        (__atomic_load_n(&w->current->flags, __ATOMIC_RELAXED) &
+         UVGO_TASK_BOUND))
+        return w;
+    return NULL;
+}
+
 /* Switches the running task out until uvgo__task_ready().  The caller has
  * published itself to its waker and stored `reason`.
  * Precondition: called by a task (not the loop context). */
