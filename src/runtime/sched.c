@@ -100,20 +100,23 @@
 
 struct uvgo_runtime *_Atomic uvgo__rt;
 
-static __thread struct uvgo_worker *tls_worker
-    __attribute__((tls_model("initial-exec")));
+__thread struct uvgo_worker *uvgo__tls_worker
+    __attribute__((tls_model("initial-exec"), visibility("hidden")));
 
+#if !(defined(__x86_64__) && defined(__ELF__) && !defined(UVGO_ASAN) && \
+      !defined(UVGO_TSAN))
 UVGO_NOINLINE struct uvgo_worker *uvgo__worker_self(void)
 {
     /* The empty asm makes the function impure in the compiler's eyes, so no
      * caller may reuse a result fetched before a context switch. */
     __asm__ __volatile__("" ::: "memory");
-    return tls_worker;
+    return uvgo__tls_worker;
 }
+#endif
 
 void uvgo__worker_set_self(struct uvgo_worker *w)
 {
-    tls_worker = w;
+    uvgo__tls_worker = w;
 }
 
 /* ---- the local run queue (owner side) ---------------------------------- */
