@@ -15,6 +15,7 @@
  *   uvgo/sync.h     Mutex, RWMutex, WaitGroup, Once, Cond, Pool
  *   uvgo/xsync.h    semaphore, errgroup, singleflight, rate limiter
  *   uvgo/metrics.h  runtime metrics: per-worker counters, latency
+ *   uvgo/synctest.h virtual time for tests (Go's testing/synctest)
  *   uvgo/http.h     HTTP/1.1 server: handlers, mux, header maps (built when
  *                   llhttp is found: meson option http); the client (also
  *                   needs libcurl: meson option curl)
@@ -35,6 +36,7 @@
 #include "uvgo/task.h"
 #include "uvgo/signal.h"
 #include "uvgo/sync.h"
+#include "uvgo/synctest.h"
 #include "uvgo/time.h"
 #include "uvgo/xsync.h"
 

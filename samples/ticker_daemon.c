@@ -1,9 +1,11 @@
 /* ticker_daemon.c: a timer/ticker-driven daemon in straight-line tasks.
  *
- * Two periodic jobs on tickers (one with jitter), a flaky job retried with
- * exponential backoff and a timeout per attempt, a debounced reload on
- * SIGHUP, and a graceful shutdown on SIGINT/SIGTERM: stop starting work,
- * give running work a grace period, then cancel what is left.
+ * Periodic jobs on tickers (one with jitter, one daily), a flaky job
+ * retried with exponential backoff and a timeout per attempt, a debounced
+ * reload on SIGHUP, and a graceful shutdown on SIGINT/SIGTERM: stop
+ * starting work, give running work a grace period, then cancel what is
+ * left.  run_daemon() takes its signals from a channel, so tests can drive
+ * a whole day of it in virtual time (test/test-ticker-daemon.c).
  *
  *   run:    ./build/samples/ticker_daemon        (Ctrl-C or kill -HUP/-TERM)
  *           ./build/samples/ticker_daemon 5      (demo: sends itself two
@@ -18,16 +20,18 @@
 #include <uvgo.h>
 
 #define MS UVGO_MILLISECOND
+static FILE *out;
 static int64_t t0;
+static uint64_t rng; /* jitter: the same sequence every run */
 static uvgo_ctx_t *running, *working; /* stop starting / cancel in-flight */
 
 static void logf_(const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    printf("%6lld ms  ", (long long)((uvgo_now() - t0) / MS));
-    vprintf(fmt, ap);
-    puts("");
+    fprintf(out, "%6lld ms  ", (long long)((uvgo_now() - t0) / MS));
+    vfprintf(out, fmt, ap);
+    fputc('\n', out);
     va_end(ap);
 }
 
@@ -45,7 +49,8 @@ static void *periodic(void *arg)
     for (int n = 1;; n++) {
         if (uvgo_chan_recv_ctx(uvgo_ticker_chan(tk), NULL, 0, NULL, running) < 0)
             break;
-        if (j->jitter && uvgo_sleep_ctx(rand() % j->jitter, working) < 0)
+        rng = rng * 6364136223846793005ULL + 1442695040888963407ULL;
+        if (j->jitter && uvgo_sleep_ctx((rng >> 33) % j->jitter, working) < 0)
             break;
         logf_("%s: run %d", j->name, n);
     }
@@ -80,10 +85,61 @@ static void *fetcher(void *arg)
             return NULL;
         }
         logf_("fetch %d: uploaded", round);
-        uvgo_sleep_ctx(500 * MS, running);
+        uvgo_sleep_ctx(500 * MS, running); /* the next round */
     }
     logf_("fetcher: stopped");
     return NULL;
+}
+
+/* The daemon: runs until SIGINT or SIGTERM arrives on `signals`. */
+static void run_daemon(uvgo_chan_t *signals)
+{
+    struct job jobs[] = {{"heartbeat", 1000 * MS, 0},
+                         {"metrics", 700 * MS, 200 * MS},
+                         {"rotate-logs", 24 * UVGO_HOUR, 0}};
+    uvgo_task_t *tasks[4];
+    uvgo_timer_t *debounce;
+    int sig;
+
+    t0 = uvgo_now();
+    rng = 1;
+    uvgo_ctx_with_cancel(&running, NULL);
+    uvgo_ctx_with_cancel(&working, NULL);
+    uvgo_timer_make(&debounce, UVGO_HOUR * 24 * 365); /* armed by SIGHUP */
+    for (int i = 0; i < 3; i++)
+        uvgo_task_spawn(&tasks[i], periodic, &jobs[i], NULL);
+    uvgo_task_spawn(&tasks[3], fetcher, NULL, NULL);
+    logf_("started");
+    for (;;) {
+        uvgo_select_case_t c[2] = {
+            UVGO_CASE_RECV(signals, &sig),
+            UVGO_CASE_RECV_DISCARD(uvgo_timer_chan(debounce))};
+        if (uvgo_select(c, 2) == 1) {
+            logf_("reload: configuration reloaded");
+        } else if (sig == SIGHUP) {
+            logf_("SIGHUP: reload in 300 ms unless another arrives");
+            uvgo_timer_reset(debounce, 300 * MS);
+        } else {
+            break;
+        }
+    }
+    logf_("%s: shutting down, grace period 300 ms",
+          sig == SIGINT ? "SIGINT" : "SIGTERM");
+    uvgo_ctx_cancel(running);
+    uvgo_ctx_t *grace;
+    uvgo_ctx_with_timeout(&grace, NULL, 300 * MS);
+    for (int i = 0; i < 4; i++) {
+        if (uvgo_task_join_ctx(tasks[i], NULL, grace) == UVGO_ETIMEDOUT) {
+            logf_("grace period over: cancelling work still running");
+            uvgo_ctx_cancel(working);
+            uvgo_task_join(tasks[i], NULL);
+        }
+    }
+    logf_("all jobs stopped; bye");
+    uvgo_timer_free(debounce);
+    uvgo_ctx_cancel_release(grace);
+    uvgo_ctx_cancel_release(working);
+    uvgo_ctx_cancel_release(running);
 }
 
 static void *self_test(void *arg)
@@ -99,67 +155,23 @@ static void *self_test(void *arg)
 
 static void *main_task(void *arg)
 {
-    struct job jobs[] = {{"heartbeat", 1000 * MS, 0},
-                         {"metrics", 700 * MS, 200 * MS}};
-    int sigs[] = {SIGINT, SIGTERM, SIGHUP}, sig;
-    uvgo_task_t *tasks[3];
+    int sigs[] = {SIGINT, SIGTERM, SIGHUP};
     uvgo_chan_t *sigch;
     uvgo_signal_t *sub;
-    uvgo_timer_t *debounce;
 
-    t0 = uvgo_now();
-    uvgo_ctx_with_cancel(&running, NULL);
-    uvgo_ctx_with_cancel(&working, NULL);
     uvgo_chan_make(&sigch, sizeof(int), 4);
     uvgo_signal_notify(&sub, sigch, sigs, 3);
-    uvgo_timer_make(&debounce, UVGO_HOUR); /* armed by the first SIGHUP */
-    for (int i = 0; i < 2; i++)
-        uvgo_task_spawn(&tasks[i], periodic, &jobs[i], NULL);
-    uvgo_task_spawn(&tasks[2], fetcher, NULL, NULL);
     if (arg)
         uvgo_go(self_test, arg);
-    logf_("started (pid %d)", (int)getpid());
-
-    for (;;) {
-        uvgo_select_case_t c[2] = {
-            UVGO_CASE_RECV(sigch, &sig),
-            UVGO_CASE_RECV_DISCARD(uvgo_timer_chan(debounce))};
-        if (uvgo_select(c, 2) == 1) {
-            logf_("reload: configuration reloaded");
-            continue;
-        }
-        if (sig == SIGHUP) {
-            logf_("SIGHUP: reload in 300 ms unless another arrives");
-            uvgo_timer_reset(debounce, 300 * MS);
-            continue;
-        }
-        logf_("%s: shutting down, grace period 300 ms",
-              sig == SIGINT ? "SIGINT" : "SIGTERM");
-        break;
-    }
-    uvgo_ctx_cancel(running);
-    uvgo_ctx_t *grace;
-    uvgo_ctx_with_timeout(&grace, NULL, 300 * MS);
-    for (int i = 0; i < 3; i++) {
-        if (uvgo_task_join_ctx(tasks[i], NULL, grace) == UVGO_ETIMEDOUT) {
-            logf_("grace period over: cancelling work still running");
-            uvgo_ctx_cancel(working);
-            uvgo_task_join(tasks[i], NULL);
-        }
-    }
-    logf_("all jobs stopped; bye");
+    run_daemon(sigch);
     uvgo_signal_stop(sub);
-    uvgo_timer_free(debounce);
     uvgo_chan_release(sigch);
-    uvgo_ctx_cancel(working);
-    uvgo_ctx_t *all[] = {grace, working, running};
-    for (int i = 0; i < 3; i++)
-        uvgo_ctx_release(all[i]);
     return NULL;
 }
 
 int main(int argc, char **argv)
 {
+    out = stdout;
     setvbuf(stdout, NULL, _IOLBF, 0);
     intptr_t demo = argc > 1 ? atoi(argv[1]) : 0;
     return uvgo_main(main_task, (void *)demo, NULL) < 0;

@@ -298,12 +298,16 @@ static void deadline_cuts_a_stalled_server(void)
     char buf[64];
     int64_t t0 = uvgo_now();
 
-    /* Headers and 10 bytes arrive; the rest never does. */
-    ASSERT_OK(uvgo_http_get_ctx(c, url("/stall"), &r, ctx));
+    /* Headers and 10 bytes arrive; the rest never does.  (Headers later
+     * than the whole deadline: a loaded machine, see ASSERT_IN_TIME.) */
+    int err = uvgo_http_get_ctx(c, url("/stall"), &r, ctx);
+    if (err == UVGO_ETIMEDOUT)
+        ASSERT_IN_TIME(uvgo_now() - t0, 100 * MS);
+    ASSERT_OK(err);
     ASSERT_EQ(uvgo_http_response_read(r, buf, sizeof buf), 10);
     ASSERT_ERR(uvgo_http_response_read(r, buf, sizeof buf), UVGO_ETIMEDOUT);
     ASSERT_GE(uvgo_now() - t0, 100 * MS);
-    ASSERT_LT(uvgo_now() - t0, 100 * MS + TEST_SLACK);
+    ASSERT_IN_TIME(uvgo_now() - t0, 100 * MS + TEST_SLACK);
     ASSERT_ERR(uvgo_http_response_read(r, buf, sizeof buf), UVGO_ETIMEDOUT);
     ASSERT(strlen(r->error) > 0);
     uvgo_http_response_free(r);
@@ -314,7 +318,7 @@ static void deadline_cuts_a_stalled_server(void)
     t0 = uvgo_now();
     uvgo_http_client_request_t req = {.url = url("/hang")};
     ASSERT_ERR(uvgo_http_do_ctx(c, &req, &r, ctx), UVGO_ETIMEDOUT);
-    ASSERT_LT(uvgo_now() - t0, 50 * MS + TEST_SLACK);
+    ASSERT_IN_TIME(uvgo_now() - t0, 50 * MS + TEST_SLACK);
     ASSERT_STR_EQ(req.error, uvgo_strerror(UVGO_ETIMEDOUT));
     test_ctx_done(ctx);
 

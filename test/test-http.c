@@ -571,6 +571,11 @@ static void malformed_requests_get_their_status_and_close(void)
          "\r\n\r\n", 400},
         {"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip, chunked"
          "\r\n\r\n0\r\n\r\n", 501},
+        /* a parameter with no coding once looped forever (fuzzer) */
+        {"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: ;x\r\n\r\n",
+         400},
+        {"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked, ;"
+         "\r\n\r\n0\r\n\r\n", 400},
         {"GET /\x01 HTTP/1.1\r\nHost: a\r\n\r\n", 400},
         {"GET / HTTP/1.1\r\nHost: a\r\nX\x7f: y\r\n\r\n", 400},
         {"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 99999999999\r\n\r\n",

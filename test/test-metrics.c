@@ -74,12 +74,20 @@ static void yields_are_counted(void)
     ASSERT_GE(b.total.yields - a.total.yields, 50);
 }
 
-static void *burn_a_millisecond(void *arg)
+static uint64_t steals_before;
+
+/* Runs without a switch until a steal is counted: the queue behind it is
+ * worth stealing for as long as the other worker's thread takes to get a
+ * CPU (a fixed 1 ms burn ended before it did, on a loaded machine).  The
+ * bound only guards against a steal that never comes. */
+static void *burn_until_a_steal(void *arg)
 {
-    int64_t until = uvgo_now() + UVGO_MILLISECOND;
+    int64_t until = uvgo_now() + 30 * UVGO_SECOND;
+    uvgo_metrics_t m;
     (void)arg;
-    while (uvgo_now() < until)
-        ; /* no switch: the queue behind it is worth stealing */
+    do {
+        ASSERT_OK(uvgo_metrics_read(&m, NULL, 0));
+    } while (m.total.steals == steals_before && uvgo_now() < until);
     return NULL;
 }
 
@@ -89,8 +97,9 @@ static void an_idle_worker_steals_and_it_is_counted(void)
     uvgo_task_t *t[N];
     uvgo_worker_metrics_t w[2];
     uvgo_metrics_t a = snap(), b;
+    steals_before = a.total.steals;
     for (int i = 0; i < N; i++)
-        ASSERT_OK(uvgo_task_spawn(&t[i], burn_a_millisecond, NULL, NULL));
+        ASSERT_OK(uvgo_task_spawn(&t[i], burn_until_a_steal, NULL, NULL));
     for (int i = 0; i < N; i++)
         ASSERT_OK(uvgo_task_join(t[i], NULL));
     ASSERT_EQ(uvgo_metrics_read(&b, w, 2), 2);

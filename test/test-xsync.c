@@ -668,13 +668,14 @@ static void limiter_cancel_after_its_time_gives_back_nothing(void)
 
 static void limiter_wait_fails_at_once_if_it_would_pass_the_deadline(void)
 {
-    uvgo_limiter_t l = lim(10, 1);
-    uvgo_ctx_t *c = test_ctx_timeout(50 * MS);
-    ASSERT_OK(uvgo_limiter_wait_ctx(&l, 1, c)); /* the burst: no wait */
+    uvgo_limiter_t l = lim(1, 1);
+    uvgo_ctx_t *c = test_ctx_timeout(500 * MS);
     int64_t t0 = uvgo_now();
-    /* The next token is 100 ms away, past the 50 ms deadline. */
+    ASSERT_OK(uvgo_limiter_wait_ctx(&l, 1, c)); /* the burst: no wait */
+    /* The next token is 1 s away, past the 500 ms deadline: the wait
+     * fails without sleeping to it, with the context still alive. */
     ASSERT_ERR(uvgo_limiter_wait_ctx(&l, 1, c), UVGO_ETIMEDOUT);
-    ASSERT_LT(uvgo_now() - t0, 40 * MS); /* did not sleep until 50 ms */
+    ASSERT_IN_TIME(uvgo_now() - t0, 400 * MS);
     ASSERT_EQ(uvgo_ctx_err(c), 0);
     ASSERT(uvgo_limiter_tokens(&l) < 0.5); /* reserved nothing */
     ASSERT(uvgo_limiter_tokens(&l) > -0.1);
@@ -769,7 +770,7 @@ static void limiter_with_limit_zero_recovers_after_set_limit(void)
     int64_t t0 = uvgo_now();
     ASSERT_OK(uvgo_limiter_wait(&l, 1));
     ASSERT_GE(uvgo_now() - t0, 90 * MS);
-    ASSERT_LT(uvgo_now() - t0, 100 * MS + test_scale(30, 120) * MS);
+    ASSERT_IN_TIME(uvgo_now() - t0, 100 * MS + test_scale(30, 120) * MS);
 }
 
 /* Go's x/time/rate tables for calls "at" a time before the limiter's last
@@ -864,39 +865,63 @@ static void rate_every_converts_intervals_and_rejects_nonpositive(void)
 
 static struct {
     uvgo_limiter_t l;
-    int64_t end;
+    int64_t t0, end;
     atomic_long events;
+    _Atomic int64_t first; /* read after the first reservation returned */
 } rr;
 
+/* Reserves events and counts those the limiter lets act by rr.end: what
+ * the limiter gave, however late a loaded machine runs the task.  Each
+ * task sleeps until RATE_AHEAD before its time to act, so that the tasks
+ * keep reservations that far ahead: demand never lapses (which would let
+ * the bucket overflow and lose events) unless every worker stalls for
+ * longer than that (110 ms did, at load 12 on 2 cores). */
+#define RATE_AHEAD (500 * MS)
 static void *rate_worker(void *arg)
 {
     (void)arg;
     for (;;) {
-        ASSERT_OK(uvgo_limiter_wait(&rr.l, 1));
-        if (uvgo_now() > rr.end)
+        uvgo_reservation_t r;
+        ASSERT_OK(uvgo_limiter_reserve(&rr.l, &r));
+        ASSERT(uvgo_reservation_ok(&r));
+        int64_t now = uvgo_now(), first = atomic_load(&rr.first);
+        while (now < first &&
+               !atomic_compare_exchange_weak(&rr.first, &first, now))
+            ;
+        int64_t act = rr.t0 + uvgo_reservation_delay_from(&r, rr.t0);
+        if (act > rr.end) {
+            uvgo_reservation_cancel(&r);
             break;
+        }
         atomic_fetch_add(&rr.events, 1);
+        ASSERT_OK(uvgo_sleep(act - RATE_AHEAD - uvgo_now()));
     }
     return NULL;
 }
 
-/* 8 tasks on 4 workers wait on one limiter of 200/s (burst 10) for 2 s:
- * they get burst + rate * time events, within 5%. */
+/* 8 tasks on 4 workers take events from one limiter of 200/s (burst 10)
+ * for 2 s: never more than burst + rate * time (the limiter is exact, its
+ * callers timed in lock order), and no fewer than 95% of what accrued
+ * once the tasks asked: a bucket nobody draws from overflows, and under a
+ * sanitizer the tasks can take 100 ms to start. */
 static void limiter_allows_the_configured_rate_over_seconds(void)
 {
     uvgo_task_t *t[8];
     ASSERT_OK(uvgo_limiter_init(&rr.l, 200, 10));
-    int64_t t0 = uvgo_now();
-    rr.end = t0 + 2 * UVGO_SECOND;
+    rr.first = INT64_MAX;
+    rr.t0 = uvgo_now();
+    rr.end = rr.t0 + 2 * UVGO_SECOND;
     for (int i = 0; i < 8; i++)
         t[i] = test_spawn(rate_worker, NULL);
     for (int i = 0; i < 8; i++)
         test_join(t[i]);
-    double want = 10 + 200 * 2.0;
+    long most = 10 + 200 * 2;
+    long least = 10 + (long)(200 * (rr.end - rr.first) / UVGO_SECOND);
     long got = atomic_load(&rr.events);
-    printf("# rate: %ld events in 2 s, want %.0f\n", got, want);
-    ASSERT_LE(got, (long)(want * 1.05) + 1);
-    ASSERT_GE(got, (long)(want * 0.95));
+    printf("# rate: %ld events in 2 s, want %ld (%ld from the first)\n",
+           got, most, least);
+    ASSERT_LE(got, most + 1);
+    ASSERT_GE(got, least * 95 / 100);
 }
 
 /* ---- outside a task ------------------------------------------------------ */

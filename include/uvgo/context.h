@@ -55,7 +55,12 @@ UVGO_EXTERN int uvgo_ctx_with_cancel(uvgo_ctx_t **out, uvgo_ctx_t *parent);
 /* Go's WithDeadline: also cancelled, with UVGO_ETIMEDOUT, at `deadline`
  * (a uvgo_now() value).  A deadline later than the parent's changes
  * nothing but adds a cancel scope; one already past gives a context that is
- * already done.  Returns as uvgo_ctx_with_cancel.  Thread: any. */
+ * already done.  The runtime that runs when the context is made times it:
+ * if uvgo_main returns before the deadline, the context drops its timer and
+ * is no longer timed, in this runtime's successors either (it keeps its
+ * deadline for uvgo_ctx_deadline, and is done once cancelled, directly or
+ * through its parent); cancelling and releasing it stay safe.  Returns as
+ * uvgo_ctx_with_cancel.  Thread: any. */
 UVGO_EXTERN int uvgo_ctx_with_deadline(uvgo_ctx_t **out, uvgo_ctx_t *parent,
                            int64_t deadline);
 

@@ -78,6 +78,8 @@
     XX(ECLOSED, -20001, "use of closed channel or connection")                \
     XX(ENOTTASK, -20002, "operation must be called from a uvgo task")         \
     XX(ELEAK, -20003, "tasks are still running (leaked)")                     \
+    XX(EBUBBLE, -20004, "crosses the boundary of a synctest bubble")          \
+    XX(EDEADLOCK, -20005, "every task in the synctest bubble is blocked")     \
     XX(EPROTONOSUPPORT, UV_EPROTONOSUPPORT, "protocol not supported")         \
     XX(EBADURL, -20101, "malformed URL")                                      \
     XX(EREDIRECTS, -20102, "stopped after too many redirects")                \

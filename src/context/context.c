@@ -310,6 +310,20 @@ static void on_deadline(void *arg)
     uvgo_ctx_release(c); /* the timer's reference */
 }
 
+/* The runtime ended before the deadline: its timer records are about to be
+ * freed, and no worker is left to cancel c.  c forgets the timer (a later
+ * cancel would otherwise stop a freed record) and keeps its deadline as a
+ * value only (see uvgo_ctx_with_deadline).  Called from uvgo_main's thread
+ * once every worker has stopped, so nothing in the runtime races us. */
+static void on_deadline_dropped(void *arg)
+{
+    uvgo_ctx_t *c = arg;
+    uvgo__spin_lock(&c->lock);
+    c->timer = NULL; /* this timer: a node arms one, once */
+    uvgo__spin_unlock(&c->lock);
+    uvgo_ctx_release(c); /* the timer's reference */
+}
+
 /* ---- making contexts ---------------------------------------------------- */
 
 /* Where a CANCEL node starts in its block: after its Done channel. */
@@ -384,7 +398,8 @@ static int make_cancel(uvgo_ctx_t **out, uvgo_ctx_t *parent, int has_deadline,
             /* The deadline callback's reference: dropped by the callback,
              * or by the cancel whose stop keeps it from running. */
             uvgo_ctx_retain(c);
-            int err = uvgo__timer_callback(&t, deadline, on_deadline, c);
+            int err = uvgo__timer_callback(&t, deadline, on_deadline,
+                                           on_deadline_dropped, c);
             if (err) { /* UVGO_ENOMEM, or UVGO_ENOTTASK: no runtime */
                 uvgo_ctx_release(c);
                 uvgo_ctx_cancel_release(c);

@@ -219,6 +219,17 @@ static int default_fields(uvgo_http_client_t *c)
     return 0;
 }
 
+/* Frees the client record and what its fields own. */
+static void client_free_fields(uvgo_http_client_t *c)
+{
+    curl_slist_free_all(c->fields);
+    uvgo__free(c->ca_file);
+    uvgo__free(c->user_agent);
+    uvgo__free(c->noproxy);
+    uvgo__free(c->loops);
+    uvgo__free(c);
+}
+
 int uvgo_http_client_make(uvgo_http_client_t **out,
                           const uvgo_http_client_opts_t *opts)
 {
@@ -267,12 +278,7 @@ int uvgo_http_client_make(uvgo_http_client_t **out,
     c->conf.stats = &c->stats;
     if ((opts->ca_file && !c->ca_file) || !c->user_agent || !c->noproxy ||
         !c->loops || default_fields(c) || uvgo__curl_share_init(&c->share)) {
-        curl_slist_free_all(c->fields);
-        uvgo__free(c->ca_file);
-        uvgo__free(c->user_agent);
-        uvgo__free(c->noproxy);
-        uvgo__free(c->loops);
-        uvgo__free(c);
+        client_free_fields(c);
         return UVGO_ENOMEM;
     }
     *out = c;
@@ -303,12 +309,7 @@ int uvgo_http_client_free(uvgo_http_client_t *c)
         uvgo__curl_loop_close(cl);
     }
     uvgo__curl_share_close(&c->share);
-    curl_slist_free_all(c->fields);
-    uvgo__free(c->ca_file);
-    uvgo__free(c->user_agent);
-    uvgo__free(c->noproxy);
-    uvgo__free(c->loops);
-    uvgo__free(c);
+    client_free_fields(c);
     return 0;
 }
 

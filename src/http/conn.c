@@ -571,8 +571,11 @@ static int check_te(const char *value)
         const char *s = p;
         while (*p && *p != ',' && *p != ' ' && *p != '\t' && *p != ';')
             p++;
-        if (p == s)
-            continue;
+        if (p == s) {
+            if (!*p)
+                break;
+            return 400; /* a parameter with no coding before it: ";x" */
+        }
         if (!uvgo__http_casecmp(s, (size_t)(p - s), "chunked", 7))
             return 501;
         if (chunked++)

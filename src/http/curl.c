@@ -448,10 +448,14 @@ static void xfer_end(uvgo__xfer_t *x, int err)
     x->state = UVGO__XFER_DONE;
     atomic_fetch_add_explicit(&x->cl->stats->requests, 1,
                               memory_order_relaxed);
-    /* release: pairs with uvgo__xfer_done(); x's fields and body are the
-     * task's from here on. */
-    atomic_store_explicit(&x->done, 1, memory_order_release);
+    /* The wake-up goes first: a task that sees `done` may free x at once,
+     * from any thread, and a set after it would write into freed (or
+     * reused) memory.  Woken before `done`, the task finds x->state DONE
+     * on the loop (this callback has returned by the time it runs here). */
     uvgo_event_set(&x->wake);
+    /* release: pairs with uvgo__xfer_done(); x's fields and body are the
+     * task's from here on: touch x no more. */
+    atomic_store_explicit(&x->done, 1, memory_order_release);
 }
 
 static void xfer_finish(uvgo__xfer_t *x, CURLcode code)
@@ -757,8 +761,9 @@ static int wait_until(uvgo__xfer_t *x, int (*ready)(uvgo__xfer_t *, int),
             pump_upload(x);
             continue;
         }
-        /* Only this thread sets x->wake (curl's callbacks on the loop), so
-         * clearing it here races with nothing. */
+        /* Only this thread sets x->wake (curl's callbacks on the loop, and
+         * xfer_end before it publishes `done`), so clearing it here races
+         * with nothing. */
         x->wake = (uvgo_event_t)UVGO_EVENT_INIT;
         if ((err = uvgo_event_wait_ctx(&x->wake, what, x->ctx))) {
             uvgo__xfer_enter(x);

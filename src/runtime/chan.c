@@ -18,6 +18,7 @@
  * see src/runtime.h for why that is safe).
  */
 #include "runtime/chan.h"
+#include "runtime/synctest.h"
 #include "runtime/timer.h"
 
 void uvgo__chan_init(uvgo_chan_t *ch, size_t elem_size, size_t cap)
@@ -25,6 +26,19 @@ void uvgo__chan_init(uvgo_chan_t *ch, size_t elem_size, size_t cap)
     atomic_init(&ch->refs, 1);
     ch->elem_size = (uint32_t)elem_size;
     ch->cap = (uint32_t)cap;
+    /* Made in a synctest bubble: only its members may use it. */
+    ch->bubble = uvgo__bubble_retain(uvgo__bubble_self());
+    ch->in_bubble = ch->bubble != NULL;
+}
+
+int uvgo__chan_check_slow(const uvgo_chan_t *ch, const void *elem,
+                          size_t size, int send)
+{
+    if (send && ch->recv_only)
+        return UVGO_EINVAL;
+    if (elem ? size != ch->elem_size : send && ch->elem_size)
+        return UVGO_EINVAL;
+    return uvgo__bubble_check(ch->bubble);
 }
 
 int uvgo_chan_make(uvgo_chan_t **out, size_t elem_size, size_t cap)
@@ -48,11 +62,18 @@ uvgo_chan_t *uvgo_chan_retain(uvgo_chan_t *ch)
     return ch;
 }
 
+/* Out of line: releases run on every waiter a waker unlinks. */
+static UVGO_NOINLINE void chan_free(uvgo_chan_t *ch)
+{
+    uvgo__bubble_release(ch->bubble);
+    uvgo__free(ch);
+}
+
 void uvgo_chan_release(uvgo_chan_t *ch)
 {
     /* acq_rel: the last releaser sees every use the others made. */
     if (ch && atomic_fetch_sub_explicit(&ch->refs, 1, memory_order_acq_rel) == 1)
-        uvgo__free(ch);
+        chan_free(ch);
 }
 
 size_t uvgo_chan_len(uvgo_chan_t *ch)
@@ -73,17 +94,27 @@ size_t uvgo_chan_cap(uvgo_chan_t *ch)
 
 void uvgo__block_forever(const char *what)
 {
-    for (;;)
+    for (;;) {
+        uvgo__park_durable(); /* nothing, not even a bubble's clock, ends it */
         uvgo__task_park(what); /* nothing will ready us */
+    }
 }
 
 int uvgo__park_or_done(struct uvgo_sel *sel, uvgo_chan_t *done,
                        const char *what)
 {
     struct uvgo_waiter w;
+    uvgo_task_t *self = uvgo__task_self();
     int zero = 0;
+    /* A durable wait (the caller said so) stays durable only if `done` is
+     * the bubble's too: a context from outside could end it.  The flag is
+     * set again right before each park, so a return without one leaves
+     * nothing behind. */
+    int durable = self->park_durable && (!done || done->bubble);
 
+    self->park_durable = 0;
     if (!done) {
+        self->park_durable = (uint8_t)durable;
         uvgo__task_park(what);
         return 1;
     }
@@ -96,10 +127,11 @@ int uvgo__park_or_done(struct uvgo_sel *sel, uvgo_chan_t *done,
                 memory_order_acquire))
             return 2;
         /* The source won first; its wake-up is ours to consume. */
+        self->park_durable = (uint8_t)durable;
         uvgo__task_park(what);
         return 1;
     }
-    w.task = uvgo__task_self();
+    w.task = self;
     w.elem = NULL;
     w.sel = sel;
     w.index = 1; /* a win stores index + 1 == 2 */
@@ -107,6 +139,7 @@ int uvgo__park_or_done(struct uvgo_sel *sel, uvgo_chan_t *done,
     uvgo__waitq_push(&done->recvq, &w);
     atomic_fetch_add_explicit(&done->refs, 1, memory_order_relaxed);
     uvgo__spin_unlock(&done->lock);
+    self->park_durable = (uint8_t)durable;
     uvgo__task_park(what);
     int won = atomic_load_explicit(&sel->done, memory_order_acquire);
     if (won == 1) {
@@ -185,8 +218,9 @@ int uvgo__chan_try_recv_locked(uvgo_chan_t *ch, void *elem,
 
 /* Queues a waiter for the calling task and parks it.  Caller holds ch->lock
  * (released here).  Returns the waiter's ok. */
-static int block_on(uvgo_chan_t *ch, struct uvgo_waitq *q, uvgo_task_t *self,
-                    void *elem, const char *what)
+static inline __attribute__((always_inline)) int
+block_on(uvgo_chan_t *ch, struct uvgo_waitq *q, uvgo_task_t *self, void *elem,
+         const char *what)
 {
     struct uvgo_waiter w;
     int timer = ch->timer;
@@ -202,6 +236,10 @@ static int block_on(uvgo_chan_t *ch, struct uvgo_waitq *q, uvgo_task_t *self,
     atomic_fetch_add_explicit(&ch->refs, 1, memory_order_relaxed);
     if (UVGO_UNLIKELY(timer))
         uvgo__timer_chan_wait_begin(); /* liveness: see timer.h */
+    /* In a bubble, a wait on one of its channels is durable: only the
+     * bubble can end it (the caller passed uvgo__chan_check). */
+    if (UVGO_UNLIKELY(self->bubble != NULL))
+        self->park_durable = ch->bubble != NULL;
     uvgo__spin_unlock(&ch->lock);
     uvgo__task_park(what);
     if (UVGO_UNLIKELY(timer))
@@ -301,9 +339,12 @@ int uvgo_chan_try_recv(uvgo_chan_t *ch, void *elem, size_t size, int *ok)
 
 int uvgo_chan_close(uvgo_chan_t *ch)
 {
+    int err;
     /* Go rejects closing a receive-only channel at compile time. */
     if (!ch || ch->recv_only)
         return UVGO_EINVAL;
+    if ((err = uvgo__bubble_check(ch->bubble)))
+        return err;
     return uvgo__chan_close(ch);
 }
 

@@ -54,6 +54,9 @@ struct uvgo_chan {
     uint8_t timer;     /* a timer's channel: len and cap report 0 (Go 1.23) */
     uint8_t recv_only; /* a timer's or a context's Done: users may only
                           receive (Go's <-chan); the runtime sends, closes */
+    uint8_t in_bubble; /* bubble != NULL, next to recv_only: the common
+                          case of uvgo__chan_check tests both at once */
+    struct uvgo_bubble *bubble; /* made in this synctest bubble, or NULL */
     struct uvgo_waitq recvq, sendq;
     char buf[];      /* cap * elem_size bytes */
 };
@@ -135,16 +138,20 @@ static inline void uvgo__elem_copy(void *dst, const void *src, size_t n)
  * received on ch, else UVGO_EINVAL: the size must be the element size,
  * only a receive (which discards) or a zero-size element may pass NULL,
  * and nobody but the runtime sends on a receive-only channel. */
+int uvgo__chan_check_slow(const uvgo_chan_t *ch, const void *elem,
+                          size_t size, int send);
+
+/* ... and UVGO_EBUBBLE when ch belongs to a synctest bubble the caller is
+ * not in.  The common case (the right size, a buffer, an ordinary
+ * channel) is one test. */
 static inline int uvgo__chan_check(const uvgo_chan_t *ch, const void *elem,
                                    size_t size, int send)
 {
-    if (send && UVGO_UNLIKELY(ch->recv_only))
-        return UVGO_EINVAL;
-    if (UVGO_LIKELY(size == ch->elem_size && elem))
+    uint16_t special;
+    memcpy(&special, &ch->recv_only, sizeof special); /* and in_bubble */
+    if (UVGO_LIKELY(size == ch->elem_size && elem && !special))
         return 0;
-    if (!elem)
-        return send && ch->elem_size ? UVGO_EINVAL : 0;
-    return UVGO_EINVAL;
+    return uvgo__chan_check_slow(ch, elem, size, send);
 }
 
 static inline char *uvgo__chan_slot(uvgo_chan_t *ch, uint32_t i)

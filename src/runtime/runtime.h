@@ -37,6 +37,7 @@
 
 struct uvgo_worker;
 struct uvgo_runtime;
+struct uvgo_bubble;
 
 enum uvgo_task_state {
     UVGO_TASK_FREE = 0,  /* must be 0: a cold stack slot reads as zero */
@@ -88,10 +89,20 @@ struct uvgo_task {
     uint64_t ready_ticks;
     /* Saved context.  Written by the task's own switch-out. */
     uvgo__exec_t ctx;
-    /* Immutable after spawn. */
+    /* Immutable after spawn.  id and name are written with relaxed
+     * atomics (and left out of record_clear's memset), because the
+     * monitor reads them with no lock from the task's running worker
+     * (uvgo__task_peek); every other reader has the spawn behind it. */
     uint64_t id;
     uvgo_task_fn fn;
     void *arg;
+    /* Virtual time (runtime/synctest.h): the bubble it belongs to, or NULL
+     * (immutable after spawn); set by the task itself right before a
+     * durable park; and its state for the bubble's counts (under the
+     * bubble's lock). */
+    struct uvgo_bubble *bubble;
+    uint8_t park_durable;
+    uint8_t bubble_state;
     /* Written by the task, read by joiners after `done` is set. */
     void *result;
     /* References: one for running, one for a joinable handle.  The last
@@ -112,7 +123,7 @@ struct uvgo_task {
     const void *asan_bottom;     /* this context's stack, for the sanitizer */
     size_t asan_size;
 #endif
-    char name[UVGO_TASK_NAME_MAX];
+    _Alignas(8) char name[UVGO_TASK_NAME_MAX]; /* NUL-padded; see id */
 };
 
 #define UVGO_TASK_JOINABLE (1u << 7)
@@ -420,6 +431,13 @@ void uvgo__task_discard(struct uvgo_worker *w, uvgo_task_t *t);
  * ends at `top`.  Async-signal-safe. */
 const char *uvgo__task_describe_top(char *top, uint64_t *id);
 
+/* Copies t's id and name (NUL-terminated) without a lock, for a thread
+ * that has no happens-before with t's spawn (the monitor).  Race-free,
+ * but only consistent if t is not freed and reused meanwhile: the caller
+ * checks that (a worker's switch count) afterwards.  Thread: any. */
+void uvgo__task_peek(const uvgo_task_t *t, uint64_t *id,
+                     char name[UVGO_TASK_NAME_MAX]);
+
 /* Readies the stack reserved at spawn for a task about to run for the
  * first time on w (t->fresh): takes a promised stack, writes the task
  * pointer at its top and the first frame.  Returns 1, or 0 when the task
@@ -461,6 +479,16 @@ static inline void uvgo__latency_mark(struct uvgo_worker *by, uvgo_task_t *t)
 {
     if (!by || (++by->stats.sample_tick % UVGO_METRICS_SAMPLE_EVERY) == 0)
         t->ready_ticks = uvgo__ticks();
+}
+
+/* The calling task's next park is durable for its bubble's clock
+ * (runtime/synctest.h): only the bubble can end it.  Outside a bubble,
+ * nothing.  Call right before the blocking call that parks. */
+static inline void uvgo__park_durable(void)
+{
+    uvgo_task_t *t = uvgo__task_self();
+    if (t && UVGO_UNLIKELY(t->bubble != NULL))
+        t->park_durable = 1;
 }
 
 /* Live tasks (spawned minus exited and freed), summed over workers. */

@@ -65,6 +65,7 @@
  * alive).
  */
 #include "runtime/runtime.h"
+#include "runtime/synctest.h"
 #include "runtime/timer.h"
 
 #include <pthread.h>
@@ -531,12 +532,27 @@ void uvgo__wake_idle(struct uvgo_runtime *rt)
  *     saved yet; its own worker resumes it after the switch;
  *   - wake-ups from outside a task (loop callbacks, other threads).
  */
-void uvgo__task_ready(uvgo_task_t *t)
+/* A bubble with a seed (uvgo/synctest.h): its member t goes to the front
+ * or the back of the pinned queue by a coin flip, never to runnext.  On
+ * the bubble's own worker thread, which alone draws from b->rand. */
+static void shuffle_put(struct uvgo_worker *w, uvgo_task_t *t,
+                        struct uvgo_bubble *b)
 {
-    struct uvgo_worker *self = uvgo__worker_self();
-    struct uvgo_worker *w = t->worker;
+    atomic_store_explicit(&t->state, UVGO_TASK_RUNNABLE, memory_order_relaxed);
+    if ((uvgo__rand_next(&b->rand) >> 63) && w->pin_head) {
+        t->next = w->pin_head;
+        w->pin_head = t;
+    } else {
+        uvgo__runq_put(w, t); /* a member is pinned: the queue's back */
+    }
+    if (UVGO_UNLIKELY(!w->idle_active))
+        idle_on(w);
+}
 
-    uvgo__latency_mark(self, t);
+/* The common part of uvgo__task_ready: queues t where it belongs. */
+static inline __attribute__((always_inline)) void
+ready_queue(struct uvgo_worker *self, struct uvgo_worker *w, uvgo_task_t *t)
+{
     if (w != self) {
         /* acquire: pairs with the release that clears on_cpu once the
          * task's switch-out completed. */
@@ -569,6 +585,33 @@ void uvgo__task_ready(uvgo_task_t *t)
     }
     if (UVGO_UNLIKELY(!self->idle_active))
         idle_on(self);
+}
+
+/* uvgo__task_ready for a member of a synctest bubble: counted, then queued
+ * by the shuffle when its bubble has a seed.  Out of line, and reached by a
+ * tail call, so the common path keeps its registers. */
+static UVGO_NOINLINE void bubble_task_ready(struct uvgo_worker *self,
+                                            struct uvgo_worker *w,
+                                            uvgo_task_t *t)
+{
+    uvgo__bubble_ready(t);
+    if (t->bubble->rand && w == self)
+        shuffle_put(self, t, t->bubble);
+    else
+        ready_queue(self, w, t);
+}
+
+void uvgo__task_ready(uvgo_task_t *t)
+{
+    struct uvgo_worker *self = uvgo__worker_self();
+    struct uvgo_worker *w = t->worker;
+
+    uvgo__latency_mark(self, t);
+    if (UVGO_UNLIKELY(t->bubble != NULL)) {
+        bubble_task_ready(self, w, t);
+        return;
+    }
+    ready_queue(self, w, t);
 }
 
 /* ---- switching ---------------------------------------------------------- */
@@ -792,6 +835,10 @@ void uvgo__task_park(const char *reason)
     atomic_store_explicit(&self->state, UVGO_TASK_WAITING,
                           memory_order_relaxed);
     uvgo__stat_inc(&w->stats.parks);
+    /* In a bubble the park is counted, and may move the bubble's clock
+     * (which may ready us again at once). */
+    if (UVGO_UNLIKELY(self->bubble != NULL))
+        uvgo__bubble_park(self);
     schedule(w, self, 0);
 }
 
@@ -1367,16 +1414,30 @@ static void monitor_main(void *arg)
                 uvgo__wake_idle(rt);
             if (long_run_ns && !s->reported && now - s->since > long_run_ns) {
                 uvgo_task_t *t = __atomic_load_n(&v->current, __ATOMIC_RELAXED);
+                char name[UVGO_TASK_NAME_MAX];
+                uint64_t id;
+                if (!t || t == &v->sched) {
+                    s->reported = 1;
+                    continue;
+                }
+                /* Nothing orders us after t's spawn: read the record with
+                 * atomics, then make sure the worker has not switched
+                 * meanwhile (t's record could have been reused for another
+                 * task under the copy).  If it has, the next pass sees a
+                 * new count.  The worker pays nothing for this. */
+                uvgo__task_peek(t, &id, name);
+                /* acquire fence: the count is read after the copy. */
+                atomic_thread_fence(memory_order_acquire);
+                if (atomic_load_explicit(&v->switches, memory_order_relaxed) !=
+                    sw)
+                    continue;
                 s->reported = 1;
-                if (t && t != &v->sched)
-                    fprintf(stderr,
-                            "uvgo: task %llu \"%.*s\" has run for %llu ms on "
-                            "worker %d without a switch; tasks queued behind "
-                            "it and the worker's I/O wait\n",
-                            (unsigned long long)t->id, UVGO_TASK_NAME_MAX - 1,
-                            t->name,
-                            (unsigned long long)((now - s->since) / 1000000),
-                            i);
+                fprintf(stderr,
+                        "uvgo: task %llu \"%s\" has run for %llu ms on "
+                        "worker %d without a switch; tasks queued behind "
+                        "it and the worker's I/O wait\n",
+                        (unsigned long long)id, name,
+                        (unsigned long long)((now - s->since) / 1000000), i);
             }
         }
     }

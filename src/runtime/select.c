@@ -54,9 +54,10 @@ static int validate(uvgo_select_case_t *cases, size_t n)
         uvgo_select_case_t *c = &cases[i];
         if (c->dir != UVGO_SELECT_RECV && c->dir != UVGO_SELECT_SEND)
             return UVGO_EINVAL;
-        if (c->chan && uvgo__chan_check(c->chan, c->elem, c->size,
-                                        c->dir == UVGO_SELECT_SEND))
-            return UVGO_EINVAL;
+        int err;
+        if (c->chan && (err = uvgo__chan_check(c->chan, c->elem, c->size,
+                                               c->dir == UVGO_SELECT_SEND)))
+            return err;
     }
     return 0;
 }
@@ -202,7 +203,7 @@ static int select_core(uvgo_select_case_t *cases, size_t n, int block)
         return UVGO_EAGAIN;
     }
     atomic_init(&sel.done, 0);
-    int timer = 0;
+    int timer = 0, outside = 0;
     for (size_t i = 0; i < n; i++) {
         uvgo_select_case_t *c = &cases[i];
         struct uvgo_waiter *w = &waiters[i];
@@ -210,6 +211,7 @@ static int select_core(uvgo_select_case_t *cases, size_t n, int block)
         if (!c->chan)
             continue;
         timer |= c->chan->timer;
+        outside |= c->chan->bubble == NULL;
         w->task = self;
         w->elem = c->elem;
         w->sel = &sel;
@@ -222,6 +224,9 @@ static int select_core(uvgo_select_case_t *cases, size_t n, int block)
     }
     if (UVGO_UNLIKELY(timer))
         uvgo__timer_chan_wait_begin(); /* liveness: see timer.h */
+    /* In a bubble: durable when every case is one of its channels. */
+    if (UVGO_UNLIKELY(self->bubble != NULL))
+        self->park_durable = !outside;
     unlock_all(locks, nlocks);
     uvgo__task_park("select");
     if (UVGO_UNLIKELY(timer))

@@ -36,6 +36,7 @@
 
 #include "runtime/chan.h"
 #include "runtime/runtime.h"
+#include "runtime/synctest.h"
 #include "runtime/trace.h"
 
 #if defined(UVGO_ASAN)
@@ -212,13 +213,18 @@ void uvgo__task_records_reset(void)
 /* ---- creation ----------------------------------------------------------- */
 
 /* Zeroes a free record for a new task: everything but the state, which a
- * concurrent dump may be reading (it is FREE), and the generation, which a
- * stale handle may be reading (it goes on counting). */
+ * concurrent dump may be reading (it is FREE), the generation, which a
+ * stale handle may be reading (it goes on counting), and the id and name,
+ * which the monitor may be reading (they are written whole at spawn, with
+ * atomics: see uvgo__task_peek). */
 static void record_clear(uvgo_task_t *t)
 {
     char *p = (char *)t;
     size_t first = offsetof(uvgo_task_t, state);
     size_t rest = offsetof(uvgo_task_t, gen) + sizeof t->gen;
+    size_t id = offsetof(uvgo_task_t, id), id_end = id + sizeof t->id;
+    size_t name = offsetof(uvgo_task_t, name);
+    size_t name_end = name + sizeof t->name;
 
     /* state, flags, on_cpu, fresh and gen lie together (runtime.h); of
      * those in between, a free record has on_cpu 0 (cleared after its
@@ -227,8 +233,52 @@ static void record_clear(uvgo_task_t *t)
     _Static_assert(offsetof(uvgo_task_t, gen) - offsetof(uvgo_task_t, state) <
                        8,
                    "state and gen must lie together");
+    _Static_assert(offsetof(uvgo_task_t, gen) + sizeof(unsigned) <=
+                           offsetof(uvgo_task_t, id) &&
+                       offsetof(uvgo_task_t, id) + sizeof(uint64_t) <=
+                           offsetof(uvgo_task_t, name),
+                   "record_clear skips gen, id and name in that order");
     memset(p, 0, first);
-    memset(p + rest, 0, sizeof *t - rest);
+    memset(p + rest, 0, id - rest);
+    memset(p + id_end, 0, name - id_end);
+    memset(p + name_end, 0, sizeof *t - name_end);
+}
+
+/* The name, in words: the monitor's copy is made of relaxed loads. */
+#define NAME_WORDS (UVGO_TASK_NAME_MAX / sizeof(uint64_t))
+_Static_assert(UVGO_TASK_NAME_MAX % sizeof(uint64_t) == 0,
+               "a task name is whole words");
+
+/* Writes t's id and name (cut to fit, NUL-padded) for uvgo__task_peek. */
+static void record_name(uvgo_task_t *t, uint64_t id, const char *name)
+{
+    uint64_t w[NAME_WORDS] = {0};
+    uint64_t *dst = (uint64_t *)(void *)t->name;
+    size_t n = strlen(name);
+
+    if (n >= sizeof t->name)
+        n = sizeof t->name - 1;
+    memcpy(w, name, n);
+    /* relaxed: the monitor's lock-free reads; others see the spawn's
+     * release of t->state. */
+    __atomic_store_n(&t->id, id, __ATOMIC_RELAXED);
+    for (size_t i = 0; i < NAME_WORDS; i++)
+        __atomic_store_n(&dst[i], w[i], __ATOMIC_RELAXED);
+}
+
+void uvgo__task_peek(const uvgo_task_t *t, uint64_t *id,
+                     char name[UVGO_TASK_NAME_MAX])
+{
+    const uint64_t *src = (const uint64_t *)(const void *)t->name;
+    uint64_t w[NAME_WORDS];
+
+    /* relaxed: pairs with record_name; a reused record can tear the copy,
+     * which the caller rules out (see runtime.h). */
+    *id = __atomic_load_n(&t->id, __ATOMIC_RELAXED);
+    for (size_t i = 0; i < NAME_WORDS; i++)
+        w[i] = __atomic_load_n(&src[i], __ATOMIC_RELAXED);
+    memcpy(name, w, UVGO_TASK_NAME_MAX);
+    name[UVGO_TASK_NAME_MAX - 1] = '\0';
 }
 
 /* The task behind a handle, or NULL (see uvgo__handle_record). */
@@ -270,7 +320,6 @@ int uvgo__task_create(uvgo_task_t **out, uvgo_task_fn fn, void *arg,
                                            : (size_t)UVGO_DEFAULT_STACK_SIZE;
     const char *name = opts && opts->name ? opts->name : "task";
     uvgo_task_t *t;
-    size_t n;
 
     if (size > MAX_STACK_SIZE)
         return UVGO_EINVAL;
@@ -299,12 +348,7 @@ int uvgo__task_create(uvgo_task_t **out, uvgo_task_fn fn, void *arg,
         t->flags |= UVGO_TASK_JOINABLE;
     atomic_init(&t->refs, joinable ? 2 : 1);
     uvgo__handle_renew(&t->gen);
-    t->id = new_id(w);
-    n = strlen(name);
-    if (n >= sizeof t->name)
-        n = sizeof t->name - 1;
-    memcpy(t->name, name, n);
-    t->name[n] = '\0';
+    record_name(t, new_id(w), name);
 #if defined(UVGO_TSAN)
     t->tsan_fiber = __tsan_create_fiber(0);
     __tsan_set_fiber_name(t->tsan_fiber, t->name);
@@ -358,11 +402,13 @@ int uvgo__task_first_run(struct uvgo_worker *w, uvgo_task_t *t)
 /* Spawns as uvgo_task_spawn documents; `site` is the spawner's code
  * address, for dumps ("spawned at"). */
 static int spawn(uvgo_task_t **task, uvgo_task_fn fn, void *arg,
-                 const uvgo_task_opts_t *opts, const void *site)
+                 const uvgo_task_opts_t *opts, const void *site,
+                 struct uvgo_bubble *b)
 {
     struct uvgo_runtime *rt = atomic_load_explicit(&uvgo__rt,
                                                    memory_order_acquire);
     struct uvgo_worker *self, *target;
+    uvgo_task_opts_t in_bubble;
     uvgo_task_t *t;
     int err;
 
@@ -373,6 +419,16 @@ static int spawn(uvgo_task_t **task, uvgo_task_fn fn, void *arg,
     self = uvgo__worker_self();
     if (self && self->rt != rt)
         self = NULL;
+    /* A task started by a member of a synctest bubble joins the bubble,
+     * on the bubble's worker, for good. */
+    if (!b)
+        b = uvgo__bubble_self();
+    if (UVGO_UNLIKELY(b != NULL)) {
+        in_bubble = opts ? *opts : (uvgo_task_opts_t){0};
+        in_bubble.worker = b->worker->id + 1;
+        in_bubble.flags |= UVGO_TASK_PINNED;
+        opts = &in_bubble;
+    }
     /* Backpressure: a task that fills its worker's run queue takes a turn
      * behind what it queued, instead of spilling an unbounded backlog to
      * the global queue.  A spawn loop then alternates with the tasks it
@@ -399,6 +455,8 @@ static int spawn(uvgo_task_t **task, uvgo_task_fn fn, void *arg,
         return err;
     if (task)
         *task = task_handle(t);
+    if (UVGO_UNLIKELY(b != NULL))
+        uvgo__bubble_enter(t, b);
     uvgo__latency_mark(self, t);
     /* Relaxed: dumps may read it; the record is already published. */
     __atomic_store_n(&t->spawn_site, site, __ATOMIC_RELAXED);
@@ -414,12 +472,19 @@ static int spawn(uvgo_task_t **task, uvgo_task_fn fn, void *arg,
 int uvgo_task_spawn(uvgo_task_t **task, uvgo_task_fn fn, void *arg,
                     const uvgo_task_opts_t *opts)
 {
-    return spawn(task, fn, arg, opts, __builtin_return_address(0));
+    return spawn(task, fn, arg, opts, __builtin_return_address(0), NULL);
 }
 
 int uvgo_go(uvgo_task_fn fn, void *arg)
 {
-    return spawn(NULL, fn, arg, NULL, __builtin_return_address(0));
+    return spawn(NULL, fn, arg, NULL, __builtin_return_address(0), NULL);
+}
+
+int uvgo__task_spawn_bubble(uvgo_task_t **task, uvgo_task_fn fn, void *arg,
+                            const uvgo_task_opts_t *opts,
+                            struct uvgo_bubble *b)
+{
+    return spawn(task, fn, arg, opts, __builtin_return_address(0), b);
 }
 
 void uvgo__go_or_die(uvgo_task_fn fn, void *arg, const char *what)
@@ -450,6 +515,10 @@ void uvgo__task_entry(void *arg)
     }
     atomic_store_explicit(&t->state, UVGO_TASK_EXITED, memory_order_relaxed);
     uvgo_event_set(&t->done);
+    /* After the joiners were woken: a member blocked joining us must not
+     * count as durably blocked when the bubble settles. */
+    if (UVGO_UNLIKELY(t->bubble != NULL))
+        uvgo__bubble_exit(t);
     uvgo__task_exit();
 }
 
@@ -522,8 +591,12 @@ int uvgo__task_join_done(uvgo_task_t *handle, void **result,
         !(__atomic_load_n(&task->flags, __ATOMIC_RELAXED) &
           UVGO_TASK_JOINABLE))
         return UVGO_EINVAL;
+    /* Joining a task of one's own bubble is durable (see synctest.h). */
+    if (UVGO_UNLIKELY(self->bubble != NULL) && task->bubble == self->bubble)
+        self->park_durable = 1;
     /* When `done` wins the handle stays valid: join it again later. */
     err = uvgo__event_wait_done(&task->done, "task join", done);
+    self->park_durable = 0; /* if the wait did not park */
     if (err)
         return err;
     if (!uvgo__handle_consume(handle, &task->gen))
@@ -752,9 +825,8 @@ static int record_info(uvgo_task_t *t, uvgo_task_info_t *info,
     int state = atomic_load_explicit(&t->state, memory_order_acquire);
     if (state == UVGO_TASK_FREE)
         return 0;
-    memcpy(name, t->name, UVGO_TASK_NAME_MAX);
-    name[UVGO_TASK_NAME_MAX - 1] = '\0';
-    info->id = t->id;
+    /* As the monitor reads them: the record may be reused under a walk. */
+    uvgo__task_peek(t, &info->id, name);
     info->name = name;
     info->state = state_name(state);
     info->wait = atomic_load_explicit(&t->wait, memory_order_relaxed);
@@ -812,6 +884,8 @@ struct dump {
     /* Leak checks: tasks not to list. */
     uvgo_task_t *skip;
     const char *const *ignore;
+    /* A bubble's deadlock report: only its members. */
+    struct uvgo_bubble *bubble;
 };
 
 /* Whether a leak check lists t: not the caller, not an ignored name. */
@@ -835,7 +909,9 @@ static void dump_record(uvgo_task_t *t, void *arg)
     void *pcs[UVGO_TRACE_FRAMES];
     int n;
 
-    if (!record_info(t, &info, name) || !leak_counts(d, t, name))
+    if (!record_info(t, &info, name) || !leak_counts(d, t, name) ||
+        (d->bubble && __atomic_load_n(&t->bubble, __ATOMIC_RELAXED) !=
+                          d->bubble))
         return;
     d->count++;
     if (!d->out)
@@ -857,13 +933,21 @@ static void dump_record(uvgo_task_t *t, void *arg)
 
 void uvgo_dump(FILE *out)
 {
-    struct dump d = {out, 0, NULL, NULL};
+    struct dump d = {out, 0, NULL, NULL, NULL};
     if (!out)
         return;
     fprintf(out, "uvgo: tasks:\n");
     uvgo__task_records_walk(dump_record, &d);
     fprintf(out, "uvgo: %d task%s\n", d.count, d.count == 1 ? "" : "s");
     fflush(out);
+}
+
+int uvgo__dump_bubble(FILE *out, struct uvgo_bubble *b)
+{
+    struct dump d = {out, 0, NULL, NULL, b};
+    uvgo__task_records_walk(dump_record, &d);
+    fflush(out);
+    return d.count;
 }
 
 /* How long a leak check waits by default: tasks that were told to stop
@@ -875,7 +959,7 @@ int uvgo_leak_check(const uvgo_leak_opts_t *opts)
     uvgo_task_t *self = uvgo__task_self();
     uvgo_duration_t wait = opts && opts->wait > 0 ? opts->wait
                                                   : LEAK_WAIT_DEFAULT;
-    struct dump d = {NULL, 0, self, opts ? opts->ignore : NULL};
+    struct dump d = {NULL, 0, self, opts ? opts->ignore : NULL, NULL};
     int64_t deadline = uvgo_now() + wait;
     uvgo_duration_t nap = UVGO_MILLISECOND / 4;
     FILE *out = opts && opts->report ? opts->report : stderr;

@@ -30,9 +30,17 @@
  * References on a timer: one for the user's handle (none for uvgo_after and
  * handle-less after-funcs), and one for each arming still in a heap or in
  * flight from one; the fire or stop that ends an arming drops its reference.
+ *
+ * Virtual time (runtime/synctest.h).  A timer or sleeper made in a bubble
+ * goes into the bubble's heap instead, keyed by the bubble's clock, under
+ * the bubble's lock (node->bubble says which).  No wake-up source watches
+ * it: the bubble fires its earliest entries itself when every member is
+ * durably blocked (uvgo__bubble_fire_next), with the same claim and seq
+ * rules as fire_due.
  */
 #include "runtime/chan.h"
 #include "runtime/runtime.h"
+#include "runtime/synctest.h"
 #include "runtime/timer.h"
 
 #include <errno.h>
@@ -51,6 +59,7 @@ enum { TNODE_SLEEP = 1, TNODE_TIMER };
 struct tnode {
     uvgo_heap_node_t heap;      /* key: the deadline */
     struct uvgo_worker *owner;  /* whose heap holds it (its lock) */
+    struct uvgo_bubble *bubble; /* else this bubble's (immutable) */
     uint64_t seq;               /* timers: timer->seq when inserted */
     uint8_t in_heap;            /* under owner->timers_lock */
     uint8_t kind;
@@ -78,6 +87,7 @@ struct uvgo_timer {
     uvgo_chan_t *ch;            /* TIMER_CHAN: one int64_t slot */
     uvgo_task_fn fn;            /* TIMER_FUNC: spawned; TIMER_CALLBACK: */
     void *arg;                  /*   called on the loop, timer unlocked */
+    void (*drop)(void *);       /* TIMER_CALLBACK: the runtime ended first */
     atomic_int refs;
     /* The record's generation (base/handle.h): +2 for each new timer, bit
      * 0 set by uvgo_timer_free.  Kept across reuse. */
@@ -223,11 +233,29 @@ static void heap_remove_locked(struct uvgo_worker *w, struct tnode *n)
     embedded_ref(w);
 }
 
+/* Inserts n into bubble b's heap.  Caller holds b->lock. */
+static void bubble_insert_locked(struct uvgo_bubble *b, struct tnode *n,
+                                 int64_t when)
+{
+    n->in_heap = 1;
+    uvgo__heap_insert(&b->timers, &n->heap, when);
+}
+
 /* Removes n from whatever heap holds it.  Returns 1 if it was there. */
 static int tnode_remove(struct tnode *n)
 {
     struct uvgo_worker *w = n->owner;
     int was = 0;
+    if (n->bubble) {
+        uvgo__spin_lock(&n->bubble->lock);
+        if (n->in_heap) {
+            uvgo__heap_remove(&n->bubble->timers, &n->heap);
+            n->in_heap = 0;
+            was = 1;
+        }
+        uvgo__spin_unlock(&n->bubble->lock);
+        return was;
+    }
     if (!w)
         return 0;
     uvgo__spin_lock(&w->timers_lock);
@@ -323,11 +351,20 @@ void uvgo__timers_reset(void)
     unsigned n = records.used;
 
     /* Timers still armed or held when the runtime ended go with it; the
-     * channels they hold a reference on may be referenced elsewhere. */
+     * channels they hold a reference on may be referenced elsewhere.  An
+     * armed callback timer (a context's deadline) is dropped, not fired:
+     * its deadline has not come, and its holder, which outlives the
+     * runtime, must not keep a handle to a record about to be freed (it
+     * would read freed memory when cancelled later). */
     for (; c; c = c->next, n = TIMER_CHUNK) {
-        for (unsigned i = 0; i < n; i++)
-            if (atomic_load(&c->recs[i].refs) > 0)
-                uvgo_chan_release(c->recs[i].ch);
+        for (unsigned i = 0; i < n; i++) {
+            struct uvgo_timer *t = &c->recs[i];
+            if (atomic_load(&t->refs) == 0)
+                continue;
+            if (t->kind == TIMER_CALLBACK && t->pending && t->drop)
+                t->drop(t->arg);
+            uvgo_chan_release(t->ch);
+        }
     }
     c = records.chunks;
     while (c) {
@@ -358,6 +395,7 @@ static void timer_unref(struct uvgo_timer *t)
 {
     if (atomic_fetch_sub_explicit(&t->refs, 1, memory_order_acq_rel) == 1) {
         uvgo_chan_release(t->ch);
+        uvgo__bubble_release(t->node.bubble);
         timer_rec_free(t);
     }
 }
@@ -398,9 +436,17 @@ static int stop_locked(struct uvgo_timer *t)
 static void arm_timer_locked(struct uvgo_timer *t, int64_t when)
 {
     struct uvgo_worker *w = home_worker();
+    struct uvgo_bubble *b = t->node.bubble;
     t->when = when;
     t->pending = 1;
     atomic_fetch_add_explicit(&t->refs, 1, memory_order_relaxed);
+    if (b) {
+        uvgo__spin_lock(&b->lock);
+        t->node.seq = t->seq;
+        bubble_insert_locked(b, &t->node, when);
+        uvgo__spin_unlock(&b->lock);
+        return;
+    }
     uvgo__spin_lock(&w->timers_lock);
     t->node.seq = t->seq;
     heap_insert_locked(w, &t->node, when);
@@ -447,55 +493,107 @@ static void timer_fire(struct uvgo_timer *t, uint64_t seq, int64_t now)
     timer_unref(t); /* the arming that fired; a ticker took a new one */
 }
 
-static void fire_due(struct uvgo_worker *w)
-{
-    enum { BATCH = 64 };
+/* Entries popped from a heap, fired once its lock is dropped: sleepers
+ * already claimed, timers with the seq of the arming that fired. */
+#define DUE_BATCH 64
+struct due {
+    int nf, nw;
     struct {
         struct uvgo_timer *t;
         uint64_t seq;
-    } fired[BATCH];
-    uvgo_task_t *wake[BATCH];
+    } fired[DUE_BATCH];
+    uvgo_task_t *wake[DUE_BATCH];
+};
+
+static int due_full(const struct due *d)
+{
+    return d->nf == DUE_BATCH || d->nw == DUE_BATCH;
+}
+
+/* Takes n, just removed from its heap.  Caller holds the heap's lock. */
+static void due_take(struct due *d, struct tnode *n)
+{
+    if (n->kind == TNODE_SLEEP) {
+        struct sleeper *s = (struct sleeper *)n;
+        int zero = 0;
+        /* Claimed here, under the lock, so the sleeper (whose frame may
+         * vanish as soon as it is woken) is never touched after the lock
+         * is dropped. */
+        if (atomic_compare_exchange_strong_explicit(
+                &s->sel->done, &zero, 1, memory_order_acq_rel,
+                memory_order_acquire))
+            d->wake[d->nw++] = s->task;
+    } else {
+        d->fired[d->nf].t = (struct uvgo_timer *)n;
+        d->fired[d->nf].seq = n->seq;
+        d->nf++;
+    }
+}
+
+/* Wakes and fires what d holds, at `now`.  No lock held. */
+static void due_fire(struct due *d, int64_t now)
+{
+    for (int i = 0; i < d->nw; i++)
+        uvgo__task_ready(d->wake[i]);
+    for (int i = 0; i < d->nf; i++)
+        timer_fire(d->fired[i].t, d->fired[i].seq, now);
+}
+
+static void fire_due(struct uvgo_worker *w)
+{
+    struct due d;
     int64_t now;
-    int nf, nw, more;
+    int more;
 
     do {
-        nf = nw = 0;
+        d.nf = d.nw = 0;
         more = 0;
         now = (int64_t)uv_hrtime();
         uvgo__spin_lock(&w->timers_lock);
         uvgo_heap_node_t *h;
         while ((h = uvgo__heap_min(&w->timers)) && h->key <= now) {
-            if (nf == BATCH || nw == BATCH) {
+            if (due_full(&d)) {
                 more = 1;
                 break;
             }
             struct tnode *n = uvgo__container_of(h, struct tnode, heap);
             heap_remove_locked(w, n);
-            if (n->kind == TNODE_SLEEP) {
-                struct sleeper *s = (struct sleeper *)n;
-                int zero = 0;
-                /* Claimed here, under the lock, so the sleeper (whose frame
-                 * may vanish as soon as it is woken) is never touched after
-                 * the lock is dropped. */
-                if (atomic_compare_exchange_strong_explicit(
-                        &s->sel->done, &zero, 1, memory_order_acq_rel,
-                        memory_order_acquire))
-                    wake[nw++] = s->task;
-            } else {
-                struct uvgo_timer *t = (struct uvgo_timer *)n;
-                fired[nf].t = t;
-                fired[nf].seq = n->seq;
-                nf++;
-            }
+            due_take(&d, n);
         }
         w->timer_armed = -2; /* force: the source fired */
         arm_locked(w);
         uvgo__spin_unlock(&w->timers_lock);
-        for (int i = 0; i < nw; i++)
-            uvgo__task_ready(wake[i]);
-        for (int i = 0; i < nf; i++)
-            timer_fire(fired[i].t, fired[i].seq, now);
+        due_fire(&d, now);
     } while (more);
+}
+
+int uvgo__bubble_fire_next(struct uvgo_bubble *b)
+{
+    uvgo_heap_node_t *h = uvgo__heap_min(&b->timers);
+    struct due d;
+    int64_t now;
+
+    if (!h)
+        return 0;
+    /* The clock jumps to the earliest deadline (never back: a deadline in
+     * the past is due now). */
+    now = atomic_load_explicit(&b->now, memory_order_relaxed);
+    if (h->key > now)
+        now = h->key;
+    atomic_store_explicit(&b->now, now, memory_order_relaxed);
+    /* What is due by then, in deadline order; a batch at a time: the
+     * caller comes back for the rest while everyone is still blocked. */
+    d.nf = d.nw = 0;
+    while ((h = uvgo__heap_min(&b->timers)) && h->key <= now &&
+           !due_full(&d)) {
+        struct tnode *n = uvgo__container_of(h, struct tnode, heap);
+        uvgo__heap_remove(&b->timers, h);
+        n->in_heap = 0;
+        due_take(&d, n);
+    }
+    uvgo__spin_unlock(&b->lock);
+    due_fire(&d, now);
+    return 1;
 }
 
 #if USE_TIMERFD
@@ -582,12 +680,13 @@ void uvgo__timers_thread_init(void)
 
 int64_t uvgo_now(void)
 {
-    return (int64_t)uv_hrtime();
+    return uvgo__clock_now();
 }
 
 int uvgo__sleep_done(uvgo_duration_t d, uvgo_chan_t *done)
 {
     struct uvgo_worker *w = uvgo__worker_self();
+    struct uvgo_bubble *b;
     struct sleeper s;
     struct uvgo_sel sel;
 
@@ -600,9 +699,19 @@ int uvgo__sleep_done(uvgo_duration_t d, uvgo_chan_t *done)
     s.sel = &sel;
     s.node.kind = TNODE_SLEEP;
     s.node.chan = 0;
-    uvgo__spin_lock(&w->timers_lock);
-    heap_insert_locked(w, &s.node, uvgo__time_add((int64_t)uv_hrtime(), d));
-    uvgo__spin_unlock(&w->timers_lock);
+    b = s.node.bubble = s.task->bubble;
+    if (b) {
+        uvgo__spin_lock(&b->lock);
+        bubble_insert_locked(b, &s.node,
+                             uvgo__time_add(atomic_load(&b->now), d));
+        uvgo__spin_unlock(&b->lock);
+        s.task->park_durable = 1; /* a sleep only the bubble's clock ends */
+    } else {
+        uvgo__spin_lock(&w->timers_lock);
+        heap_insert_locked(w, &s.node,
+                           uvgo__time_add((int64_t)uv_hrtime(), d));
+        uvgo__spin_unlock(&w->timers_lock);
+    }
     if (uvgo__park_or_done(&sel, done, "sleep") == 2) {
         /* The context won; the heap can no longer claim us. */
         tnode_remove(&s.node);
@@ -633,10 +742,14 @@ static int timer_new(struct uvgo_timer **out, int kind, int64_t period,
     t->period = period;
     t->node.kind = TNODE_TIMER;
     t->node.chan = kind == TIMER_CHAN;
+    /* Made in a bubble: it runs on the bubble's clock (its channel, made
+     * just below, belongs to the bubble too). */
+    t->node.bubble = uvgo__bubble_retain(uvgo__bubble_self());
     atomic_init(&t->refs, refs);
     if (kind == TIMER_CHAN) {
         err = uvgo_chan_make(&t->ch, sizeof(int64_t), 1);
         if (err) {
+            uvgo__bubble_release(t->node.bubble);
             timer_rec_free(t);
             return err;
         }
@@ -647,17 +760,20 @@ static int timer_new(struct uvgo_timer **out, int kind, int64_t period,
     return 0;
 }
 
-/* The deadline d from now: at once for d <= 0, saturating for huge d. */
-static int64_t deadline_in(uvgo_duration_t d)
+/* The deadline d from now on t's clock: at once for d <= 0, saturating
+ * for huge d. */
+static int64_t deadline_in(struct uvgo_timer *t, uvgo_duration_t d)
 {
-    return uvgo__time_add((int64_t)uv_hrtime(), d > 0 ? d : 0);
+    int64_t now = t->node.bubble ? atomic_load(&t->node.bubble->now)
+                                 : (int64_t)uv_hrtime();
+    return uvgo__time_add(now, d > 0 ? d : 0);
 }
 
 static void start(struct uvgo_timer *t, uvgo_duration_t d)
 {
     uvgo__spin_lock(&t->lock);
     t->seq++;
-    arm_timer_locked(t, deadline_in(d));
+    arm_timer_locked(t, deadline_in(t, d));
     uvgo__spin_unlock(&t->lock);
 }
 
@@ -692,8 +808,11 @@ static int timer_stop(struct uvgo_timer *t)
 int uvgo_timer_stop(uvgo_timer_t *h)
 {
     struct uvgo_timer *t = handle_timer(h);
+    int err;
     if (!t)
         return UVGO_EINVAL;
+    if ((err = uvgo__bubble_check(t->node.bubble)))
+        return err;
     return timer_stop(t);
 }
 
@@ -703,10 +822,12 @@ int uvgo_timer_reset(uvgo_timer_t *h, uvgo_duration_t d)
     int was;
     if (!t)
         return UVGO_EINVAL;
+    if ((was = uvgo__bubble_check(t->node.bubble)))
+        return was;
     uvgo__spin_lock(&t->lock);
     was = stop_locked(t);
     t->seq++;
-    arm_timer_locked(t, deadline_in(d));
+    arm_timer_locked(t, deadline_in(t, d));
     uvgo__spin_unlock(&t->lock);
     return was;
 }
@@ -756,7 +877,8 @@ int uvgo_after_func(uvgo_timer_t **out, uvgo_duration_t d, uvgo_task_fn fn,
 /* For contexts: fn(arg) called on the loop (not in a task) at `deadline`;
  * it must not block.  The handle is the caller's. */
 int uvgo__timer_callback(uvgo_timer_t **out, int64_t deadline,
-                         void (*fn)(void *), void *arg)
+                         void (*fn)(void *), void (*drop)(void *),
+                         void *arg)
 {
     struct uvgo_timer *t;
     int err;
@@ -764,6 +886,7 @@ int uvgo__timer_callback(uvgo_timer_t **out, int64_t deadline,
         return err;
     t->fn = (uvgo_task_fn)(void (*)(void))fn;
     t->arg = arg;
+    t->drop = drop;
     uvgo__spin_lock(&t->lock);
     t->seq++;
     arm_timer_locked(t, deadline);
@@ -793,8 +916,11 @@ uvgo_chan_t *uvgo_ticker_chan(uvgo_ticker_t *h)
 int uvgo_ticker_stop(uvgo_ticker_t *h)
 {
     struct uvgo_timer *t = handle_timer(h);
+    int err;
     if (!t)
         return UVGO_EINVAL;
+    if ((err = uvgo__bubble_check(t->node.bubble)))
+        return err;
     timer_stop(t);
     return 0;
 }
@@ -802,13 +928,16 @@ int uvgo_ticker_stop(uvgo_ticker_t *h)
 int uvgo_ticker_reset(uvgo_ticker_t *h, uvgo_duration_t period)
 {
     struct uvgo_timer *t = handle_timer(h);
+    int err;
     if (!t || period <= 0)
         return UVGO_EINVAL;
+    if ((err = uvgo__bubble_check(t->node.bubble)))
+        return err;
     uvgo__spin_lock(&t->lock);
     stop_locked(t);
     t->period = period;
     t->seq++;
-    arm_timer_locked(t, deadline_in(period));
+    arm_timer_locked(t, deadline_in(t, period));
     uvgo__spin_unlock(&t->lock);
     return 0;
 }

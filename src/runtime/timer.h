@@ -40,7 +40,8 @@ void uvgo__timer_chan_wait_end(void);
 int uvgo__timers_may_wake(struct uvgo_worker *w);
 
 /* Frees every timer record; only when no runtime runs.  Timers still
- * held or armed go too (a timer lives no longer than its runtime). */
+ * held or armed go too (a timer lives no longer than its runtime): a
+ * callback timer still armed calls its `drop` first (see below). */
 void uvgo__timers_reset(void);
 
 /* uvgo_sleep that also ends when `done` (NULL: never) closes: 0,
@@ -49,8 +50,13 @@ int uvgo__sleep_done(uvgo_duration_t d, uvgo_chan_t *done);
 
 /* For contexts' deadlines: fn(arg) is called on the owning loop (not in a
  * task; it must not block) at `deadline`.  Stop and free the handle with
- * uvgo_timer_free().  Returns 0, UVGO_ENOMEM or UVGO_ENOTTASK. */
+ * uvgo_timer_free().  If the runtime ends while the timer is still armed,
+ * drop(arg) is called instead, from uvgo__timers_reset (no worker runs
+ * then): fn will never be called, and the handle is gone as if freed, so
+ * drop must make its holder forget it.  Returns 0, UVGO_ENOMEM or
+ * UVGO_ENOTTASK. */
 int uvgo__timer_callback(uvgo_timer_t **out, int64_t deadline,
-                         void (*fn)(void *), void *arg);
+                         void (*fn)(void *), void (*drop)(void *),
+                         void *arg);
 
 #endif /* UVGO_TIMER_INTERNAL_H */

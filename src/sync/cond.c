@@ -22,6 +22,7 @@ int uvgo_cond_wait_ctx(uvgo_cond_t *c, uvgo_mutex_t *m, uvgo_ctx_t *ctx)
     uvgo__parklist_push(&c->q_.list_, &p, 0);
     uvgo__parkq_unlock(&c->q_);
     uvgo_mutex_unlock(m);
+    uvgo__park_durable(); /* synctest: only the bubble can signal it */
     if (uvgo__park_or_done(&p.sel, done, "sync.Cond.Wait") != 1) {
         /* The context won; a signaller may be looking at p right now. */
         uvgo__parkq_lock(&c->q_);

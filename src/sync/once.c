@@ -47,6 +47,7 @@ int uvgo_once_do_ctx(uvgo_once_t *once, uvgo_task_fn fn, void *arg,
     }
     uvgo__parker_init(&p, uvgo__task_self(), 0);
     uvgo__parklist_push(&once->q_.list_, &p, 0);
+    uvgo__park_durable(); /* synctest: durable, as Go counts it */
     err = uvgo__parkq_park(&once->q_, &p, done, ctx, "sync.Once.Do");
     if (err) {
         if (p.linked)

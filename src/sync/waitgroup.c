@@ -96,6 +96,7 @@ int uvgo_wg_wait_ctx(uvgo_wg_t *wg, uvgo_ctx_t *ctx)
                                           __ATOMIC_ACQUIRE));
     uvgo__parker_init(&p, uvgo__task_self(), 0);
     uvgo__parklist_push(&wg->q_.list_, &p, 0);
+    uvgo__park_durable(); /* synctest: durable, as Go counts it */
     err = uvgo__parkq_park(&wg->q_, &p, done, ctx, "sync.WaitGroup.Wait");
     if (err && p.linked) {
         /* The context won and no zeroing add has dropped us yet.  Take our
@@ -121,6 +122,7 @@ int uvgo_wg_wait_ctx(uvgo_wg_t *wg, uvgo_ctx_t *ctx)
          * for the add instead, with no context (it is a lock hand-off
          * away), and count the wait as done: it was. */
         atomic_store_explicit(&p.sel.done, 0, memory_order_relaxed);
+        uvgo__park_durable();
         err = uvgo__parkq_park(&wg->q_, &p, NULL, NULL,
                                "sync.WaitGroup.Wait");
     }

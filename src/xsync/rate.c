@@ -38,6 +38,13 @@
  * is never spent.  A reservation past the bucket would wait forever: it
  * is granted (a Wait without deadline sleeps until its context is done)
  * with a time to act of "never", as Go's.
+ *
+ * The calls without a time read the clock under the lock, so that they
+ * are timed in the order they take it.  Read before (as Go's Reserve
+ * does), a caller that waited for the lock (behind a holder whose thread
+ * was preempted: milliseconds on a loaded machine) brings a time before
+ * last_, which moves last_ back, and the stretch between accrues twice:
+ * concurrent waiters got through faster than the limit.
  */
 #include "sync/wait.h"
 
@@ -96,6 +103,13 @@ static double advance(uvgo_limiter_t *l, int64_t t)
     if (tokens > (double)l->burst_)
         tokens = (double)l->burst_;
     return tokens;
+}
+
+/* The time a call works at: *t, or the clock for a call without one (see
+ * the top).  Caller holds the lock. */
+static int64_t time_locked(const int64_t *t)
+{
+    return t ? *t : uvgo_now();
 }
 
 static void reserve_locked(uvgo_limiter_t *l, int64_t t, int n,
@@ -169,36 +183,47 @@ int uvgo_limiter_burst(uvgo_limiter_t *l)
     return v;
 }
 
-int uvgo_limiter_allow_n(uvgo_limiter_t *l, int64_t t, int n)
+static int allow_at(uvgo_limiter_t *l, const int64_t *t, int n)
 {
     uvgo_reservation_t r;
     if (!l || n < 0)
         return 0;
     uvgo__spin_lock(lock_of(l));
-    reserve_locked(l, t, n, 0, &r);
+    reserve_locked(l, time_locked(t), n, 0, &r);
     uvgo__spin_unlock(lock_of(l));
     return r.ok_;
 }
 
+int uvgo_limiter_allow_n(uvgo_limiter_t *l, int64_t t, int n)
+{
+    return allow_at(l, &t, n);
+}
+
 int uvgo_limiter_allow(uvgo_limiter_t *l)
 {
-    return uvgo_limiter_allow_n(l, uvgo_now(), 1);
+    return allow_at(l, NULL, 1);
+}
+
+static int reserve_at(uvgo_limiter_t *l, const int64_t *t, int n,
+                      uvgo_reservation_t *r)
+{
+    if (!l || !r || n < 0)
+        return UVGO_EINVAL;
+    uvgo__spin_lock(lock_of(l));
+    reserve_locked(l, time_locked(t), n, UVGO_DURATION_INF, r);
+    uvgo__spin_unlock(lock_of(l));
+    return 0;
 }
 
 int uvgo_limiter_reserve_n(uvgo_limiter_t *l, int64_t t, int n,
                            uvgo_reservation_t *r)
 {
-    if (!l || !r || n < 0)
-        return UVGO_EINVAL;
-    uvgo__spin_lock(lock_of(l));
-    reserve_locked(l, t, n, UVGO_DURATION_INF, r);
-    uvgo__spin_unlock(lock_of(l));
-    return 0;
+    return reserve_at(l, &t, n, r);
 }
 
 int uvgo_limiter_reserve(uvgo_limiter_t *l, uvgo_reservation_t *r)
 {
-    return uvgo_limiter_reserve_n(l, uvgo_now(), 1, r);
+    return reserve_at(l, NULL, 1, r);
 }
 
 int uvgo_reservation_ok(const uvgo_reservation_t *r)
@@ -219,15 +244,17 @@ uvgo_duration_t uvgo_reservation_delay(const uvgo_reservation_t *r)
     return uvgo_reservation_delay_from(r, uvgo_now());
 }
 
-void uvgo_reservation_cancel_at(uvgo_reservation_t *r, int64_t t)
+static void cancel_at(uvgo_reservation_t *r, const int64_t *at)
 {
     uvgo_limiter_t *l;
     double restore, tokens;
+    int64_t t;
 
     if (!r || !r->ok_)
         return;
     l = r->lim_;
     uvgo__spin_lock(lock_of(l));
+    t = time_locked(at);
     if (isinf(l->limit_) || r->tokens_ == 0 || r->time_to_act_ < t)
         goto out;
     restore = r->tokens_ -
@@ -254,16 +281,21 @@ out:
     uvgo__spin_unlock(lock_of(l));
 }
 
+void uvgo_reservation_cancel_at(uvgo_reservation_t *r, int64_t t)
+{
+    cancel_at(r, &t);
+}
+
 void uvgo_reservation_cancel(uvgo_reservation_t *r)
 {
-    uvgo_reservation_cancel_at(r, uvgo_now());
+    cancel_at(r, NULL);
 }
 
 int uvgo_limiter_wait_ctx(uvgo_limiter_t *l, int n, uvgo_ctx_t *ctx)
 {
     uvgo_reservation_t r;
     int64_t now, deadline, max_wait = UVGO_DURATION_INF, delay;
-    int err;
+    int err, has_deadline;
 
     if (!l || n < 0)
         return UVGO_EINVAL;
@@ -276,10 +308,11 @@ int uvgo_limiter_wait_ctx(uvgo_limiter_t *l, int n, uvgo_ctx_t *ctx)
         return UVGO_EINVAL;
     if (ctx && (err = uvgo_ctx_err(ctx)))
         return err;
-    now = uvgo_now();
-    if (uvgo_ctx_deadline(ctx, &deadline))
-        max_wait = time_sub(deadline, now);
+    has_deadline = uvgo_ctx_deadline(ctx, &deadline);
     uvgo__spin_lock(lock_of(l));
+    now = uvgo_now(); /* under the lock: see the top */
+    if (has_deadline)
+        max_wait = time_sub(deadline, now);
     reserve_locked(l, now, n, max_wait, &r);
     uvgo__spin_unlock(lock_of(l));
     if (!r.ok_)
@@ -299,12 +332,14 @@ int uvgo_limiter_wait(uvgo_limiter_t *l, int n)
     return uvgo_limiter_wait_ctx(l, n, NULL);
 }
 
-static int set_at(uvgo_limiter_t *l, int64_t t, const double *limit,
+static int set_at(uvgo_limiter_t *l, const int64_t *at, const double *limit,
                   const int *burst)
 {
+    int64_t t;
     if (!l || (limit && bad_limit(*limit)) || (burst && *burst < 0))
         return UVGO_EINVAL;
     uvgo__spin_lock(lock_of(l));
+    t = time_locked(at);
     l->tokens_ = advance(l, t);
     l->last_ = t;
     if (limit)
@@ -317,36 +352,41 @@ static int set_at(uvgo_limiter_t *l, int64_t t, const double *limit,
 
 int uvgo_limiter_set_limit_at(uvgo_limiter_t *l, int64_t t, double limit)
 {
-    return set_at(l, t, &limit, NULL);
+    return set_at(l, &t, &limit, NULL);
 }
 
 int uvgo_limiter_set_limit(uvgo_limiter_t *l, double limit)
 {
-    return set_at(l, uvgo_now(), &limit, NULL);
+    return set_at(l, NULL, &limit, NULL);
 }
 
 int uvgo_limiter_set_burst_at(uvgo_limiter_t *l, int64_t t, int burst)
 {
-    return set_at(l, t, NULL, &burst);
+    return set_at(l, &t, NULL, &burst);
 }
 
 int uvgo_limiter_set_burst(uvgo_limiter_t *l, int burst)
 {
-    return set_at(l, uvgo_now(), NULL, &burst);
+    return set_at(l, NULL, NULL, &burst);
 }
 
-double uvgo_limiter_tokens_at(uvgo_limiter_t *l, int64_t t)
+static double tokens_at(uvgo_limiter_t *l, const int64_t *t)
 {
     double v;
     if (!l)
         return 0;
     uvgo__spin_lock(lock_of(l));
-    v = advance(l, t);
+    v = advance(l, time_locked(t));
     uvgo__spin_unlock(lock_of(l));
     return v;
 }
 
+double uvgo_limiter_tokens_at(uvgo_limiter_t *l, int64_t t)
+{
+    return tokens_at(l, &t);
+}
+
 double uvgo_limiter_tokens(uvgo_limiter_t *l)
 {
-    return uvgo_limiter_tokens_at(l, uvgo_now());
+    return tokens_at(l, NULL);
 }

@@ -76,11 +76,13 @@ int uvgo_sem_acquire_ctx(uvgo_sem_t *s, int64_t n, uvgo_ctx_t *ctx)
         if (!done)
             uvgo__block_forever("semaphore.Acquire (more than its size)");
         uvgo__parker_init(&p, uvgo__task_self(), n);
+        uvgo__park_durable();
         uvgo__park_or_done(&p.sel, done, "semaphore.Acquire");
         return uvgo_ctx_err(ctx);
     }
     uvgo__parker_init(&p, uvgo__task_self(), n);
     uvgo__parklist_push(&s->q_.list_, &p, 0);
+    uvgo__park_durable(); /* synctest: only the bubble can release it */
     err = uvgo__parkq_park(&s->q_, &p, done, ctx, "semaphore.Acquire");
     if (!err)
         return 0; /* granted: cur_ counts our units */

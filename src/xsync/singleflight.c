@@ -220,6 +220,7 @@ int uvgo_sflight_do_ctx(uvgo_sflight_t *g, const char *key,
             uvgo__parklist_push(&c->waiters, &sw.p, 0);
             /* The queue is c's, the lock g's: park by hand. */
             uvgo__spin_unlock(lock_of(g));
+            uvgo__park_durable();
             if (uvgo__park_or_done(&sw.p.sel, done, "singleflight.Do") != 1) {
                 uvgo__spin_lock(lock_of(g));
                 if (sw.p.linked) { /* c is alive while we are on it */
