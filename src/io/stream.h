@@ -112,7 +112,7 @@ struct uvgo_conn {
     size_t rlen;                /* alloc callback reads no task's stack */
     struct uvgo__waiter *writer; /* the writer waiting for wreq/sreq */
     struct uvgo__turn rturn, wturn;
-    uv_timer_t rtimer, wtimer;  /* deadlines, armed while a call waits */
+    uv_timer_t rtimer, wtimer;  /* deadlines, armed when one is set */
     uv_write_t wreq;            /* the one-byte write that waits for room */
     uv_shutdown_t sreq;
     char wbyte;                 /* wreq's byte */
