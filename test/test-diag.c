@@ -1,11 +1,13 @@
 /* test-diag.c: seeing inside: task dumps with call stacks, the stack walk on
- * corrupt stacks, leak checks, and the opt-in SIGQUIT dump (issue 14). */
+ * corrupt stacks, leak checks, the opt-in SIGQUIT dump (issue 14), and the
+ * debug builds' lock-order checks (issue 9). */
 #include <signal.h>
 #include <stdatomic.h>
 #include <sys/mman.h>
 #include <sys/wait.h>
 
 #include "test.h"
+#include "base/common.h"
 #include "runtime/trace.h"
 
 /* ---- dumps ---------------------------------------------------------------- */
@@ -190,8 +192,17 @@ static void leak_check_outside_a_task_is_enottask(void)
 
 /* Runs uvgo_main(fn) in a child process with `env` set; returns the exit
  * status and the child's stderr in buf. */
-static int run_child(void *(*fn)(void *), const char *env, char *buf,
-                     size_t size)
+/* What a forked child runs: a runtime around fn (with env set), or, with
+ * no fn, plain() on the child's thread. */
+struct child {
+    void *(*fn)(void *);
+    const char *env;
+    void (*plain)(void);
+};
+
+/* Runs the child in a process of its own whose stderr lands in buf;
+ * returns its status.  A runtime's child exits 3 for a leak. */
+static int fork_child(const struct child *c, char *buf, size_t size)
 {
     int pipefd[2], status;
     size_t len = 0;
@@ -202,9 +213,13 @@ static int run_child(void *(*fn)(void *), const char *env, char *buf,
     if (pid == 0) {
         close(pipefd[0]);
         dup2(pipefd[1], 2);
-        if (env)
-            putenv((char *)env);
-        _exit(uvgo_main(fn, NULL, NULL) == UVGO_ELEAK ? 3 : 0);
+        if (c->env)
+            putenv((char *)c->env);
+        if (!c->fn) {
+            c->plain();
+            _exit(0);
+        }
+        _exit(uvgo_main(c->fn, NULL, NULL) == UVGO_ELEAK ? 3 : 0);
     }
     close(pipefd[1]);
     while (len + 1 < size &&
@@ -214,6 +229,13 @@ static int run_child(void *(*fn)(void *), const char *env, char *buf,
     close(pipefd[0]);
     ASSERT(waitpid(pid, &status, 0) == pid);
     return status;
+}
+
+static int run_child(void *(*fn)(void *), const char *env, char *buf,
+                     size_t size)
+{
+    struct child c = {fn, env, NULL};
+    return fork_child(&c, buf, size);
 }
 
 static void *leave_one_behind(void *arg)
@@ -285,6 +307,102 @@ static void sigquit_keeps_its_default_unless_asked(void)
     ASSERT_EQ(WTERMSIG(status), SIGQUIT);
 }
 
+/* ---- lock order (base/lockrank.h) ------------------------------------------- */
+
+#if UVGO_CHECKS
+static int run_plain_child(void (*fn)(void), char *buf, size_t size)
+{
+    struct child c = {NULL, NULL, fn};
+    return fork_child(&c, buf, size);
+}
+
+static uvgo_spinlock_t lock_a, lock_b, lock_pair[2];
+
+static void take_inner_then_outer(void)
+{
+    uvgo__spin_lock(&lock_a, UVGO_RANK_CHAN);
+    uvgo__spin_lock(&lock_b, UVGO_RANK_TIMER); /* TIMER comes first */
+}
+
+static void take_two_leaves(void)
+{
+    uvgo__spin_lock(&lock_a, UVGO_RANK_PARKQ);
+    uvgo__spin_lock(&lock_b, UVGO_RANK_HTTP); /* ranks higher, but PARKQ
+                                                 is a leaf */
+}
+
+static void take_channels_downward(void)
+{
+    uvgo__spin_lock(&lock_pair[1], UVGO_RANK_CHAN);
+    uvgo__spin_lock(&lock_pair[0], UVGO_RANK_CHAN);
+}
+
+static void release_unheld(void)
+{
+    atomic_store(&lock_a.locked, 1); /* taken, but not by this thread */
+    uvgo__spin_unlock(&lock_a);
+}
+
+static void take_in_order(void)
+{
+    uvgo__spin_lock(&lock_a, UVGO_RANK_TIMER);
+    uvgo__spin_lock(&lock_pair[0], UVGO_RANK_CHAN);
+    uvgo__spin_lock(&lock_pair[1], UVGO_RANK_CHAN);
+    if (!uvgo__spin_held(&lock_pair[0]) || uvgo__spin_held(&lock_b))
+        abort();
+    uvgo__spin_unlock(&lock_pair[1]);
+    uvgo__spin_unlock(&lock_pair[0]);
+    uvgo__spin_unlock(&lock_a);
+    if (uvgo__spin_held(&lock_a))
+        abort();
+}
+
+static void *park_holding_a_lock(void *arg)
+{
+    (void)arg;
+    /* The outermost rank, so that the sleep's own locks pass. */
+    uvgo__spin_lock(&lock_a, UVGO_RANK_START);
+    uvgo_sleep(UVGO_MILLISECOND);
+    return NULL;
+}
+
+static void lock_order_violations_abort_naming_both_locks(void)
+{
+    char buf[16384];
+    int status;
+
+    status = run_plain_child(take_in_order, buf, sizeof buf);
+    ASSERT(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+
+    status = run_plain_child(take_inner_then_outer, buf, sizeof buf);
+    ASSERT(WIFSIGNALED(status) && WTERMSIG(status) == SIGABRT);
+    ASSERT(strstr(buf, "lock order: taking TIMER lock"));
+    ASSERT(strstr(buf, "while holding CHAN lock"));
+
+    status = run_plain_child(take_two_leaves, buf, sizeof buf);
+    ASSERT(WIFSIGNALED(status));
+    ASSERT(strstr(buf, "taking HTTP lock"));
+    ASSERT(strstr(buf, "PARKQ lock") && strstr(buf, "a leaf"));
+
+    status = run_plain_child(take_channels_downward, buf, sizeof buf);
+    ASSERT(WIFSIGNALED(status));
+    ASSERT(strstr(buf, "out of address order"));
+
+    status = run_plain_child(release_unheld, buf, sizeof buf);
+    ASSERT(WIFSIGNALED(status));
+    ASSERT(strstr(buf, "released by a thread that does not hold it"));
+
+    status = run_child(park_holding_a_lock, NULL, buf, sizeof buf);
+    ASSERT(WIFSIGNALED(status));
+    ASSERT(strstr(buf, "uvgo__rank_count() == 0"));
+}
+#else
+static void lock_order_violations_abort_naming_both_locks(void)
+{
+    TEST_SKIP("a release build: no debug checks");
+}
+#endif
+
 static const test_case_t cases[] = {
     CASE(dump_shows_a_parked_tasks_frames_and_spawn_site),
     CASE_PLAIN(stack_walk_never_leaves_a_corrupt_stack),
@@ -294,6 +412,7 @@ static const test_case_t cases[] = {
     CASE_PLAIN(leakcheck_environment_makes_main_fail),
     CASE_PLAIN(sigquit_dumps_every_task_and_exits_2_when_asked),
     CASE_PLAIN(sigquit_keeps_its_default_unless_asked),
+    CASE_PLAIN(lock_order_violations_abort_naming_both_locks),
 };
 
 TEST_MAIN(cases)

@@ -576,13 +576,16 @@ static void event_set_before_wait_returns_at_once_and_second_waiter_fails(void)
     ASSERT_EQ((intptr_t)r, 0);
 }
 
+static atomic_int ticks;
+
+/* Blocks its thread until the ticker task has ticked 5 times (30 s at
+ * most): if the offload held the worker, the ticker could not tick. */
 static void slow_job(void *arg)
 {
-    usleep(30000);
+    for (int i = 0; i < 30000 && atomic_load(&ticks) < 5; i++)
+        usleep(1000);
     *(int *)arg = 42;
 }
-
-static atomic_int ticks;
 
 static void *ticker(void *arg)
 {
@@ -601,7 +604,7 @@ static void offload_runs_blocking_call_while_worker_serves_others(void)
     ASSERT_OK(uvgo_task_spawn(&tk, ticker, NULL, NULL));
     ASSERT_OK(uvgo_offload(slow_job, &out));
     ASSERT_EQ(out, 42);
-    /* The ticker ran on while we waited ~30 ms. */
+    /* The ticker ran on while we waited. */
     ASSERT_GE(atomic_load(&ticks), 5);
     atomic_store(&ticks, -1000000);
     ASSERT_OK(uvgo_task_join(tk, NULL));
@@ -1122,12 +1125,16 @@ static void *leave_a_task_behind(void *arg)
     return NULL;
 }
 
+/* Where run_main_capturing_stderr sends stderr while main runs. */
+static int captured_fd = -1;
+
 /* Runs uvgo_main(fn) with stderr going to buf (NUL-terminated). */
 static void run_main_capturing_stderr(uvgo_task_fn fn, char *buf, size_t size)
 {
     char path[] = "/tmp/uvgo-test-XXXXXX";
     int fd = mkstemp(path), saved = dup(2);
     ssize_t n;
+    captured_fd = fd;
     dup2(fd, 2);
     ASSERT_OK(uvgo_main(fn, NULL, NULL));
     fflush(stderr);
@@ -1148,12 +1155,22 @@ static void tasks_alive_when_main_returns_are_reported(void)
     ASSERT(strstr(buf, "\"left-behind\": waiting on nothing at all"));
 }
 
-static void *spin_200ms(void *arg)
+/* Spins with no switch until the monitor's report is in the captured
+ * stderr (the monitor thread may get little CPU on a loaded machine), or
+ * for 20 s at most. */
+static void *spin_until_reported(void *arg)
 {
-    int64_t until = uvgo_now() + 200 * UVGO_MILLISECOND;
+    int64_t until = uvgo_now() + 20 * UVGO_SECOND;
+    char buf[4096];
     (void)arg;
-    while (uvgo_now() < until)
-        ; /* no switch: the monitor must notice */
+    while (uvgo_now() < until) {
+        ssize_t n = pread(captured_fd, buf, sizeof buf - 1, 0);
+        if (n > 0) {
+            buf[n] = '\0';
+            if (strstr(buf, "without a switch"))
+                break;
+        }
+    }
     return NULL;
 }
 
@@ -1173,7 +1190,7 @@ static void *run_a_hog(void *arg)
         ASSERT_OK(uvgo_task_spawn(&t, short_lived, NULL, NULL));
         ASSERT_OK(uvgo_task_join(t, NULL));
     }
-    uvgo_task_spawn(&t, spin_200ms, NULL, &o);
+    uvgo_task_spawn(&t, spin_until_reported, NULL, &o);
     uvgo_task_join(t, NULL);
     return NULL;
 }

@@ -51,17 +51,19 @@ extern "C" {
 /* Internals every primitive embeds                                         */
 /* ------------------------------------------------------------------------ */
 
-/* Private to uvgo (src/wait.h): a FIFO of tasks parked on a primitive, and
- * the lock and state word that go with it.  All-zero: unlocked, empty. */
-struct uvgo__parker;
-typedef struct uvgo__parklist {
-    struct uvgo__parker *first_, *last_;
-} uvgo__parklist_t;
+/* Private to uvgo (src/base/list.h): the head of an intrusive list, here
+ * of tasks parked on a primitive.  All-zero: empty. */
+struct uvgo__list_node;
+typedef struct uvgo__list {
+    struct uvgo__list_node *first_, *last_;
+} uvgo__list_t;
 
+/* Private to uvgo (src/sync/wait.h): a FIFO of parked tasks and the lock
+ * and state word that go with it.  All-zero: unlocked, empty. */
 typedef struct uvgo__parkq {
     int lock_;               /* a spinlock over the list (and more) */
     uint32_t word_;          /* the owning primitive's state, if any */
-    uvgo__parklist_t list_;  /* parked tasks, oldest first */
+    uvgo__list_t list_;      /* parked tasks, oldest first */
 } uvgo__parkq_t;
 
 /* ------------------------------------------------------------------------ */
@@ -115,7 +117,7 @@ UVGO_EXTERN int uvgo_mutex_unlock(uvgo_mutex_t *m);
  * at that moment before the next writer.  No upgrade or downgrade. */
 typedef struct uvgo_rwmutex {
     uvgo__parkq_t q_;           /* private: word_ is the state; readers */
-    uvgo__parklist_t writers_;  /* private: waiting writers */
+    uvgo__list_t writers_;      /* private: waiting writers */
 } uvgo_rwmutex_t;
 
 #define UVGO_RWMUTEX_INIT {{0, 0, {0, 0}}, {0, 0}}

@@ -14,6 +14,7 @@
 
 #include "uvgo.h"
 #include "base/alloc.h"
+#include "base/lockrank.h"
 
 #define UVGO_LIKELY(x) __builtin_expect(!!(x), 1)
 #define UVGO_UNLIKELY(x) __builtin_expect(!!(x), 0)
@@ -55,13 +56,16 @@ UVGO_NORETURN void uvgo__panic(const char *fmt, ...)
  * names the failing task and lists the others (runtime/task.c). */
 void uvgo__panic_set_report(void (*report)(FILE *out));
 
-#ifdef NDEBUG
-#define uvgo__assert(cond) ((void)0)
-#else
+/* Executable preconditions and invariants: checked in debug and sanitizer
+ * builds (UVGO_CHECKS, base/lockrank.h), compiled away in release builds,
+ * where `cond` is not even evaluated. */
+#if UVGO_CHECKS
 #define uvgo__assert(cond)                                                    \
     (UVGO_LIKELY(cond) ? (void)0                                              \
                        : uvgo__panic("assertion failed: %s (%s:%d)", #cond,   \
                                      __FILE__, __LINE__))
+#else
+#define uvgo__assert(cond) ((void)0)
 #endif
 
 /* A CPU hint for spin-wait loops. */
@@ -109,15 +113,17 @@ static inline int64_t uvgo__time_add(int64_t t, int64_t d)
 /* A small test-and-test-and-set spinlock for critical sections of a few
  * dozen instructions that never block (channel queues, timer heaps).  A
  * holder may be descheduled by the OS, so after a burst of spinning the
- * waiter yields its thread. */
+ * waiter yields its thread.  Every lock names its rank in the lock order
+ * (base/lockrank.h), checked in debug builds. */
 typedef struct uvgo_spinlock {
     atomic_int locked;
 } uvgo_spinlock_t;
 
 void uvgo__spin_lock_slow(uvgo_spinlock_t *l);
 
-static inline void uvgo__spin_lock(uvgo_spinlock_t *l)
+static inline void uvgo__spin_lock(uvgo_spinlock_t *l, int rank)
 {
+    uvgo__rank_acquire(l, rank);
     /* acquire: pairs with the release in uvgo__spin_unlock(). */
     if (UVGO_LIKELY(!atomic_exchange_explicit(&l->locked, 1,
                                               memory_order_acquire)))
@@ -127,9 +133,17 @@ static inline void uvgo__spin_lock(uvgo_spinlock_t *l)
 
 static inline void uvgo__spin_unlock(uvgo_spinlock_t *l)
 {
+    uvgo__assert(atomic_load_explicit(&l->locked, memory_order_relaxed));
+    uvgo__rank_release(l);
     /* release: pairs with the acquire in uvgo__spin_lock(). */
     atomic_store_explicit(&l->locked, 0, memory_order_release);
 }
+
+/* "Caller holds l": the lock is taken, and by this thread.  For asserts
+ * only (debug builds). */
+#define uvgo__spin_held(l)                                                    \
+    (atomic_load_explicit(&(l)->locked, memory_order_relaxed) &&              \
+     uvgo__rank_held(l))
 
 /* Per-worker pseudo-random numbers (xorshift64*), for select and stealing. */
 static inline uint64_t uvgo__rand_next(uint64_t *state)

@@ -16,6 +16,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "base/common.h"
+
 typedef struct uvgo_heap_node {
     struct uvgo_heap_node *child, *next, *prev;
     int64_t key;
@@ -81,6 +83,7 @@ static inline uvgo_heap_node_t *uvgo__heap_pair(uvgo_heap_node_t *first)
 static inline void uvgo__heap_insert(uvgo_heap_t *h, uvgo_heap_node_t *n,
                                      int64_t key)
 {
+    uvgo__assert(n != h->root);
     n->key = key;
     n->child = n->next = n->prev = NULL;
     h->root = uvgo__heap_meld(h->root, n);
@@ -96,6 +99,8 @@ static inline void uvgo__heap_remove(uvgo_heap_t *h, uvgo_heap_node_t *n)
 {
     uvgo_heap_node_t *sub;
 
+    /* In this heap: the root, or linked below it. */
+    uvgo__assert(h->count > 0 && (n == h->root || n->prev != NULL));
     if (n == h->root) {
         h->root = uvgo__heap_pair(n->child);
     } else {

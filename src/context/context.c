@@ -14,10 +14,12 @@
  * starts its after-funcs.  The node where a cancel started unlinks itself
  * from its cancel parent.
  *
- * Locking: each CANCEL node's lock guards its children, after-funcs and the
- * linked flag of its children.  No code holds two node locks at once, so
- * there is no lock order to get wrong.  A Done channel is closed after the
- * node's lock is released.
+ * Locking: each CANCEL node's lock guards its children list, after-funcs
+ * and its children's links in that list (base/list.h: a child is linked
+ * until it is cancelled or released).  No code holds two node locks at
+ * once, or any other lock under one (CTX is a leaf in base/lockrank.h,
+ * which debug builds check).  A Done channel is closed after the node's
+ * lock is released.
  *
  * Done channels come with the node, in the same allocation, so that asking
  * for one can never fail: a Done that could be NULL for want of memory
@@ -44,7 +46,7 @@
 enum { CTX_CANCEL = 1, CTX_VALUE, CTX_DETACHED };
 
 struct uvgo_ctx_after {
-    struct uvgo_ctx_after *next, *prev; /* in ctx->afters, under its lock */
+    uvgo_list_node_t link;              /* in ctx->afters, under its lock */
     struct uvgo_ctx *ctx;               /* the CANCEL node it waits on */
     uvgo_task_fn fn;
     void *arg;
@@ -54,7 +56,7 @@ struct uvgo_ctx_after {
 };
 enum { AFTER_WAITING = 0, AFTER_STARTED, AFTER_STOPPED };
 
-static void afters_start(struct uvgo_ctx_after *a);
+static void afters_start(uvgo_list_t *afters);
 
 struct uvgo_ctx {
     atomic_int refs;
@@ -73,10 +75,10 @@ struct uvgo_ctx {
     int deadline_cause;        /* the cause when the deadline fires */
     uvgo_timer_t *timer;       /* under lock */
     struct uvgo_ctx *cancel_parent; /* an ancestor: kept alive by parent */
-    struct uvgo_ctx *children; /* under lock; linked through sib_* */
-    struct uvgo_ctx *sib_prev, *sib_next; /* under cancel_parent's lock */
-    int linked;                /* under cancel_parent's lock */
-    struct uvgo_ctx_after *afters;
+    uvgo_list_t children;      /* under lock; CANCEL nodes, through sib */
+    uvgo_list_node_t sib;      /* under cancel_parent's lock: linked while
+                                  the parent holds a reference on it */
+    uvgo_list_t afters;        /* under lock: struct uvgo_ctx_after */
     struct uvgo_ctx *work_next; /* the cancel work list */
 };
 
@@ -95,9 +97,18 @@ uvgo_ctx_t *uvgo_ctx_retain(uvgo_ctx_t *c)
 void uvgo_ctx_release(uvgo_ctx_t *c)
 {
     /* Iterative: releasing a node may release its parent. */
-    while (c && atomic_fetch_sub_explicit(&c->refs, 1,
-                                          memory_order_acq_rel) == 1) {
+    while (c) {
+        int old = atomic_fetch_sub_explicit(&c->refs, 1, memory_order_acq_rel);
+        uvgo__assert(old > 0); /* not released more often than retained */
+        if (old != 1)
+            break;
         uvgo_ctx_t *parent = c->parent;
+        /* Linked children and after-funcs hold references on c, and so
+         * does its cancel parent while c is linked there (an unlinked
+         * node's links are NULL: nobody else touches them). */
+        uvgo__assert(uvgo__list_empty(&c->children) &&
+                     uvgo__list_empty(&c->afters) && !c->sib.next &&
+                     !c->sib.prev);
         if (c->kind == CTX_CANCEL)
             uvgo_chan_release(c->done); /* the block, once unreferenced */
         else
@@ -128,7 +139,7 @@ int uvgo_ctx_cause(uvgo_ctx_t *c)
     c = cancel_node(c);
     if (!c || !atomic_load_explicit(&c->err, memory_order_acquire))
         return 0;
-    uvgo__spin_lock(&c->lock);
+    uvgo__spin_lock(&c->lock, UVGO_RANK_CTX);
     cause = c->cause;
     uvgo__spin_unlock(&c->lock);
     return cause;
@@ -167,9 +178,11 @@ uvgo_chan_t *uvgo_ctx_done(uvgo_ctx_t *c)
 static int cancel_one(uvgo_ctx_t *c, int err, int cause, uvgo_ctx_t **work)
 {
     uvgo_timer_t *timer;
-    struct uvgo_ctx_after *afters;
+    uvgo_list_t afters;
+    uvgo_list_node_t *n, *next;
+    struct uvgo_ctx_after *a;
 
-    uvgo__spin_lock(&c->lock);
+    uvgo__spin_lock(&c->lock, UVGO_RANK_CTX);
     if (atomic_load_explicit(&c->err, memory_order_relaxed)) {
         uvgo__spin_unlock(&c->lock);
         return 0;
@@ -177,19 +190,20 @@ static int cancel_one(uvgo_ctx_t *c, int err, int cause, uvgo_ctx_t **work)
     c->cause = cause ? cause : err;
     /* release: a reader that sees err sees the cause. */
     atomic_store_explicit(&c->err, err, memory_order_release);
-    for (uvgo_ctx_t *k = c->children; k; k = k->sib_next) {
-        k->linked = 0; /* ours now: its reference comes with it */
+    for (n = uvgo__list_drain(&c->children); n; n = next) {
+        /* Unlinked: ours now, its reference with it. */
+        uvgo_ctx_t *k = uvgo__container_of(n, uvgo_ctx_t, sib);
+        next = uvgo__list_drain_next(n);
         k->work_next = *work;
         *work = k;
         __builtin_prefetch(&k->done->recvq); /* see "Prefetching the cancel
                                                 walk" */
     }
-    c->children = NULL;
     timer = c->timer;
     c->timer = NULL;
     afters = c->afters;
-    c->afters = NULL;
-    for (struct uvgo_ctx_after *a = afters; a; a = a->next)
+    uvgo__list_init(&c->afters);
+    UVGO_LIST_FOREACH(a, &afters, struct uvgo_ctx_after, link)
         a->state = AFTER_STARTED;
     uvgo__spin_unlock(&c->lock);
 
@@ -198,11 +212,13 @@ static int cancel_one(uvgo_ctx_t *c, int err, int cause, uvgo_ctx_t **work)
         /* The deadline callback holds a reference on c; if this stop kept
          * it from running, that reference is ours to drop (c stays alive:
          * the caller holds one too). */
-        if (uvgo_timer_stop(timer) == 1)
+        if (uvgo_timer_stop(timer) == 1) {
+            uvgo__assert(atomic_load(&c->refs) > 1);
             uvgo_ctx_release(c);
+        }
         uvgo_timer_free(timer);
     }
-    afters_start(afters);
+    afters_start(&afters);
     return 1;
 }
 
@@ -213,15 +229,9 @@ static void unlink_from_parent(uvgo_ctx_t *c)
     int mine = 0;
     if (!p)
         return;
-    uvgo__spin_lock(&p->lock);
-    if (c->linked) {
-        if (c->sib_prev)
-            c->sib_prev->sib_next = c->sib_next;
-        else
-            p->children = c->sib_next;
-        if (c->sib_next)
-            c->sib_next->sib_prev = c->sib_prev;
-        c->linked = 0;
+    uvgo__spin_lock(&p->lock, UVGO_RANK_CTX);
+    if (uvgo__list_contains(&p->children, &c->sib)) {
+        uvgo__list_remove(&p->children, &c->sib);
         mine = 1;
     }
     uvgo__spin_unlock(&p->lock);
@@ -250,15 +260,15 @@ static inline void *peek_ptr(void *const *p)
 static inline void prefetch_walk(uvgo_ctx_t *k)
 {
     uvgo_ctx_t *n1 = k->work_next, *n2;
-    struct uvgo_waiter *w;
+    uvgo_list_node_t *n;
     uvgo_task_t *t;
     if (!n1)
         return;
     if ((n2 = n1->work_next) &&
-        (w = peek_ptr((void *const *)&n2->done->recvq.first)))
-        __builtin_prefetch(w);
-    if ((w = peek_ptr((void *const *)&n1->done->recvq.first)) &&
-        (t = peek_ptr((void *const *)&w->task)))
+        (n = peek_ptr((void *const *)&n2->done->recvq.first_)))
+        __builtin_prefetch(uvgo__waiter_of(n));
+    if ((n = peek_ptr((void *const *)&n1->done->recvq.first_)) &&
+        (t = peek_ptr((void *const *)&uvgo__waiter_of(n)->task)))
         __builtin_prefetch(t);
 }
 #else
@@ -318,7 +328,7 @@ static void on_deadline(void *arg)
 static void on_deadline_dropped(void *arg)
 {
     uvgo_ctx_t *c = arg;
-    uvgo__spin_lock(&c->lock);
+    uvgo__spin_lock(&c->lock, UVGO_RANK_CTX);
     c->timer = NULL; /* this timer: a node arms one, once */
     uvgo__spin_unlock(&c->lock);
     uvgo_ctx_release(c); /* the timer's reference */
@@ -370,7 +380,7 @@ static int make_cancel(uvgo_ctx_t **out, uvgo_ctx_t *parent, int has_deadline,
     }
     p = cancel_node(parent);
     if (p) {
-        uvgo__spin_lock(&p->lock);
+        uvgo__spin_lock(&p->lock, UVGO_RANK_CTX);
         int perr = atomic_load_explicit(&p->err, memory_order_relaxed);
         if (perr) {
             /* Born done, with the parent's error and cause. */
@@ -379,12 +389,7 @@ static int make_cancel(uvgo_ctx_t **out, uvgo_ctx_t *parent, int has_deadline,
         } else {
             c->cancel_parent = p; /* alive as long as c: it is an ancestor */
             uvgo_ctx_retain(c); /* the parent's reference */
-            c->sib_prev = NULL;
-            c->sib_next = p->children;
-            if (p->children)
-                p->children->sib_prev = c;
-            p->children = c;
-            c->linked = 1;
+            uvgo__list_push_front(&p->children, &c->sib);
         }
         uvgo__spin_unlock(&p->lock);
         if (atomic_load_explicit(&c->err, memory_order_relaxed))
@@ -405,7 +410,7 @@ static int make_cancel(uvgo_ctx_t **out, uvgo_ctx_t *parent, int has_deadline,
                 uvgo_ctx_cancel_release(c);
                 return err;
             }
-            uvgo__spin_lock(&c->lock);
+            uvgo__spin_lock(&c->lock, UVGO_RANK_CTX);
             if (!atomic_load(&c->err)) {
                 c->timer = t;
                 t = NULL;
@@ -489,21 +494,25 @@ int uvgo_ctx_without_cancel(uvgo_ctx_t **out, uvgo_ctx_t *parent)
 
 static void after_unref(struct uvgo_ctx_after *a)
 {
-    if (atomic_fetch_sub_explicit(&a->refs, 1, memory_order_acq_rel) == 1) {
+    int old = atomic_fetch_sub_explicit(&a->refs, 1, memory_order_acq_rel);
+    uvgo__assert(old > 0);
+    if (old == 1) {
         uvgo_ctx_release(a->ctx);
         uvgo__free(a);
     }
 }
 
 /* The cancel path: starts every after-func of a node just cancelled (taken
- * off the node, marked started) and drops their registrations. */
-static void afters_start(struct uvgo_ctx_after *a)
+ * off the node onto `afters`, marked started) and drops their
+ * registrations. */
+static void afters_start(uvgo_list_t *afters)
 {
-    while (a) {
-        struct uvgo_ctx_after *next = a->next;
+    uvgo_list_node_t *n;
+    while ((n = uvgo__list_pop_front(afters))) {
+        struct uvgo_ctx_after *a =
+            uvgo__container_of(n, struct uvgo_ctx_after, link);
         uvgo__go_or_die(a->fn, a->arg, "uvgo_ctx_after_func");
         after_unref(a);
-        a = next;
     }
 }
 
@@ -527,16 +536,12 @@ int uvgo_ctx_after_func(uvgo_ctx_after_t **stop, uvgo_ctx_t *ctx,
     atomic_init(&a->refs, stop ? 1 : 0);
     if (c) {
         atomic_fetch_add_explicit(&a->refs, 1, memory_order_relaxed);
-        uvgo__spin_lock(&c->lock);
+        uvgo__spin_lock(&c->lock, UVGO_RANK_CTX);
         if (atomic_load_explicit(&c->err, memory_order_relaxed)) {
             a->state = AFTER_STARTED;
             run = 1;
         } else {
-            a->prev = NULL;
-            a->next = c->afters;
-            if (c->afters)
-                c->afters->prev = a;
-            c->afters = a;
+            uvgo__list_push_front(&c->afters, &a->link);
         }
         uvgo__spin_unlock(&c->lock);
     }
@@ -571,14 +576,9 @@ int uvgo_ctx_after_stop(uvgo_ctx_after_t *a)
         return __atomic_exchange_n(&a->state, AFTER_STOPPED,
                                    __ATOMIC_ACQ_REL) == AFTER_WAITING;
     }
-    uvgo__spin_lock(&c->lock);
+    uvgo__spin_lock(&c->lock, UVGO_RANK_CTX);
     if (a->state == AFTER_WAITING) {
-        if (a->prev)
-            a->prev->next = a->next;
-        else
-            c->afters = a->next;
-        if (a->next)
-            a->next->prev = a->prev;
+        uvgo__list_remove(&c->afters, &a->link);
         a->state = AFTER_STOPPED;
         prevented = 1;
     }

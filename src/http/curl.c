@@ -380,10 +380,11 @@ static void stall_check(uv_timer_t *t)
 {
     uvgo__curl_loop_t *cl = t->data;
     uint64_t now = uv_now(cl->loop);
-    uvgo__xfer_t *x, *next;
+    uvgo_list_node_t *n, *next;
 
-    for (x = cl->stalls; x; x = next) {
-        next = x->stall_next;
+    for (n = uvgo__list_first(&cl->stalls); n; n = next) {
+        uvgo__xfer_t *x = uvgo__container_of(n, uvgo__xfer_t, stall_link);
+        next = n->next;
         if (x->recv_paused || x->send_paused || x->need_upload)
             x->moved_at = now; /* waiting for our task, not the server */
         else if (now - x->moved_at >= x->stall_ms)
@@ -396,26 +397,17 @@ static void stall_watch(uvgo__xfer_t *x)
 {
     uvgo__curl_loop_t *cl = x->cl;
     x->moved_at = uv_now(cl->loop);
-    x->stall_prev = NULL;
-    x->stall_next = cl->stalls;
-    if (cl->stalls)
-        cl->stalls->stall_prev = x;
-    else
+    if (uvgo__list_empty(&cl->stalls))
         uv_timer_start(&cl->stall_timer, stall_check, STALL_TICK_MS,
                        STALL_TICK_MS);
-    cl->stalls = x;
+    uvgo__list_push_front(&cl->stalls, &x->stall_link);
 }
 
 static void stall_unwatch(uvgo__xfer_t *x)
 {
     uvgo__curl_loop_t *cl = x->cl;
-    if (x->stall_prev)
-        x->stall_prev->stall_next = x->stall_next;
-    else
-        cl->stalls = x->stall_next;
-    if (x->stall_next)
-        x->stall_next->stall_prev = x->stall_prev;
-    if (!cl->stalls)
+    uvgo__list_remove(&cl->stalls, &x->stall_link);
+    if (uvgo__list_empty(&cl->stalls))
         uv_timer_stop(&cl->stall_timer);
 }
 

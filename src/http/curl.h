@@ -25,6 +25,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 
+#include "base/list.h"
 #include "context/context.h"
 #include "uvgo/http.h"
 
@@ -81,7 +82,7 @@ typedef struct uvgo__curl_loop {
     struct uvgo__xfer *doomed; /* to fail once curl returns (settle) */
     void *exchanges;           /* client.c's spare exchanges, a list */
     int nexchanges;
-    struct uvgo__xfer *stalls; /* running transfers with a stall timeout */
+    uvgo_list_t stalls;        /* running transfers with a stall timeout */
     uv_timer_t stall_timer;    /* checks them while there are any */
 } uvgo__curl_loop_t;
 
@@ -143,7 +144,7 @@ struct uvgo__xfer {
     size_t boff, blen, bsize;
     int64_t received;              /* body bytes received in all */
     uint64_t moved_at;             /* uv_now when bytes last moved */
-    uvgo__xfer_t *stall_prev, *stall_next; /* on cl->stalls, with stall_ms */
+    uvgo_list_node_t stall_link;   /* on cl->stalls, with stall_ms */
     char *ubuf;                    /* streamed upload: [uoff, ulen) */
     size_t uoff, ulen;
     int ueof, uerr, need_upload;

@@ -35,6 +35,7 @@
  * Counting requests costs no shared write per request: each connection
  * counts its own, added to `served` when it ends.
  */
+#include "base/list.h"
 #include "http/http.h"
 
 /* Step 2 above. */
@@ -54,7 +55,7 @@ typedef struct sconn {
     int64_t rdeadline, wdeadline;/* as set on sock */
     int64_t accepted;            /* uvgo_now() */
     /* Under the server's lock. */
-    struct sconn *prev, *next;
+    uvgo_list_node_t link;       /* in the server's live list */
     int closers;                 /* tasks closing sock right now */
     int closed;                  /* the server closed (or is closing) it */
     int leaving;                 /* its task is done and waits for closers */
@@ -77,7 +78,7 @@ struct uvgo_http_server {
     _Atomic uint64_t served;     /* requests of ended connections */
 
     uvgo_spinlock_t lock;
-    sconn_t *live;               /* under lock */
+    uvgo_list_t live;            /* under lock: sconn_t, newest first */
 };
 
 /* ---- the socket as transport -------------------------------------------- */
@@ -149,6 +150,7 @@ static void conn_main(uvgo_conn_t *sock, void *arg)
     s->rdeadline = s->wdeadline = 0;
     s->accepted = uvgo_now();
     s->closers = s->closed = s->leaving = 0;
+    s->link.next = s->link.prev = NULL;
     s->released = (uvgo_event_t)UVGO_EVENT_INIT;
     s->http.server = srv;
     s->http.ctx = srv->conn_ctx;
@@ -160,23 +162,14 @@ static void conn_main(uvgo_conn_t *sock, void *arg)
     atomic_store_explicit(&srv->last_accept, s->accepted,
                           memory_order_relaxed);
 
-    uvgo__spin_lock(&srv->lock);
-    s->prev = NULL;
-    s->next = srv->live;
-    if (srv->live)
-        srv->live->prev = s;
-    srv->live = s;
+    uvgo__spin_lock(&srv->lock, UVGO_RANK_HTTP);
+    uvgo__list_push_front(&srv->live, &s->link);
     uvgo__spin_unlock(&srv->lock);
 
     uvgo__http_conn_serve(&s->http);
 
-    uvgo__spin_lock(&srv->lock);
-    if (s->prev)
-        s->prev->next = s->next;
-    else
-        srv->live = s->next;
-    if (s->next)
-        s->next->prev = s->prev;
+    uvgo__spin_lock(&srv->lock, UVGO_RANK_HTTP);
+    uvgo__list_remove(&srv->live, &s->link);
     s->leaving = 1;
     wait = s->closers > 0;
     /* Under the lock, so uvgo_http_server_requests() counts it once. */
@@ -199,10 +192,11 @@ static size_t close_conns(uvgo_http_server_t *srv,
     size_t running = 0;
     int64_t now = uvgo_now();
     for (;;) {
-        sconn_t *s;
-        uvgo__spin_lock(&srv->lock);
-        for (s = srv->live; s && (s->closed || !pick(s, now)); s = s->next)
-            ;
+        sconn_t *each, *s = NULL;
+        uvgo__spin_lock(&srv->lock, UVGO_RANK_HTTP);
+        UVGO_LIST_FOREACH(each, &srv->live, sconn_t, link)
+            if (!each->closed && pick(each, now) && (s = each))
+                break;
         if (s) {
             s->closed = 1;
             s->closers++;
@@ -214,7 +208,7 @@ static size_t close_conns(uvgo_http_server_t *srv,
         if (!s)
             return running;
         (void)uvgo_conn_close(s->sock);
-        uvgo__spin_lock(&srv->lock);
+        uvgo__spin_lock(&srv->lock, UVGO_RANK_HTTP);
         int release = --s->closers == 0 && s->leaving;
         uvgo__spin_unlock(&srv->lock);
         if (release)
@@ -370,8 +364,9 @@ uint64_t uvgo_http_server_requests(uvgo_http_server_t *srv)
     if (!srv)
         return 0;
     uint64_t n = atomic_load_explicit(&srv->served, memory_order_relaxed);
-    uvgo__spin_lock(&srv->lock);
-    for (sconn_t *s = srv->live; s; s = s->next)
+    sconn_t *s;
+    uvgo__spin_lock(&srv->lock, UVGO_RANK_HTTP);
+    UVGO_LIST_FOREACH(s, &srv->live, sconn_t, link)
         n += (uint64_t)atomic_load_explicit(&s->http.requests,
                                             memory_order_relaxed);
     uvgo__spin_unlock(&srv->lock);

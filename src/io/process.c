@@ -36,6 +36,7 @@
 #include <signal.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/wait.h>
 
 #include "io/io.h"
 
@@ -107,8 +108,11 @@ static int send_signal(struct uvgo_process *p, int sig)
  * intercepted call, and with tasks as fibers it can lose a SIGCHLD: seen as
  * a child left a zombie, every loop idle in epoll, until some other SIGCHLD
  * arrived.  In TSan builds only, the loop of a running child sends the
- * process a SIGCHLD every NUDGE_MS, which makes libuv look for exited
- * children again on every loop. */
+ * process a SIGCHLD when, NUDGE_MS after NUDGE_MS, its child is found a
+ * zombie that libuv has not reaped: libuv then looks for exited children
+ * again on every loop.  Only then: a SIGCHLD sent on every tick (a
+ * thousand a second with a hundred children) made TSan run libuv's handler
+ * inside itself, which deadlocks on libuv's signal lock. */
 #define NUDGE_MS 100
 
 static pthread_mutex_t tsan_spawn_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -116,7 +120,15 @@ static pthread_mutex_t tsan_spawn_lock = PTHREAD_MUTEX_INITIALIZER;
 static void on_nudge(uv_timer_t *t)
 {
     struct uvgo_process *p = t->data;
-    if (!p->exited)
+    siginfo_t si;
+
+    if (p->exited)
+        return;
+    /* WNOWAIT: look, leave the reaping to libuv. */
+    si.si_pid = 0;
+    if (waitid(P_PID, (id_t)p->handle.pid, &si,
+               WEXITED | WNOHANG | WNOWAIT) == 0 &&
+        si.si_pid != 0)
         (void)kill(getpid(), SIGCHLD);
 }
 #else

@@ -98,38 +98,6 @@ int uvgo__waiter_park(struct uvgo__waiter *w, uv_loop_t *loop,
     return r;
 }
 
-void uvgo__waitlist_push(struct uvgo__waitlist *q, struct uvgo__waiter *w)
-{
-    w->next = NULL;
-    w->prev = q->last;
-    if (q->last)
-        q->last->next = w;
-    else
-        q->first = w;
-    q->last = w;
-}
-
-void uvgo__waitlist_unlink(struct uvgo__waitlist *q, struct uvgo__waiter *w)
-{
-    if (w->prev)
-        w->prev->next = w->next;
-    else
-        q->first = w->next;
-    if (w->next)
-        w->next->prev = w->prev;
-    else
-        q->last = w->prev;
-    w->next = w->prev = NULL;
-}
-
-struct uvgo__waiter *uvgo__waitlist_pop(struct uvgo__waitlist *q)
-{
-    struct uvgo__waiter *w = q->first;
-    if (w)
-        uvgo__waitlist_unlink(q, w);
-    return w;
-}
-
 void uvgo__waitlist_wake_all(struct uvgo__waitlist *q, int result)
 {
     struct uvgo__waiter *w;

@@ -38,10 +38,13 @@
 
 #include "io/io.h"
 
+/* The io layer's waiting call: the event its task waits on (the runtime's
+ * waiter, runtime/waiter.h, is inside that wait) and what the I/O gives
+ * it. */
 struct uvgo__waiter {
     uvgo_task_t *task;          /* waiting without a context, else NULL */
     uvgo_event_t ev;            /* with a context: set once woken */
-    struct uvgo__waiter *next, *prev; /* in a queue of waiters */
+    uvgo_list_node_t link;      /* in a waitlist, or in none */
     char *buf;                  /* a read's destination */
     size_t len;
     void *value;                /* what the waker hands over (a conn) */
@@ -69,15 +72,42 @@ static inline void uvgo__waiter_wake(struct uvgo__waiter *w, int result)
 int uvgo__waiter_park(struct uvgo__waiter *w, uv_loop_t *loop,
                       uvgo_chan_t *done, const char *what);
 
-/* A FIFO of waiters (on their tasks' stacks); loop thread only. */
+/* A FIFO of waiters (on their tasks' stacks), a base/list.h list; loop
+ * thread only. */
 struct uvgo__waitlist {
-    struct uvgo__waiter *first, *last;
+    uvgo_list_t list;
 };
 
-void uvgo__waitlist_push(struct uvgo__waitlist *q, struct uvgo__waiter *w);
-void uvgo__waitlist_unlink(struct uvgo__waitlist *q, struct uvgo__waiter *w);
+static inline void uvgo__waitlist_push(struct uvgo__waitlist *q,
+                                       struct uvgo__waiter *w)
+{
+    uvgo__list_push_back(&q->list, &w->link);
+}
+
+static inline void uvgo__waitlist_unlink(struct uvgo__waitlist *q,
+                                         struct uvgo__waiter *w)
+{
+    uvgo__list_remove(&q->list, &w->link);
+}
+
+/* The first waiter, or NULL. */
+static inline struct uvgo__waiter *uvgo__waitlist_first(
+    const struct uvgo__waitlist *q)
+{
+    uvgo_list_node_t *n = uvgo__list_first(&q->list);
+    return n ? uvgo__container_of(n, struct uvgo__waiter, link) : NULL;
+}
+
 /* Unlinks and returns the first waiter, or NULL. */
-struct uvgo__waiter *uvgo__waitlist_pop(struct uvgo__waitlist *q);
+static inline struct uvgo__waiter *uvgo__waitlist_pop(
+    struct uvgo__waitlist *q)
+{
+    struct uvgo__waiter *w = uvgo__waitlist_first(q);
+    if (w)
+        uvgo__waitlist_unlink(q, w);
+    return w;
+}
+
 /* Wakes every waiter with `result`. */
 void uvgo__waitlist_wake_all(struct uvgo__waitlist *q, int result);
 
@@ -120,7 +150,7 @@ struct uvgo_conn {
 
     /* The server that serves it (net layer), under the server's lock. */
     void *server;
-    uvgo_conn_t *server_prev, *server_next;
+    uvgo_list_node_t server_link; /* in the server's live list */
     int server_refs;            /* its handler, and a closer at shutdown */
     int server_closed;
 

@@ -269,7 +269,7 @@ static int accept_chan(uvgo_listener_t *l, uvgo_chan_t **out)
 {
     int err = 0, start = 0;
 
-    uvgo__spin_lock(&l->lock);
+    uvgo__spin_lock(&l->lock, UVGO_RANK_NET);
     if (atomic_load(&l->closed))
         err = UVGO_ECLOSED;
     else if (l->server)
@@ -345,7 +345,7 @@ int uvgo_listener_close(uvgo_listener_t *l)
     }
     if (l->kind == NET_UNIX && l->addr.ss_family == AF_UNIX)
         unlink(((struct sockaddr_un *)&l->addr)->sun_path);
-    uvgo__spin_lock(&l->lock);
+    uvgo__spin_lock(&l->lock, UVGO_RANK_NET);
     ch = l->accepted;
     uvgo__spin_unlock(&l->lock);
     if (ch)
@@ -392,28 +392,17 @@ struct server {
                                    the accepting task's */
     /* Under lock. */
     uvgo_spinlock_t lock;
-    uvgo_conn_t *live;          /* connections being served */
+    uvgo_list_t live;           /* connections being served, newest first */
     int closing;                /* live connections are being closed */
 };
-
-static void live_unlink(struct server *s, uvgo_conn_t *c)
-{
-    if (c->server_prev)
-        c->server_prev->server_next = c->server_next;
-    else
-        s->live = c->server_next;
-    if (c->server_next)
-        c->server_next->server_prev = c->server_prev;
-    c->server_prev = c->server_next = NULL;
-}
 
 /* Drops one reference to c (its handler's or a closer's). */
 static void live_unref(struct server *s, uvgo_conn_t *c, int unlink)
 {
     int left;
-    uvgo__spin_lock(&s->lock);
+    uvgo__spin_lock(&s->lock, UVGO_RANK_NET);
     if (unlink)
-        live_unlink(s, c);
+        uvgo__list_remove(&s->live, &c->server_link);
     left = --c->server_refs;
     uvgo__spin_unlock(&s->lock);
     if (left == 0)
@@ -429,14 +418,10 @@ static void serve_conn(struct server *s, uvgo_conn_t *c)
 
     c->server = s;
     c->server_refs = 1;
-    uvgo__spin_lock(&s->lock);
+    uvgo__spin_lock(&s->lock, UVGO_RANK_NET);
     closing = s->closing;
-    if (!closing) {
-        c->server_next = s->live;
-        if (s->live)
-            s->live->server_prev = c;
-        s->live = c;
-    }
+    if (!closing)
+        uvgo__list_push_front(&s->live, &c->server_link);
     uvgo__spin_unlock(&s->lock);
     if (closing) {
         uvgo_conn_free(c);
@@ -550,14 +535,15 @@ static int serve_accept(struct server *s, struct lsock *ls, uvgo_ctx_t *ctx)
 /* Closes every live connection once; their handlers then return. */
 static void close_live(struct server *s)
 {
-    uvgo__spin_lock(&s->lock);
+    uvgo__spin_lock(&s->lock, UVGO_RANK_NET);
     s->closing = 1;
     uvgo__spin_unlock(&s->lock);
     for (;;) {
-        uvgo_conn_t *c;
-        uvgo__spin_lock(&s->lock);
-        for (c = s->live; c && c->server_closed; c = c->server_next)
-            ;
+        uvgo_conn_t *each, *c = NULL;
+        uvgo__spin_lock(&s->lock, UVGO_RANK_NET);
+        UVGO_LIST_FOREACH(each, &s->live, uvgo_conn_t, server_link)
+            if (!each->server_closed && (c = each))
+                break;
         if (c) {
             c->server_closed = 1;
             c->server_refs++;
@@ -586,7 +572,7 @@ int uvgo_serve(uvgo_listener_t *l, uvgo_conn_fn fn, void *arg,
     s->l = l;
     s->fn = fn;
     s->arg = arg;
-    uvgo__spin_lock(&l->lock);
+    uvgo__spin_lock(&l->lock, UVGO_RANK_NET);
     if (atomic_load(&l->closed))
         err = UVGO_ECLOSED;
     else if (l->server || l->accepted)
@@ -610,7 +596,7 @@ int uvgo_serve(uvgo_listener_t *l, uvgo_conn_fn fn, void *arg,
         close_live(s);
     }
     uvgo_wg_wait(&s->handlers);
-    uvgo__spin_lock(&l->lock);
+    uvgo__spin_lock(&l->lock, UVGO_RANK_NET);
     l->server = NULL;
     uvgo__spin_unlock(&l->lock);
     uvgo__free(s);

@@ -123,7 +123,7 @@ int uvgo_udp_dial(uvgo_udp_t **out, const char *network, const char *address)
 static void on_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf)
 {
     uvgo_udp_t *u = h->data;
-    struct uvgo__waiter *w = u->readers.first;
+    struct uvgo__waiter *w = uvgo__waitlist_first(&u->readers);
     (void)hint;
     *buf = w ? uv_buf_init(w->buf, (unsigned)w->len) : uv_buf_init(NULL, 0);
 }

@@ -1,9 +1,10 @@
-/* chan.c: channels (see uvgo/chan.h for the semantics, src/chan.h for the
- * waiter protocol).
+/* chan.c: channels (see uvgo/chan.h for the semantics, runtime/chan.h and
+ * runtime/waiter.h for the waiter protocol).
  *
  * Invariants, under ch->lock:
  *   - recvq non-empty => the buffer is empty (a receiver waits only when
- *     nothing is buffered), and no sender waits;
+ *     nothing is buffered), and no sender waits (but a select that both
+ *     sends and receives on one unbuffered channel waits in both queues);
  *   - sendq non-empty => the buffer is full;
  *   - closed => both queues are empty (close wakes everyone, and nobody
  *     queues on a closed channel).
@@ -13,13 +14,22 @@
  * channel with a waiting sender takes the oldest buffered value and puts the
  * sender's value at the back, so order is kept (Go's recv()).
  *
- * The lock is a spinlock: critical sections are a few dozen instructions and
- * never block, and a task never parks holding it (it unlocks, then parks;
- * see src/runtime.h for why that is safe).
+ * The lock is a spinlock (rank CHAN, a leaf: base/lockrank.h): critical
+ * sections are a few dozen instructions and never block, and a task never
+ * parks holding it (it unlocks, then parks; see runtime/runtime.h for why
+ * that is safe).  uvgo__chan_consistent checks the invariants above in
+ * debug builds.
  */
 #include "runtime/chan.h"
 #include "runtime/synctest.h"
 #include "runtime/timer.h"
+
+/* Releases ch->lock, the invariants checked first (debug builds). */
+static inline void chan_unlock(uvgo_chan_t *ch)
+{
+    uvgo__assert(uvgo__chan_consistent(ch));
+    uvgo__spin_unlock(&ch->lock);
+}
 
 void uvgo__chan_init(uvgo_chan_t *ch, size_t elem_size, size_t cap)
 {
@@ -71,9 +81,17 @@ static UVGO_NOINLINE void chan_free(uvgo_chan_t *ch)
 
 void uvgo_chan_release(uvgo_chan_t *ch)
 {
+    int old;
+    if (!ch)
+        return;
     /* acq_rel: the last releaser sees every use the others made. */
-    if (ch && atomic_fetch_sub_explicit(&ch->refs, 1, memory_order_acq_rel) == 1)
+    old = atomic_fetch_sub_explicit(&ch->refs, 1, memory_order_acq_rel);
+    uvgo__assert(old > 0); /* not released more often than retained */
+    if (old == 1) {
+        uvgo__assert(uvgo__list_empty(&ch->recvq) &&
+                     uvgo__list_empty(&ch->sendq)); /* waiters hold refs */
         chan_free(ch);
+    }
 }
 
 size_t uvgo_chan_len(uvgo_chan_t *ch)
@@ -81,9 +99,9 @@ size_t uvgo_chan_len(uvgo_chan_t *ch)
     size_t n;
     if (!ch || ch->timer)
         return 0;
-    uvgo__spin_lock(&ch->lock);
+    uvgo__spin_lock(&ch->lock, UVGO_RANK_CHAN);
     n = ch->count;
-    uvgo__spin_unlock(&ch->lock);
+    chan_unlock(ch);
     return n;
 }
 
@@ -100,56 +118,51 @@ void uvgo__block_forever(const char *what)
     }
 }
 
-int uvgo__park_or_done(struct uvgo_sel *sel, uvgo_chan_t *done,
-                       const char *what)
+int uvgo__park_or_done(uvgo_waiter_t *w, uvgo_chan_t *done, const char *what)
 {
-    struct uvgo_waiter w;
-    uvgo_task_t *self = uvgo__task_self();
-    int zero = 0;
+    uvgo_waiter_t d; /* w's stand-in on done's queue: it claims with 2 */
+    uvgo_task_t *self = w->task;
+    int won, mine = 0;
     /* A durable wait (the caller said so) stays durable only if `done` is
      * the bubble's too: a context from outside could end it.  The flag is
      * set again right before each park, so a return without one leaves
      * nothing behind. */
     int durable = self->park_durable && (!done || done->bubble);
 
+    uvgo__assert(w->claim == &w->won && w->index == 0 &&
+                 self == uvgo__task_self());
     self->park_durable = 0;
     if (!done) {
         self->park_durable = (uint8_t)durable;
         uvgo__task_park(what);
         return 1;
     }
-    uvgo__spin_lock(&done->lock);
+    uvgo__waiter_init_case(&d, w->task, NULL, w->claim, 1);
+    uvgo__spin_lock(&done->lock, UVGO_RANK_CHAN);
     if (done->closed) {
-        uvgo__spin_unlock(&done->lock);
-        /* acq_rel: pairs with the source's CAS. */
-        if (atomic_compare_exchange_strong_explicit(
-                &sel->done, &zero, 2, memory_order_acq_rel,
-                memory_order_acquire))
+        chan_unlock(done);
+        if (uvgo__waiter_claim(&d))
             return 2;
         /* The source won first; its wake-up is ours to consume. */
         self->park_durable = (uint8_t)durable;
         uvgo__task_park(what);
         return 1;
     }
-    w.task = self;
-    w.elem = NULL;
-    w.sel = sel;
-    w.index = 1; /* a win stores index + 1 == 2 */
-    w.ok = 0;
-    uvgo__waitq_push(&done->recvq, &w);
+    uvgo__list_push_back(&done->recvq, &d.link);
     atomic_fetch_add_explicit(&done->refs, 1, memory_order_relaxed);
-    uvgo__spin_unlock(&done->lock);
+    chan_unlock(done);
     self->park_durable = (uint8_t)durable;
     uvgo__task_park(what);
-    int won = atomic_load_explicit(&sel->done, memory_order_acquire);
+    /* acquire: pairs with the winner's CAS. */
+    won = atomic_load_explicit(w->claim, memory_order_acquire);
+    uvgo__assert(won == 1 || won == 2);
     if (won == 1) {
-        int mine = 0;
-        uvgo__spin_lock(&done->lock);
-        if (w.linked) {
-            uvgo__waitq_unlink(&done->recvq, &w);
+        uvgo__spin_lock(&done->lock, UVGO_RANK_CHAN);
+        if (uvgo__list_contains(&done->recvq, &d.link)) {
+            uvgo__list_remove(&done->recvq, &d.link);
             mine = 1;
         }
-        uvgo__spin_unlock(&done->lock);
+        chan_unlock(done);
         if (mine)
             uvgo_chan_release(done);
     }
@@ -159,13 +172,14 @@ int uvgo__park_or_done(struct uvgo_sel *sel, uvgo_chan_t *done,
 int uvgo__chan_try_send_locked(uvgo_chan_t *ch, const void *elem,
                                uvgo_task_t **wake)
 {
-    struct uvgo_waiter *r;
+    uvgo_waiter_t *r;
 
+    uvgo__assert(uvgo__spin_held(&ch->lock));
     if (ch->closed)
         return UVGO_TRY_CLOSED;
     if ((r = uvgo__waitq_take(ch, &ch->recvq))) {
         uvgo__elem_copy(r->elem, elem, ch->elem_size);
-        r->ok = 1;
+        r->given = 1;
         *wake = r->task;
         return UVGO_TRY_DONE;
     }
@@ -182,8 +196,9 @@ int uvgo__chan_try_send_locked(uvgo_chan_t *ch, const void *elem,
 int uvgo__chan_try_recv_locked(uvgo_chan_t *ch, void *elem,
                                uvgo_task_t **wake)
 {
-    struct uvgo_waiter *s;
+    uvgo_waiter_t *s;
 
+    uvgo__assert(uvgo__spin_held(&ch->lock));
     if ((s = uvgo__waitq_take(ch, &ch->sendq))) {
         if (ch->cap == 0) {
             uvgo__elem_copy(elem, s->elem, ch->elem_size);
@@ -197,7 +212,7 @@ int uvgo__chan_try_recv_locked(uvgo_chan_t *ch, void *elem,
                 ch->recvx = 0;
             ch->sendx = ch->recvx;
         }
-        s->ok = 1;
+        s->given = 1;
         *wake = s->task;
         return UVGO_TRY_DONE;
     }
@@ -217,20 +232,17 @@ int uvgo__chan_try_recv_locked(uvgo_chan_t *ch, void *elem,
 }
 
 /* Queues a waiter for the calling task and parks it.  Caller holds ch->lock
- * (released here).  Returns the waiter's ok. */
+ * (released here).  Returns the waiter's given. */
 static inline __attribute__((always_inline)) int
-block_on(uvgo_chan_t *ch, struct uvgo_waitq *q, uvgo_task_t *self, void *elem,
+block_on(uvgo_chan_t *ch, uvgo_list_t *q, uvgo_task_t *self, void *elem,
          const char *what)
 {
-    struct uvgo_waiter w;
+    uvgo_waiter_t w;
     int timer = ch->timer;
 
-    w.task = self;
-    w.elem = elem;
-    w.sel = NULL;
-    w.index = 0;
-    w.ok = 0;
-    uvgo__waitq_push(q, &w);
+    uvgo__assert(uvgo__spin_held(&ch->lock) && !ch->closed);
+    uvgo__waiter_init_case(&w, self, elem, NULL, 0);
+    uvgo__list_push_back(q, &w.link);
     /* The waiter's reference (see "Ownership" in uvgo/chan.h), dropped by
      * whoever unlinks it: we never touch the channel once woken. */
     atomic_fetch_add_explicit(&ch->refs, 1, memory_order_relaxed);
@@ -240,11 +252,11 @@ block_on(uvgo_chan_t *ch, struct uvgo_waitq *q, uvgo_task_t *self, void *elem,
      * bubble can end it (the caller passed uvgo__chan_check). */
     if (UVGO_UNLIKELY(self->bubble != NULL))
         self->park_durable = ch->bubble != NULL;
-    uvgo__spin_unlock(&ch->lock);
+    chan_unlock(ch);
     uvgo__task_park(what);
     if (UVGO_UNLIKELY(timer))
         uvgo__timer_chan_wait_end();
-    return w.ok;
+    return w.given;
 }
 
 int uvgo_chan_send(uvgo_chan_t *ch, const void *elem, size_t size)
@@ -258,13 +270,13 @@ int uvgo_chan_send(uvgo_chan_t *ch, const void *elem, size_t size)
         uvgo__block_forever("chan send (nil chan)");
     if ((r = uvgo__chan_check(ch, elem, size, 1)))
         return r;
-    uvgo__spin_lock(&ch->lock);
+    uvgo__spin_lock(&ch->lock, UVGO_RANK_CHAN);
     r = uvgo__chan_try_send_locked(ch, elem, &wake);
     if (r == UVGO_TRY_BLOCK)
         return block_on(ch, &ch->sendq, self, (void *)elem, "chan send")
                    ? 0
                    : UVGO_ECLOSED;
-    uvgo__spin_unlock(&ch->lock);
+    chan_unlock(ch);
     if (wake)
         uvgo__task_ready(wake);
     return r == UVGO_TRY_DONE ? 0 : UVGO_ECLOSED;
@@ -281,7 +293,7 @@ int uvgo_chan_recv(uvgo_chan_t *ch, void *elem, size_t size, int *ok)
         uvgo__block_forever("chan receive (nil chan)");
     if ((r = uvgo__chan_check(ch, elem, size, 0)))
         return r;
-    uvgo__spin_lock(&ch->lock);
+    uvgo__spin_lock(&ch->lock, UVGO_RANK_CHAN);
     r = uvgo__chan_try_recv_locked(ch, elem, &wake);
     if (r == UVGO_TRY_BLOCK) {
         r = block_on(ch, &ch->recvq, self, elem, "chan receive");
@@ -289,7 +301,7 @@ int uvgo_chan_recv(uvgo_chan_t *ch, void *elem, size_t size, int *ok)
             *ok = r;
         return r ? 0 : UVGO_ECLOSED;
     }
-    uvgo__spin_unlock(&ch->lock);
+    chan_unlock(ch);
     if (wake)
         uvgo__task_ready(wake);
     if (ok)
@@ -306,9 +318,9 @@ int uvgo_chan_try_send(uvgo_chan_t *ch, const void *elem, size_t size)
         return UVGO_EAGAIN;
     if ((r = uvgo__chan_check(ch, elem, size, 1)))
         return r;
-    uvgo__spin_lock(&ch->lock);
+    uvgo__spin_lock(&ch->lock, UVGO_RANK_CHAN);
     r = uvgo__chan_try_send_locked(ch, elem, &wake);
-    uvgo__spin_unlock(&ch->lock);
+    chan_unlock(ch);
     if (wake)
         uvgo__task_ready(wake);
     return r == UVGO_TRY_DONE ? 0 : r == UVGO_TRY_CLOSED ? UVGO_ECLOSED
@@ -326,9 +338,9 @@ int uvgo_chan_try_recv(uvgo_chan_t *ch, void *elem, size_t size, int *ok)
         return UVGO_EAGAIN;
     if ((r = uvgo__chan_check(ch, elem, size, 0)))
         return r;
-    uvgo__spin_lock(&ch->lock);
+    uvgo__spin_lock(&ch->lock, UVGO_RANK_CHAN);
     r = uvgo__chan_try_recv_locked(ch, elem, &wake);
-    uvgo__spin_unlock(&ch->lock);
+    chan_unlock(ch);
     if (wake)
         uvgo__task_ready(wake);
     if (ok)
@@ -350,36 +362,29 @@ int uvgo_chan_close(uvgo_chan_t *ch)
 
 int uvgo__chan_close(uvgo_chan_t *ch)
 {
-    struct uvgo_waiter *w, *list = NULL, **tail = &list;
+    uvgo_list_t wake = {0};
+    uvgo_waiter_t *w;
 
-    uvgo__spin_lock(&ch->lock);
+    uvgo__spin_lock(&ch->lock, UVGO_RANK_CHAN);
     if (ch->closed) {
-        uvgo__spin_unlock(&ch->lock);
+        chan_unlock(ch);
         return UVGO_ECLOSED;
     }
     ch->closed = 1;
     /* Collect everyone, in arrival order, then wake them after unlocking.
-     * The list reuses the waiters' links: they are off the queues now. */
+     * The wake list reuses the waiters' links: they are off the queues
+     * now. */
     while ((w = uvgo__waitq_take(ch, &ch->recvq))) {
         if (w->elem)
             memset(w->elem, 0, ch->elem_size);
-        w->ok = 0;
-        *tail = w;
-        tail = &w->next;
+        w->given = 0;
+        uvgo__list_push_back(&wake, &w->link);
     }
     while ((w = uvgo__waitq_take(ch, &ch->sendq))) {
-        w->ok = 0;
-        *tail = w;
-        tail = &w->next;
+        w->given = 0;
+        uvgo__list_push_back(&wake, &w->link);
     }
-    *tail = NULL;
-    uvgo__spin_unlock(&ch->lock);
-    while (list) {
-        /* Read the link before readying: the waiter lives on the woken
-         * task's stack. */
-        struct uvgo_waiter *next = list->next;
-        uvgo__task_ready(list->task);
-        list = next;
-    }
+    chan_unlock(ch);
+    uvgo__waiters_ready(&wake);
     return 0;
 }

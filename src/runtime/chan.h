@@ -1,15 +1,17 @@
 /* chan.h: the channel internals chan.c and select.c share.
  *
- * A blocked operation is a waiter (Go's sudog) on the blocked task's own
- * stack, queued on the channel.  Whoever completes the operation unlinks the
- * waiter under the channel's lock, moves the value, sets `ok`, unlocks, and
- * only then readies the task.
+ * A blocked operation is a waiter (runtime/waiter.h) on the blocked task's
+ * own stack, queued on the channel's recvq or sendq.  Whoever completes
+ * the operation takes the waiter under the channel's lock (unlinks it,
+ * claims it), moves the value, sets `given`, unlocks, and only then
+ * readies the task.
  *
  * Select.  A select blocked on n channels queues n waiters that share one
- * `uvgo_sel`.  A waker that unlinks such a waiter must first win the select
- * with a CAS on sel->done (0 -> index + 1); if it loses, another case already
- * committed and the waiter is skipped (left unlinked).  The selecting task,
- * once woken, unlinks its remaining waiters itself (`linked` says which).
+ * claim word.  A waker that unlinks such a waiter must first win the claim
+ * (0 -> index + 1); if it loses, another case already committed and the
+ * waiter is dropped (left unlinked).  The selecting task, once woken,
+ * unlinks its remaining waiters itself (uvgo__list_contains says which).
+ * A plain send or receive has no claim word: taking it is enough.
  */
 #ifndef UVGO_CHAN_INTERNAL_H
 #define UVGO_CHAN_INTERNAL_H
@@ -17,27 +19,7 @@
 #include <string.h>
 
 #include "runtime/runtime.h"
-
-struct uvgo_sel {
-    atomic_int done; /* 0 while waiting; index + 1 of the case that won */
-};
-
-struct uvgo_waiter {
-    /* Under the channel's lock while linked. */
-    struct uvgo_waiter *next, *prev;
-    int linked;
-    /* Immutable while queued. */
-    uvgo_task_t *task;
-    void *elem;            /* send: the value; receive: where it goes */
-    struct uvgo_sel *sel;  /* NULL for a plain send or receive */
-    int index;             /* the case, in a select */
-    /* Written by the waker before it readies the task. */
-    int ok;                /* 1 a value moved; 0 the channel closed */
-};
-
-struct uvgo_waitq {
-    struct uvgo_waiter *first, *last;
-};
+#include "runtime/waiter.h"
 
 struct uvgo_chan {
     uvgo_spinlock_t lock;
@@ -57,61 +39,40 @@ struct uvgo_chan {
     uint8_t in_bubble; /* bubble != NULL, next to recv_only: the common
                           case of uvgo__chan_check tests both at once */
     struct uvgo_bubble *bubble; /* made in this synctest bubble, or NULL */
-    struct uvgo_waitq recvq, sendq;
+    uvgo_list_t recvq, sendq; /* waiters (uvgo_waiter_t), oldest first */
     char buf[];      /* cap * elem_size bytes */
 };
 
-static inline void uvgo__waitq_push(struct uvgo_waitq *q, struct uvgo_waiter *w)
+/* Takes (unlinks and claims) the first waiter of ch's queue q that can
+ * still be woken, dropping select waiters whose select another case
+ * already won.  Every waiter holds a reference on its channel, and whoever
+ * unlinks a waiter drops it: here the caller's own reference keeps the
+ * count above zero, and the woken task never has to touch the channel
+ * again.  Caller holds the channel's lock. */
+static inline uvgo_waiter_t *uvgo__waitq_take(uvgo_chan_t *ch, uvgo_list_t *q)
 {
-    w->next = NULL;
-    w->prev = q->last;
-    if (q->last)
-        q->last->next = w;
-    else
-        q->first = w;
-    q->last = w;
-    w->linked = 1;
-}
-
-static inline void uvgo__waitq_unlink(struct uvgo_waitq *q,
-                                      struct uvgo_waiter *w)
-{
-    if (w->prev)
-        w->prev->next = w->next;
-    else
-        q->first = w->next;
-    if (w->next)
-        w->next->prev = w->prev;
-    else
-        q->last = w->prev;
-    w->next = w->prev = NULL;
-    w->linked = 0;
-}
-
-/* Unlinks and returns the first waiter that can still be woken, skipping
- * (and unlinking) select waiters whose select another case already won.
- * Every waiter holds a reference on its channel, and whoever unlinks a
- * waiter drops it: here the caller's own reference keeps the count above
- * zero, and the woken task never has to touch the channel again.
- * Caller holds the channel's lock. */
-static inline struct uvgo_waiter *uvgo__waitq_take(uvgo_chan_t *ch,
-                                                   struct uvgo_waitq *q)
-{
-    struct uvgo_waiter *w;
-    while ((w = q->first)) {
-        uvgo__waitq_unlink(q, w);
+    uvgo_waiter_t *w;
+    uvgo__assert(uvgo__spin_held(&ch->lock));
+    while ((w = uvgo__waiter_pop(q))) {
         atomic_fetch_sub_explicit(&ch->refs, 1, memory_order_relaxed);
-        if (!w->sel)
-            return w;
-        int zero = 0;
-        /* acq_rel: pairs with the selecting task's read of done after it
-         * wakes, and with other wakers racing for the same select. */
-        if (atomic_compare_exchange_strong_explicit(
-                &w->sel->done, &zero, w->index + 1, memory_order_acq_rel,
-                memory_order_acquire))
+        if (uvgo__waiter_claim(w))
             return w;
     }
     return NULL;
+}
+
+/* Whether the invariants of chan.c's opening comment hold, for asserts
+ * where the lock is about to be released.  A select that sends and
+ * receives on one unbuffered channel may wait in both of its queues, so
+ * "a waiting receiver means no waiting sender" is left out.  Caller holds
+ * ch->lock. */
+static inline int uvgo__chan_consistent(const uvgo_chan_t *ch)
+{
+    return ch->count <= ch->cap &&
+           (uvgo__list_empty(&ch->recvq) || ch->count == 0) &&
+           (uvgo__list_empty(&ch->sendq) || ch->count == ch->cap) &&
+           (!ch->closed ||
+            (uvgo__list_empty(&ch->recvq) && uvgo__list_empty(&ch->sendq)));
 }
 
 static inline void uvgo__elem_copy(void *dst, const void *src, size_t n)
@@ -174,9 +135,8 @@ int uvgo__chan_close(uvgo_chan_t *ch);
 enum { UVGO_TRY_BLOCK = 0, UVGO_TRY_DONE, UVGO_TRY_CLOSED };
 
 /* Try to send / receive without blocking.  Caller holds ch->lock; it is
- * still held on return.  A waiter to wake, if any, is returned in *wake and
- * must be readied (uvgo__task_ready(w->task), read before unlocking) after
- * the lock is released. */
+ * still held on return.  A task to wake, if any, is returned in *wake and
+ * must be readied (uvgo__task_ready) after the lock is released. */
 int uvgo__chan_try_send_locked(uvgo_chan_t *ch, const void *elem,
                                uvgo_task_t **wake);
 int uvgo__chan_try_recv_locked(uvgo_chan_t *ch, void *elem,
@@ -187,15 +147,15 @@ UVGO_NORETURN void uvgo__block_forever(const char *what);
 
 /* Waiting on something that is not a channel, bounded by a context.
  *
- * The caller has registered itself with some source (a timer heap, an
- * event) that, to wake it, must win `sel` with CAS(done, 0, 1) and then
- * ready the task.  This parks until that happens or until `done` (a
- * context's Done channel; NULL: never) closes, which wins with 2.  Returns
- * the winner: 1, or 2 when the caller must withdraw its registration from
- * the source, knowing the source can no longer claim it.  On 1 the Done
- * waiter is gone from `done` when this returns. */
-int uvgo__park_or_done(struct uvgo_sel *sel, uvgo_chan_t *done,
-                       const char *what);
+ * The caller has registered its waiter w (uvgo__waiter_init: its own
+ * claim word) with some source (a timer heap, an event, a sync queue)
+ * that, to wake it, must claim w (storing 1) and then ready the task.
+ * This parks until that happens or until `done` (a context's Done channel;
+ * NULL: never) closes, which claims w with 2.  Returns the winner: 1, or 2
+ * when the caller must withdraw its registration from the source, knowing
+ * the source can no longer claim it.  On 1 the Done waiter is gone from
+ * `done` when this returns. */
+int uvgo__park_or_done(uvgo_waiter_t *w, uvgo_chan_t *done, const char *what);
 
 /* Select with one more receive case on `done` (NULL: none), for the *_ctx
  * forms.  Returns a case index, n if `done` won, or an error. */

@@ -65,12 +65,12 @@ int uvgo_replace_allocator(uvgo_malloc_fn malloc_fn,
     int err;
 
     /* start_lock: a runtime cannot start while the functions change. */
-    pthread_mutex_lock(&start_lock);
+    uvgo__mutex_lock(&start_lock, UVGO_RANK_START);
     if (atomic_load(&uvgo__rt))
         err = UVGO_EBUSY;
     else
         err = uvgo__allocator_set(malloc_fn, realloc_fn, calloc_fn, free_fn);
-    pthread_mutex_unlock(&start_lock);
+    uvgo__mutex_unlock(&start_lock);
     return err;
 }
 
@@ -278,9 +278,9 @@ int uvgo_main(uvgo_task_fn fn, void *arg, void **result)
         return UVGO_EINVAL;
     if (uvgo__worker_self())
         return UVGO_EBUSY;
-    pthread_mutex_lock(&start_lock);
+    uvgo__mutex_lock(&start_lock, UVGO_RANK_START);
     if (atomic_load(&uvgo__rt)) {
-        pthread_mutex_unlock(&start_lock);
+        uvgo__mutex_unlock(&start_lock);
         return UVGO_EBUSY;
     }
     if (env_flag("UVGO_SIGQUIT"))
@@ -290,12 +290,12 @@ int uvgo_main(uvgo_task_fn fn, void *arg, void **result)
     n = effective_procs();
     err = rt_create(n, NULL, &rt);
     if (err) {
-        pthread_mutex_unlock(&start_lock);
+        uvgo__mutex_unlock(&start_lock);
         return err;
     }
     err = uv_barrier_init(&rt->stopped, (unsigned)n);
     if (err) {
-        pthread_mutex_unlock(&start_lock);
+        uvgo__mutex_unlock(&start_lock);
         close_loops(rt);
         rt_free(rt);
         return err;
@@ -303,7 +303,7 @@ int uvgo_main(uvgo_task_fn fn, void *arg, void **result)
     w0 = rt->workers[0];
     uvgo__worker_set_self(w0);
     atomic_store_explicit(&uvgo__rt, rt, memory_order_release);
-    pthread_mutex_unlock(&start_lock);
+    uvgo__mutex_unlock(&start_lock);
 
     /* Everything that can fail happens before the main task is queued: a
      * runtime that cannot start runs nothing (uvgo/task.h). */
@@ -362,12 +362,12 @@ out:
 #if defined(UVGO_TSAN)
     uvgo__task_records_walk(destroy_fiber, NULL);
 #endif
-    pthread_mutex_lock(&start_lock);
+    uvgo__mutex_lock(&start_lock, UVGO_RANK_START);
     atomic_store(&uvgo__rt, NULL);
     uvgo__stack_global_reset();
     uvgo__task_records_reset();
     uvgo__timers_reset();
-    pthread_mutex_unlock(&start_lock);
+    uvgo__mutex_unlock(&start_lock);
     uvgo__worker_set_self(NULL);
     uv_barrier_destroy(&rt->stopped);
     rt_free(rt);
@@ -392,23 +392,23 @@ int uvgo_loop_attach(uv_loop_t *loop)
 
     if (!loop)
         return UVGO_EINVAL;
-    pthread_mutex_lock(&start_lock);
+    uvgo__mutex_lock(&start_lock, UVGO_RANK_START);
     if (atomic_load(&uvgo__rt) || uvgo__worker_self()) {
-        pthread_mutex_unlock(&start_lock);
+        uvgo__mutex_unlock(&start_lock);
         return UVGO_EBUSY;
     }
     uvgo__stack_global_init();
     ignore_sigpipe();
     err = rt_create(1, loop, &rt);
     if (err) {
-        pthread_mutex_unlock(&start_lock);
+        uvgo__mutex_unlock(&start_lock);
         return err;
     }
     struct uvgo_worker *w = rt->workers[0];
     uvgo__worker_set_self(w);
     uvgo__sched_embedded_thread_init(w);
     atomic_store_explicit(&uvgo__rt, rt, memory_order_release);
-    pthread_mutex_unlock(&start_lock);
+    uvgo__mutex_unlock(&start_lock);
     return 0;
 }
 
@@ -426,7 +426,7 @@ int uvgo_loop_detach(uv_loop_t *loop)
         return UVGO_EBUSY;
     if (uvgo__task_live(rt) > 0)
         return UVGO_EBUSY;
-    pthread_mutex_lock(&start_lock);
+    uvgo__mutex_lock(&start_lock, UVGO_RANK_START);
     atomic_store(&uvgo__rt, NULL);
     w->closing = 1;
     /* No task is left: every stack and record can go now, as uvgo_main
@@ -437,7 +437,7 @@ int uvgo_loop_detach(uv_loop_t *loop)
     uvgo__stack_global_reset();
     uvgo__task_records_reset();
     uvgo__timers_reset();
-    pthread_mutex_unlock(&start_lock);
+    uvgo__mutex_unlock(&start_lock);
     uvgo__sched_embedded_thread_close(w);
     handles[nh++] = (uv_handle_t *)&w->check;
     handles[nh++] = (uv_handle_t *)&w->prepare;

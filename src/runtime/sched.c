@@ -136,7 +136,7 @@ static void idle_on(struct uvgo_worker *w);
 static void gq_push_list(struct uvgo_runtime *rt, uvgo_task_t *head,
                          uvgo_task_t *tail, unsigned n)
 {
-    pthread_mutex_lock(&rt->lock);
+    uvgo__mutex_lock(&rt->lock, UVGO_RANK_SCHED);
     tail->next = NULL;
     if (rt->gq_tail)
         rt->gq_tail->next = head;
@@ -144,7 +144,7 @@ static void gq_push_list(struct uvgo_runtime *rt, uvgo_task_t *head,
         rt->gq_head = head;
     rt->gq_tail = tail;
     atomic_fetch_add_explicit(&rt->gq_len, n, memory_order_relaxed);
-    pthread_mutex_unlock(&rt->lock);
+    uvgo__mutex_unlock(&rt->lock);
 }
 
 /* The ring is full: move half of it and t to the global queue.  Returns 0 if
@@ -174,6 +174,7 @@ static int runq_put_slow(struct uvgo_worker *w, uvgo_task_t *t, uint32_t h,
 
 void uvgo__runq_put(struct uvgo_worker *w, uvgo_task_t *t)
 {
+    uvgo__assert(w == uvgo__worker_self() && t != &w->sched);
     atomic_store_explicit(&t->state, UVGO_TASK_RUNNABLE, memory_order_relaxed);
     if (UVGO_UNLIKELY(t->flags & (UVGO_TASK_PINNED | UVGO_TASK_BOUND))) {
         t->next = NULL;
@@ -183,6 +184,8 @@ void uvgo__runq_put(struct uvgo_worker *w, uvgo_task_t *t)
             w->pin_head = t;
         w->pin_tail = t;
     } else {
+        /* Never a task whose registers are unsaved (runtime.h). */
+        uvgo__assert(!atomic_load_explicit(&t->on_cpu, memory_order_relaxed));
         for (;;) {
             /* acquire: pairs with the head CAS of consumers, so the slots
              * they freed are really free. */
@@ -385,10 +388,10 @@ static uvgo_task_t *gq_get(struct uvgo_worker *w)
 
     if (atomic_load_explicit(&rt->gq_len, memory_order_relaxed) == 0)
         return NULL;
-    pthread_mutex_lock(&rt->lock);
+    uvgo__mutex_lock(&rt->lock, UVGO_RANK_SCHED);
     len = atomic_load_explicit(&rt->gq_len, memory_order_relaxed);
     if (len == 0) {
-        pthread_mutex_unlock(&rt->lock);
+        uvgo__mutex_unlock(&rt->lock);
         return NULL;
     }
     n = len / (unsigned)rt->nworkers + 1;
@@ -407,7 +410,7 @@ static uvgo_task_t *gq_get(struct uvgo_worker *w)
     if (!rt->gq_head)
         rt->gq_tail = NULL;
     atomic_fetch_sub_explicit(&rt->gq_len, n, memory_order_relaxed);
-    pthread_mutex_unlock(&rt->lock);
+    uvgo__mutex_unlock(&rt->lock);
     t->next = NULL;
     prefetch_resume(first);
     for (t = first->next; t;) {
@@ -451,6 +454,7 @@ static uvgo_task_t *inbox_take(struct uvgo_worker *w)
 {
     uvgo_task_t *list, *rev = NULL, *first;
 
+    uvgo__assert(w == uvgo__worker_self()); /* drained by its owner only */
     if (!atomic_load_explicit(&w->inbox, memory_order_relaxed))
         return NULL;
     /* acquire: pairs with the pushers' CAS; their writes to the tasks are
@@ -606,6 +610,8 @@ void uvgo__task_ready(uvgo_task_t *t)
     struct uvgo_worker *self = uvgo__worker_self();
     struct uvgo_worker *w = t->worker;
 
+    /* Wakers ready tasks only after releasing their locks (STYLE.md). */
+    uvgo__assert(uvgo__rank_count() == 0);
     uvgo__latency_mark(self, t);
     if (UVGO_UNLIKELY(t->bubble != NULL)) {
         bubble_task_ready(self, w, t);
@@ -623,6 +629,7 @@ static uvgo_task_t *next_local(struct uvgo_worker *w)
 {
     uvgo_task_t *t;
 
+    uvgo__assert(w == uvgo__worker_self()); /* runnext: owner only */
     atomic_store_explicit(&w->switches, ++w->tick, memory_order_relaxed);
     if (UVGO_UNLIKELY(w->tick % FAIRNESS_TICKS == 0)) {
         /* Now and then look past runnext and the local queue, so tasks
@@ -749,6 +756,13 @@ static inline void switch_to(struct uvgo_worker *w, uvgo_task_t *from,
         atomic_store_explicit(&to->wait, NULL, memory_order_relaxed);
         return;
     }
+    /* Only a task that waits to run is switched to: not one running
+     * elsewhere, exited or free. */
+    uvgo__assert(to == &w->sched ||
+                 atomic_load_explicit(&to->state, memory_order_relaxed) ==
+                     UVGO_TASK_RUNNABLE ||
+                 atomic_load_explicit(&to->state, memory_order_relaxed) ==
+                     UVGO_TASK_WAITING);
     if (UVGO_UNLIKELY(to->fresh) && UVGO_UNLIKELY(!uvgo__task_first_run(w, to))) {
         /* Sent to the worker that keeps its stack: run whatever the loop
          * context picks next instead. */
@@ -828,6 +842,11 @@ void uvgo__task_park(const char *reason)
     uvgo_task_t *self = w->current;
 
     uvgo__assert(self != &w->sched);
+    /* Parking holding a lock would carry it to another thread, and stall
+     * everyone who wants it meanwhile (base/lockrank.h). */
+    uvgo__assert(uvgo__rank_count() == 0);
+    uvgo__assert(atomic_load_explicit(&self->state, memory_order_relaxed) ==
+                 UVGO_TASK_RUNNING);
     atomic_store_explicit(&self->wait, reason, memory_order_relaxed);
     /* A waker may already have readied us (into our own worker's inbox or,
      * on this thread, runnext); then the state is RUNNABLE and we are found
@@ -1092,10 +1111,10 @@ static void run(struct uvgo_worker *w)
 static void undead(struct uvgo_worker *w)
 {
     if (w->dead_parked) {
-        pthread_mutex_lock(&w->rt->lock);
+        uvgo__mutex_lock(&w->rt->lock, UVGO_RANK_SCHED);
         w->dead_parked = 0;
         w->rt->ndead--;
-        pthread_mutex_unlock(&w->rt->lock);
+        uvgo__mutex_unlock(&w->rt->lock);
     }
 }
 
@@ -1168,6 +1187,7 @@ static int all_queues_empty(struct uvgo_runtime *rt)
  * Caller holds rt->lock. */
 static int any_timer_may_wake(struct uvgo_runtime *rt)
 {
+    uvgo__assert(uvgo__mutex_held(&rt->lock));
     for (int i = 0; i < rt->nworkers; i++)
         if (uvgo__timers_may_wake(rt->workers[i]))
             return 1;
@@ -1238,14 +1258,14 @@ static void on_prepare(uv_prepare_t *h)
     uv_ref((uv_handle_t *)&w->doorbell);
     if (alive)
         return;
-    pthread_mutex_lock(&rt->lock);
+    uvgo__mutex_lock(&rt->lock, UVGO_RANK_SCHED);
     w->dead_parked = 1;
     rt->ndead++;
     if (rt->ndead == rt->nworkers && all_queues_empty(rt) &&
         !any_timer_may_wake(rt) && !atomic_load(&rt->stopping) &&
         !atomic_load(&rt->external_refs))
         deadlock(rt);
-    pthread_mutex_unlock(&rt->lock);
+    uvgo__mutex_unlock(&rt->lock);
 }
 
 /* ---- worker lifecycle ------------------------------------------------- */

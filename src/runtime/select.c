@@ -17,9 +17,11 @@
  * with a default (uvgo_select_try) returns "none ready" only from here,
  * where it was true with every lock held, as in Go; a lone case on one
  * channel skips it, pass 1 having looked under its only lock.  A blocking
- * select queues one waiter per case, all sharing one uvgo_sel, unlocks and
- * parks.  A waker claims the select with a CAS on sel->done; losing cases
- * are never touched by anyone but us.
+ * select queues one waiter per case, all sharing one claim word
+ * (runtime/waiter.h), unlocks and parks.  A waker claims the select with a
+ * CAS on that word; losing cases are never touched by anyone but us.  The
+ * address order is the CHAN rank's rule (base/lockrank.h), checked in
+ * debug builds.
  *
  * Pass 3, once woken: lock every channel again and unlink the waiters of the
  * cases that did not win.
@@ -84,7 +86,7 @@ static int pass1(uvgo_select_case_t *cases, const uint16_t *order, size_t n)
         uvgo_task_t *wake = NULL;
         if (!c->chan)
             continue;
-        uvgo__spin_lock(&c->chan->lock);
+        uvgo__spin_lock(&c->chan->lock, UVGO_RANK_CHAN);
         int r = try_case(c, &wake);
         uvgo__spin_unlock(&c->chan->lock);
         if (r != UVGO_TRY_BLOCK) {
@@ -96,10 +98,12 @@ static int pass1(uvgo_select_case_t *cases, const uint16_t *order, size_t n)
     return -1;
 }
 
+/* Locks every channel of locks[], in address order: CHAN is a MULTI rank
+ * (base/lockrank.h), and debug builds check the order. */
 static void lock_all(uvgo_chan_t **locks, size_t n)
 {
     for (size_t i = 0; i < n; i++)
-        uvgo__spin_lock(&locks[i]->lock);
+        uvgo__spin_lock(&locks[i]->lock, UVGO_RANK_CHAN);
 }
 
 static void unlock_all(uvgo_chan_t **locks, size_t n)
@@ -135,13 +139,13 @@ static int select_core(uvgo_select_case_t *cases, size_t n, int block)
 {
     uint16_t order_stack[STACK_CASES];
     uvgo_chan_t *locks_stack[STACK_CASES];
-    struct uvgo_waiter waiters_stack[STACK_CASES];
+    uvgo_waiter_t waiters_stack[STACK_CASES];
     uint16_t *order = order_stack;
     uvgo_chan_t **locks = locks_stack;
-    struct uvgo_waiter *waiters = waiters_stack;
+    uvgo_waiter_t *waiters = waiters_stack;
     void *heap = NULL;
     uvgo_task_t *self = NULL;
-    struct uvgo_sel sel;
+    atomic_int claim; /* every case's waiter's: the winner's index + 1 */
     uint64_t *rnd;
     size_t nlocks;
     int won;
@@ -202,24 +206,19 @@ static int select_core(uvgo_select_case_t *cases, size_t n, int block)
         uvgo__free(heap);
         return UVGO_EAGAIN;
     }
-    atomic_init(&sel.done, 0);
+    atomic_init(&claim, 0);
     int timer = 0, outside = 0;
     for (size_t i = 0; i < n; i++) {
         uvgo_select_case_t *c = &cases[i];
-        struct uvgo_waiter *w = &waiters[i];
-        w->linked = 0;
+        uvgo_waiter_t *w = &waiters[i];
+        uvgo__waiter_init_case(w, self, c->elem, &claim, (int)i);
         if (!c->chan)
             continue;
         timer |= c->chan->timer;
         outside |= c->chan->bubble == NULL;
-        w->task = self;
-        w->elem = c->elem;
-        w->sel = &sel;
-        w->index = (int)i;
-        w->ok = 0;
-        uvgo__waitq_push(c->dir == UVGO_SELECT_SEND ? &c->chan->sendq
-                                                    : &c->chan->recvq,
-                         w);
+        uvgo__list_push_back(c->dir == UVGO_SELECT_SEND ? &c->chan->sendq
+                                                        : &c->chan->recvq,
+                             &w->link);
         atomic_fetch_add_explicit(&c->chan->refs, 1, memory_order_relaxed);
     }
     if (UVGO_UNLIKELY(timer))
@@ -233,15 +232,19 @@ static int select_core(uvgo_select_case_t *cases, size_t n, int block)
         uvgo__timer_chan_wait_end();
 
     /* Pass 3.  acquire: pairs with the winner's CAS. */
-    won = atomic_load_explicit(&sel.done, memory_order_acquire) - 1;
+    won = atomic_load_explicit(&claim, memory_order_acquire) - 1;
+    uvgo__assert(won >= 0 && (size_t)won < n && cases[won].chan);
     lock_all(locks, nlocks);
     for (size_t i = 0; i < n; i++) {
         uvgo_select_case_t *c = &cases[i];
+        uvgo_list_t *q;
         waiters[i].index = -1; /* marks the ones we unlink ourselves */
-        if (c->chan && waiters[i].linked) {
-            uvgo__waitq_unlink(c->dir == UVGO_SELECT_SEND ? &c->chan->sendq
-                                                          : &c->chan->recvq,
-                               &waiters[i]);
+        if (!c->chan)
+            continue;
+        q = c->dir == UVGO_SELECT_SEND ? &c->chan->sendq : &c->chan->recvq;
+        if (uvgo__list_contains(q, &waiters[i].link)) {
+            uvgo__assert((size_t)won != i);
+            uvgo__list_remove(q, &waiters[i].link);
             waiters[i].index = (int)i;
         }
     }
@@ -250,7 +253,7 @@ static int select_core(uvgo_select_case_t *cases, size_t n, int block)
     for (size_t i = 0; i < n; i++)
         if (cases[i].chan && waiters[i].index >= 0)
             uvgo_chan_release(cases[i].chan);
-    cases[won].ok = waiters[won].ok;
+    cases[won].ok = waiters[won].given;
     uvgo__free(heap);
     return won;
 }

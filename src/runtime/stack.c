@@ -54,10 +54,14 @@
  * once.  A slab whose slots are all cold is unmapped once its pool has
  * another slab to serve from.
  *
- * Locking.  Each size class has a pool with one mutex guarding its slabs'
- * free lists and partial list.  The registry of slab records is a push-only
- * list; records are reused, never freed, so the SIGSEGV handler can walk it
+ * Locking (ranks in base/lockrank.h).  Each size class has a pool with one
+ * mutex (STACK_POOL) guarding its slabs' free lists and partial list, and
+ * a warm pool with another (STACK_WARM); the two are never held together.
+ * The registry of slab records is a push-only list under registry_lock
+ * (STACK_REGISTRY, taken under a pool's lock when a slab comes or goes);
+ * records are reused, never freed, so the SIGSEGV handler can walk it
  * without locks.  They live in pages mapped for them (registry_record_new).
+ * A worker's cache is its owner thread's alone (asserted in debug builds).
  */
 #include "runtime/stack.h"
 
@@ -71,6 +75,7 @@
 #include <unistd.h>
 
 #include "base/common.h"
+#include "base/list.h"
 #include "runtime/runtime.h"
 
 #ifndef UVGO_GUARD_MODE
@@ -96,15 +101,14 @@ struct uvgo_slab {
     uint32_t nfree;           /* entries in free[] */
     atomic_uint hwm;          /* slots ever handed out; relaxed for walkers */
     uint32_t *free;           /* cold free slot indices */
-    struct uvgo_slab *prev, *next; /* partial list */
-    int on_partial;
+    uvgo_list_node_t partial; /* in its pool's partial list, or in none */
     /* Registry link, push-only. */
     struct uvgo_slab *_Atomic next_all;
 };
 
 struct pool {
     pthread_mutex_t lock;
-    struct uvgo_slab *partial; /* slabs with a cold or never-used slot */
+    uvgo_list_t partial;       /* slabs with a cold or never-used slot */
     unsigned nslabs;
 };
 
@@ -362,30 +366,19 @@ void uvgo__stack_thread_close(void *altstack)
 
 /* ---- slabs --------------------------------------------------------------- */
 
+/* The partial list, newest first.  Caller holds p->lock. */
 static void partial_push(struct pool *p, struct uvgo_slab *s)
 {
-    if (s->on_partial)
-        return;
-    s->prev = NULL;
-    s->next = p->partial;
-    if (p->partial)
-        p->partial->prev = s;
-    p->partial = s;
-    s->on_partial = 1;
+    uvgo__assert(uvgo__mutex_held(&p->lock));
+    if (!uvgo__list_contains(&p->partial, &s->partial))
+        uvgo__list_push_front(&p->partial, &s->partial);
 }
 
 static void partial_remove(struct pool *p, struct uvgo_slab *s)
 {
-    if (!s->on_partial)
-        return;
-    if (s->prev)
-        s->prev->next = s->next;
-    else
-        p->partial = s->next;
-    if (s->next)
-        s->next->prev = s->prev;
-    s->prev = s->next = NULL;
-    s->on_partial = 0;
+    uvgo__assert(uvgo__mutex_held(&p->lock));
+    if (uvgo__list_contains(&p->partial, &s->partial))
+        uvgo__list_remove(&p->partial, &s->partial);
 }
 
 /* A fresh slab record.  Records outlive every runtime (the SIGSEGV handler
@@ -398,6 +391,7 @@ static struct uvgo_slab *registry_record_new(void)
     static size_t used, cap;
     struct uvgo_slab *s;
 
+    uvgo__assert(uvgo__mutex_held(&registry_lock));
     if (used == cap) {
         void *p = mmap(NULL, page_size, PROT_READ | PROT_WRITE,
                        MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
@@ -421,6 +415,7 @@ static struct uvgo_slab *slab_create(int cls)
     int guarded, bottom_guard = 0;
     char *base;
 
+    uvgo__assert(uvgo__mutex_held(&pools[cls].lock));
     if (nslots == 0)
         nslots = 1;
     if (guard_mode == 1)
@@ -451,7 +446,7 @@ static struct uvgo_slab *slab_create(int cls)
         bottom_guard = mprotect(base, page_size, PROT_NONE) == 0;
     }
 
-    pthread_mutex_lock(&registry_lock);
+    uvgo__mutex_lock(&registry_lock, UVGO_RANK_STACK_REGISTRY);
     for (struct uvgo_slab *r = atomic_load(&registry); r;
          r = atomic_load(&r->next_all)) {
         if (!atomic_load(&r->base)) {
@@ -469,7 +464,7 @@ static struct uvgo_slab *slab_create(int cls)
     if (s) {
         s->free = uvgo__malloc(sizeof(uint32_t) * nslots);
         if (!s->free) {
-            pthread_mutex_unlock(&registry_lock);
+            uvgo__mutex_unlock(&registry_lock);
             goto fail;
         }
         s->slot_size = slot;
@@ -479,10 +474,10 @@ static struct uvgo_slab *slab_create(int cls)
         s->bottom_guard = (uint8_t)bottom_guard;
         s->nfree = 0;
         atomic_store(&s->hwm, 0);
-        s->on_partial = 0;
+        uvgo__assert(!s->partial.next && !s->partial.prev);
         atomic_store(&s->base, base);
     }
-    pthread_mutex_unlock(&registry_lock);
+    uvgo__mutex_unlock(&registry_lock);
     if (!s)
         goto fail;
     pools[cls].nslabs++;
@@ -499,12 +494,13 @@ fail:
 static void slab_destroy(struct pool *p, struct uvgo_slab *s)
 {
     char *base = atomic_load(&s->base);
+    uvgo__assert(uvgo__mutex_held(&p->lock));
     partial_remove(p, s);
-    pthread_mutex_lock(&registry_lock);
+    uvgo__mutex_lock(&registry_lock, UVGO_RANK_STACK_REGISTRY);
     atomic_store(&s->base, NULL);
     uvgo__free(s->free);
     s->free = NULL;
-    pthread_mutex_unlock(&registry_lock);
+    uvgo__mutex_unlock(&registry_lock);
     munmap(base, (size_t)s->nslots * s->slot_size);
     if (s->guarded)
         atomic_fetch_sub(&guarded_slots, s->nslots);
@@ -527,9 +523,12 @@ static void slot_fill(struct uvgo_slab *s, uint32_t i, uvgo_stack_t *st)
 static int slot_take(int cls, uvgo_stack_t *st)
 {
     struct pool *p = &pools[cls];
-    struct uvgo_slab *s = p->partial;
+    uvgo_list_node_t *n = uvgo__list_first(&p->partial);
+    struct uvgo_slab *s = n ? uvgo__container_of(n, struct uvgo_slab, partial)
+                            : NULL;
     uint32_t i;
 
+    uvgo__assert(uvgo__mutex_held(&p->lock));
     if (!s) {
         s = slab_create(cls);
         if (!s)
@@ -555,6 +554,7 @@ static void slot_put(const uvgo_stack_t *st)
     struct uvgo_slab *s = st->slab;
     struct pool *p = &pools[s->cls];
 
+    uvgo__assert(uvgo__mutex_held(&p->lock) && s->nfree < s->nslots);
     s->free[s->nfree++] = st->index;
     partial_push(p, s);
     if (s->nfree == atomic_load(&s->hwm) && p->nslabs > 1)
@@ -570,9 +570,9 @@ static void slot_release_memory(const uvgo_stack_t *st)
 static void free_cold(const uvgo_stack_t *st)
 {
     slot_release_memory(st);
-    pthread_mutex_lock(&pools[st->cls].lock);
+    uvgo__mutex_lock(&pools[st->cls].lock, UVGO_RANK_STACK_POOL);
     slot_put(st);
-    pthread_mutex_unlock(&pools[st->cls].lock);
+    uvgo__mutex_unlock(&pools[st->cls].lock);
 }
 
 /* Moves n stacks into the warm pool (or, if it cannot grow, releases
@@ -580,12 +580,12 @@ static void free_cold(const uvgo_stack_t *st)
 static void warm_put(int cls, const uvgo_stack_t *st, size_t n)
 {
     struct warm *wp = &warms[cls];
-    pthread_mutex_lock(&wp->lock);
+    uvgo__mutex_lock(&wp->lock, UVGO_RANK_STACK_WARM);
     if (wp->ncur + n > wp->capcur) {
         size_t cap = (wp->ncur + n) * 2;
         uvgo_stack_t *a = uvgo__realloc(wp->cur, cap * sizeof *a);
         if (!a) {
-            pthread_mutex_unlock(&wp->lock);
+            uvgo__mutex_unlock(&wp->lock);
             for (size_t i = 0; i < n; i++)
                 free_cold(&st[i]);
             return;
@@ -595,7 +595,7 @@ static void warm_put(int cls, const uvgo_stack_t *st, size_t n)
     }
     memcpy(&wp->cur[wp->ncur], st, n * sizeof *st);
     wp->ncur += n;
-    pthread_mutex_unlock(&wp->lock);
+    uvgo__mutex_unlock(&wp->lock);
 }
 
 /* Takes up to `want` warm stacks into out[]; returns how many. */
@@ -603,13 +603,20 @@ static size_t warm_take(int cls, uvgo_stack_t *out, size_t want)
 {
     struct warm *wp = &warms[cls];
     size_t got = 0;
-    pthread_mutex_lock(&wp->lock);
+    uvgo__mutex_lock(&wp->lock, UVGO_RANK_STACK_WARM);
     while (got < want && wp->ncur)
         out[got++] = wp->cur[--wp->ncur];
     while (got < want && wp->nold)
         out[got++] = wp->old[--wp->nold];
-    pthread_mutex_unlock(&wp->lock);
+    uvgo__mutex_unlock(&wp->lock);
     return got;
+}
+
+/* Whether `cache` is the calling worker's ("owner thread").  Asserts. */
+static inline int cache_mine(const uvgo_stack_cache_t *cache)
+{
+    struct uvgo_worker *w = uvgo__worker_self();
+    return w && &w->stacks == cache;
 }
 
 /* The promises of `cache` not yet given back, folding in those released
@@ -631,11 +638,12 @@ static unsigned promised(uvgo_stack_cache_t *cache, int cls)
 static unsigned cold_take(int cls, uvgo_stack_t *out, unsigned want, int map)
 {
     unsigned got = 0;
-    pthread_mutex_lock(&pools[cls].lock);
-    while (got < want && (pools[cls].partial || (map && got == 0)) &&
+    uvgo__mutex_lock(&pools[cls].lock, UVGO_RANK_STACK_POOL);
+    while (got < want &&
+           (!uvgo__list_empty(&pools[cls].partial) || (map && got == 0)) &&
            slot_take(cls, &out[got]))
         got++;
-    pthread_mutex_unlock(&pools[cls].lock);
+    uvgo__mutex_unlock(&pools[cls].lock);
     return got;
 }
 
@@ -652,6 +660,7 @@ static int cache_spare(uvgo_stack_cache_t *cache, int cls, int run)
     unsigned n = cache->n[cls], room, want;
     uvgo_stack_t *slots = cache->slot[cls];
 
+    uvgo__assert(cache_mine(cache));
     if (n > promised(cache, cls))
         return 1;
     room = UVGO_STACK_HOT_MAX - n;
@@ -691,12 +700,12 @@ char *uvgo__stack_alloc(uvgo_stack_cache_t *cache, size_t size,
         return st->lo + st->size;
     }
     if (!warm_take(cls, st, 1)) {
-        pthread_mutex_lock(&pools[cls].lock);
+        uvgo__mutex_lock(&pools[cls].lock, UVGO_RANK_STACK_POOL);
         if (!slot_take(cls, st)) {
-            pthread_mutex_unlock(&pools[cls].lock);
+            uvgo__mutex_unlock(&pools[cls].lock);
             return NULL;
         }
-        pthread_mutex_unlock(&pools[cls].lock);
+        uvgo__mutex_unlock(&pools[cls].lock);
     }
     return st->lo + st->size;
 }
@@ -764,6 +773,7 @@ void uvgo__stack_free(uvgo_stack_cache_t *cache, const uvgo_stack_t *st)
 
     if (cache) {
         unsigned n = cache->n[cls];
+        uvgo__assert(cache_mine(cache));
         if (n == UVGO_STACK_HOT_MAX) {
             /* Hand the older half of the unpromised stacks to the warm
              * pool, keep the warmest. */
@@ -788,6 +798,7 @@ void uvgo__stack_free(uvgo_stack_cache_t *cache, const uvgo_stack_t *st)
 
 void uvgo__stack_cache_trim(uvgo_stack_cache_t *cache, unsigned want)
 {
+    uvgo__assert(cache_mine(cache));
     uvgo__stack_owe_flush(cache);
     for (int cls = 0; cls < UVGO_STACK_CLASSES; cls++) {
         unsigned n = cache->n[cls], keep = want;
@@ -830,10 +841,10 @@ static void release_batch(int cls, uvgo_stack_t *st, size_t n)
                 MADV_DONTNEED);
         i = j;
     }
-    pthread_mutex_lock(&pools[cls].lock);
+    uvgo__mutex_lock(&pools[cls].lock, UVGO_RANK_STACK_POOL);
     for (i = 0; i < n; i++)
         slot_put(&st[i]);
-    pthread_mutex_unlock(&pools[cls].lock);
+    uvgo__mutex_unlock(&pools[cls].lock);
 }
 
 void uvgo__stack_release_idle(void)
@@ -842,7 +853,7 @@ void uvgo__stack_release_idle(void)
         struct warm *wp = &warms[cls];
         uvgo_stack_t *old;
         size_t nold;
-        pthread_mutex_lock(&wp->lock);
+        uvgo__mutex_lock(&wp->lock, UVGO_RANK_STACK_WARM);
         /* The old generation goes (its array with it, released outside the
          * lock); the current one becomes old; a new current array grows on
          * the next put. */
@@ -853,7 +864,7 @@ void uvgo__stack_release_idle(void)
         wp->capold = wp->capcur;
         wp->cur = NULL;
         wp->ncur = wp->capcur = 0;
-        pthread_mutex_unlock(&wp->lock);
+        uvgo__mutex_unlock(&wp->lock);
         if (nold)
             release_batch(cls, old, nold);
         uvgo__free(old);
@@ -864,16 +875,16 @@ void uvgo__stack_global_reset(void)
 {
     for (int cls = 0; cls < UVGO_STACK_CLASSES; cls++) {
         struct warm *wp = &warms[cls];
-        pthread_mutex_lock(&wp->lock);
+        uvgo__mutex_lock(&wp->lock, UVGO_RANK_STACK_WARM);
         uvgo__free(wp->cur);
         uvgo__free(wp->old);
         wp->cur = wp->old = NULL;
         wp->ncur = wp->nold = wp->capcur = wp->capold = 0;
-        pthread_mutex_unlock(&wp->lock);
+        uvgo__mutex_unlock(&wp->lock);
     }
     for (int cls = 0; cls < UVGO_STACK_CLASSES; cls++) {
         struct pool *p = &pools[cls];
-        pthread_mutex_lock(&p->lock);
+        uvgo__mutex_lock(&p->lock, UVGO_RANK_STACK_POOL);
         for (struct uvgo_slab *s = atomic_load(&registry); s;
              s = atomic_load(&s->next_all)) {
             if (atomic_load(&s->base) && s->cls == cls) {
@@ -881,9 +892,9 @@ void uvgo__stack_global_reset(void)
                 slab_destroy(p, s);
             }
         }
-        p->partial = NULL;
+        uvgo__assert(uvgo__list_empty(&p->partial));
         p->nslabs = 0;
-        pthread_mutex_unlock(&p->lock);
+        uvgo__mutex_unlock(&p->lock);
     }
 }
 

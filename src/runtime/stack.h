@@ -151,8 +151,11 @@ static inline int uvgo__stack_redeem(uvgo_stack_cache_t *cache,
                                      uvgo_stack_t *st)
 {
     int cls = st->cls;
+    /* The cache keeps at least as many stacks as it has promised. */
+    uvgo__assert(cache->n[cls] >= cache->promised[cls]);
     if (UVGO_LIKELY(from == cache)) {
         /* The cache kept a stack for it: the warmest one. */
+        uvgo__assert(cache->promised[cls] > 0);
         cache->promised[cls]--;
         *st = cache->slot[cls][--cache->n[cls]];
         return 0;

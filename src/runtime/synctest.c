@@ -35,6 +35,7 @@ static void report_deadlock(struct uvgo_bubble *b, long n)
  * b->lock; it is released here. */
 static void settle(struct uvgo_bubble *b)
 {
+    uvgo__assert(uvgo__spin_held(&b->lock));
     for (;;) {
         if (b->deadlock || b->tasks == 0) {
             break;
@@ -50,7 +51,7 @@ static void settle(struct uvgo_bubble *b)
             /* It dropped the lock to fire.  Fired timers that readied
              * nobody (stopped since, or a send that found a full slot)
              * leave everyone blocked: look again. */
-            uvgo__spin_lock(&b->lock);
+            uvgo__spin_lock(&b->lock, UVGO_RANK_BUBBLE);
         } else {
             long n = b->tasks;
             b->deadlock = 1;
@@ -68,7 +69,7 @@ void uvgo__bubble_park(uvgo_task_t *self)
     int durable = self->park_durable;
 
     self->park_durable = 0;
-    uvgo__spin_lock(&b->lock);
+    uvgo__spin_lock(&b->lock, UVGO_RANK_BUBBLE);
     if (self->bubble_state == UVGO_BUBBLE_WOKEN) {
         /* Readied before this park was counted: it runs again at once. */
         self->bubble_state = UVGO_BUBBLE_RUNNING;
@@ -89,7 +90,7 @@ void uvgo__bubble_ready(uvgo_task_t *t)
 {
     struct uvgo_bubble *b = t->bubble;
 
-    uvgo__spin_lock(&b->lock);
+    uvgo__spin_lock(&b->lock, UVGO_RANK_BUBBLE);
     switch (t->bubble_state) {
     case UVGO_BUBBLE_DURABLE:
         b->blocked--;
@@ -107,7 +108,7 @@ void uvgo__bubble_ready(uvgo_task_t *t)
 void uvgo__bubble_enter(uvgo_task_t *t, struct uvgo_bubble *b)
 {
     uvgo__bubble_retain(b);
-    uvgo__spin_lock(&b->lock);
+    uvgo__spin_lock(&b->lock, UVGO_RANK_BUBBLE);
     b->tasks++;
     uvgo__spin_unlock(&b->lock);
     t->bubble_state = UVGO_BUBBLE_RUNNING;
@@ -121,7 +122,7 @@ void uvgo__bubble_exit(uvgo_task_t *self)
     struct uvgo_bubble *b = self->bubble;
     int last;
 
-    uvgo__spin_lock(&b->lock);
+    uvgo__spin_lock(&b->lock, UVGO_RANK_BUBBLE);
     last = --b->tasks == 0;
     if (last)
         uvgo__spin_unlock(&b->lock);
@@ -166,7 +167,7 @@ int uvgo_synctest_run(uvgo_task_fn fn, void *arg, void **result,
     }
     /* Not a member: nothing we wait on here is the bubble's. */
     uvgo_event_wait(&b->ended, "synctest bubble");
-    uvgo__spin_lock(&b->lock);
+    uvgo__spin_lock(&b->lock, UVGO_RANK_BUBBLE);
     err = b->deadlock ? UVGO_EDEADLOCK : 0;
     uvgo__spin_unlock(&b->lock);
     if (err) {
@@ -185,7 +186,7 @@ int uvgo_synctest_wait(void)
 
     if (!b)
         return UVGO_EBUBBLE;
-    uvgo__spin_lock(&b->lock);
+    uvgo__spin_lock(&b->lock, UVGO_RANK_BUBBLE);
     if (b->waiter) {
         uvgo__spin_unlock(&b->lock);
         return UVGO_EBUSY;

@@ -20,7 +20,8 @@
  *
  * Locking.  b->lock guards the heap, the clock's writes, the counts, the
  * waiter and the members' bubble_state.  Order: a timer's lock, then
- * b->lock, then channel locks (as for a worker's timers_lock).
+ * b->lock, and nothing under it, as for a worker's timers_lock (rank
+ * BUBBLE in base/lockrank.h; debug builds check it).
  *
  * References: the runner's, one per member, one per timer record and one
  * per channel made in the bubble; the last one frees it.

@@ -89,6 +89,7 @@ static uvgo_task_t *rec_grab_locked(size_t want, size_t *got)
     uvgo_task_t *list = NULL;
     size_t n = 0;
 
+    uvgo__assert(uvgo__mutex_held(&recs.lock));
     while (n < want && recs.free) {
         uvgo_task_t *t = recs.free;
         recs.free = t->next;
@@ -140,9 +141,9 @@ static uvgo_task_t *rec_alloc(struct uvgo_worker *w)
         w->rec_nfree--;
         return t;
     }
-    pthread_mutex_lock(&recs.lock);
+    uvgo__mutex_lock(&recs.lock, UVGO_RANK_TASK_RECORDS);
     t = rec_grab_locked(w ? REC_BATCH : 1, &got);
-    pthread_mutex_unlock(&recs.lock);
+    uvgo__mutex_unlock(&recs.lock);
     if (!t)
         return NULL;
     if (w) {
@@ -171,18 +172,18 @@ static void rec_free(struct uvgo_worker *w, uvgo_task_t *t)
         }
         keep_last->next = NULL;
         w->rec_nfree = REC_LOCAL_MAX / 2;
-        pthread_mutex_lock(&recs.lock);
+        uvgo__mutex_lock(&recs.lock, UVGO_RANK_TASK_RECORDS);
         last->next = recs.free;
         recs.free = spill;
         recs.nfree += n;
-        pthread_mutex_unlock(&recs.lock);
+        uvgo__mutex_unlock(&recs.lock);
         return;
     }
-    pthread_mutex_lock(&recs.lock);
+    uvgo__mutex_lock(&recs.lock, UVGO_RANK_TASK_RECORDS);
     t->next = recs.free;
     recs.free = t;
     recs.nfree++;
-    pthread_mutex_unlock(&recs.lock);
+    uvgo__mutex_unlock(&recs.lock);
 }
 
 void uvgo__task_records_walk(void (*cb)(uvgo_task_t *t, void *arg), void *arg)
@@ -197,7 +198,7 @@ void uvgo__task_records_walk(void (*cb)(uvgo_task_t *t, void *arg), void *arg)
 
 void uvgo__task_records_reset(void)
 {
-    pthread_mutex_lock(&recs.lock);
+    uvgo__mutex_lock(&recs.lock, UVGO_RANK_TASK_RECORDS);
     struct rec_chunk *c = atomic_load(&recs.chunks);
     while (c) {
         struct rec_chunk *next = atomic_load(&c->next);
@@ -207,7 +208,7 @@ void uvgo__task_records_reset(void)
     atomic_store(&recs.chunks, NULL);
     recs.free = NULL;
     recs.nfree = 0;
-    pthread_mutex_unlock(&recs.lock);
+    uvgo__mutex_unlock(&recs.lock);
 }
 
 /* ---- creation ----------------------------------------------------------- */
@@ -538,7 +539,9 @@ static void task_free(struct uvgo_worker *w, uvgo_task_t *t)
 void uvgo__task_unref(uvgo_task_t *t)
 {
     /* acq_rel: the last releaser sees every write the others made. */
-    if (atomic_fetch_sub_explicit(&t->refs, 1, memory_order_acq_rel) == 1) {
+    int old = atomic_fetch_sub_explicit(&t->refs, 1, memory_order_acq_rel);
+    uvgo__assert(old > 0 && old <= 2); /* running, and a joinable handle */
+    if (old == 1) {
         struct uvgo_worker *w = uvgo__worker_self();
         if (w && w->rt != atomic_load(&uvgo__rt))
             w = NULL;
@@ -557,7 +560,9 @@ void uvgo__task_exited(struct uvgo_worker *w, uvgo_task_t *t)
     t->stack.home = (uint16_t)(w->id + 1);
     uvgo__stack_free(&w->stacks, &t->stack);
     t->stack.lo = NULL;
-    if (atomic_fetch_sub_explicit(&t->refs, 1, memory_order_acq_rel) == 1)
+    int old = atomic_fetch_sub_explicit(&t->refs, 1, memory_order_acq_rel);
+    uvgo__assert(old > 0 && old <= 2);
+    if (old == 1)
         task_free(w, t);
 }
 
@@ -713,26 +718,20 @@ static void locals_destroy(uvgo_task_t *t)
 /* ---- events ------------------------------------------------------------- *
  *
  * An event's word is 0 (unset), EVENT_SET, or the address of the one
- * waiter, a struct ev_waiter on the waiting task's stack.  A waiter bounded
+ * waiter, a uvgo_waiter_t on the waiting task's stack.  A waiter bounded
  * by a context can be woken by the event or by the context; they race for
- * its uvgo_sel.  If the context wins, the waiter takes its address back out
- * of the word with a CAS; if a setter already swapped it out, the setter
- * still holds the address, and the waiter waits (a few instructions) for its
- * `acked` before its frame may go.
+ * its claim word.  If the context wins, the waiter takes its address back
+ * out of the word with a CAS; if a setter already swapped it out, the
+ * setter still holds the address, and the waiter waits (a few
+ * instructions) for the setter to set its `given` (done with it) before
+ * its frame may go.
  */
-
-struct ev_waiter {
-    uvgo_task_t *task;
-    struct uvgo_sel *sel;
-    atomic_int acked; /* the setter is done with this waiter */
-};
 
 int uvgo__event_wait_done(uvgo_event_t *ev, const char *what,
                           uvgo_chan_t *done)
 {
     uvgo_task_t *self = uvgo__task_self();
-    struct ev_waiter w;
-    struct uvgo_sel sel;
+    uvgo_waiter_t w;
     uintptr_t s;
 
     if (!self)
@@ -744,21 +743,19 @@ int uvgo__event_wait_done(uvgo_event_t *ev, const char *what,
         return 0;
     if (s != 0)
         return UVGO_EINVAL;
-    w.task = self;
-    w.sel = &sel;
-    atomic_init(&w.acked, 0);
-    atomic_init(&sel.done, 0);
+    uvgo__waiter_init(&w, self, NULL);
     /* acq_rel: pairs with the exchange in uvgo_event_set(). */
     if (!__atomic_compare_exchange_n(&ev->state_, &s, (uintptr_t)&w, 0,
                                      __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
         return s == EVENT_SET ? 0 : UVGO_EINVAL;
-    if (uvgo__park_or_done(&sel, done, what ? what : "event") == 1)
+    if (uvgo__park_or_done(&w, done, what ? what : "event") == 1)
         return 0;
     /* The context won: withdraw, or wait for the setter to let go. */
     s = (uintptr_t)&w;
     if (!__atomic_compare_exchange_n(&ev->state_, &s, 0, 0, __ATOMIC_ACQ_REL,
                                      __ATOMIC_ACQUIRE)) {
-        while (!atomic_load_explicit(&w.acked, memory_order_acquire))
+        /* acquire: pairs with the setter's release of given. */
+        while (!__atomic_load_n(&w.given, __ATOMIC_ACQUIRE))
             uvgo__cpu_relax();
     }
     return UVGO__DONE;
@@ -771,23 +768,22 @@ int uvgo_event_wait(uvgo_event_t *ev, const char *what)
 
 void uvgo_event_set(uvgo_event_t *ev)
 {
-    struct ev_waiter *w;
+    uvgo_waiter_t *w;
     uvgo_task_t *t;
-    int zero = 0, won;
+    int won;
 
     if (!ev)
         return;
     /* acq_rel: pairs with the waiter's CAS; what the setter wrote before is
      * visible to the waiter once it runs. */
-    w = (struct ev_waiter *)__atomic_exchange_n(&ev->state_, EVENT_SET,
-                                                __ATOMIC_ACQ_REL);
+    w = (uvgo_waiter_t *)__atomic_exchange_n(&ev->state_, EVENT_SET,
+                                             __ATOMIC_ACQ_REL);
     if ((uintptr_t)w <= EVENT_SET)
         return;
     t = w->task;
-    won = atomic_compare_exchange_strong_explicit(
-        &w->sel->done, &zero, 1, memory_order_acq_rel, memory_order_acquire);
+    won = uvgo__waiter_claim(w);
     /* release: after this the waiter's frame may go; touch it no more. */
-    atomic_store_explicit(&w->acked, 1, memory_order_release);
+    __atomic_store_n(&w->given, 1, __ATOMIC_RELEASE);
     if (won)
         uvgo__task_ready(t);
 }

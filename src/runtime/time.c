@@ -15,8 +15,9 @@
  * heap's lock, so a timer made on one worker can be stopped from another.
  *
  * Firing.  The owner pops every due entry under the heap lock.  A sleeper is
- * claimed there, with the CAS on its uvgo_sel (a context may be racing to
- * wake it), so the popped node is never touched after the lock is released.
+ * claimed there, with the CAS on its waiter's claim word (a context may be
+ * racing to wake it), so the popped node is never touched after the lock
+ * is released.
  * A timer is delivered after the heap lock is released, under the timer's
  * own lock, and only if no stop or reset happened since it was armed: every
  * arming bumps timer->seq and the node records the seq it was inserted with.
@@ -24,8 +25,9 @@
  * value from before can be delivered, and a value delivered but not yet
  * received is taken back out of the channel.
  *
- * Lock order: timer->lock, then a heap lock, then a channel lock.  The fire
- * path takes the heap lock alone, drops it, then takes timer->lock.
+ * Lock order (base/lockrank.h): timer->lock (TIMER), then a heap lock
+ * (TIMERS) or a channel lock (CHAN).  The fire path takes the heap lock
+ * alone, drops it, then takes timer->lock.
  *
  * References on a timer: one for the user's handle (none for uvgo_after and
  * handle-less after-funcs), and one for each arming still in a heap or in
@@ -68,8 +70,7 @@ struct tnode {
 
 struct sleeper {
     struct tnode node;
-    uvgo_task_t *task;
-    struct uvgo_sel *sel;
+    uvgo_waiter_t w;            /* its task and claim word */
 };
 
 enum { TIMER_CHAN = 1, TIMER_FUNC, TIMER_CALLBACK };
@@ -121,6 +122,7 @@ static void arm_locked(struct uvgo_worker *w)
     uvgo_heap_node_t *n = uvgo__heap_min(&w->timers);
     int64_t when = n ? n->key : -1;
 
+    uvgo__assert(uvgo__spin_held(&w->timers_lock));
     if (when == w->timer_armed)
         return;
 #if USE_TIMERFD
@@ -209,6 +211,7 @@ void uvgo__timer_chan_wait_end(void)
 static void count_locked(struct uvgo_worker *w, struct tnode *n, long d)
 {
     atomic_long *c = n->chan ? &w->nchan_timers : &w->ntimers;
+    uvgo__assert(uvgo__spin_held(&w->timers_lock));
     atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) + d,
                           memory_order_relaxed);
 }
@@ -227,6 +230,7 @@ static void heap_insert_locked(struct uvgo_worker *w, struct tnode *n,
 
 static void heap_remove_locked(struct uvgo_worker *w, struct tnode *n)
 {
+    uvgo__assert(n->in_heap && n->owner == w);
     uvgo__heap_remove(&w->timers, &n->heap);
     n->in_heap = 0;
     count_locked(w, n, -1);
@@ -237,6 +241,7 @@ static void heap_remove_locked(struct uvgo_worker *w, struct tnode *n)
 static void bubble_insert_locked(struct uvgo_bubble *b, struct tnode *n,
                                  int64_t when)
 {
+    uvgo__assert(uvgo__spin_held(&b->lock));
     n->in_heap = 1;
     uvgo__heap_insert(&b->timers, &n->heap, when);
 }
@@ -247,7 +252,7 @@ static int tnode_remove(struct tnode *n)
     struct uvgo_worker *w = n->owner;
     int was = 0;
     if (n->bubble) {
-        uvgo__spin_lock(&n->bubble->lock);
+        uvgo__spin_lock(&n->bubble->lock, UVGO_RANK_BUBBLE);
         if (n->in_heap) {
             uvgo__heap_remove(&n->bubble->timers, &n->heap);
             n->in_heap = 0;
@@ -258,7 +263,7 @@ static int tnode_remove(struct tnode *n)
     }
     if (!w)
         return 0;
-    uvgo__spin_lock(&w->timers_lock);
+    uvgo__spin_lock(&w->timers_lock, UVGO_RANK_TIMERS);
     if (n->in_heap) {
         heap_remove_locked(w, n);
         was = 1;
@@ -308,7 +313,7 @@ static struct uvgo_timer *timer_rec_alloc(void)
 {
     struct uvgo_timer *t;
 
-    uvgo__spin_lock(&records.lock);
+    uvgo__spin_lock(&records.lock, UVGO_RANK_TIMER_RECORDS);
     t = records.free;
     if (t) {
         records.free = t->free_next;
@@ -339,7 +344,7 @@ static struct uvgo_timer *timer_rec_alloc(void)
 
 static void timer_rec_free(struct uvgo_timer *t)
 {
-    uvgo__spin_lock(&records.lock);
+    uvgo__spin_lock(&records.lock, UVGO_RANK_TIMER_RECORDS);
     t->free_next = records.free;
     records.free = t;
     uvgo__spin_unlock(&records.lock);
@@ -393,7 +398,9 @@ static uvgo_timer_t *timer_handle(struct uvgo_timer *t)
 
 static void timer_unref(struct uvgo_timer *t)
 {
-    if (atomic_fetch_sub_explicit(&t->refs, 1, memory_order_acq_rel) == 1) {
+    int old = atomic_fetch_sub_explicit(&t->refs, 1, memory_order_acq_rel);
+    uvgo__assert(old > 0);
+    if (old == 1) {
         uvgo_chan_release(t->ch);
         uvgo__bubble_release(t->node.bubble);
         timer_rec_free(t);
@@ -404,9 +411,10 @@ static void timer_unref(struct uvgo_timer *t)
 static int drain_locked(struct uvgo_timer *t)
 {
     int drained = 0;
+    uvgo__assert(uvgo__spin_held(&t->lock));
     if (!t->ch)
         return 0;
-    uvgo__spin_lock(&t->ch->lock);
+    uvgo__spin_lock(&t->ch->lock, UVGO_RANK_CHAN);
     if (t->ch->count) {
         t->ch->count = 0;
         t->ch->recvx = t->ch->sendx = 0;
@@ -421,6 +429,7 @@ static int drain_locked(struct uvgo_timer *t)
 static int stop_locked(struct uvgo_timer *t)
 {
     int was = t->pending;
+    uvgo__assert(uvgo__spin_held(&t->lock));
     t->seq++;
     if (t->pending) {
         t->pending = 0;
@@ -437,17 +446,18 @@ static void arm_timer_locked(struct uvgo_timer *t, int64_t when)
 {
     struct uvgo_worker *w = home_worker();
     struct uvgo_bubble *b = t->node.bubble;
+    uvgo__assert(uvgo__spin_held(&t->lock) && !t->pending);
     t->when = when;
     t->pending = 1;
     atomic_fetch_add_explicit(&t->refs, 1, memory_order_relaxed);
     if (b) {
-        uvgo__spin_lock(&b->lock);
+        uvgo__spin_lock(&b->lock, UVGO_RANK_BUBBLE);
         t->node.seq = t->seq;
         bubble_insert_locked(b, &t->node, when);
         uvgo__spin_unlock(&b->lock);
         return;
     }
-    uvgo__spin_lock(&w->timers_lock);
+    uvgo__spin_lock(&w->timers_lock, UVGO_RANK_TIMERS);
     t->node.seq = t->seq;
     heap_insert_locked(w, &t->node, when);
     uvgo__spin_unlock(&w->timers_lock);
@@ -460,10 +470,10 @@ static void timer_fire(struct uvgo_timer *t, uint64_t seq, int64_t now)
     uvgo_task_t *wake = NULL;
     int call = 0;
 
-    uvgo__spin_lock(&t->lock);
+    uvgo__spin_lock(&t->lock, UVGO_RANK_TIMER);
     if (t->seq == seq && t->pending) {
         if (t->kind == TIMER_CHAN) {
-            uvgo__spin_lock(&t->ch->lock);
+            uvgo__spin_lock(&t->ch->lock, UVGO_RANK_CHAN);
             /* A waiting receiver gets it; else one slot buffers it; a
              * ticker's value that finds the slot full is dropped. */
             uvgo__chan_try_send_locked(t->ch, &now, &wake);
@@ -513,16 +523,15 @@ static int due_full(const struct due *d)
 /* Takes n, just removed from its heap.  Caller holds the heap's lock. */
 static void due_take(struct due *d, struct tnode *n)
 {
+    uvgo__assert(n->bubble ? uvgo__spin_held(&n->bubble->lock)
+                           : uvgo__spin_held(&n->owner->timers_lock));
     if (n->kind == TNODE_SLEEP) {
         struct sleeper *s = (struct sleeper *)n;
-        int zero = 0;
         /* Claimed here, under the lock, so the sleeper (whose frame may
          * vanish as soon as it is woken) is never touched after the lock
          * is dropped. */
-        if (atomic_compare_exchange_strong_explicit(
-                &s->sel->done, &zero, 1, memory_order_acq_rel,
-                memory_order_acquire))
-            d->wake[d->nw++] = s->task;
+        if (uvgo__waiter_claim(&s->w))
+            d->wake[d->nw++] = s->w.task;
     } else {
         d->fired[d->nf].t = (struct uvgo_timer *)n;
         d->fired[d->nf].seq = n->seq;
@@ -549,7 +558,7 @@ static void fire_due(struct uvgo_worker *w)
         d.nf = d.nw = 0;
         more = 0;
         now = (int64_t)uv_hrtime();
-        uvgo__spin_lock(&w->timers_lock);
+        uvgo__spin_lock(&w->timers_lock, UVGO_RANK_TIMERS);
         uvgo_heap_node_t *h;
         while ((h = uvgo__heap_min(&w->timers)) && h->key <= now) {
             if (due_full(&d)) {
@@ -573,6 +582,7 @@ int uvgo__bubble_fire_next(struct uvgo_bubble *b)
     struct due d;
     int64_t now;
 
+    uvgo__assert(uvgo__spin_held(&b->lock) && b->blocked == b->tasks);
     if (!h)
         return 0;
     /* The clock jumps to the earliest deadline (never back: a deadline in
@@ -620,7 +630,7 @@ void uvgo__timers_rearm(struct uvgo_worker *w)
 {
     if (atomic_load_explicit(&w->timers_dirty, memory_order_relaxed) &&
         atomic_exchange(&w->timers_dirty, 0)) {
-        uvgo__spin_lock(&w->timers_lock);
+        uvgo__spin_lock(&w->timers_lock, UVGO_RANK_TIMERS);
         w->timer_armed = -2;
         arm_locked(w);
         uvgo__spin_unlock(&w->timers_lock);
@@ -688,31 +698,28 @@ int uvgo__sleep_done(uvgo_duration_t d, uvgo_chan_t *done)
     struct uvgo_worker *w = uvgo__worker_self();
     struct uvgo_bubble *b;
     struct sleeper s;
-    struct uvgo_sel sel;
 
     if (!w || w->current == &w->sched)
         return UVGO_ENOTTASK;
     if (d <= 0)
         return uvgo_task_yield();
-    atomic_init(&sel.done, 0);
-    s.task = w->current;
-    s.sel = &sel;
+    uvgo__waiter_init(&s.w, w->current, NULL);
     s.node.kind = TNODE_SLEEP;
     s.node.chan = 0;
-    b = s.node.bubble = s.task->bubble;
+    b = s.node.bubble = s.w.task->bubble;
     if (b) {
-        uvgo__spin_lock(&b->lock);
+        uvgo__spin_lock(&b->lock, UVGO_RANK_BUBBLE);
         bubble_insert_locked(b, &s.node,
                              uvgo__time_add(atomic_load(&b->now), d));
         uvgo__spin_unlock(&b->lock);
-        s.task->park_durable = 1; /* a sleep only the bubble's clock ends */
+        s.w.task->park_durable = 1; /* a sleep only the bubble's clock ends */
     } else {
-        uvgo__spin_lock(&w->timers_lock);
+        uvgo__spin_lock(&w->timers_lock, UVGO_RANK_TIMERS);
         heap_insert_locked(w, &s.node,
                            uvgo__time_add((int64_t)uv_hrtime(), d));
         uvgo__spin_unlock(&w->timers_lock);
     }
-    if (uvgo__park_or_done(&sel, done, "sleep") == 2) {
+    if (uvgo__park_or_done(&s.w, done, "sleep") == 2) {
         /* The context won; the heap can no longer claim us. */
         tnode_remove(&s.node);
         return UVGO__DONE;
@@ -771,7 +778,7 @@ static int64_t deadline_in(struct uvgo_timer *t, uvgo_duration_t d)
 
 static void start(struct uvgo_timer *t, uvgo_duration_t d)
 {
-    uvgo__spin_lock(&t->lock);
+    uvgo__spin_lock(&t->lock, UVGO_RANK_TIMER);
     t->seq++;
     arm_timer_locked(t, deadline_in(t, d));
     uvgo__spin_unlock(&t->lock);
@@ -799,7 +806,7 @@ uvgo_chan_t *uvgo_timer_chan(uvgo_timer_t *h)
 static int timer_stop(struct uvgo_timer *t)
 {
     int was;
-    uvgo__spin_lock(&t->lock);
+    uvgo__spin_lock(&t->lock, UVGO_RANK_TIMER);
     was = stop_locked(t);
     uvgo__spin_unlock(&t->lock);
     return was;
@@ -824,7 +831,7 @@ int uvgo_timer_reset(uvgo_timer_t *h, uvgo_duration_t d)
         return UVGO_EINVAL;
     if ((was = uvgo__bubble_check(t->node.bubble)))
         return was;
-    uvgo__spin_lock(&t->lock);
+    uvgo__spin_lock(&t->lock, UVGO_RANK_TIMER);
     was = stop_locked(t);
     t->seq++;
     arm_timer_locked(t, deadline_in(t, d));
@@ -887,7 +894,7 @@ int uvgo__timer_callback(uvgo_timer_t **out, int64_t deadline,
     t->fn = (uvgo_task_fn)(void (*)(void))fn;
     t->arg = arg;
     t->drop = drop;
-    uvgo__spin_lock(&t->lock);
+    uvgo__spin_lock(&t->lock, UVGO_RANK_TIMER);
     t->seq++;
     arm_timer_locked(t, deadline);
     uvgo__spin_unlock(&t->lock);
@@ -933,7 +940,7 @@ int uvgo_ticker_reset(uvgo_ticker_t *h, uvgo_duration_t period)
         return UVGO_EINVAL;
     if ((err = uvgo__bubble_check(t->node.bubble)))
         return err;
-    uvgo__spin_lock(&t->lock);
+    uvgo__spin_lock(&t->lock, UVGO_RANK_TIMER);
     stop_locked(t);
     t->period = period;
     t->seq++;

@@ -9,7 +9,7 @@
 
 int uvgo_cond_wait_ctx(uvgo_cond_t *c, uvgo_mutex_t *m, uvgo_ctx_t *ctx)
 {
-    struct uvgo__parker p;
+    uvgo_waiter_t p;
     uvgo_chan_t *done;
     int err;
 
@@ -17,17 +17,16 @@ int uvgo_cond_wait_ctx(uvgo_cond_t *c, uvgo_mutex_t *m, uvgo_ctx_t *ctx)
         return UVGO_EINVAL;
     if ((err = uvgo__wait_begin(ctx, &done)))
         return err;
-    uvgo__parker_init(&p, uvgo__task_self(), 0);
+    uvgo__waiter_init(&p, uvgo__task_self(), NULL);
     uvgo__parkq_lock(&c->q_);
-    uvgo__parklist_push(&c->q_.list_, &p, 0);
+    uvgo__list_push_back(&c->q_.list_, &p.link);
     uvgo__parkq_unlock(&c->q_);
     uvgo_mutex_unlock(m);
     uvgo__park_durable(); /* synctest: only the bubble can signal it */
-    if (uvgo__park_or_done(&p.sel, done, "sync.Cond.Wait") != 1) {
+    if (uvgo__park_or_done(&p, done, "sync.Cond.Wait") != 1) {
         /* The context won; a signaller may be looking at p right now. */
         uvgo__parkq_lock(&c->q_);
-        if (p.linked)
-            uvgo__parklist_unlink(&c->q_.list_, &p);
+        uvgo__waiter_leave(&c->q_.list_, &p);
         uvgo__parkq_unlock(&c->q_);
         err = uvgo_ctx_err(ctx);
     }
@@ -43,13 +42,13 @@ int uvgo_cond_wait(uvgo_cond_t *c, uvgo_mutex_t *m)
 
 int uvgo_cond_signal(uvgo_cond_t *c)
 {
-    struct uvgo__parker *p;
+    uvgo_waiter_t *p;
     uvgo_task_t *t = NULL;
 
     if (!c)
         return UVGO_EINVAL;
     uvgo__parkq_lock(&c->q_);
-    if ((p = uvgo__parklist_take(&c->q_.list_)))
+    if ((p = uvgo__waiter_take(&c->q_.list_)))
         t = p->task;
     uvgo__parkq_unlock(&c->q_);
     if (t)
@@ -59,14 +58,13 @@ int uvgo_cond_signal(uvgo_cond_t *c)
 
 int uvgo_cond_broadcast(uvgo_cond_t *c)
 {
-    struct uvgo__wakelist w;
+    uvgo_list_t w = {0};
 
     if (!c)
         return UVGO_EINVAL;
-    uvgo__wakelist_init(&w);
     uvgo__parkq_lock(&c->q_);
-    uvgo__parklist_take_all(&c->q_.list_, &w);
+    uvgo__waiter_take_all(&c->q_.list_, &w);
     uvgo__parkq_unlock(&c->q_);
-    uvgo__wakelist_ready(&w);
+    uvgo__waiters_ready(&w);
     return 0;
 }

@@ -44,7 +44,7 @@
  * a switch), so it lasts only while someone really starves.
  *
  * Contexts.  A parker bounded by a context leaves the queue when the
- * context wins its uvgo_sel; the hand-off claims a parker with the same
+ * context wins its claim word; the hand-off claims a parker with the same
  * CAS, so a mutex is never handed to a locker that gave up (see wait.h).
  * The last parker to leave clears PARKED and STARVING.
  *
@@ -92,7 +92,7 @@ static int lock_slow(uvgo_mutex_t *m, uvgo_task_t *self, uvgo_ctx_t *ctx)
 {
     uvgo__parkq_t *q = &m->q_;
     uvgo_chan_t *done = ctx ? uvgo_ctx_done(ctx) : NULL;
-    struct uvgo__parker p;
+    uvgo_waiter_t p;
     int64_t since = 0;
     int woken = 0, starving = 0, spins = 0, err;
     uint32_t old = uvgo__word_load(q, __ATOMIC_RELAXED), new;
@@ -123,6 +123,7 @@ static int lock_slow(uvgo_mutex_t *m, uvgo_task_t *self, uvgo_ctx_t *ctx)
          * so the holder's unlock will come and find us. */
         uvgo__parkq_lock(q);
         old = uvgo__word_load(q, __ATOMIC_RELAXED);
+        uvgo__assert(((old & PARKED) == 0) == uvgo__list_empty(&q->list_));
         for (;;) {
             if (!(old & LOCKED))
                 break;
@@ -139,18 +140,20 @@ static int lock_slow(uvgo_mutex_t *m, uvgo_task_t *self, uvgo_ctx_t *ctx)
             continue; /* freed meanwhile: barge */
         }
         woken = 0;
-        uvgo__parker_init(&p, self, 0);
+        uvgo__waiter_init(&p, self, NULL);
         /* Go's queueLifo: one who waited before keeps its place. */
-        uvgo__parklist_push(&q->list_, &p, since != 0);
+        if (since)
+            uvgo__list_push_front(&q->list_, &p.link);
+        else
+            uvgo__list_push_back(&q->list_, &p.link);
         if (!since)
             since = uvgo_now();
         err = uvgo__parkq_park(q, &p, done, ctx, "sync.Mutex.Lock");
         if (err) {
             /* Our lock is held again.  The last parker out ends both the
              * PARKED and the STARVING state: nobody is left to serve. */
-            if (p.linked)
-                uvgo__parklist_unlink(&q->list_, &p);
-            if (uvgo__parklist_empty(&q->list_))
+            uvgo__waiter_leave(&q->list_, &p);
+            if (uvgo__list_empty(&q->list_))
                 __atomic_fetch_and(&q->word_, ~(PARKED | STARVING),
                                    __ATOMIC_RELAXED);
             uvgo__parkq_unlock(q);
@@ -242,7 +245,7 @@ int uvgo_mutex_try_lock(uvgo_mutex_t *m)
 static UVGO_NOINLINE void unlock_slow(uvgo_mutex_t *m, uint32_t old)
 {
     uvgo__parkq_t *q = &m->q_;
-    struct uvgo__parker *p;
+    uvgo_waiter_t *p;
     uvgo_task_t *t;
     uint32_t new;
 
@@ -261,16 +264,20 @@ static UVGO_NOINLINE void unlock_slow(uvgo_mutex_t *m, uint32_t old)
 
     uvgo__parkq_lock(q);
     old = uvgo__word_load(q, __ATOMIC_RELAXED);
+    /* PARKED is set and cleared with the queue, under its lock; STARVING
+     * only ever stands with LOCKED. */
+    uvgo__assert(((old & PARKED) == 0) == uvgo__list_empty(&q->list_));
+    uvgo__assert(!(old & STARVING) || (old & LOCKED));
     p = NULL;
     if (old & STARVING) {
         /* Hand-off: LOCKED stays set for the first parker.  Under our
          * lock nobody else changes the word but a spinner setting WOKEN,
          * so the CAS loop below only ever retries for that. */
-        p = uvgo__parklist_take(&q->list_);
+        p = uvgo__waiter_take(&q->list_);
         if (p)
             p->given = 1;
     } else if ((old & PARKED) && !(old & WOKEN)) {
-        p = uvgo__parklist_take(&q->list_);
+        p = uvgo__waiter_take(&q->list_);
     }
     for (;;) {
         if (p && p->given) {
@@ -280,7 +287,7 @@ static UVGO_NOINLINE void unlock_slow(uvgo_mutex_t *m, uint32_t old)
             if (p)
                 new |= WOKEN;
         }
-        if (uvgo__parklist_empty(&q->list_))
+        if (uvgo__list_empty(&q->list_))
             new &= ~(PARKED | STARVING);
         /* release: pairs with the next locker's acquire (or, for a
          * hand-off, with its acquire load after the wake-up). */

@@ -13,8 +13,8 @@ enum { NEW = 0, RUNNING, DONE };
 int uvgo_once_do_ctx(uvgo_once_t *once, uvgo_task_fn fn, void *arg,
                      void **result, uvgo_ctx_t *ctx)
 {
-    struct uvgo__parker p;
-    struct uvgo__wakelist w;
+    uvgo_waiter_t p;
+    uvgo_list_t w = {0};
     uvgo_chan_t *done;
     void *r;
     int err;
@@ -36,22 +36,22 @@ int uvgo_once_do_ctx(uvgo_once_t *once, uvgo_task_fn fn, void *arg,
         __atomic_store_n(&once->q_.word_, RUNNING, __ATOMIC_RELAXED);
         uvgo__parkq_unlock(&once->q_);
         r = fn(arg);
-        uvgo__wakelist_init(&w);
         uvgo__parkq_lock(&once->q_);
+        uvgo__assert(uvgo__word_load(&once->q_, __ATOMIC_RELAXED) ==
+                     RUNNING);
         once->result_ = r;
         __atomic_store_n(&once->q_.word_, DONE, __ATOMIC_RELEASE);
-        uvgo__parklist_take_all(&once->q_.list_, &w);
+        uvgo__waiter_take_all(&once->q_.list_, &w);
         uvgo__parkq_unlock(&once->q_);
-        uvgo__wakelist_ready(&w);
+        uvgo__waiters_ready(&w);
         goto out;
     }
-    uvgo__parker_init(&p, uvgo__task_self(), 0);
-    uvgo__parklist_push(&once->q_.list_, &p, 0);
+    uvgo__waiter_init(&p, uvgo__task_self(), NULL);
+    uvgo__list_push_back(&once->q_.list_, &p.link);
     uvgo__park_durable(); /* synctest: durable, as Go counts it */
     err = uvgo__parkq_park(&once->q_, &p, done, ctx, "sync.Once.Do");
     if (err) {
-        if (p.linked)
-            uvgo__parklist_unlink(&once->q_.list_, &p);
+        uvgo__waiter_leave(&once->q_.list_, &p);
         uvgo__parkq_unlock(&once->q_);
         return err;
     }

@@ -84,7 +84,7 @@ static unsigned shared_take(uvgo_pool_t *p, void **dst, unsigned want)
      * as a hint: a stale zero only costs a call to new_fn. */
     if (!__atomic_load_n(&p->nshared_, __ATOMIC_RELAXED))
         return 0;
-    uvgo__spin_lock(pool_lock(p));
+    uvgo__spin_lock(pool_lock(p), UVGO_RANK_POOL);
     have = (unsigned)__atomic_load_n(&p->nshared_, __ATOMIC_RELAXED);
     n = have < want ? have : want;
     memcpy(dst, p->shared_ + (have - n), n * sizeof *dst);
@@ -99,7 +99,7 @@ static unsigned shared_give(uvgo_pool_t *p, void **src, unsigned n)
 {
     unsigned room, have;
 
-    uvgo__spin_lock(pool_lock(p));
+    uvgo__spin_lock(pool_lock(p), UVGO_RANK_POOL);
     if (!p->shared_) {
         /* Allocation under a spinlock is avoided elsewhere; this one
          * happens once per pool. */
@@ -190,7 +190,7 @@ void uvgo_pool_drain(uvgo_pool_t *p)
                 drop(p, c->local[i].objs[k]);
         uvgo__aligned_free(c);
     }
-    uvgo__spin_lock(pool_lock(p));
+    uvgo__spin_lock(pool_lock(p), UVGO_RANK_POOL);
     void **shared = p->shared_;
     int n = __atomic_load_n(&p->nshared_, __ATOMIC_RELAXED);
     p->shared_ = NULL;

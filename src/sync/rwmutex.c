@@ -24,7 +24,7 @@
  *     leave clears WWAIT and, unless a writer holds the lock, admits the
  *     readers that were queued behind it.
  *
- * A hand-off claims the parker's uvgo_sel first (see wait.h), so a lock is
+ * A hand-off claims the parker's claim word first (see wait.h), so a lock is
  * never handed to a task that gave up waiting.
  *
  * Under the lock the only concurrent changes to the word are readers
@@ -47,9 +47,10 @@
 
 /* Admits every queued reader onto w: returns how many.  Caller holds the
  * lock. */
-static uint32_t admit_readers(uvgo_rwmutex_t *rw, struct uvgo__wakelist *w)
+static uint32_t admit_readers(uvgo_rwmutex_t *rw, uvgo_list_t *w)
 {
-    return (uint32_t)uvgo__parklist_take_all(&rw->q_.list_, w);
+    uvgo__assert(uvgo__parkq_held(&rw->q_));
+    return (uint32_t)uvgo__waiter_take_all(&rw->q_.list_, w);
 }
 
 /* With the lock held and neither a writer nor a reader holding the mutex
@@ -57,13 +58,15 @@ static uint32_t admit_readers(uvgo_rwmutex_t *rw, struct uvgo__wakelist *w)
  * writer that can still take it, else admits the readers.  Returns the new
  * word for `old`; wakes go on w. */
 static uint32_t hand_over(uvgo_rwmutex_t *rw, uint32_t old,
-                          struct uvgo__wakelist *w, uint32_t *nreaders)
+                          uvgo_list_t *w, uint32_t *nreaders)
 {
-    struct uvgo__parker *p = uvgo__parklist_take(&rw->writers_);
-    if (p) {
-        uvgo__wakelist_add(w, p);
+    uvgo_waiter_t *p;
+
+    uvgo__assert(uvgo__parkq_held(&rw->q_));
+    if ((p = uvgo__waiter_take(&rw->writers_))) {
+        uvgo__list_push_back(w, &p->link);
         old |= WLOCKED;
-        if (uvgo__parklist_empty(&rw->writers_))
+        if (uvgo__list_empty(&rw->writers_))
             old &= ~WWAIT;
         return old;
     }
@@ -77,11 +80,13 @@ static void update(uvgo_rwmutex_t *rw, uint32_t clear, uint32_t set,
                    uint32_t add)
 {
     uint32_t old = uvgo__word_load(&rw->q_, __ATOMIC_RELAXED);
+    UVGO_UNUSED uint32_t flags = old & ~RMASK; /* asserts only */
+    uvgo__assert(uvgo__parkq_held(&rw->q_));
     /* acq_rel: hands the critical sections on (release) and sees the
      * readers' leaving (acquire). */
     while (!uvgo__word_cas(&rw->q_, &old, ((old & ~clear) | set) + add,
                            __ATOMIC_ACQ_REL))
-        ;
+        uvgo__assert((old & ~RMASK) == flags); /* only a reader left */
 }
 
 /* ---- readers ------------------------------------------------------------- */
@@ -101,7 +106,7 @@ static inline int rlock_fast(uvgo_rwmutex_t *rw)
 
 int uvgo_rwmutex_rlock_ctx(uvgo_rwmutex_t *rw, uvgo_ctx_t *ctx)
 {
-    struct uvgo__parker p;
+    uvgo_waiter_t p;
     uvgo_chan_t *done;
     uint32_t old;
     int err;
@@ -127,8 +132,8 @@ int uvgo_rwmutex_rlock_ctx(uvgo_rwmutex_t *rw, uvgo_ctx_t *ctx)
             break;
         }
     }
-    uvgo__parker_init(&p, uvgo__task_self(), 0);
-    uvgo__parklist_push(&rw->q_.list_, &p, 0);
+    uvgo__waiter_init(&p, uvgo__task_self(), NULL);
+    uvgo__list_push_back(&rw->q_.list_, &p.link);
     err = uvgo__parkq_park(&rw->q_, &p, done, ctx, "sync.RWMutex.RLock");
     if (!err) {
         /* Admitted: counted as a reader by the writer.  acquire: pairs with
@@ -136,9 +141,8 @@ int uvgo_rwmutex_rlock_ctx(uvgo_rwmutex_t *rw, uvgo_ctx_t *ctx)
         (void)uvgo__word_load(&rw->q_, __ATOMIC_ACQUIRE);
         return 0;
     }
-    if (p.linked)
-        uvgo__parklist_unlink(&rw->q_.list_, &p);
-    if (uvgo__parklist_empty(&rw->q_.list_))
+    uvgo__waiter_leave(&rw->q_.list_, &p);
+    if (uvgo__list_empty(&rw->q_.list_))
         update(rw, RWAIT, 0, 0);
     uvgo__parkq_unlock(&rw->q_);
     return err;
@@ -158,7 +162,7 @@ int uvgo_rwmutex_try_rlock(uvgo_rwmutex_t *rw)
 
 int uvgo_rwmutex_runlock(uvgo_rwmutex_t *rw)
 {
-    struct uvgo__wakelist w;
+    uvgo_list_t w = {0};
     uint32_t old, new, nreaders = 0;
 
     if (!rw)
@@ -176,7 +180,6 @@ int uvgo_rwmutex_runlock(uvgo_rwmutex_t *rw)
     /* The last reader out while a writer waits: hand it the mutex.  Look
      * again under the lock: a writer that gave up may have emptied the
      * queue (and admitted readers) meanwhile. */
-    uvgo__wakelist_init(&w);
     uvgo__parkq_lock(&rw->q_);
     old = uvgo__word_load(&rw->q_, __ATOMIC_RELAXED);
     if (!(old & (RMASK | WLOCKED)) && (old & WWAIT)) {
@@ -185,7 +188,7 @@ int uvgo_rwmutex_runlock(uvgo_rwmutex_t *rw)
                nreaders);
     }
     uvgo__parkq_unlock(&rw->q_);
-    uvgo__wakelist_ready(&w);
+    uvgo__waiters_ready(&w);
     return 0;
 }
 
@@ -193,8 +196,8 @@ int uvgo_rwmutex_runlock(uvgo_rwmutex_t *rw)
 
 int uvgo_rwmutex_lock_ctx(uvgo_rwmutex_t *rw, uvgo_ctx_t *ctx)
 {
-    struct uvgo__parker p;
-    struct uvgo__wakelist w;
+    uvgo_waiter_t p;
+    uvgo_list_t w = {0};
     uvgo_chan_t *done;
     uint32_t old, nreaders;
     int err;
@@ -225,8 +228,8 @@ int uvgo_rwmutex_lock_ctx(uvgo_rwmutex_t *rw, uvgo_ctx_t *ctx)
             break;
         }
     }
-    uvgo__parker_init(&p, uvgo__task_self(), 0);
-    uvgo__parklist_push(&rw->writers_, &p, 0);
+    uvgo__waiter_init(&p, uvgo__task_self(), NULL);
+    uvgo__list_push_back(&rw->writers_, &p.link);
     err = uvgo__parkq_park(&rw->q_, &p, done, ctx, "sync.RWMutex.Lock");
     if (!err) {
         /* Handed over: WLOCKED was set for us.  acquire: pairs with the
@@ -234,10 +237,8 @@ int uvgo_rwmutex_lock_ctx(uvgo_rwmutex_t *rw, uvgo_ctx_t *ctx)
         (void)uvgo__word_load(&rw->q_, __ATOMIC_ACQUIRE);
         return 0;
     }
-    uvgo__wakelist_init(&w);
-    if (p.linked)
-        uvgo__parklist_unlink(&rw->writers_, &p);
-    if (uvgo__parklist_empty(&rw->writers_)) {
+    uvgo__waiter_leave(&rw->writers_, &p);
+    if (uvgo__list_empty(&rw->writers_)) {
         /* No writer waits any more: readers queued behind us may go,
          * unless a writer holds the mutex (its unlock admits them). */
         old = uvgo__word_load(&rw->q_, __ATOMIC_RELAXED);
@@ -247,7 +248,7 @@ int uvgo_rwmutex_lock_ctx(uvgo_rwmutex_t *rw, uvgo_ctx_t *ctx)
         update(rw, WWAIT | (nreaders ? RWAIT : 0), 0, nreaders);
     }
     uvgo__parkq_unlock(&rw->q_);
-    uvgo__wakelist_ready(&w);
+    uvgo__waiters_ready(&w);
     return err;
 }
 
@@ -268,7 +269,7 @@ int uvgo_rwmutex_try_lock(uvgo_rwmutex_t *rw)
 
 int uvgo_rwmutex_unlock(uvgo_rwmutex_t *rw)
 {
-    struct uvgo__wakelist w;
+    uvgo_list_t w = {0};
     uint32_t old = WLOCKED, nreaders;
 
     if (!rw)
@@ -276,7 +277,6 @@ int uvgo_rwmutex_unlock(uvgo_rwmutex_t *rw)
     /* release: the critical section happens before the next lock. */
     if (uvgo__word_cas(&rw->q_, &old, 0, __ATOMIC_RELEASE))
         return 0;
-    uvgo__wakelist_init(&w);
     uvgo__parkq_lock(&rw->q_);
     old = uvgo__word_load(&rw->q_, __ATOMIC_RELAXED);
     if (!(old & WLOCKED)) {
@@ -294,6 +294,6 @@ int uvgo_rwmutex_unlock(uvgo_rwmutex_t *rw)
                nreaders);
     }
     uvgo__parkq_unlock(&rw->q_);
-    uvgo__wakelist_ready(&w);
+    uvgo__waiters_ready(&w);
     return 0;
 }

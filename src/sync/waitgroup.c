@@ -30,7 +30,7 @@ static inline int32_t counter_of(uint64_t s)
 
 int uvgo_wg_add(uvgo_wg_t *wg, int delta)
 {
-    struct uvgo__wakelist w;
+    uvgo_list_t w = {0};
     uint64_t s;
     int32_t c;
 
@@ -50,7 +50,6 @@ int uvgo_wg_add(uvgo_wg_t *wg, int delta)
         return 0;
 
     /* The counter reached zero with waiters: wake them all. */
-    uvgo__wakelist_init(&w);
     uvgo__parkq_lock(&wg->q_);
     s = __atomic_load_n(&wg->state_, __ATOMIC_RELAXED);
     if (counter_of(s) != 0) {
@@ -59,9 +58,9 @@ int uvgo_wg_add(uvgo_wg_t *wg, int delta)
                     "Wait");
     }
     __atomic_store_n(&wg->state_, 0, __ATOMIC_RELEASE);
-    uvgo__parklist_take_all(&wg->q_.list_, &w);
+    uvgo__waiter_take_all(&wg->q_.list_, &w);
     uvgo__parkq_unlock(&wg->q_);
-    uvgo__wakelist_ready(&w);
+    uvgo__waiters_ready(&w);
     return 0;
 }
 
@@ -72,7 +71,7 @@ int uvgo_wg_done(uvgo_wg_t *wg)
 
 int uvgo_wg_wait_ctx(uvgo_wg_t *wg, uvgo_ctx_t *ctx)
 {
-    struct uvgo__parker p;
+    uvgo_waiter_t p;
     uvgo_chan_t *done;
     uint64_t s;
     int err;
@@ -94,11 +93,11 @@ int uvgo_wg_wait_ctx(uvgo_wg_t *wg, uvgo_ctx_t *ctx)
     } while (!__atomic_compare_exchange_n(&wg->state_, &s, s + 1, 0,
                                           __ATOMIC_ACQUIRE,
                                           __ATOMIC_ACQUIRE));
-    uvgo__parker_init(&p, uvgo__task_self(), 0);
-    uvgo__parklist_push(&wg->q_.list_, &p, 0);
+    uvgo__waiter_init(&p, uvgo__task_self(), NULL);
+    uvgo__list_push_back(&wg->q_.list_, &p.link);
     uvgo__park_durable(); /* synctest: durable, as Go counts it */
     err = uvgo__parkq_park(&wg->q_, &p, done, ctx, "sync.WaitGroup.Wait");
-    if (err && p.linked) {
+    if (err && uvgo__list_contains(&wg->q_.list_, &p.link)) {
         /* The context won and no zeroing add has dropped us yet.  Take our
          * count off, in one step with checking that the counter is not
          * zero: an add that takes it to zero afterwards then does not see
@@ -111,7 +110,7 @@ int uvgo_wg_wait_ctx(uvgo_wg_t *wg, uvgo_ctx_t *ctx)
                                             __ATOMIC_RELAXED))
             ;
         if (counter_of(s) != 0) {
-            uvgo__parklist_unlink(&wg->q_.list_, &p);
+            uvgo__list_remove(&wg->q_.list_, &p.link);
             uvgo__parkq_unlock(&wg->q_);
             return err;
         }
@@ -121,7 +120,7 @@ int uvgo_wg_wait_ctx(uvgo_wg_t *wg, uvgo_ctx_t *ctx)
          * with it, the next Add would look concurrent with a Wait.  Wait
          * for the add instead, with no context (it is a lock hand-off
          * away), and count the wait as done: it was. */
-        atomic_store_explicit(&p.sel.done, 0, memory_order_relaxed);
+        atomic_store_explicit(p.claim, 0, memory_order_relaxed);
         uvgo__park_durable();
         err = uvgo__parkq_park(&wg->q_, &p, NULL, NULL,
                                "sync.WaitGroup.Wait");

@@ -67,7 +67,7 @@ static void record(uvgo_errgroup_t *g, int err)
 {
     uvgo_ctx_t *c = NULL;
 
-    uvgo__spin_lock(lock_of(g));
+    uvgo__spin_lock(lock_of(g), UVGO_RANK_XSYNC);
     if (!g->err_) {
         g->err_ = err;
         c = uvgo_ctx_retain(g->ctx_);
@@ -170,7 +170,7 @@ int uvgo_errgroup_wait_ctx(uvgo_errgroup_t *g, uvgo_ctx_t *ctx)
         return UVGO_EINVAL;
     if ((err = uvgo_wg_wait_ctx(&g->wg_, ctx)))
         return err;
-    uvgo__spin_lock(lock_of(g));
+    uvgo__spin_lock(lock_of(g), UVGO_RANK_XSYNC);
     err = g->err_;
     c = g->ctx_;
     g->ctx_ = NULL;

@@ -98,6 +98,7 @@ static double tokens_from_duration(double limit, int64_t d)
 static double advance(uvgo_limiter_t *l, int64_t t)
 {
     double tokens = l->tokens_;
+    uvgo__assert(uvgo__spin_held(lock_of(l)));
     if (t > l->last_)
         tokens += tokens_from_duration(l->limit_, time_sub(t, l->last_));
     if (tokens > (double)l->burst_)
@@ -107,17 +108,21 @@ static double advance(uvgo_limiter_t *l, int64_t t)
 
 /* The time a call works at: *t, or the clock for a call without one (see
  * the top).  Caller holds the lock. */
-static int64_t time_locked(const int64_t *t)
+static int64_t time_locked(uvgo_limiter_t *l, const int64_t *t)
 {
+    uvgo__assert(uvgo__spin_held(lock_of(l)));
+    (void)l;
     return t ? *t : uvgo_now();
 }
 
+/* Caller holds the lock. */
 static void reserve_locked(uvgo_limiter_t *l, int64_t t, int n,
                            int64_t max_wait, uvgo_reservation_t *r)
 {
     double tokens;
     int64_t wait = 0;
 
+    uvgo__assert(uvgo__spin_held(lock_of(l)));
     r->lim_ = l;
     r->limit_ = l->limit_;
     r->ok_ = 0;
@@ -166,7 +171,7 @@ double uvgo_limiter_limit(uvgo_limiter_t *l)
     double v;
     if (!l)
         return 0;
-    uvgo__spin_lock(lock_of(l));
+    uvgo__spin_lock(lock_of(l), UVGO_RANK_XSYNC);
     v = l->limit_;
     uvgo__spin_unlock(lock_of(l));
     return v;
@@ -177,7 +182,7 @@ int uvgo_limiter_burst(uvgo_limiter_t *l)
     int v;
     if (!l)
         return 0;
-    uvgo__spin_lock(lock_of(l));
+    uvgo__spin_lock(lock_of(l), UVGO_RANK_XSYNC);
     v = l->burst_;
     uvgo__spin_unlock(lock_of(l));
     return v;
@@ -188,8 +193,8 @@ static int allow_at(uvgo_limiter_t *l, const int64_t *t, int n)
     uvgo_reservation_t r;
     if (!l || n < 0)
         return 0;
-    uvgo__spin_lock(lock_of(l));
-    reserve_locked(l, time_locked(t), n, 0, &r);
+    uvgo__spin_lock(lock_of(l), UVGO_RANK_XSYNC);
+    reserve_locked(l, time_locked(l, t), n, 0, &r);
     uvgo__spin_unlock(lock_of(l));
     return r.ok_;
 }
@@ -209,8 +214,8 @@ static int reserve_at(uvgo_limiter_t *l, const int64_t *t, int n,
 {
     if (!l || !r || n < 0)
         return UVGO_EINVAL;
-    uvgo__spin_lock(lock_of(l));
-    reserve_locked(l, time_locked(t), n, UVGO_DURATION_INF, r);
+    uvgo__spin_lock(lock_of(l), UVGO_RANK_XSYNC);
+    reserve_locked(l, time_locked(l, t), n, UVGO_DURATION_INF, r);
     uvgo__spin_unlock(lock_of(l));
     return 0;
 }
@@ -253,8 +258,8 @@ static void cancel_at(uvgo_reservation_t *r, const int64_t *at)
     if (!r || !r->ok_)
         return;
     l = r->lim_;
-    uvgo__spin_lock(lock_of(l));
-    t = time_locked(at);
+    uvgo__spin_lock(lock_of(l), UVGO_RANK_XSYNC);
+    t = time_locked(l, at);
     if (isinf(l->limit_) || r->tokens_ == 0 || r->time_to_act_ < t)
         goto out;
     restore = r->tokens_ -
@@ -301,7 +306,7 @@ int uvgo_limiter_wait_ctx(uvgo_limiter_t *l, int n, uvgo_ctx_t *ctx)
         return UVGO_EINVAL;
     if (!uvgo__task_self())
         return UVGO_ENOTTASK;
-    uvgo__spin_lock(lock_of(l));
+    uvgo__spin_lock(lock_of(l), UVGO_RANK_XSYNC);
     err = n > l->burst_ && !isinf(l->limit_);
     uvgo__spin_unlock(lock_of(l));
     if (err)
@@ -309,7 +314,7 @@ int uvgo_limiter_wait_ctx(uvgo_limiter_t *l, int n, uvgo_ctx_t *ctx)
     if (ctx && (err = uvgo_ctx_err(ctx)))
         return err;
     has_deadline = uvgo_ctx_deadline(ctx, &deadline);
-    uvgo__spin_lock(lock_of(l));
+    uvgo__spin_lock(lock_of(l), UVGO_RANK_XSYNC);
     now = uvgo_now(); /* under the lock: see the top */
     if (has_deadline)
         max_wait = time_sub(deadline, now);
@@ -338,8 +343,8 @@ static int set_at(uvgo_limiter_t *l, const int64_t *at, const double *limit,
     int64_t t;
     if (!l || (limit && bad_limit(*limit)) || (burst && *burst < 0))
         return UVGO_EINVAL;
-    uvgo__spin_lock(lock_of(l));
-    t = time_locked(at);
+    uvgo__spin_lock(lock_of(l), UVGO_RANK_XSYNC);
+    t = time_locked(l, at);
     l->tokens_ = advance(l, t);
     l->last_ = t;
     if (limit)
@@ -375,8 +380,8 @@ static double tokens_at(uvgo_limiter_t *l, const int64_t *t)
     double v;
     if (!l)
         return 0;
-    uvgo__spin_lock(lock_of(l));
-    v = advance(l, time_locked(t));
+    uvgo__spin_lock(lock_of(l), UVGO_RANK_XSYNC);
+    v = advance(l, time_locked(l, t));
     uvgo__spin_unlock(lock_of(l));
     return v;
 }

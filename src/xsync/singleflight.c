@@ -1,9 +1,10 @@
 /* singleflight.c: x/sync/singleflight.Group for tasks (see uvgo/xsync.h).
  *
  * A group is a chained hash table of calls in flight, keyed by string,
- * under g->lock_.  A call records its waiters (parkers on their tasks'
- * stacks, which get the result copied into their frames before they are
- * woken, so no waiter touches the call afterwards), the channels of
+ * under g->lock_.  A call records its waiters (runtime/waiter.h: on their
+ * tasks' stacks, each pointing `elem` at the frame's sf_result, which gets
+ * the result copied in before the task is woken, so no waiter touches the
+ * call afterwards), the channels of
  * do_chan callers, and the duplicate count behind `shared`.  The caller
  * that finds no call for its key becomes the leader: it inserts one, runs
  * fn outside the lock, then takes the call out of the table (unless
@@ -32,9 +33,9 @@ struct sf_chan {
     uvgo_chan_t *ch;    /* a reference of its own */
 };
 
-struct sf_waiter {
-    struct uvgo__parker p;
-    /* Written by the leader before it readies the waiter. */
+/* Where a waiting duplicate's result goes, in its frame: written by the
+ * leader before it readies the waiter. */
+struct sf_result {
     void *val;
     int err;
 };
@@ -44,7 +45,7 @@ struct sf_call {
     uint64_t hash;
     int in_table;             /* not yet forgotten or finished */
     int dups;                 /* callers sharing the run besides the first */
-    uvgo__parklist_t waiters; /* struct sf_waiter, by p */
+    uvgo_list_t waiters;      /* uvgo_waiter_t; elem: a struct sf_result */
     struct sf_chan *chans;
     char key[];
 };
@@ -71,6 +72,7 @@ static struct sf_call **bucket(uvgo_sflight_t *g, uint64_t h)
 /* Caller holds the lock. */
 static struct sf_call *find(uvgo_sflight_t *g, const char *key, uint64_t h)
 {
+    uvgo__assert(uvgo__spin_held(lock_of(g)));
     if (!g->buckets_)
         return NULL;
     for (struct sf_call *c = *bucket(g, h); c; c = c->next)
@@ -79,9 +81,11 @@ static struct sf_call *find(uvgo_sflight_t *g, const char *key, uint64_t h)
     return NULL;
 }
 
+/* Caller holds the lock. */
 static void unlink_call(uvgo_sflight_t *g, struct sf_call *c)
 {
     struct sf_call **pp = bucket(g, c->hash);
+    uvgo__assert(uvgo__spin_held(lock_of(g)) && c->in_table);
     while (*pp != c)
         pp = &(*pp)->next;
     *pp = c->next;
@@ -94,6 +98,7 @@ static void rehash(uvgo_sflight_t *g, void **fresh, unsigned nb)
 {
     void **old = g->buckets_;
     unsigned onb = g->nbuckets_;
+    uvgo__assert(uvgo__spin_held(lock_of(g)));
     g->buckets_ = fresh;
     g->nbuckets_ = nb;
     for (unsigned i = 0; i < onb; i++) {
@@ -118,7 +123,7 @@ static int insert(uvgo_sflight_t *g, struct sf_call *c)
         void **fresh;
         uvgo__spin_unlock(lock_of(g));
         fresh = uvgo__calloc(nb, sizeof *fresh);
-        uvgo__spin_lock(lock_of(g));
+        uvgo__spin_lock(lock_of(g), UVGO_RANK_XSYNC);
         if (!fresh)
             return UVGO_ENOMEM;
         if (g->buckets_ && nb <= g->nbuckets_) {
@@ -155,14 +160,13 @@ static struct sf_call *call_new(const char *key, uint64_t h)
  * shared. */
 static int finish(uvgo_sflight_t *g, struct sf_call *c, void *val, int err)
 {
-    struct uvgo__wakelist w;
-    struct uvgo__parker *p;
+    uvgo_list_t w = {0};
+    uvgo_waiter_t *p;
     struct sf_chan *chans;
     void **empty = NULL;
     int shared;
 
-    uvgo__wakelist_init(&w);
-    uvgo__spin_lock(lock_of(g));
+    uvgo__spin_lock(lock_of(g), UVGO_RANK_XSYNC);
     if (c->in_table)
         unlink_call(g, c);
     if (!g->count_) {
@@ -171,15 +175,15 @@ static int finish(uvgo_sflight_t *g, struct sf_call *c, void *val, int err)
         g->nbuckets_ = 0;
     }
     shared = c->dups > 0;
-    while ((p = uvgo__parklist_take(&c->waiters))) {
-        struct sf_waiter *sw = uvgo__container_of(p, struct sf_waiter, p);
-        sw->val = val;
-        sw->err = err;
-        uvgo__wakelist_add(&w, p);
+    while ((p = uvgo__waiter_take(&c->waiters))) {
+        struct sf_result *res = p->elem;
+        res->val = val;
+        res->err = err;
+        uvgo__list_push_back(&w, &p->link);
     }
     chans = c->chans;
     uvgo__spin_unlock(lock_of(g));
-    uvgo__wakelist_ready(&w);
+    uvgo__waiters_ready(&w);
     uvgo__free(empty);
     uvgo_sflight_result_t res = {val, err, shared};
     while (chans) {
@@ -199,7 +203,8 @@ int uvgo_sflight_do_ctx(uvgo_sflight_t *g, const char *key,
                         int *shared, uvgo_ctx_t *ctx)
 {
     struct sf_call *c, *mine = NULL;
-    struct sf_waiter sw;
+    struct sf_result res;
+    uvgo_waiter_t sw;
     uvgo_chan_t *done;
     uint64_t h;
     void *v = NULL;
@@ -210,31 +215,30 @@ int uvgo_sflight_do_ctx(uvgo_sflight_t *g, const char *key,
     if ((err = uvgo__wait_begin(ctx, &done)))
         return err;
     h = hash_key(key);
-    uvgo__spin_lock(lock_of(g));
+    uvgo__spin_lock(lock_of(g), UVGO_RANK_XSYNC);
     for (;;) {
         if ((c = find(g, key, h))) {
             /* A run is in flight: wait for its result. */
             uvgo__free(mine);
             c->dups++;
-            uvgo__parker_init(&sw.p, uvgo__task_self(), 0);
-            uvgo__parklist_push(&c->waiters, &sw.p, 0);
+            uvgo__waiter_init(&sw, uvgo__task_self(), &res);
+            uvgo__list_push_back(&c->waiters, &sw.link);
             /* The queue is c's, the lock g's: park by hand. */
             uvgo__spin_unlock(lock_of(g));
             uvgo__park_durable();
-            if (uvgo__park_or_done(&sw.p.sel, done, "singleflight.Do") != 1) {
-                uvgo__spin_lock(lock_of(g));
-                if (sw.p.linked) { /* c is alive while we are on it */
-                    uvgo__parklist_unlink(&c->waiters, &sw.p);
+            if (uvgo__park_or_done(&sw, done, "singleflight.Do") != 1) {
+                uvgo__spin_lock(lock_of(g), UVGO_RANK_XSYNC);
+                /* c is alive while we are on it. */
+                if (uvgo__waiter_leave(&c->waiters, &sw))
                     c->dups--;
-                }
                 uvgo__spin_unlock(lock_of(g));
                 return uvgo_ctx_err(ctx);
             }
             if (val)
-                *val = sw.val;
+                *val = res.val;
             if (shared)
                 *shared = 1;
-            return sw.err;
+            return res.err;
         }
         if (mine)
             break;
@@ -242,7 +246,7 @@ int uvgo_sflight_do_ctx(uvgo_sflight_t *g, const char *key,
         mine = call_new(key, h);
         if (!mine)
             return UVGO_ENOMEM;
-        uvgo__spin_lock(lock_of(g));
+        uvgo__spin_lock(lock_of(g), UVGO_RANK_XSYNC);
     }
     r = insert(g, mine);
     if (r) {
@@ -316,7 +320,7 @@ int uvgo_sflight_do_chan(uvgo_sflight_t *g, const char *key,
         return UVGO_ENOMEM;
     }
     node->ch = uvgo_chan_retain(out);
-    uvgo__spin_lock(lock_of(g));
+    uvgo__spin_lock(lock_of(g), UVGO_RANK_XSYNC);
     for (;;) {
         if ((c = find(g, key, h))) {
             c->dups++;
@@ -367,7 +371,7 @@ int uvgo_sflight_forget(uvgo_sflight_t *g, const char *key)
 
     if (!g || !key)
         return UVGO_EINVAL;
-    uvgo__spin_lock(lock_of(g));
+    uvgo__spin_lock(lock_of(g), UVGO_RANK_XSYNC);
     if ((c = find(g, key, hash_key(key)))) {
         unlink_call(g, c);
         if (!g->count_) {
