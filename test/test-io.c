@@ -96,6 +96,26 @@ static void read_deadline_times_out_and_the_conn_stays_usable(void)
     uvgo_conn_free(b);
 }
 
+static void deadline_passed_while_no_call_waits_fails_the_next_call(void)
+{
+    uvgo_conn_t *a, *b;
+    char buf[4];
+    pair(&a, &b);
+    ASSERT_OK(uvgo_conn_set_deadline(b, uvgo_now() + 10 * MS));
+    ASSERT_OK(uvgo_sleep(30 * MS));
+    /* Data waiting makes no difference, as in Go. */
+    ASSERT_OK(uvgo_conn_write(a, "x", 1, NULL));
+    ASSERT_ERR(uvgo_conn_read(b, buf, sizeof buf), UVGO_ETIMEDOUT);
+    ASSERT_ERR(uvgo_conn_write(b, "y", 1, NULL), UVGO_ETIMEDOUT);
+    /* A later deadline clears it. */
+    ASSERT_OK(uvgo_conn_set_deadline(b, uvgo_now() + UVGO_SECOND));
+    ASSERT_EQ(uvgo_conn_read(b, buf, sizeof buf), 1);
+    ASSERT_OK(uvgo_conn_write(b, "y", 1, NULL));
+    ASSERT_EQ(uvgo_conn_read(a, buf, sizeof buf), 1);
+    uvgo_conn_free(a);
+    uvgo_conn_free(b);
+}
+
 struct mover {
     uvgo_conn_t *c;
     int64_t deadline;
@@ -487,6 +507,7 @@ static const test_case_t cases[] = {
     CASE(eof_is_sticky_and_half_close_keeps_the_other_way),
     CASE(read_deadline_times_out_and_the_conn_stays_usable),
     CASE(deadline_moved_while_blocked),
+    CASE(deadline_passed_while_no_call_waits_fails_the_next_call),
     CASE(write_deadline_reports_what_the_kernel_took),
     CASE(cancelled_read_and_write_return_at_once),
     CASE(close_from_another_task_wakes_reader_and_writer),

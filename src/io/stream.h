@@ -21,10 +21,17 @@
  * a struct uvgo__waiter on the task's stack, linked where its waker (a
  * libuv callback, a deadline timer, a close from another task, all on the
  * loop's thread) finds it.  The waker unlinks it, sets `result` and
- * `woken`, then sets the event.  A context that ends first also wakes the
+ * `woken`, then wakes the task.  A context that ends first also wakes the
  * task; the task then re-enters the loop and, if no waker got there in the
  * meantime (woken == 0), unlinks itself: wakers and the unlinking task run
  * on one thread, so a waiter is never touched after its task has left.
+ *
+ * A wait without a context has one kind of waker, on the task's own loop
+ * thread, so it needs no race settled: the task parks plainly and the
+ * waker readies it (`task`).  A wait with a context parks on the event
+ * `ev`, which settles the race between the waker and the context (two
+ * CASes and a store for the waker, a CAS for the task).  The plain form
+ * is the hot one: every read of a connection without a context.
  */
 #ifndef UVGO_STREAM_INTERNAL_H
 #define UVGO_STREAM_INTERNAL_H
@@ -35,7 +42,8 @@
  * waiter, runtime/waiter.h, is inside that wait) and what the I/O gives
  * it. */
 struct uvgo__waiter {
-    uvgo_event_t ev;            /* set once woken */
+    uvgo_task_t *task;          /* waiting without a context, else NULL */
+    uvgo_event_t ev;            /* with a context: set once woken */
     uvgo_list_node_t link;      /* in a waitlist, or in none */
     char *buf;                  /* a read's destination */
     size_t len;
@@ -47,9 +55,14 @@ struct uvgo__waiter {
 /* Wakes w with `result`.  The caller has unlinked it.  Loop thread. */
 static inline void uvgo__waiter_wake(struct uvgo__waiter *w, int result)
 {
+    uvgo_task_t *t = w->task;
     w->result = result;
     w->woken = 1;
-    uvgo_event_set(&w->ev);
+    /* The task runs on this thread only once we return: w stays valid. */
+    if (t)
+        uvgo__task_ready(t);
+    else
+        uvgo_event_set(&w->ev);
 }
 
 /* Parks the calling task until w is woken or `done` (NULL: never) closes,
@@ -123,10 +136,13 @@ struct uvgo_conn {
     int wreq_busy;              /* wreq is queued in libuv */
     int timers;                 /* rtimer and wtimer are initialised */
     int64_t rdeadline, wdeadline; /* uvgo_now() times; 0: none */
+    int rexpired, wexpired;     /* that deadline has passed */
     struct uvgo__waiter *reader; /* the reader waiting for data */
+    char *rbuf;                 /* its buffer, copied here so that the */
+    size_t rlen;                /* alloc callback reads no task's stack */
     struct uvgo__waiter *writer; /* the writer waiting for wreq/sreq */
     struct uvgo__turn rturn, wturn;
-    uv_timer_t rtimer, wtimer;  /* deadlines, armed while a call waits */
+    uv_timer_t rtimer, wtimer;  /* deadlines, armed when one is set */
     uv_write_t wreq;            /* the one-byte write that waits for room */
     uv_shutdown_t sreq;
     char wbyte;                 /* wreq's byte */

@@ -101,20 +101,23 @@
 
 struct uvgo_runtime *_Atomic uvgo__rt;
 
-static __thread struct uvgo_worker *tls_worker
-    __attribute__((tls_model("initial-exec")));
+__thread struct uvgo_worker *uvgo__tls_worker
+    __attribute__((tls_model("initial-exec"), visibility("hidden")));
 
+#if !(defined(__x86_64__) && defined(__ELF__) && !defined(UVGO_ASAN) && \
+      !defined(UVGO_TSAN))
 UVGO_NOINLINE struct uvgo_worker *uvgo__worker_self(void)
 {
     /* The empty asm makes the function impure in the compiler's eyes, so no
      * caller may reuse a result fetched before a context switch. */
     __asm__ __volatile__("" ::: "memory");
-    return tls_worker;
+    return uvgo__tls_worker;
 }
+#endif
 
 void uvgo__worker_set_self(struct uvgo_worker *w)
 {
-    tls_worker = w;
+    uvgo__tls_worker = w;
 }
 
 /* ---- the local run queue (owner side) ---------------------------------- */
@@ -572,7 +575,10 @@ ready_queue(struct uvgo_worker *self, struct uvgo_worker *w, uvgo_task_t *t)
          * to this one, so runnext would buy nothing and would run the last
          * of a batch first.  Tasks readied in one poll run in the order
          * they were readied: timers that fire together, in deadline
-         * order. */
+         * order.  They run once the loop's callbacks are done: start
+         * loading their stacks meanwhile (bench echo: the first load from
+         * a woken task's stack, in the switch, missed the cache). */
+        prefetch_resume(t);
         uvgo__runq_put(self, t);
     } else {
         atomic_store_explicit(&t->state, UVGO_TASK_RUNNABLE,
