@@ -28,13 +28,13 @@
 
 #define MS UVGO_MILLISECOND
 
-struct fetch {              /* one URL and what became of it */
+struct fetch { /* one URL and what became of it */
     char *url;
-    int status;             /* the last answer's status; 0: none */
-    int err;                /* 0, or why the last attempt failed */
-    int late;               /* the overall deadline cut it */
+    int status; /* the last answer's status; 0: none */
+    int err;    /* 0, or why the last attempt failed */
+    int late;   /* the overall deadline cut it */
     int attempts;
-    int64_t latency;        /* of the last attempt */
+    int64_t latency; /* of the last attempt */
     int64_t bytes;
 };
 
@@ -44,13 +44,14 @@ static struct {
     struct fetch *urls;
     int n;
     uvgo_http_client_t *client;
-    uvgo_ctx_t *ctx;        /* the group's: ends at the deadline */
+    uvgo_ctx_t *ctx; /* the group's: ends at the deadline */
     atomic_int done, inflight, failed;
     int64_t t0;
-} run = {.limit = 16, .retries = 2, .timeout = 5000 * MS,
-         .deadline = 30000 * MS};
+} run = {
+    .limit = 16, .retries = 2, .timeout = 5000 * MS, .deadline = 30000 * MS};
 
-/* ---- one URL -------------------------------------------------------------- */
+/* ---- one URL --------------------------------------------------------------
+ */
 
 static void attempt(struct fetch *f)
 {
@@ -68,7 +69,7 @@ static void attempt(struct fetch *f)
     if (!f->err) {
         f->status = r->status;
         while ((n = uvgo_http_response_read(r, buf, sizeof buf)) > 0)
-            f->bytes += n;  /* the body streams in; we only count it */
+            f->bytes += n; /* the body streams in; we only count it */
         f->err = n;
         uvgo_http_response_free(r);
     }
@@ -94,8 +95,8 @@ static int fetch_url(void *arg)
         if (!worth_retrying(f))
             break;
         /* 100 ms, 200 ms, 400 ms... plus jitter; the deadline cuts it. */
-        int64_t pause = (100 * MS << (f->attempts - 1)) +
-                        (f - run.urls) * 7 % 50 * MS;
+        int64_t pause =
+            (100 * MS << (f->attempts - 1)) + (f - run.urls) * 7 % 50 * MS;
         if (uvgo_sleep_ctx(pause, run.ctx))
             break;
     }
@@ -106,26 +107,27 @@ static int fetch_url(void *arg)
     if (!run.tty) {
         char what[32];
         if (f->err)
-            snprintf(what, sizeof what, "%s", f->late ? "DEADLINE" :
-                     uvgo_err_name(f->err));
+            snprintf(what, sizeof what, "%s",
+                     f->late ? "DEADLINE" : uvgo_err_name(f->err));
         else
             snprintf(what, sizeof what, "%d", f->status);
-        printf("%-10s %7.1f ms %6lld B  %s%s\n", what,
-               (double)f->latency / MS, (long long)f->bytes, f->url,
+        printf("%-10s %7.1f ms %6lld B  %s%s\n", what, (double)f->latency / MS,
+               (long long)f->bytes, f->url,
                f->attempts > 1 ? "  (retried)" : "");
     }
     return 0; /* a failed URL is a result, not a reason to stop the rest */
 }
 
-/* ---- progress and summary -------------------------------------------------- */
+/* ---- progress and summary --------------------------------------------------
+ */
 
 static void *progress(void *stop)
 {
     do {
         double s = (double)(uvgo_now() - run.t0) / UVGO_SECOND;
         int done = atomic_load(&run.done);
-        printf("\r\033[K%d/%d done, %d in flight, %.0f req/s, %d failed",
-               done, run.n, atomic_load(&run.inflight), s > 0 ? done / s : 0,
+        printf("\r\033[K%d/%d done, %d in flight, %.0f req/s, %d failed", done,
+               run.n, atomic_load(&run.inflight), s > 0 ? done / s : 0,
                atomic_load(&run.failed));
         fflush(stdout);
     } while (uvgo_sleep_ctx(100 * MS, stop) == 0);
@@ -163,7 +165,8 @@ static void summary(void)
     qsort(lat, (size_t)nlat, sizeof *lat, cmp_i64);
     if (nlat > 0) /* percentiles as sorted[(n - 1) * p / 100] */
         printf("  latency:   p50 %.1f ms  p90 %.1f ms  p99 %.1f ms  "
-               "max %.1f ms\n", (double)lat[(nlat - 1) * 50 / 100] / MS,
+               "max %.1f ms\n",
+               (double)lat[(nlat - 1) * 50 / 100] / MS,
                (double)lat[(nlat - 1) * 90 / 100] / MS,
                (double)lat[(nlat - 1) * 99 / 100] / MS,
                (double)lat[nlat - 1] / MS);
@@ -187,7 +190,8 @@ static void summary(void)
     free(lat);
 }
 
-/* ---- the embedded server ---------------------------------------------------- */
+/* ---- the embedded server ----------------------------------------------------
+ */
 
 static atomic_uchar flaky_seen[256];
 
@@ -205,9 +209,9 @@ static void serve(uvgo_http_writer_t *w, uvgo_http_request_t *r, void *arg)
         uvgo_http_writer_error(w, 503, "try again");
         return;
     }
-    if (!strcmp(route, "slow"))              /* 50..950 ms */
+    if (!strcmp(route, "slow")) /* 50..950 ms */
         uvgo_sleep_ctx((50 + id * 137 % 900) * MS, ctx);
-    else if (!strcmp(route, "hang"))         /* until the client gives up */
+    else if (!strcmp(route, "hang")) /* until the client gives up */
         uvgo_sleep_ctx(60 * UVGO_SECOND, ctx);
     uvgo_http_writer_printf(w, "%s %d: done\n", route, id);
 }
@@ -235,7 +239,8 @@ static void *serve_task(void *srv)
     return NULL;
 }
 
-/* ---- main -------------------------------------------------------------------- */
+/* ---- main
+ * -------------------------------------------------------------------- */
 
 static void *main_task(void *arg)
 {
@@ -256,12 +261,13 @@ static void *main_task(void *arg)
         uvgo_task_spawn(&server, serve_task, srv, NULL);
         demo_urls(uvgo_listener_port(listener));
         printf("fanout: a server on 127.0.0.1:%d with fast, slow, flaky, "
-               "failing and hanging routes\n", uvgo_listener_port(listener));
+               "failing and hanging routes\n",
+               uvgo_listener_port(listener));
     }
     printf("fanout: %d URLs, %d at a time, timeout %lld ms, deadline %lld ms, "
-           "%d retries, %d workers\n", run.n, run.limit,
-           (long long)(run.timeout / MS), (long long)(run.deadline / MS),
-           run.retries, uvgo_worker_count());
+           "%d retries, %d workers\n",
+           run.n, run.limit, (long long)(run.timeout / MS),
+           (long long)(run.deadline / MS), run.retries, uvgo_worker_count());
     uvgo_http_client_make(&run.client, NULL);
     uvgo_ctx_with_timeout(&deadline, NULL, run.deadline);
     uvgo_errgroup_with_ctx(&g, deadline, &run.ctx);
@@ -274,8 +280,8 @@ static void *main_task(void *arg)
         /* Parks while `limit` fetches run; gives up at the deadline. */
         int err = uvgo_errgroup_go_ctx(&g, fetch_url, &run.urls[i], run.ctx);
         if (err) /* never started */
-            run.urls[i] = (struct fetch){.url = run.urls[i].url, .err = err,
-                                         .late = 1};
+            run.urls[i] =
+                (struct fetch){.url = run.urls[i].url, .err = err, .late = 1};
     }
     uvgo_errgroup_wait(&g);
     uvgo_ctx_cancel(stop);
@@ -328,11 +334,21 @@ int main(int argc, char **argv)
     int c;
     while ((c = getopt(argc, argv, "c:t:d:r:f:")) != -1) {
         switch (c) {
-        case 'c': run.limit = atoi(optarg); break;
-        case 't': run.timeout = atoll(optarg) * MS; break;
-        case 'd': run.deadline = atoll(optarg) * MS; break;
-        case 'r': run.retries = atoi(optarg); break;
-        case 'f': read_urls(optarg); break;
+        case 'c':
+            run.limit = atoi(optarg);
+            break;
+        case 't':
+            run.timeout = atoll(optarg) * MS;
+            break;
+        case 'd':
+            run.deadline = atoll(optarg) * MS;
+            break;
+        case 'r':
+            run.retries = atoi(optarg);
+            break;
+        case 'f':
+            read_urls(optarg);
+            break;
         default:
             fprintf(stderr, "usage: fanout [-c limit] [-t timeout_ms] "
                             "[-d deadline_ms] [-r retries] [-f file] URL...\n");

@@ -42,8 +42,8 @@ static void json_string(uvgo_http_writer_t *w, const char *s)
 {
     uvgo_http_writer_write(w, "\"", 1);
     for (const unsigned char *p = (const unsigned char *)s; *p; p++)
-        uvgo_http_writer_printf(w, *p < 0x20 || *p == '"' || *p == '\\'
-                                       ? "\\u%04x" : "%c", *p);
+        uvgo_http_writer_printf(
+            w, *p < 0x20 || *p == '"' || *p == '\\' ? "\\u%04x" : "%c", *p);
     uvgo_http_writer_write(w, "\"", 1);
 }
 
@@ -152,9 +152,9 @@ static void *demo(void *addr)
         buf[got] = '\0';
         char *body = strstr(buf, "\r\n\r\n");
         body = body ? body + 4 : "";
-        printf("%.*s -> %.*s %.*s\n", (int)strcspn(reqs[i], "H") - 1,
-               reqs[i], (int)strcspn(buf + 9, "\r"), buf + 9,
-               (int)strcspn(body, "\n"), body);
+        printf("%.*s -> %.*s %.*s\n", (int)strcspn(reqs[i], "H") - 1, reqs[i],
+               (int)strcspn(buf + 9, "\r"), buf + 9, (int)strcspn(body, "\n"),
+               body);
         uvgo_conn_free(c);
     }
     raise(SIGTERM);
@@ -201,6 +201,6 @@ static void *main_task(void *arg)
 
 int main(int argc, char **argv)
 {
-    return uvgo_main(main_task, argc > 1 ? argv[1] : "127.0.0.1:8080",
-                     NULL) != 0;
+    return uvgo_main(main_task, argc > 1 ? argv[1] : "127.0.0.1:8080", NULL) !=
+           0;
 }

@@ -24,11 +24,11 @@ enum { OK, FAILED, TIMEDOUT, CANCELLED };
 static const char *state_name[] = {"ok", "failed", "timed out", "cancelled"};
 
 struct job {
-    char *line, *out;    /* the command; its stdout and stderr */
+    char *line, *out; /* the command; its stdout and stderr */
     size_t len;
-    int state, code;     /* code: exit status, -signal, or a uvgo error */
-    int64_t ms;          /* its run time */
-    uvgo_chan_t *done;   /* closed when the job is over (Go's done idiom) */
+    int state, code;   /* code: exit status, -signal, or a uvgo error */
+    int64_t ms;        /* its run time */
+    uvgo_chan_t *done; /* closed when the job is over (Go's done idiom) */
 };
 
 static struct job *jobs;
@@ -40,7 +40,8 @@ static int run_job(void *arg)
 {
     struct job *j = arg;
     const char *argv[] = {"sh", "-c", j->line, NULL};
-    uvgo_cmd_t cmd = {.argv = argv, .cancel_signal = SIGTERM,
+    uvgo_cmd_t cmd = {.argv = argv,
+                      .cancel_signal = SIGTERM,
                       .wait_delay = 100 * UVGO_MILLISECOND,
                       .new_process_group = 1};
     uvgo_exit_t st = {0};
@@ -146,7 +147,8 @@ static void *main_task(void *arg)
     }
     uvgo_task_join(feeder, NULL);
     uvgo_signal_stop(sub);
-    uvgo_writer_printf(w, "%d commands: %d ok, %d failed, %d timed out, %d "
+    uvgo_writer_printf(w,
+                       "%d commands: %d ok, %d failed, %d timed out, %d "
                        "cancelled; wall %.2f s, sum of run times %.2f s\n",
                        njobs, counts[OK], counts[FAILED], counts[TIMEDOUT],
                        counts[CANCELLED], (double)(uvgo_now() - start) / 1e9,
@@ -158,8 +160,9 @@ static void *main_task(void *arg)
     uvgo_ctx_cancel_release(root);
     free(jobs);
     free(text);
-    return (void *)(intptr_t)(counts[CANCELLED] ? 130
-                              : counts[OK] < njobs ? 123 : 0);
+    return (void *)(intptr_t)(counts[CANCELLED]    ? 130
+                              : counts[OK] < njobs ? 123
+                                                   : 0);
 }
 
 int main(int argc, char **argv)

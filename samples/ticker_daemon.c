@@ -22,7 +22,7 @@
 #define MS UVGO_MILLISECOND
 static FILE *out;
 static int64_t t0;
-static uint64_t rng; /* jitter: the same sequence every run */
+static uint64_t rng;                  /* jitter: the same sequence every run */
 static uvgo_ctx_t *running, *working; /* stop starting / cancel in-flight */
 
 static void logf_(const char *fmt, ...)
@@ -47,7 +47,8 @@ static void *periodic(void *arg)
     uvgo_ticker_t *tk;
     uvgo_ticker_make(&tk, j->period);
     for (int n = 1;; n++) {
-        if (uvgo_chan_recv_ctx(uvgo_ticker_chan(tk), NULL, 0, NULL, running) < 0)
+        if (uvgo_chan_recv_ctx(uvgo_ticker_chan(tk), NULL, 0, NULL, running) <
+            0)
             break;
         rng = rng * 6364136223846793005ULL + 1442695040888963407ULL;
         if (j->jitter && uvgo_sleep_ctx((rng >> 33) % j->jitter, working) < 0)

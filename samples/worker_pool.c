@@ -54,7 +54,8 @@ static int worker(void *arg)
 {
     int job;
     (void)arg;
-    UVGO_CHAN_RANGE(jobs, &job) {
+    UVGO_CHAN_RANGE(jobs, &job)
+    {
         struct result r = {job, 0, 0};
         r.err = do_job(job, &r.value, NULL);
         uvgo_chan_send(results, &r, sizeof r);
@@ -87,7 +88,8 @@ static void pool(void)
     }
     uvgo_errgroup_wait(&g);
     printf("pool: %d jobs on %d workers: %d ok (sum of squares %ld), "
-           "%d failed\n", JOBS, WORKERS, ok, sum, failed);
+           "%d failed\n",
+           JOBS, WORKERS, ok, sum, failed);
     uvgo_chan_release(jobs);
     uvgo_chan_release(results);
 }
@@ -120,8 +122,9 @@ static void fail_fast(void)
     }
     int err = uvgo_errgroup_wait(&g);
     printf("fail-fast: first error %d (%s) after %d of %d jobs started; "
-           "context: %s\n", err, err == EJOB ? "job 7 failed" : "?",
-           started, JOBS, uvgo_err_name(uvgo_ctx_err(group_ctx)));
+           "context: %s\n",
+           err, err == EJOB ? "job 7 failed" : "?", started, JOBS,
+           uvgo_err_name(uvgo_ctx_err(group_ctx)));
     uvgo_ctx_release(group_ctx);
 }
 

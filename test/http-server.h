@@ -59,11 +59,11 @@ struct ts_conn {
     size_t in_len, in_cap;
     char *out;
     size_t out_off, out_len, out_cap;
-    uint64_t big_pos, big_end;   /* generated body still to write */
-    int64_t due_ms;              /* a slow response's time, or 0 */
+    uint64_t big_pos, big_end; /* generated body still to write */
+    int64_t due_ms;            /* a slow response's time, or 0 */
     char slow_body[16];
-    int after;                   /* what to do once out is written */
-    int64_t close_ms;            /* close when idle at this time, or 0 */
+    int after;        /* what to do once out is written */
+    int64_t close_ms; /* close when idle at this time, or 0 */
     int dead;
 };
 
@@ -71,12 +71,12 @@ enum { TS_KEEP, TS_CLOSE, TS_RESET, TS_STALL };
 
 typedef struct test_server {
     int lfd, port;
-    int wake[2];                 /* a byte stops the thread */
+    int wake[2]; /* a byte stops the thread */
     pthread_t thread;
     atomic_long conns, requests;
-    atomic_long closes;          /* connections the client closed */
-    atomic_long open;            /* connections open now */
-    atomic_long proxied;         /* requests in a proxy's absolute form */
+    atomic_long closes;  /* connections the client closed */
+    atomic_long open;    /* connections open now */
+    atomic_long proxied; /* requests in a proxy's absolute form */
     struct ts_conn **c;
     size_t nc, cap;
 } test_server_t;
@@ -113,15 +113,14 @@ static void ts_printf(struct ts_conn *c, const char *fmt, ...)
 static void ts_reply(struct ts_conn *c, int status, const char *extra,
                      const char *body, size_t len)
 {
-    ts_printf(c, "HTTP/1.1 %d X\r\nContent-Length: %zu\r\n%s\r\n", status,
-              len, extra ? extra : "");
+    ts_printf(c, "HTTP/1.1 %d X\r\nContent-Length: %zu\r\n%s\r\n", status, len,
+              extra ? extra : "");
     ts_put(c, body, len);
 }
 
 /* Where a request's body ends in `in` (head ends at `head`), or 0 if it
  * has not all arrived; *body and *blen get the decoded body. */
-static size_t ts_body(struct ts_conn *c, size_t head, char **body,
-                      size_t *blen)
+static size_t ts_body(struct ts_conn *c, size_t head, char **body, size_t *blen)
 {
     const char *h = c->in;
     const char *cl = strcasestr(h, "\ncontent-length:");
@@ -184,16 +183,19 @@ static int ts_serve(test_server_t *s, struct ts_conn *c, char *head,
     if (!strcmp(target, "/hello")) {
         ts_reply(c, 200, NULL, "Hello, World!", 13);
     } else if (!strcmp(target, "/chunked")) {
-        ts_printf(c, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
-                     "7\r\nHello, \r\n8\r\nchunked \r\n6\r\nworld!\r\n0\r\n\r\n");
+        ts_printf(c,
+                  "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+                  "7\r\nHello, \r\n8\r\nchunked \r\n6\r\nworld!\r\n0\r\n\r\n");
     } else if (sscanf(target, "/big/%ld", &n) == 1) {
         ts_printf(c, "HTTP/1.1 200 OK\r\nContent-Length: %ld\r\n\r\n", n);
         c->big_pos = 0;
         c->big_end = (uint64_t)n;
     } else if (sscanf(target, "/redirect/%ld", &n) == 1) {
         if (n > 0)
-            ts_printf(c, "HTTP/1.1 302 Found\r\nLocation: /redirect/%ld\r\n"
-                         "Content-Length: 0\r\n\r\n", n - 1);
+            ts_printf(c,
+                      "HTTP/1.1 302 Found\r\nLocation: /redirect/%ld\r\n"
+                      "Content-Length: 0\r\n\r\n",
+                      n - 1);
         else
             ts_reply(c, 200, NULL, "landed", 6);
     } else if (!strcmp(target, "/loop")) {
@@ -356,8 +358,7 @@ static void *ts_thread(void *arg)
         now = ts_now_ms();
         for (size_t i = 0; i < nc; i++) {
             struct ts_conn *c = s->c[i];
-            if (c->close_ms && c->close_ms <= now &&
-                c->out_off == c->out_len) {
+            if (c->close_ms && c->close_ms <= now && c->out_off == c->out_len) {
                 c->dead = 1;
                 continue;
             }
@@ -411,8 +412,7 @@ static inline int test_server_start(test_server_t *s)
     s->lfd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (s->lfd < 0 || bind(s->lfd, (struct sockaddr *)&a, sizeof a) ||
         listen(s->lfd, 4096) ||
-        getsockname(s->lfd, (struct sockaddr *)&a, &alen) ||
-        pipe(s->wake))
+        getsockname(s->lfd, (struct sockaddr *)&a, &alen) || pipe(s->wake))
         return -1;
     s->port = ntohs(a.sin_port);
     return pthread_create(&s->thread, NULL, ts_thread, s) ? -1 : 0;
@@ -434,9 +434,8 @@ static inline void test_server_stop(test_server_t *s)
 }
 
 /* "http://127.0.0.1:PORT" + path, in buf. */
-static inline const char *test_server_url(const test_server_t *s,
-                                          char *buf, size_t len,
-                                          const char *path)
+static inline const char *test_server_url(const test_server_t *s, char *buf,
+                                          size_t len, const char *path)
 {
     snprintf(buf, len, "http://127.0.0.1:%d%s", s->port, path);
     return buf;

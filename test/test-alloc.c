@@ -16,10 +16,10 @@
 
 /* ---- a counting allocator that fails on demand ------------------------- */
 
-static atomic_long live_blocks;  /* allocated and not yet freed */
-static atomic_long fail_at;      /* fail the armed thread's Nth call; 0 never */
-static atomic_long armed_calls;  /* the armed thread's calls so far */
-static atomic_int injected;      /* an allocation was failed */
+static atomic_long live_blocks; /* allocated and not yet freed */
+static atomic_long fail_at;     /* fail the armed thread's Nth call; 0 never */
+static atomic_long armed_calls; /* the armed thread's calls so far */
+static atomic_int injected;     /* an allocation was failed */
 static pthread_t armed_thread;
 static atomic_int armed;
 
@@ -124,7 +124,8 @@ static void replace_allocator_sees_every_block_and_refuses_while_running(void)
     ASSERT_OK(uvgo_replace_allocator(malloc, realloc, calloc, free));
 }
 
-/* ---- uvgo_main ------------------------------------------------------------ */
+/* ---- uvgo_main ------------------------------------------------------------
+ */
 
 static atomic_int main_ran;
 
@@ -189,7 +190,8 @@ static void uvgo_loop_attach_fails_cleanly_at_every_allocation(void)
     ASSERT_OK(uv_loop_close(&loop));
 }
 
-/* ---- a stolen task whose thief has no stack for it -------------------------- */
+/* ---- a stolen task whose thief has no stack for it --------------------------
+ */
 
 /* A task spawned on a worker for that worker is promised a stack of its
  * cache; if another worker steals it and can find no stack (no memory),
@@ -246,7 +248,8 @@ static void stolen_task_without_a_stack_goes_back_to_its_worker(void)
     ASSERT_EQ(atomic_load(&live_blocks), 0);
 }
 
-/* ---- the sweep -------------------------------------------------------------- */
+/* ---- the sweep --------------------------------------------------------------
+ */
 
 /* A call under test: returns 0 or a negative error.  On success `undo`
  * (if any) gives back what it made. */
@@ -288,10 +291,11 @@ static long sweep(const struct op *op)
         }
         if (r != UVGO_ENOMEM)
             TEST_FAIL_("%s: allocation %ld failed: returned %s, want "
-                       "ENOMEM", op->name, k, uvgo_err_name(r));
+                       "ENOMEM",
+                       op->name, k, uvgo_err_name(r));
         if (atomic_load(&live_blocks) != before && !op->caches)
-            TEST_FAIL_("%s: allocation %ld failed: %ld block(s) kept",
-                       op->name, k, atomic_load(&live_blocks) - before);
+            TEST_FAIL_("%s: allocation %ld failed: %ld block(s) kept", op->name,
+                       k, atomic_load(&live_blocks) - before);
     }
     fprintf(stderr, "%s: %ld allocation point%s\n", op->name, k - 1,
             k == 2 ? "" : "s");
@@ -313,11 +317,11 @@ static void run_sweep(uvgo_task_fn body)
     uvgo_procs(1);
     ASSERT_OK(uvgo_main(body, NULL, NULL));
     ASSERT_EQ(atomic_load(&live_blocks), 0);
-    fprintf(stderr, "%ld allocation points, each failed once\n",
-            sweep_points);
+    fprintf(stderr, "%ld allocation points, each failed once\n", sweep_points);
 }
 
-/* ---- tasks and channels ------------------------------------------------------ */
+/* ---- tasks and channels
+ * ------------------------------------------------------ */
 
 static void *return_arg(void *arg)
 {
@@ -399,7 +403,8 @@ static void spawn_and_channels_fail_cleanly_at_every_allocation(void)
     run_sweep(sweep_tasks_and_channels);
 }
 
-/* ---- select ------------------------------------------------------------------ */
+/* ---- select
+ * ------------------------------------------------------------------ */
 
 /* Selects over more than the 16 cases that fit on the stack: the waiters
  * go on the heap. */
@@ -478,7 +483,8 @@ static void select_fails_cleanly_at_every_allocation(void)
     run_sweep(sweep_select);
 }
 
-/* ---- timers ------------------------------------------------------------------- */
+/* ---- timers
+ * ------------------------------------------------------------------- */
 
 static uvgo_timer_t *swept_timer;
 static atomic_int after_func_runs;
@@ -500,8 +506,8 @@ static void timer_receive_and_free(void *st)
 {
     int64_t when = 0;
     (void)st;
-    ASSERT_OK(uvgo_chan_recv(uvgo_timer_chan(swept_timer), &when,
-                             sizeof when, NULL));
+    ASSERT_OK(
+        uvgo_chan_recv(uvgo_timer_chan(swept_timer), &when, sizeof when, NULL));
     ASSERT_GT(when, 0);
     uvgo_timer_free(swept_timer);
 }
@@ -552,8 +558,7 @@ static void *sweep_timers(void *arg)
 {
     static const struct op ops[] = {
         /* The first timer carves a chunk of records, which stays. */
-        {"uvgo_timer_make (the first)", timer_make, timer_receive_and_free,
-         1},
+        {"uvgo_timer_make (the first)", timer_make, timer_receive_and_free, 1},
         {"uvgo_timer_make", timer_make, timer_receive_and_free, 0},
         {"uvgo_ticker_make", ticker_make, timer_receive_and_free, 0},
         {"uvgo_after", after, NULL, 0},
@@ -573,7 +578,8 @@ static void timers_fail_cleanly_at_every_allocation(void)
     run_sweep(sweep_timers);
 }
 
-/* ---- contexts ------------------------------------------------------------------ */
+/* ---- contexts
+ * ------------------------------------------------------------------ */
 
 static uvgo_ctx_t *swept_ctx;
 static uvgo_ctx_after_t *swept_after;
@@ -594,9 +600,8 @@ static int ctx_with_timeout(void *st)
 static int ctx_with_deadline_cause(void *st)
 {
     (void)st;
-    return uvgo_ctx_with_deadline_cause(&swept_ctx, swept_parent,
-                                        uvgo_now() + UVGO_SECOND,
-                                        UVGO_ETIMEDOUT);
+    return uvgo_ctx_with_deadline_cause(
+        &swept_ctx, swept_parent, uvgo_now() + UVGO_SECOND, UVGO_ETIMEDOUT);
 }
 
 static int ctx_with_value(void *st)
@@ -654,8 +659,7 @@ static void *sweep_contexts(void *arg)
         {"uvgo_ctx_with_deadline_cause", ctx_with_deadline_cause,
          ctx_release_child, 0},
         {"uvgo_ctx_with_value", ctx_with_value, ctx_release_child, 0},
-        {"uvgo_ctx_without_cancel", ctx_without_cancel, ctx_release_child,
-         0},
+        {"uvgo_ctx_without_cancel", ctx_without_cancel, ctx_release_child, 0},
         {"uvgo_ctx_after_func", ctx_after_func, ctx_after_stop, 0},
         {"uvgo_chan_send_ctx, _recv_ctx", ctx_wait, NULL, 0},
     };
@@ -678,7 +682,8 @@ static void contexts_fail_cleanly_at_every_allocation(void)
     run_sweep(sweep_contexts);
 }
 
-/* ---- sync and xsync --------------------------------------------------------------- */
+/* ---- sync and xsync
+ * --------------------------------------------------------------- */
 
 static uvgo_wg_t swept_wg;
 static uvgo_errgroup_t swept_group;
@@ -866,7 +871,9 @@ static void sync_and_xsync_fail_cleanly_at_every_allocation(void)
     run_sweep(sweep_sync);
 }
 
-/* ---- io --------------------------------------------------------------------------- */
+/* ---- io
+ * ---------------------------------------------------------------------------
+ */
 
 static void job(void *arg)
 {

@@ -11,7 +11,8 @@ static uvgo_chan_t *mk(size_t size, size_t cap)
     return ch;
 }
 
-/* ---- basic semantics ------------------------------------------------------ */
+/* ---- basic semantics ------------------------------------------------------
+ */
 
 static atomic_int sent_done;
 
@@ -244,8 +245,7 @@ static void receive_only_channels_refuse_close_and_send(void)
         ASSERT_ERR(uvgo_chan_try_send(chans[i], elem, size), UVGO_EINVAL);
         ASSERT_ERR(uvgo_chan_send(chans[i], elem, size), UVGO_EINVAL);
         ASSERT_ERR(uvgo_select_try(sc, 1), UVGO_EINVAL);
-        ASSERT_ERR(uvgo_chan_try_recv(chans[i], elem, size, NULL),
-                   UVGO_EAGAIN);
+        ASSERT_ERR(uvgo_chan_try_recv(chans[i], elem, size, NULL), UVGO_EAGAIN);
     }
     ASSERT_EQ(uvgo_ctx_err(c), 0);
     uvgo_ctx_cancel(c);
@@ -266,7 +266,8 @@ static void range_loop_ends_when_closed_and_drained(void)
     for (int i = 1; i <= 10; i++)
         ASSERT_OK(uvgo_chan_send(ch, &i, sizeof i));
     uvgo_chan_close(ch);
-    UVGO_CHAN_RANGE(ch, &v) {
+    UVGO_CHAN_RANGE(ch, &v)
+    {
         sum += v;
         n++;
     }
@@ -380,8 +381,8 @@ static void releasing_a_channel_tasks_wait_on_does_not_free_it(void)
     uvgo_task_t *r, *s;
     ASSERT_OK(uvgo_task_spawn(&r, recv_then_release, ch, NULL));
     test_wait_blocked("chan receive", 1);
-    ASSERT_OK(uvgo_task_spawn(&s, send_late_and_close, uvgo_chan_retain(ch),
-                              NULL));
+    ASSERT_OK(
+        uvgo_task_spawn(&s, send_late_and_close, uvgo_chan_retain(ch), NULL));
     uvgo_chan_release(ch); /* ours is gone; the receiver's keeps it alive */
     void *v;
     ASSERT_OK(uvgo_task_join(r, &v));
@@ -445,7 +446,8 @@ static void send_happens_before_the_matching_receive(void)
     struct payload *p;
     int i = 0;
     ASSERT_OK(uvgo_task_spawn(&t, produce_payloads, ch, &o));
-    UVGO_CHAN_RANGE(ch, &p) {
+    UVGO_CHAN_RANGE(ch, &p)
+    {
         for (int k = 0; k < 64; k++)
             ASSERT_EQ(p->a[k], i * 64 + k);
         free(p);
@@ -515,7 +517,8 @@ static void buffered_channel_works_as_counting_semaphore(void)
     uvgo_chan_release(sem);
 }
 
-/* ---- select --------------------------------------------------------------- */
+/* ---- select ---------------------------------------------------------------
+ */
 
 static void select_takes_a_ready_case_or_the_default(void)
 {
@@ -604,7 +607,8 @@ static void select_chooses_uniformly_among_ready_cases(void)
         ASSERT(i >= 0 && i < 3);
         ASSERT_EQ(v[i], i);
         counts[i]++;
-        ASSERT_OK(uvgo_chan_send(ch[i], &i, sizeof i)); /* all three ready again */
+        ASSERT_OK(
+            uvgo_chan_send(ch[i], &i, sizeof i)); /* all three ready again */
     }
     /* Binomial(30000, 1/3): sd ~82; +-600 is over 7 sd. */
     for (int k = 0; k < 3; k++) {
@@ -786,7 +790,8 @@ static void empty_select_blocks_forever(void)
     uvgo_select(NULL, 0);
 }
 
-/* ---- stress --------------------------------------------------------------- */
+/* ---- stress ---------------------------------------------------------------
+ */
 
 struct stress {
     uvgo_chan_t *ch;
@@ -814,7 +819,8 @@ static void *stress_consumer(void *arg)
 {
     struct stress *s = arg;
     long v, sum = 0, xs = 0, n = 0;
-    UVGO_CHAN_RANGE(s->ch, &v) {
+    UVGO_CHAN_RANGE(s->ch, &v)
+    {
         sum += v;
         xs ^= v * 0x9E3779B97F4A7C15L;
         n++;
@@ -836,8 +842,8 @@ static void run_stress(size_t cap)
     s.per_producer = total / 8;
     atomic_store(&s.producers_left, 8);
     for (int i = 0; i < 16; i++)
-        ASSERT_OK(uvgo_task_spawn(&t[i], i < 8 ? stress_producer : stress_consumer,
-                                  &s, NULL));
+        ASSERT_OK(uvgo_task_spawn(
+            &t[i], i < 8 ? stress_producer : stress_consumer, &s, NULL));
     for (int i = 0; i < 16; i++)
         ASSERT_OK(uvgo_task_join(t[i], NULL));
     long n = s.per_producer * 8, xs = 0;
@@ -894,8 +900,8 @@ static void close_races_with_blocked_senders_and_receivers(void)
         memset(&r, 0, sizeof r);
         r.ch = mk(sizeof(long), (size_t)(round % 3));
         for (int i = 0; i < 8; i++)
-            ASSERT_OK(uvgo_task_spawn(&t[i], i % 2 ? race_sender : race_receiver,
-                                      &r, NULL));
+            ASSERT_OK(uvgo_task_spawn(
+                &t[i], i % 2 ? race_sender : race_receiver, &r, NULL));
         for (int k = 0; k < round % 7; k++)
             uvgo_task_yield();
         ASSERT_OK(uvgo_chan_close(r.ch));

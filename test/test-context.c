@@ -318,7 +318,7 @@ static void cancel_cause_is_recorded_and_the_first_wins(void)
     ASSERT_ERR(uvgo_ctx_err(c), UVGO_ECANCELED);
     ASSERT_EQ(uvgo_ctx_cause(p), -4242);
     ASSERT_EQ(uvgo_ctx_cause(c), -4242); /* children get the ancestor's */
-    uvgo_ctx_cancel_cause(c, -1); /* too late */
+    uvgo_ctx_cancel_cause(c, -1);        /* too late */
     ASSERT_EQ(uvgo_ctx_cause(c), -4242);
     uvgo_ctx_t *z = with_cancel(NULL);
     uvgo_ctx_cancel_cause(z, 0); /* no cause: the error */
@@ -336,8 +336,8 @@ static void deadline_cause_is_set_only_by_the_deadline(void)
     uvgo_chan_recv(uvgo_ctx_done(d), NULL, 0, NULL);
     ASSERT_ERR(uvgo_ctx_err(d), UVGO_ETIMEDOUT);
     ASSERT_EQ(uvgo_ctx_cause(d), -777);
-    ASSERT_OK(uvgo_ctx_with_deadline_cause(&x, NULL, uvgo_now() + UVGO_HOUR,
-                                           -777));
+    ASSERT_OK(
+        uvgo_ctx_with_deadline_cause(&x, NULL, uvgo_now() + UVGO_HOUR, -777));
     uvgo_ctx_cancel(x); /* its CancelFunc sets no cause */
     ASSERT_ERR(uvgo_ctx_cause(x), UVGO_ECANCELED);
     done(d);

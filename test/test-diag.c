@@ -10,7 +10,8 @@
 #include "base/common.h"
 #include "runtime/trace.h"
 
-/* ---- dumps ---------------------------------------------------------------- */
+/* ---- dumps ----------------------------------------------------------------
+ */
 
 static uvgo_event_t release_parked;
 static atomic_int parked;
@@ -123,7 +124,8 @@ static void stack_walk_never_leaves_a_corrupt_stack(void)
     munmap(map, size + 2 * page);
 }
 
-/* ---- leak checks ---------------------------------------------------------- */
+/* ---- leak checks ----------------------------------------------------------
+ */
 
 static void *forgotten_receiver(void *arg)
 {
@@ -251,8 +253,8 @@ static void *leave_one_behind(void *arg)
 static void leakcheck_environment_makes_main_fail(void)
 {
     char buf[8192];
-    int status = run_child(leave_one_behind, "UVGO_LEAKCHECK=1", buf,
-                           sizeof buf);
+    int status =
+        run_child(leave_one_behind, "UVGO_LEAKCHECK=1", buf, sizeof buf);
     ASSERT(WIFEXITED(status));
     ASSERT_EQ(WEXITSTATUS(status), 3);
     ASSERT(strstr(buf, "\"left-here\""));
@@ -261,7 +263,8 @@ static void leakcheck_environment_makes_main_fail(void)
     ASSERT_EQ(WEXITSTATUS(status), 0);
 }
 
-/* ---- SIGQUIT ----------------------------------------------------------------- */
+/* ---- SIGQUIT
+ * ----------------------------------------------------------------- */
 
 static void *quit_on_request(void *arg)
 {
@@ -307,7 +310,8 @@ static void sigquit_keeps_its_default_unless_asked(void)
     ASSERT_EQ(WTERMSIG(status), SIGQUIT);
 }
 
-/* ---- lock order (base/lockrank.h) ------------------------------------------- */
+/* ---- lock order (base/lockrank.h) -------------------------------------------
+ */
 
 #if UVGO_CHECKS
 static int run_plain_child(void (*fn)(void), char *buf, size_t size)

@@ -134,8 +134,9 @@ static void file_write_seek_read_roundtrip(void)
     ASSERT_OK(uvgo_file_close(f));
     expect_file(p, "hello!");
     /* TRUNC empties it; EXCL refuses an existing file. */
-    ASSERT_ERR(uvgo_file_open(&f, p, UVGO_O_WRONLY | UVGO_O_CREATE |
-                                         UVGO_O_EXCL, 0644), UVGO_EEXIST);
+    ASSERT_ERR(uvgo_file_open(
+                   &f, p, UVGO_O_WRONLY | UVGO_O_CREATE | UVGO_O_EXCL, 0644),
+               UVGO_EEXIST);
     ASSERT_OK(uvgo_file_open(&f, p, UVGO_O_WRONLY | UVGO_O_TRUNC, 0));
     ASSERT_OK(uvgo_file_close(f));
     expect_file(p, "");
@@ -155,8 +156,8 @@ static void large_writes_and_reads_move_every_byte(void)
 
     for (size_t i = 0; i < n; i++)
         out[i] = (char)('a' + (i * 7 + i / 4099) % 26);
-    ASSERT_OK(uvgo_file_open_ctx(&f, p, UVGO_O_RDWR | UVGO_O_CREATE, 0600,
-                                 ctx));
+    ASSERT_OK(
+        uvgo_file_open_ctx(&f, p, UVGO_O_RDWR | UVGO_O_CREATE, 0600, ctx));
     ASSERT_OK(uvgo_file_write_ctx(f, out, n, ctx));
     ASSERT_EQ(uvgo_file_read_at_ctx(f, in, n, 0, ctx), (int)n);
     ASSERT(memcmp(in, out, n) == 0);
@@ -278,8 +279,8 @@ static void kernel_errors_pass_through(void)
     uvgo_stat_t st;
     char buf[8];
 
-    ASSERT_ERR(uvgo_file_open(&f, path_in(dir, "missing", 1), UVGO_O_RDONLY,
-                              0), UVGO_ENOENT);
+    ASSERT_ERR(uvgo_file_open(&f, path_in(dir, "missing", 1), UVGO_O_RDONLY, 0),
+               UVGO_ENOENT);
     /* A directory opened for writing. */
     ASSERT_ERR(uvgo_file_open(&f, dir, UVGO_O_WRONLY, 0), UVGO_EISDIR);
     ASSERT_ERR(uvgo_file_open(&f, dir, UVGO_O_RDWR, 0), UVGO_EISDIR);
@@ -312,8 +313,8 @@ static void *denied_task(void *arg)
     uvgo_dir_t *d;
     char *data;
     size_t len;
-    ASSERT_ERR(uvgo_file_open(&f, path_in(dir, "secret", 0), UVGO_O_RDONLY,
-                              0), UVGO_EACCES);
+    ASSERT_ERR(uvgo_file_open(&f, path_in(dir, "secret", 0), UVGO_O_RDONLY, 0),
+               UVGO_EACCES);
     ASSERT_ERR(uvgo_read_file(path_in(dir, "secret", 0), 0, &data, &len),
                UVGO_EACCES);
     ASSERT_ERR(uvgo_file_open(&f, path_in(dir, "locked/new", 0),
@@ -495,8 +496,8 @@ static void a_queued_request_is_cancelled_when_its_context_ends(void)
     for (int i = 0; i < 4; i++) {
         snprintf(name[i], sizeof name[i], "fifo%d", i);
         ASSERT_EQ(mkfifo(path_in(dir, name[i], 0), 0600), 0);
-        ASSERT_OK(uvgo_file_open(&r[i], path_in(dir, name[i], 0),
-                                 UVGO_O_RDWR, 0));
+        ASSERT_OK(
+            uvgo_file_open(&r[i], path_in(dir, name[i], 0), UVGO_O_RDWR, 0));
         t[i] = test_spawn(read_one, r[i]);
     }
     test_wait_blocked("fs read", 4);
@@ -532,9 +533,8 @@ static void ctx_forms_never_touch_the_callers_buffer_after_return(void)
     for (int i = 0; i < rounds; i++) {
         uvgo_ctx_t *ctx;
         seed = seed * 6364136223846793005ULL + 1442695040888963407ULL;
-        ASSERT_OK(uvgo_ctx_with_timeout(&ctx, NULL,
-                                        (int64_t)(seed >> 33) %
-                                            test_scale(300000, 3000000)));
+        ASSERT_OK(uvgo_ctx_with_timeout(
+            &ctx, NULL, (int64_t)(seed >> 33) % test_scale(300000, 3000000)));
         buf = malloc(size);
         memset(buf, i, size);
         int r = (i & 1) ? uvgo_file_write_at_ctx(f, buf, size, 0, ctx)
@@ -723,8 +723,8 @@ static void path_calls_do_what_go_does(void)
     /* remove_all: a tree, through a link to a directory it keeps. */
     ASSERT_OK(uvgo_mkdir(path_in(dir, "keep", 2), 0755));
     put_file(path_in(dir, "keep/k", 2), "k");
-    ASSERT_OK(uvgo_symlink(path_in(dir, "keep", 2),
-                           path_in(dir, "p/q/r/link", 3)));
+    ASSERT_OK(
+        uvgo_symlink(path_in(dir, "keep", 2), path_in(dir, "p/q/r/link", 3)));
     put_file(path_in(dir, "p/q/file", 2), "f");
     ASSERT_OK(uvgo_remove_all(path_in(dir, "p", 2)));
     ASSERT_ERR(uvgo_lstat(path_in(dir, "p", 2), &st), UVGO_ENOENT);
@@ -933,8 +933,8 @@ static void atomic_write_replaces_the_file_whole(void)
     ASSERT_OK(uvgo_dir_open(&d, dir));
     ASSERT_EQ(uvgo_dir_read(d, e, 4), 2);
     ASSERT_OK(uvgo_dir_close(d));
-    ASSERT_ERR(uvgo_write_file_atomic(path_in(dir, "none/x", 1), "x", 1,
-                                      0600), UVGO_ENOENT);
+    ASSERT_ERR(uvgo_write_file_atomic(path_in(dir, "none/x", 1), "x", 1, 0600),
+               UVGO_ENOENT);
     uvgo_ctx_t *ctx = test_ctx_cancel();
     ASSERT_OK(uvgo_write_file_atomic_ctx(p, "v3", 2, 0600, ctx));
     expect_file(p, "v3");
@@ -1040,8 +1040,9 @@ static void already_cancelled_ctx_does_nothing(void)
 
     uvgo_ctx_cancel(ctx);
     put_file(p, "keep");
-    ASSERT_ERR(uvgo_file_open_ctx(&f, q, UVGO_O_WRONLY | UVGO_O_CREATE,
-                                  0600, ctx), UVGO_ECANCELED);
+    ASSERT_ERR(
+        uvgo_file_open_ctx(&f, q, UVGO_O_WRONLY | UVGO_O_CREATE, 0600, ctx),
+        UVGO_ECANCELED);
     ASSERT_ERR(uvgo_file_create_temp_ctx(&f, dir, "t", ctx), UVGO_ECANCELED);
     ASSERT_ERR(uvgo_mkdir_ctx(q, 0700, ctx), UVGO_ECANCELED);
     ASSERT_ERR(uvgo_mkdir_all_ctx(q, 0700, ctx), UVGO_ECANCELED);

@@ -51,7 +51,8 @@ static void done(uvgo_http_client_t *c)
     test_server_stop(&srv);
 }
 
-/* ---- responses ------------------------------------------------------------- */
+/* ---- responses -------------------------------------------------------------
+ */
 
 static void get_returns_status_headers_and_sized_body(void)
 {
@@ -131,8 +132,8 @@ static void error_status_is_a_response_and_head_has_no_body(void)
 }
 
 struct chunks {
-    int left;   /* pieces still to give */
-    int fail;   /* give this error instead of the last piece */
+    int left; /* pieces still to give */
+    int fail; /* give this error instead of the last piece */
 };
 
 /* A streamed request body of three pieces, waiting between them. */
@@ -165,7 +166,8 @@ static void post_put_and_streamed_bodies_reach_the_server(void)
 
     /* A stream of unknown length goes chunked; PUT keeps its name. */
     struct chunks ch = {3, 0};
-    uvgo_http_client_request_t req = {.method = "PUT", .url = url("/echo"),
+    uvgo_http_client_request_t req = {.method = "PUT",
+                                      .url = url("/echo"),
                                       .body_fn = three_pieces,
                                       .body_arg = &ch};
     ASSERT_OK(uvgo_http_do(c, &req, &r));
@@ -176,9 +178,11 @@ static void post_put_and_streamed_bodies_reach_the_server(void)
 
     /* A sized stream. */
     ch = (struct chunks){2, 0};
-    req = (uvgo_http_client_request_t){.method = "POST", .url = url("/echo"),
+    req = (uvgo_http_client_request_t){.method = "POST",
+                                       .url = url("/echo"),
                                        .body_fn = three_pieces,
-                                       .body_arg = &ch, .content_length = 12};
+                                       .body_arg = &ch,
+                                       .content_length = 12};
     ASSERT_OK(uvgo_http_do(c, &req, &r));
     ASSERT_OK(uvgo_http_response_read_all(r, &body, &len, 100));
     ASSERT_STR_EQ(body, "piece piece ");
@@ -186,7 +190,8 @@ static void post_put_and_streamed_bodies_reach_the_server(void)
 
     /* The body function's error fails the request with it. */
     ch = (struct chunks){3, UVGO_EPERM};
-    req = (uvgo_http_client_request_t){.method = "POST", .url = url("/echo"),
+    req = (uvgo_http_client_request_t){.method = "POST",
+                                       .url = url("/echo"),
                                        .body_fn = three_pieces,
                                        .body_arg = &ch};
     ASSERT_ERR(uvgo_http_do(c, &req, &r), UVGO_EPERM);
@@ -248,7 +253,8 @@ static void large_body_streams_in_bounded_memory(void)
     done(c);
 }
 
-/* ---- redirects ------------------------------------------------------------- */
+/* ---- redirects -------------------------------------------------------------
+ */
 
 static void redirects_are_followed_up_to_the_limit(void)
 {
@@ -287,7 +293,8 @@ static void redirects_are_followed_up_to_the_limit(void)
     done(c);
 }
 
-/* ---- deadlines and cancellation --------------------------------------------- */
+/* ---- deadlines and cancellation ---------------------------------------------
+ */
 
 static void deadline_cuts_a_stalled_server(void)
 {
@@ -397,7 +404,8 @@ static void stall_timeout_reports_estalled(void)
     done(c);
 }
 
-/* ---- connections ------------------------------------------------------------ */
+/* ---- connections ------------------------------------------------------------
+ */
 
 /* Fifty GETs in a row, each on the connection of the first. */
 static void *fifty_gets(void *arg)
@@ -565,7 +573,8 @@ static void proxy_comes_from_the_environment_but_not_for_loopback(void)
     done(c);
 }
 
-/* ---- errors ------------------------------------------------------------------ */
+/* ---- errors
+ * ------------------------------------------------------------------ */
 
 static int do_err(uvgo_http_client_t *c, const char *u, char *error)
 {
@@ -627,16 +636,17 @@ static void each_failure_has_its_own_code(void)
     ASSERT_ERR(body_err(c, "/close", SIZE_MAX), UV_EPROTO);
     ASSERT_ERR(body_err(c, "/reset", SIZE_MAX), UVGO_ECONNRESET);
     ASSERT_ERR(body_err(c, "/garbage", SIZE_MAX), UV_EPROTO);
-    ASSERT_ERR(body_err(c, "/big/1000", 999), UVGO_EMSGSIZE);    /* sized */
-    ASSERT_ERR(body_err(c, "/chunked", 5), UVGO_EMSGSIZE);       /* unsized */
+    ASSERT_ERR(body_err(c, "/big/1000", 999), UVGO_EMSGSIZE); /* sized */
+    ASSERT_ERR(body_err(c, "/chunked", 5), UVGO_EMSGSIZE);    /* unsized */
     ASSERT_OK(body_err(c, "/big/1000", 1000));
     ASSERT_ERR(do_err(c, url("/loop"), NULL), UVGO_EREDIRECTS);
     /* A refused connect and a reset reach curl as poll errors. */
     ASSERT_GT(atomic_load(&st->poll_errors), 0);
 
     /* Each code has a name and a message of its own. */
-    int codes[] = {UVGO_EBADURL, UVGO_EPROTONOSUPPORT, UVGO_EREDIRECTS,
-                   UVGO_ESTALLED, UVGO_ETLSVERIFY, UVGO_ETLS, UVGO_EHTTP};
+    int codes[] = {UVGO_EBADURL,  UVGO_EPROTONOSUPPORT, UVGO_EREDIRECTS,
+                   UVGO_ESTALLED, UVGO_ETLSVERIFY,      UVGO_ETLS,
+                   UVGO_EHTTP};
     for (size_t i = 0; i < sizeof codes / sizeof codes[0]; i++) {
         ASSERT(strcmp(uvgo_err_name(codes[i]), "UNKNOWN") != 0);
         for (size_t j = 0; j < i; j++)
@@ -682,7 +692,8 @@ static void client_free_refuses_while_a_response_lives(void)
     done(c);
 }
 
-/* ---- against uvgo's own server ------------------------------------------------ */
+/* ---- against uvgo's own server
+ * ------------------------------------------------ */
 
 static atomic_int uvgo_conns;
 
@@ -711,8 +722,7 @@ static void uvgo_handler(uvgo_http_writer_t *w, uvgo_http_request_t *r,
         }
     } else if (!strcmp(r->path, "/echo")) {
         ASSERT_OK(uvgo_http_request_read_all(r, &body, &len, 1 << 20));
-        uvgo_http_header_set(uvgo_http_writer_header(w), "X-Method",
-                             r->method);
+        uvgo_http_header_set(uvgo_http_writer_header(w), "X-Method", r->method);
         ASSERT_OK(uvgo_http_writer_write(w, body, len));
     } else {
         ASSERT_OK(uvgo_http_writer_write(w, "Hello, World!", 13));
@@ -761,8 +771,8 @@ static void talks_to_the_uvgo_server(void)
     for (int i = 0; i < 100000; i++)
         big[i] = (char)big_byte((uint64_t)i);
     snprintf(u, sizeof u, "http://127.0.0.1:%d/echo", port);
-    ASSERT_OK(uvgo_http_post(c, u, "application/octet-stream", big, 100000,
-                             &r));
+    ASSERT_OK(
+        uvgo_http_post(c, u, "application/octet-stream", big, 100000, &r));
     ASSERT_STR_EQ(uvgo_http_header_get(r->header, "X-Method"), "POST");
     ASSERT_OK(uvgo_http_response_read_all(r, &body, &len, 1 << 20));
     ASSERT_EQ(len, 100000);
@@ -793,7 +803,8 @@ static void talks_to_the_uvgo_server(void)
     uvgo_http_server_free(srv);
 }
 
-/* ---- the traps of driving curl from a loop ----------------------------------- */
+/* ---- the traps of driving curl from a loop
+ * ----------------------------------- */
 
 struct ticks {
     atomic_int n;

@@ -65,8 +65,8 @@ static void start_server(void)
 {
     char out[128], cert[128], key[128], line[256];
     posix_spawn_file_actions_t fa;
-    char *argv[] = {"openssl", "s_server", "-accept", "127.0.0.1:0",
-                    "-cert", cert, "-key", key, "-www", NULL};
+    char *argv[] = {"openssl", "s_server", "-accept", "127.0.0.1:0", "-cert",
+                    cert,      "-key",     key,       "-www",        NULL};
 
     snprintf(out, sizeof out, "%s/server.out", dir);
     snprintf(cert, sizeof cert, "%s/srv.pem", dir);
@@ -170,7 +170,7 @@ static void unreadable_ca_file_is_a_tls_error(void)
 
 struct on_worker {
     uvgo_http_client_t *c;
-    char line[16];  /* "New," or "Reused,": how s_server saw the session */
+    char line[16]; /* "New," or "Reused,": how s_server saw the session */
 };
 
 static void *get_here(void *arg)
@@ -182,7 +182,9 @@ static void *get_here(void *arg)
     snprintf(u, sizeof u, "https://127.0.0.1:%d/", port);
     ASSERT_OK(uvgo_http_get(w->c, u, &r));
     ASSERT_OK(uvgo_http_response_read_all(r, &body, &len, 1 << 20));
-    p = strstr(body, "\nNew,") ? "New," : strstr(body, "\nReused,") ? "Reused," : "?";
+    p = strstr(body, "\nNew,")      ? "New,"
+        : strstr(body, "\nReused,") ? "Reused,"
+                                    : "?";
     strcpy(w->line, p);
     uvgo_http_response_free(r);
     return NULL;

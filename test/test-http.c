@@ -13,11 +13,11 @@ typedef struct resp {
     int status;
     int chunked;
     int has_length;
-    int until_close;      /* the body runs to the end of the stream */
+    int until_close; /* the body runs to the end of the stream */
     size_t body_len;
-    char value[1024];     /* field()'s answer */
-    char head[8192];      /* the field lines, NUL-terminated */
-    char body[1 << 17];   /* last: not cleared between responses */
+    char value[1024];   /* field()'s answer */
+    char head[8192];    /* the field lines, NUL-terminated */
+    char body[1 << 17]; /* last: not cleared between responses */
 } resp_t;
 
 /* The value of a field of r, or NULL; in r->value. */
@@ -45,8 +45,7 @@ static const char *field(resp_t *r, const char *name)
 
 /* Parses one response at p; returns the bytes it took, 0 if incomplete,
  * -1 if malformed.  A response to HEAD has no body (head_request). */
-static long parse_resp(const char *p, size_t len, int head_request,
-                       resp_t *r)
+static long parse_resp(const char *p, size_t len, int head_request, resp_t *r)
 {
     const char *end = memmem(p, len, "\r\n\r\n", 4);
     memset(r, 0, offsetof(resp_t, body));
@@ -55,7 +54,8 @@ static long parse_resp(const char *p, size_t len, int head_request,
     if (len < 12 || memcmp(p, "HTTP/1.1 ", 9))
         return -1;
     r->status = atoi(p + 9);
-    const char *fields = (const char *)memchr(p, '\n', (size_t)(end + 2 - p)) + 1;
+    const char *fields =
+        (const char *)memchr(p, '\n', (size_t)(end + 2 - p)) + 1;
     size_t flen = (size_t)(end + 2 - fields);
     if (flen >= sizeof r->head)
         return -1;
@@ -112,7 +112,8 @@ static long parse_resp(const char *p, size_t len, int head_request,
     return (long)len;
 }
 
-/* ---- serving from memory --------------------------------------------------- */
+/* ---- serving from memory ---------------------------------------------------
+ */
 
 typedef struct mem {
     char *out;
@@ -126,7 +127,8 @@ static uvgo__http_config_t mem_cfg_limits(uvgo_http_handler_fn fn, void *arg,
                                           size_t max_header, int64_t max_body)
 {
     uvgo__http_config_t cfg;
-    uvgo_http_server_opts_t o = {.handler = fn, .arg = arg,
+    uvgo_http_server_opts_t o = {.handler = fn,
+                                 .arg = arg,
                                  .max_header_bytes = max_header,
                                  .max_body_bytes = max_body};
     uvgo__http_config_resolve(&cfg, &o);
@@ -142,8 +144,7 @@ static void mem_serve_cfg(mem_t *m, const uvgo__http_config_t *cfg,
                           const char *in, size_t len, size_t chunk)
 {
     memset(m, 0, sizeof *m);
-    m->served = uvgo__http_serve_memory(cfg, in, len, chunk, &m->out,
-                                        &m->len);
+    m->served = uvgo__http_serve_memory(cfg, in, len, chunk, &m->out, &m->len);
     ASSERT(m->served >= 0);
 }
 
@@ -173,7 +174,8 @@ static void no_more(mem_t *m)
     m->out = NULL;
 }
 
-/* ---- handlers ----------------------------------------------------------------- */
+/* ---- handlers
+ * ----------------------------------------------------------------- */
 
 static void hello(uvgo_http_writer_t *w, uvgo_http_request_t *r, void *arg)
 {
@@ -190,10 +192,9 @@ static void echo(uvgo_http_writer_t *w, uvgo_http_request_t *r, void *arg)
     char buf[3000];
     int n;
     (void)arg;
-    uvgo_http_writer_printf(w, "%s %s %s path=%s query=%s host=%s len=%lld\n",
-                            r->method, r->target, r->proto, r->path,
-                            r->raw_query, r->host,
-                            (long long)r->content_length);
+    uvgo_http_writer_printf(
+        w, "%s %s %s path=%s query=%s host=%s len=%lld\n", r->method, r->target,
+        r->proto, r->path, r->raw_query, r->host, (long long)r->content_length);
     for (size_t i = 0; i < uvgo_http_header_len(r->header); i++) {
         const uvgo_http_field_t *f = uvgo_http_header_at(r->header, i);
         uvgo_http_writer_printf(w, "[%s]=[%s]\n", f->name, f->value);
@@ -204,7 +205,8 @@ static void echo(uvgo_http_writer_t *w, uvgo_http_request_t *r, void *arg)
         uvgo_http_writer_printf(w, "\nread error %s\n", uvgo_err_name(n));
 }
 
-/* ---- in memory: the basics ------------------------------------------------------ */
+/* ---- in memory: the basics
+ * ------------------------------------------------------ */
 
 static void get_is_answered_with_length_date_and_type(void)
 {
@@ -235,11 +237,10 @@ static void request_fields_are_parsed_and_trimmed(void)
     next_resp(&m, 0, &r);
     ASSERT_EQ(r.status, 200);
     r.body[r.body_len] = '\0';
-    ASSERT_STR_EQ(r.body,
-                  "GET /a%20b/c?x=1&y=%41 HTTP/1.1 path=/a b/c "
-                  "query=x=1&y=%41 host=example.com len=0\n"
-                  "[Host]=[example.com]\n[X-One]=[spaced value]\n"
-                  "[x-one]=[second]\n[Empty]=[]\n");
+    ASSERT_STR_EQ(r.body, "GET /a%20b/c?x=1&y=%41 HTTP/1.1 path=/a b/c "
+                          "query=x=1&y=%41 host=example.com len=0\n"
+                          "[Host]=[example.com]\n[X-One]=[spaced value]\n"
+                          "[x-one]=[second]\n[Empty]=[]\n");
     ASSERT_STR_EQ(field(&r, "Content-Type"), "text/plain; charset=utf-8");
     no_more(&m);
 }
@@ -492,8 +493,9 @@ static void unread_body_is_drained_or_the_connection_closed(void)
     next_resp(&m, 0, &r);
     no_more(&m);
     /* Past the drain limit (256 KiB): close, and say so. */
-    n = snprintf(in, sizeof in,
-                 "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 300000\r\n\r\n");
+    n = snprintf(
+        in, sizeof in,
+        "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 300000\r\n\r\n");
     memset(in + n, 'x', 300000);
     mem_serve_cfg(&m, &cfg, in, (size_t)n + 300000, 0);
     ASSERT_EQ(m.served, 1);
@@ -512,7 +514,8 @@ static void unread_body_is_drained_or_the_connection_closed(void)
     no_more(&m);
 }
 
-/* ---- in memory: bad input -------------------------------------------------------- */
+/* ---- in memory: bad input
+ * -------------------------------------------------------- */
 
 /* Serves `in` to the echo handler and expects one error reply with
  * `status` and nothing else: the connection ends there. */
@@ -552,30 +555,34 @@ static void malformed_requests_get_their_status_and_close(void)
         {"GET / HTTP/1.1\r\nHost: a\r\nX: a\r\n\tfolded\r\n\r\n", 400},
         {"GET / HTTP/1.1\r\n Host: a\r\n\r\n", 400},
         {"GET / HTTP/1.1\nHost: a\n\n", 400},
-        {"GET / HTTP/1.1\r\n\r\n", 400},             /* no Host */
+        {"GET / HTTP/1.1\r\n\r\n", 400}, /* no Host */
         {"GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", 400},
         {"GET /a%zz HTTP/1.1\r\nHost: a\r\n\r\n", 400},
         {"GET /a%00b HTTP/1.1\r\nHost: a\r\n\r\n", 400},
         {"GET a HTTP/1.1\r\nHost: a\r\n\r\n", 400},
         {"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\n"
-         "Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n", 400},
-        {"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n"
-         "Content-Length: 3\r\n\r\n0\r\n\r\n", 400},
-        {"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\n"
-         "Content-Length: 4\r\n\r\nabcd", 400},
-        {"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 3, 4\r\n\r\nabcd",
+         "Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
          400},
+        {"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n"
+         "Content-Length: 3\r\n\r\n0\r\n\r\n",
+         400},
+        {"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\n"
+         "Content-Length: 4\r\n\r\nabcd",
+         400},
+        {"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 3, 4\r\n\r\nabcd", 400},
         {"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: -1\r\n\r\n", 400},
         {"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 1x\r\n\r\n", 400},
         {"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked, gzip"
-         "\r\n\r\n", 400},
-        {"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip, chunked"
-         "\r\n\r\n0\r\n\r\n", 501},
-        /* a parameter with no coding once looped forever (fuzzer) */
-        {"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: ;x\r\n\r\n",
+         "\r\n\r\n",
          400},
+        {"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip, chunked"
+         "\r\n\r\n0\r\n\r\n",
+         501},
+        /* a parameter with no coding once looped forever (fuzzer) */
+        {"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: ;x\r\n\r\n", 400},
         {"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked, ;"
-         "\r\n\r\n0\r\n\r\n", 400},
+         "\r\n\r\n0\r\n\r\n",
+         400},
         {"GET /\x01 HTTP/1.1\r\nHost: a\r\n\r\n", 400},
         {"GET / HTTP/1.1\r\nHost: a\r\nX\x7f: y\r\n\r\n", 400},
         {"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 99999999999\r\n\r\n",
@@ -703,7 +710,8 @@ static void bodies_over_the_limit_get_413(void)
     no_more(&m);
 }
 
-/* ---- in memory: the writer ----------------------------------------------------- */
+/* ---- in memory: the writer
+ * ----------------------------------------------------- */
 
 static void writer_misc(uvgo_http_writer_t *w, uvgo_http_request_t *r,
                         void *arg)
@@ -815,7 +823,8 @@ static void sniffing_follows_go(void)
         ASSERT_STR_EQ(uvgo__http_sniff(t[i].data, t[i].len), t[i].type);
 }
 
-/* ---- in memory: header maps, paths, queries ------------------------------------- */
+/* ---- in memory: header maps, paths, queries
+ * ------------------------------------- */
 
 static void header_map_is_ordered_multi_valued_and_case_blind(void)
 {
@@ -868,11 +877,13 @@ static void paths_clean_and_unescape_like_go(void)
     static const struct {
         const char *in, *out;
     } clean[] = {
-        {"", "/"},           {"/", "/"},           {"//", "/"},
-        {"/a/b", "/a/b"},    {"/a//b", "/a/b"},    {"/a/./b", "/a/b"},
-        {"/a/../b", "/b"},   {"/../a", "/a"},      {"/a/b/", "/a/b/"},
-        {"/a/b/..", "/a"},   {"/a/.", "/a"},       {"/a/b/../../..", "/"},
-        {"a", "/a"},         {"/a/b/../c/", "/a/c/"},
+        {"", "/"},          {"/", "/"},
+        {"//", "/"},        {"/a/b", "/a/b"},
+        {"/a//b", "/a/b"},  {"/a/./b", "/a/b"},
+        {"/a/../b", "/b"},  {"/../a", "/a"},
+        {"/a/b/", "/a/b/"}, {"/a/b/..", "/a"},
+        {"/a/.", "/a"},     {"/a/b/../../..", "/"},
+        {"a", "/a"},        {"/a/b/../c/", "/a/c/"},
     };
     char out[64];
     for (size_t i = 0; i < sizeof clean / sizeof clean[0]; i++) {
@@ -939,11 +950,11 @@ static void request_calls_reject_bad_arguments(void)
     ASSERT_EQ(uvgo_http_writer_status(NULL), 0);
 }
 
-/* ---- in memory: the mux ------------------------------------------------------- */
+/* ---- in memory: the mux
+ * ------------------------------------------------------- */
 
 /* Answers with the pattern and the path values it knows of. */
-static void show_match(uvgo_http_writer_t *w, uvgo_http_request_t *r,
-                       void *arg)
+static void show_match(uvgo_http_writer_t *w, uvgo_http_request_t *r, void *arg)
 {
     static const char *names[] = {"id", "path", "x", "y", "rest"};
     uvgo_http_writer_printf(w, "%s|%s", (const char *)arg, r->pattern);
@@ -968,7 +979,7 @@ static int mux_get(uvgo_http_mux_t *mux, const char *line, const char *host,
     return r->status;
 }
 
-#define HANDLE(mux, pat) \
+#define HANDLE(mux, pat)                                                       \
     ASSERT_OK(uvgo_http_mux_handle(mux, pat, show_match, (void *)(pat)))
 
 static void mux_picks_the_most_specific_pattern(void)
@@ -994,7 +1005,8 @@ static void mux_picks_the_most_specific_pattern(void)
         {"GET /x/y/z", "a", "/|/"},
         {"GET /static/", "a", "/static/|/static/"},
         {"GET /static/a/b.css", "a", "/static/|/static/"},
-        {"GET /static/index.html", "a", "/static/index.html|/static/index.html"},
+        {"GET /static/index.html", "a",
+         "/static/index.html|/static/index.html"},
         {"GET /items/42", "a", "GET /items/{id}|GET /items/{id}|id=42"},
         {"HEAD /items/42", "a", ""},
         {"GET /items/a%2Fb", "a", "GET /items/{id}|GET /items/{id}|id=a/b"},
@@ -1049,14 +1061,13 @@ static void mux_refuses_conflicts_and_bad_patterns(void)
     HANDLE(mux, "GET /b/");
     HANDLE(mux, "/c/{x...}");
     static const char *conflicting[] = {
-        "/{y}/b",      /* overlaps /a/{x}: /a/b */
-        "/a/{y}",      /* equivalent */
-        "GET /b/",     /* the same */
-        "/c/{y...}",   /* equivalent */
+        "/{y}/b",    /* overlaps /a/{x}: /a/b */
+        "/a/{y}",    /* equivalent */
+        "GET /b/",   /* the same */
+        "/c/{y...}", /* equivalent */
     };
     for (size_t i = 0; i < sizeof conflicting / sizeof conflicting[0]; i++)
-        ASSERT_ERR(uvgo_http_mux_handle(mux, conflicting[i], show_match,
-                                        NULL),
+        ASSERT_ERR(uvgo_http_mux_handle(mux, conflicting[i], show_match, NULL),
                    UVGO_EEXIST);
     /* More specific or disjoint: fine. */
     HANDLE(mux, "/a/b");
@@ -1066,9 +1077,9 @@ static void mux_refuses_conflicts_and_bad_patterns(void)
                UVGO_EEXIST); /* overlaps HEAD /b/ */
     HANDLE(mux, "POST /a/b");
     static const char *bad[] = {
-        "", "GET", "a", "/{", "/{x}y", "/x{y}", "/{x...}/a", "/{$}/a",
-        "/{a}/{a}", "/{1x}", "G:T /", "/{x-y}", "/a//b", "/{...}",
-        "host{x}/",
+        "",      "GET",       "a",      "/{",       "/{x}y",
+        "/x{y}", "/{x...}/a", "/{$}/a", "/{a}/{a}", "/{1x}",
+        "G:T /", "/{x-y}",    "/a//b",  "/{...}",   "host{x}/",
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
         if (uvgo_http_mux_handle(mux, bad[i], show_match, NULL) != UVGO_EINVAL)
@@ -1080,7 +1091,8 @@ static void mux_refuses_conflicts_and_bad_patterns(void)
     uvgo_http_mux_free(NULL);
 }
 
-/* ---- over sockets: helpers ---------------------------------------------------- */
+/* ---- over sockets: helpers
+ * ---------------------------------------------------- */
 
 #define MS UVGO_MILLISECOND
 
@@ -1113,8 +1125,7 @@ static void server_start(tserver_t *t, const uvgo_http_server_opts_t *o)
     memset(t, 0, sizeof *t);
     ASSERT_OK(uvgo_http_server_make(&t->srv, o));
     ASSERT_OK(uvgo_listen(&t->l, "tcp", "127.0.0.1:0"));
-    snprintf(t->addr, sizeof t->addr, "127.0.0.1:%d",
-             uvgo_listener_port(t->l));
+    snprintf(t->addr, sizeof t->addr, "127.0.0.1:%d", uvgo_listener_port(t->l));
     ASSERT_OK(uvgo_wg_add(&t->done, 1));
     ASSERT_OK(uvgo_go(serve_task, t));
 }
@@ -1186,8 +1197,7 @@ static int client_resp(client_t *k, int head_request, resp_t *r)
         if (eof)
             return UVGO_EOF;
         ASSERT(k->len < sizeof k->buf);
-        int got = uvgo_conn_read(k->c, k->buf + k->len,
-                                 sizeof k->buf - k->len);
+        int got = uvgo_conn_read(k->c, k->buf + k->len, sizeof k->buf - k->len);
         if (got < 0) {
             if (!k->len)
                 return got;
@@ -1231,7 +1241,8 @@ static resp_t *resp_new(void)
     return r;
 }
 
-/* ---- over sockets ----------------------------------------------------------------- */
+/* ---- over sockets
+ * ----------------------------------------------------------------- */
 
 static void keep_alive_requests_share_a_connection(void)
 {
@@ -1269,9 +1280,9 @@ static void keep_alive_requests_share_a_connection(void)
 }
 
 /* A handler for the socket tests, by path. */
-static uvgo_chan_t *gate;       /* handlers that wait take a value here */
-static uvgo_chan_t *entered;    /* and say they are waiting here */
-static atomic_int last_err;     /* what a handler's write or read got */
+static uvgo_chan_t *gate;    /* handlers that wait take a value here */
+static uvgo_chan_t *entered; /* and say they are waiting here */
+static atomic_int last_err;  /* what a handler's write or read got */
 
 static void routes(uvgo_http_writer_t *w, uvgo_http_request_t *r, void *arg)
 {
@@ -1365,7 +1376,8 @@ static void open_gate(void)
     ASSERT_OK(uvgo_chan_send(gate, &v, sizeof v));
 }
 
-/* ---- curl -------------------------------------------------------------------- */
+/* ---- curl
+ * -------------------------------------------------------------------- */
 
 struct shell {
     const char *cmd;
@@ -1418,8 +1430,8 @@ static void curl_gets_posts_uploads_and_streams(void)
     ASSERT(mkdtemp(dir));
     server_start_fn(&t, routes, NULL);
     /* A plain GET, its status, headers and body. */
-    ASSERT_EQ(shell("curl -sS -D %s/h -o %s/b http://%s/hello", dir, dir,
-                    t.addr), 0);
+    ASSERT_EQ(
+        shell("curl -sS -D %s/h -o %s/b http://%s/hello", dir, dir, t.addr), 0);
     out = slurp(strcat(strcpy((char[128]){0}, dir), "/b"), &len);
     ASSERT_STR_EQ(out, "Hello, World!");
     free(out);
@@ -1435,24 +1447,24 @@ static void curl_gets_posts_uploads_and_streams(void)
     for (int i = 0; i < 3; i++) {
         ASSERT_EQ(shell("curl -sS -f --data-binary @%s/up %s -o %s/back "
                         "http://%s/body",
-                        dir, ways[i], dir, t.addr), 0);
+                        dir, ways[i], dir, t.addr),
+                  0);
         ASSERT_EQ(shell("cmp -s %s/up %s/back", dir, dir), 0);
     }
     /* A streamed (chunked) response of 1 MB, then HEAD, then HTTP/1.0. */
-    ASSERT_EQ(shell("curl -sS -f -o %s/big http://%s/big/1000000", dir,
-                    t.addr), 0);
+    ASSERT_EQ(shell("curl -sS -f -o %s/big http://%s/big/1000000", dir, t.addr),
+              0);
     out = slurp(strcat(strcpy((char[128]){0}, dir), "/big"), &len);
     ASSERT_EQ(len, 1000000);
     for (size_t i = 0; i < len; i++)
         ASSERT_EQ(out[i], 'a' + i % 26);
     free(out);
-    ASSERT_EQ(shell("curl -sS -f -I http://%s/hello > %s/h", t.addr, dir),
-              0);
+    ASSERT_EQ(shell("curl -sS -f -I http://%s/hello > %s/h", t.addr, dir), 0);
     out = slurp(strcat(strcpy((char[128]){0}, dir), "/h"), &len);
     ASSERT(strstr(out, "Content-Length: 13"));
     free(out);
-    ASSERT_EQ(shell("curl -sS -f -0 -o %s/b http://%s/big/20000", dir,
-                    t.addr), 0);
+    ASSERT_EQ(shell("curl -sS -f -0 -o %s/b http://%s/big/20000", dir, t.addr),
+              0);
     out = slurp(strcat(strcpy((char[128]){0}, dir), "/b"), &len);
     ASSERT_EQ(len, 20000);
     free(out);
@@ -1460,12 +1472,14 @@ static void curl_gets_posts_uploads_and_streams(void)
     ASSERT_EQ(shell("curl -sS -f -o /dev/null -o /dev/null -o %s/b "
                     "http://%s/hello http://%s/hello http://%s/hello "
                     "2>%s/err",
-                    dir, t.addr, t.addr, t.addr, dir), 0);
+                    dir, t.addr, t.addr, t.addr, dir),
+              0);
     ASSERT_EQ(shell("rm -r %s", dir), 0);
     server_stop(&t);
 }
 
-/* ---- many requests ------------------------------------------------------------ */
+/* ---- many requests
+ * ------------------------------------------------------------ */
 
 struct many {
     tserver_t *t;
@@ -1513,14 +1527,15 @@ static void ten_thousand_requests_on_64_keep_alive_connections(void)
     ASSERT_EQ(server_stop(&t), (uint64_t)(total / CONNS * CONNS));
 }
 
-/* ---- bad input over sockets ------------------------------------------------------ */
+/* ---- bad input over sockets
+ * ------------------------------------------------------ */
 
 static void bad_requests_close_their_connection_only(void)
 {
     tserver_t t;
     resp_t *r = resp_new();
-    uvgo_http_server_opts_t o = {.handler = routes, .max_header_bytes = 4096,
-                                 .max_body_bytes = 1000};
+    uvgo_http_server_opts_t o = {
+        .handler = routes, .max_header_bytes = 4096, .max_body_bytes = 1000};
     server_start(&t, &o);
     client_t *good = client_dial(&t);
     static const struct {
@@ -1533,10 +1548,12 @@ static void bad_requests_close_their_connection_only(void)
         {"GET / HTTP/1.1\r\nHost: x\r\nX: a\r\n folded\r\n\r\n", 400},
         {"GET / HTTP/1.1\r\nHost: x\r\nX: a\rb\r\n\r\n", 400},
         {"POST /body HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n"
-         "Transfer-Encoding: chunked\r\n\r\n", 400},
+         "Transfer-Encoding: chunked\r\n\r\n",
+         400},
         {"POST /body HTTP/1.1\r\nHost: x\r\nContent-Length: 5000\r\n\r\n", 413},
         {"POST /body HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
-         "zz\r\n", 200}, /* the handler reads: "error EPROTO" */
+         "zz\r\n",
+         200}, /* the handler reads: "error EPROTO" */
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         client_t *k = client_dial(&t);
@@ -1574,7 +1591,8 @@ static void bad_requests_close_their_connection_only(void)
     free(r);
 }
 
-/* ---- timeouts ------------------------------------------------------------------------ */
+/* ---- timeouts
+ * ------------------------------------------------------------------------ */
 
 /* Timing checks hold on a loaded 2-core machine under TSan: a timeout may
  * fire late (rounded up by 1/16, and the scheduler), never early. */
@@ -1645,8 +1663,7 @@ static void write_timeout_cuts_a_client_that_never_reads(void)
 {
     tserver_t t;
     gates_make();
-    uvgo_http_server_opts_t o = {.handler = routes,
-                                 .write_timeout = 300 * MS};
+    uvgo_http_server_opts_t o = {.handler = routes, .write_timeout = 300 * MS};
     server_start(&t, &o);
     client_t *k = client_dial(&t);
     int64_t t0 = uvgo_now();
@@ -1695,7 +1712,9 @@ static void slow_clients_hold_no_worker(void)
     free(r);
 }
 
-/* ---- shutdown --------------------------------------------------------------------------- */
+/* ---- shutdown
+ * ---------------------------------------------------------------------------
+ */
 
 struct stopper {
     tserver_t *t;
@@ -1850,8 +1869,7 @@ static void server_calls_reject_bad_arguments(void)
     ASSERT_ERR(uvgo_http_server_serve(NULL, NULL), UVGO_EINVAL);
     ASSERT_ERR(uvgo_http_server_serve(srv, NULL), UVGO_EINVAL);
     ASSERT_ERR(uvgo_http_server_listen_and_serve(srv, NULL), UVGO_EINVAL);
-    ASSERT_ERR(uvgo_http_server_listen_and_serve(srv, "no port"),
-               UVGO_EINVAL);
+    ASSERT_ERR(uvgo_http_server_listen_and_serve(srv, "no port"), UVGO_EINVAL);
     ASSERT_ERR(uvgo_http_server_shutdown(NULL, NULL, NULL), UVGO_EINVAL);
     ASSERT_ERR(uvgo_http_server_close(NULL, NULL), UVGO_EINVAL);
     ASSERT_EQ(uvgo_http_server_requests(NULL), 0);
@@ -1949,7 +1967,8 @@ static void request_context_ends_when_the_client_goes_away(void)
     free(r);
 }
 
-/* ---- ConnState ------------------------------------------------------------------------- */
+/* ---- ConnState
+ * ------------------------------------------------------------------------- */
 
 static char states[64];
 static atomic_int nstates;
@@ -1969,8 +1988,7 @@ static void conn_state_hook_sees_every_change(void)
 {
     tserver_t t;
     resp_t *r = resp_new();
-    uvgo_http_server_opts_t o = {.handler = routes,
-                                 .conn_state = record_state};
+    uvgo_http_server_opts_t o = {.handler = routes, .conn_state = record_state};
     server_start(&t, &o);
     client_t *k = client_dial(&t);
     for (int i = 0; i < 2; i++) {
@@ -1984,15 +2002,16 @@ static void conn_state_hook_sees_every_change(void)
     free(r);
 }
 
-/* ---- the debug pages ------------------------------------------------------------------- */
+/* ---- the debug pages
+ * ------------------------------------------------------------------- */
 
 static void debug_pages_show_tasks_and_counters(void)
 {
     uvgo_http_mux_t *mux;
     resp_t *r = resp_new();
     ASSERT_OK(uvgo_http_mux_make(&mux));
-    ASSERT_OK(uvgo_http_mux_handle(mux, "/debug/uvgo/", uvgo_http_debug_serve,
-                                   NULL));
+    ASSERT_OK(
+        uvgo_http_mux_handle(mux, "/debug/uvgo/", uvgo_http_debug_serve, NULL));
     ASSERT_EQ(mux_get(mux, "GET /debug/uvgo/", "a", r), 200);
     ASSERT(strstr(r->body, "tasks.json"));
     ASSERT_EQ(mux_get(mux, "GET /debug/uvgo/tasks", "a", r), 200);

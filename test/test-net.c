@@ -82,12 +82,12 @@ static void addresses_parse_as_go_does(void)
     struct sockaddr_storage sa;
     char host[64], port[16], text[64];
 
-    ASSERT_OK(uvgo_split_host_port("[::1]:80", host, sizeof host, port,
-                                   sizeof port));
+    ASSERT_OK(
+        uvgo_split_host_port("[::1]:80", host, sizeof host, port, sizeof port));
     ASSERT_STR_EQ(host, "::1");
     ASSERT_STR_EQ(port, "80");
-    ASSERT_OK(uvgo_split_host_port(":8080", host, sizeof host, port,
-                                   sizeof port));
+    ASSERT_OK(
+        uvgo_split_host_port(":8080", host, sizeof host, port, sizeof port));
     ASSERT_STR_EQ(host, "");
     ASSERT_OK(uvgo_addr_parse("tcp", "127.0.0.1:8080", &sa));
     ASSERT_EQ(uvgo_sockaddr_format((struct sockaddr *)&sa, text, sizeof text),
@@ -109,9 +109,9 @@ static void malformed_addresses_are_einval(void)
     struct sockaddr_storage sa;
     uvgo_conn_t *c;
     uvgo_listener_t *l;
-    static const char *bad[] = {"1.2.3.4", "1.2.3.4:70000", "[::1",
-                                "[::1]", "", "::1:80", "1.2.3.4:-1",
-                                "[::1]x:80"};
+    static const char *bad[] = {
+        "1.2.3.4", "1.2.3.4:70000", "[::1",       "[::1]",
+        "",        "::1:80",        "1.2.3.4:-1", "[::1]x:80"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         ASSERT_ERR(uvgo_addr_parse("tcp", bad[i], &sa), UVGO_EINVAL);
         ASSERT_ERR(uvgo_dial(&c, "tcp", bad[i]), UVGO_EINVAL);
@@ -178,8 +178,7 @@ static void abandoned_lookup_returns_at_once(void)
     test_wait_blocked("offload", 4);
     uvgo_ctx_t *ctx = test_ctx_timeout(20 * MS);
     int64_t t0 = uvgo_now();
-    ASSERT_ERR(uvgo_lookup_host_ctx("localhost", sa, 4, ctx),
-               UVGO_ETIMEDOUT);
+    ASSERT_ERR(uvgo_lookup_host_ctx("localhost", sa, 4, ctx), UVGO_ETIMEDOUT);
     ASSERT_IN_TIME(uvgo_now() - t0, 20 * MS + TEST_SLACK);
     test_ctx_done(ctx);
     atomic_store(&pool_release, 1);
@@ -484,9 +483,9 @@ static void emfile_on_accept_neither_spins_nor_crashes(void)
     close(top);
     ASSERT_EQ(setrlimit(RLIMIT_NOFILE, &low), 0);
     for (int i = 0; i < 4; i++)
-        ASSERT_EQ(connect(fds[i], (struct sockaddr *)&sa,
-                          sizeof(struct sockaddr_in)),
-                  0);
+        ASSERT_EQ(
+            connect(fds[i], (struct sockaddr *)&sa, sizeof(struct sockaddr_in)),
+            0);
     getrusage(RUSAGE_SELF, &r0);
     /* libuv sheds them (accepts with its reserve descriptor and closes);
      * an accept that waits meanwhile just waits, without spinning. */

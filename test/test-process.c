@@ -238,10 +238,13 @@ static void calls_outside_a_task_return_enottask(void)
 
 static void argv_env_and_dir_reach_the_child(void)
 {
-    const char *show[] = {"sh", "-c",
+    const char *show[] = {"sh",
+                          "-c",
                           "printf '%s|%s|%s|%s|%s' \"$1\" \"$FOO\" "
                           "\"$UVGO_PARENT\" \"$A\" \"$(pwd)\"",
-                          "sh", "first arg", NULL};
+                          "sh",
+                          "first arg",
+                          NULL};
     const char *env1[] = {"FOO=bar", "A=1", "A=2", NULL};
     const char *envr[] = {"FOO=only", "PATH=/usr/bin:/bin", NULL};
     const char *bare[] = {"/usr/bin/env", NULL};
@@ -610,8 +613,7 @@ static void huge_output_over_the_capture_limit_fails(void)
     int fds;
 
     fds = count_fds();
-    ASSERT_ERR(uvgo_cmd_output(&c, 1 << 20, &out, &len, &st),
-               UVGO_ENOBUFS);
+    ASSERT_ERR(uvgo_cmd_output(&c, 1 << 20, &out, &len, &st), UVGO_ENOBUFS);
     ASSERT_PTR_EQ(out, NULL);
     ASSERT(st.signal == SIGKILL || st.signal == SIGPIPE);
     c.argv = spew;
@@ -729,8 +731,8 @@ static void a_thousand_processes_by_a_hundred_tasks_leave_nothing(void)
     t0 = uvgo_now();
     ASSERT_EQ(count_children(NULL), 0);
     for (int i = 0; i < tasks; i++)
-        ASSERT_OK(uvgo_errgroup_go(&g, run_some,
-                                   (void *)(intptr_t)(total / tasks)));
+        ASSERT_OK(
+            uvgo_errgroup_go(&g, run_some, (void *)(intptr_t)(total / tasks)));
     ASSERT_OK(uvgo_errgroup_wait(&g));
     ASSERT_EQ(atomic_load(&started), total);
     printf("# %d processes in %lld ms\n", total,
@@ -826,8 +828,8 @@ static void stdin_reads_from_a_file_or_dev_null(void)
     snprintf(path, sizeof path, "%s/lines", dir);
     {
         uvgo_file_t *w;
-        ASSERT_OK(uvgo_file_open(&w, path, UVGO_O_WRONLY | UVGO_O_CREATE,
-                                 0600));
+        ASSERT_OK(
+            uvgo_file_open(&w, path, UVGO_O_WRONLY | UVGO_O_CREATE, 0600));
         feed_lines(w);
     }
     ASSERT((fd = open(path, O_RDONLY)) >= 0);

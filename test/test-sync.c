@@ -706,7 +706,7 @@ static struct {
     uvgo_wg_t wg;
     long n;
     uvgo_ctx_t *ctx[WG_RACE_MAX];
-    uvgo_chan_t *go;        /* the waiter to the doner: ctx[i] is set */
+    uvgo_chan_t *go; /* the waiter to the doner: ctx[i] is set */
     atomic_long gave_up, waited;
 } wr;
 
@@ -714,7 +714,8 @@ static void spin_for(uint64_t *seed, unsigned max)
 {
     unsigned k = (unsigned)((*seed = *seed * 6364136223846793005ull +
                                      1442695040888963407ull) >>
-                            33) % max;
+                            33) %
+                 max;
     for (volatile unsigned i = 0; i < k; i++)
         ;
 }

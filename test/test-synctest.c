@@ -21,7 +21,8 @@ static void *run_bubble(uvgo_task_fn fn, void *arg,
     return result;
 }
 
-/* ---- the clock ------------------------------------------------------------- */
+/* ---- the clock -------------------------------------------------------------
+ */
 
 static void *sleep_an_hour(void *arg)
 {
@@ -68,7 +69,8 @@ static void sleepers_wake_at_their_exact_deadlines(void)
         ASSERT_EQ(woke[i], (8 - i) * UVGO_MINUTE);
 }
 
-/* ---- timers, tickers, contexts, the limiter ---------------------------------- */
+/* ---- timers, tickers, contexts, the limiter
+ * ---------------------------------- */
 
 static void *day_of_ticks(void *arg)
 {
@@ -128,8 +130,8 @@ static void *contexts_and_after_funcs(void *arg)
 {
     uvgo_ctx_t *c;
     (void)arg;
-    ASSERT_OK(uvgo_after_func(NULL, 5 * UVGO_SECOND, after_func_body,
-                              (void *)5));
+    ASSERT_OK(
+        uvgo_after_func(NULL, 5 * UVGO_SECOND, after_func_body, (void *)5));
     ASSERT_OK(uvgo_ctx_with_timeout(&c, NULL, UVGO_HOUR));
     ASSERT_ERR(uvgo_chan_recv(uvgo_ctx_done(c), NULL, 0, NULL), UVGO_ECLOSED);
     ASSERT_ERR(uvgo_ctx_err(c), UVGO_ETIMEDOUT);
@@ -169,7 +171,8 @@ static void a_rate_limiter_refills_in_virtual_time(void)
     run_bubble(limiter_refill, NULL, NULL);
 }
 
-/* ---- a retry schedule ------------------------------------------------------- */
+/* ---- a retry schedule -------------------------------------------------------
+ */
 
 static int64_t attempts[8];
 
@@ -197,7 +200,8 @@ static void a_backoff_schedule_is_exact(void)
         ASSERT_EQ(attempts[i], want[i] * MS);
 }
 
-/* ---- determinism -------------------------------------------------------------- */
+/* ---- determinism
+ * -------------------------------------------------------------- */
 
 /* A small program whose interleaving matters: producers with different
  * paces and a consumer selecting between them, plus a WaitGroup; every
@@ -209,9 +213,9 @@ struct log {
 
 static void logf_(struct log *l, const char *fmt, int a, int b)
 {
-    int n = snprintf(l->text + l->len, sizeof l->text - l->len,
-                     "%lld %s %d %d\n",
-                     (long long)((uvgo_now() - EPOCH) / MS), fmt, a, b);
+    int n =
+        snprintf(l->text + l->len, sizeof l->text - l->len, "%lld %s %d %d\n",
+                 (long long)((uvgo_now() - EPOCH) / MS), fmt, a, b);
     ASSERT(n > 0 && l->len + (size_t)n < sizeof l->text);
     l->len += (size_t)n;
 }
@@ -303,7 +307,8 @@ static void seeds_explore_other_interleavings(void)
     ASSERT(differs);
 }
 
-/* ---- synctest_wait ----------------------------------------------------------- */
+/* ---- synctest_wait
+ * ----------------------------------------------------------- */
 
 static atomic_int stage;
 
@@ -346,7 +351,8 @@ static void wait_returns_when_the_others_are_durably_blocked(void)
     run_bubble(wait_for_the_others, NULL, NULL);
 }
 
-/* ---- what is not durable ---------------------------------------------------- */
+/* ---- what is not durable ----------------------------------------------------
+ */
 
 static void slow_io(void *arg)
 {
@@ -384,7 +390,8 @@ static void io_in_a_bubble_is_not_durable(void)
     ASSERT_EQ(sleep_done_at, UVGO_SECOND);
 }
 
-/* ---- deadlock ---------------------------------------------------------------- */
+/* ---- deadlock
+ * ---------------------------------------------------------------- */
 
 static void *wait_on(void *arg)
 {
@@ -435,7 +442,8 @@ static void a_bubble_with_everyone_blocked_and_no_timer_is_a_deadlock(void)
     ASSERT(WIFEXITED(status) && WEXITSTATUS(status) == 0);
 }
 
-/* ---- boundaries and bad input ------------------------------------------------ */
+/* ---- boundaries and bad input
+ * ------------------------------------------------ */
 
 static uvgo_chan_t *escaped;
 static uvgo_timer_t *escaped_timer;

@@ -4,7 +4,8 @@
 
 #include "test.h"
 
-/* ---- spawn and join -------------------------------------------------------- */
+/* ---- spawn and join --------------------------------------------------------
+ */
 
 static atomic_int flag;
 
@@ -131,7 +132,8 @@ static void task_self_is_the_spawn_handle(void)
     ASSERT_STR_EQ(uvgo_task_name(uvgo_task_self()), "main");
 }
 
-/* ---- yield and fairness ---------------------------------------------------- */
+/* ---- yield and fairness ----------------------------------------------------
+ */
 
 static char order[64];
 static atomic_int order_len;
@@ -188,7 +190,8 @@ static void yielding_tasks_do_not_starve_the_loop(void)
     ASSERT_OK(uvgo_task_join(b, NULL));
 }
 
-/* ---- sleep ------------------------------------------------------------------ */
+/* ---- sleep ------------------------------------------------------------------
+ */
 
 static void sleep_waits_at_least_the_duration(void)
 {
@@ -251,7 +254,8 @@ static void sleepers_wake_in_deadline_order(void)
         ASSERT_EQ(wake_rank[i], SLEEPERS - 1 - i);
 }
 
-/* ---- identity and task-local storage -------------------------------------- */
+/* ---- identity and task-local storage --------------------------------------
+ */
 
 static void *report_identity(void *arg)
 {
@@ -330,7 +334,8 @@ static void task_keys_run_out_with_eagain(void)
     ASSERT_ERR(uvgo_task_key_create(&k, NULL), UVGO_EAGAIN);
 }
 
-/* ---- workers: stealing, pinning, cross-thread wake-ups --------------------- */
+/* ---- workers: stealing, pinning, cross-thread wake-ups ---------------------
+ */
 
 static atomic_int ran_on[8];
 
@@ -433,8 +438,8 @@ static void many_yielding_tasks_across_workers_lose_nothing(void)
     long n = test_scale(2000, 300);
     uvgo_task_t **t = calloc((size_t)n, sizeof *t);
     for (long i = 0; i < n; i++)
-        ASSERT_OK(uvgo_task_spawn(&t[i], yield_and_sum, (void *)(intptr_t)i,
-                                  NULL));
+        ASSERT_OK(
+            uvgo_task_spawn(&t[i], yield_and_sum, (void *)(intptr_t)i, NULL));
     for (long i = 0; i < n; i++)
         ASSERT_OK(uvgo_task_join(t[i], NULL));
     ASSERT_EQ(atomic_load(&stress_sum), 200 * (n * (n - 1) / 2));
@@ -467,7 +472,8 @@ static void spawn_from_a_foreign_thread_runs_tasks(void)
     pthread_join(th, NULL);
 }
 
-/* ---- affinity: a task that holds a handle and is stolen ------------------- */
+/* ---- affinity: a task that holds a handle and is stolen -------------------
+ */
 
 struct timer_wait {
     uv_timer_t timer;
@@ -546,7 +552,8 @@ static void stolen_task_moves_back_to_its_handles_loop(void)
     uv_loop_close(&other);
 }
 
-/* ---- events and offload ----------------------------------------------------- */
+/* ---- events and offload -----------------------------------------------------
+ */
 
 static uvgo_event_t shared_ev;
 
@@ -611,7 +618,8 @@ static void offload_runs_blocking_call_while_worker_serves_others(void)
     ASSERT_ERR(uvgo_offload(NULL, NULL), UVGO_EINVAL);
 }
 
-/* ---- calls outside a task and without a runtime --------------------------- */
+/* ---- calls outside a task and without a runtime ---------------------------
+ */
 
 static void task_calls_outside_a_task_return_enottask(void)
 {
@@ -678,7 +686,8 @@ static void uvgo_procs_environment_variable_sets_workers(void)
 static void strerror_names_every_code(void)
 {
     ASSERT_STR_EQ(uvgo_err_name(UVGO_ECLOSED), "ECLOSED");
-    ASSERT_STR_EQ(uvgo_strerror(UVGO_ECLOSED), "use of closed channel or connection");
+    ASSERT_STR_EQ(uvgo_strerror(UVGO_ECLOSED),
+                  "use of closed channel or connection");
     ASSERT_STR_EQ(uvgo_err_name(UVGO_ENOTTASK), "ENOTTASK");
     ASSERT_STR_EQ(uvgo_err_name(UVGO_EINVAL), "EINVAL");
     ASSERT_EQ(UVGO_EINVAL, UV_EINVAL);
@@ -692,7 +701,8 @@ static void strerror_names_every_code(void)
     ASSERT_STR_EQ(uvgo_strerror(0), "success");
 }
 
-/* ---- embedding ----------------------------------------------------------------- */
+/* ---- embedding
+ * ----------------------------------------------------------------- */
 
 static int embedded_sum;
 
@@ -708,8 +718,8 @@ static void *embedded_parent(void *arg)
     uvgo_event_t *from_host = arg;
     uvgo_task_t *t[5];
     for (intptr_t i = 0; i < 5; i++)
-        ASSERT_OK(uvgo_task_spawn(&t[i], embedded_child, (void *)(i + 1),
-                                  NULL));
+        ASSERT_OK(
+            uvgo_task_spawn(&t[i], embedded_child, (void *)(i + 1), NULL));
     for (int i = 0; i < 5; i++) {
         void *r;
         ASSERT_OK(uvgo_task_join(t[i], &r));
@@ -791,8 +801,9 @@ static void stack_overflow_hits_guard_and_names_task(void)
  * (slot 0 has a guard page under it) and the cache hands them out last
  * first, so tasks that first run one after the other get adjacent slots,
  * each right below the previous one, its top the bottom of the reserved
- * page of the stack above.  Writing at a chosen address under the stack is deterministic
- * where real recursion is not (frame sizes differ between builds). */
+ * page of the stack above.  Writing at a chosen address under the stack is
+ * deterministic where real recursion is not (frame sizes differ between
+ * builds). */
 
 #define SMALL_STACK 16384
 

@@ -16,7 +16,8 @@ static int64_t recv_time(uvgo_chan_t *ch)
     return v;
 }
 
-/* ---- timers ----------------------------------------------------------------- */
+/* ---- timers -----------------------------------------------------------------
+ */
 
 static void timer_fires_once_after_at_least_its_duration(void)
 {
@@ -25,12 +26,13 @@ static void timer_fires_once_after_at_least_its_duration(void)
     ASSERT_OK(uvgo_timer_make(&t, 20 * MS));
     int64_t v = recv_time(uvgo_timer_chan(t));
     int64_t now = uvgo_now();
-    ASSERT_GE(v - t0, 20 * MS);      /* the value is the delivery time */
+    ASSERT_GE(v - t0, 20 * MS); /* the value is the delivery time */
     ASSERT_LE(v, now);
     ASSERT_IN_TIME(now - t0, 20 * MS + SLACK);
     /* Once: nothing more arrives. */
     uvgo_sleep(30 * MS);
-    ASSERT_ERR(uvgo_chan_try_recv(uvgo_timer_chan(t), &v, sizeof v, NULL), UVGO_EAGAIN);
+    ASSERT_ERR(uvgo_chan_try_recv(uvgo_timer_chan(t), &v, sizeof v, NULL),
+               UVGO_EAGAIN);
     ASSERT_EQ(uvgo_timer_stop(t), 0);
     uvgo_timer_free(t);
 }
@@ -65,7 +67,8 @@ static void stop_before_firing_returns_1_and_nothing_arrives(void)
     ASSERT_OK(uvgo_timer_make(&t, 10 * MS));
     ASSERT_EQ(uvgo_timer_stop(t), 1);
     uvgo_sleep(25 * MS);
-    ASSERT_ERR(uvgo_chan_try_recv(uvgo_timer_chan(t), &v, sizeof v, NULL), UVGO_EAGAIN);
+    ASSERT_ERR(uvgo_chan_try_recv(uvgo_timer_chan(t), &v, sizeof v, NULL),
+               UVGO_EAGAIN);
     ASSERT_EQ(uvgo_timer_stop(t), 0); /* already stopped */
     uvgo_timer_free(t);
 }
@@ -80,7 +83,8 @@ static void stop_after_unreceived_fire_returns_1_and_discards_value(void)
      * be received afterwards.  (The old `if (!Stop) drain` idiom therefore
      * never drains here, and cannot hang.) */
     ASSERT_EQ(uvgo_timer_stop(t), 1);
-    ASSERT_ERR(uvgo_chan_try_recv(uvgo_timer_chan(t), &v, sizeof v, NULL), UVGO_EAGAIN);
+    ASSERT_ERR(uvgo_chan_try_recv(uvgo_timer_chan(t), &v, sizeof v, NULL),
+               UVGO_EAGAIN);
     uvgo_timer_free(t);
 }
 
@@ -92,7 +96,8 @@ static void stop_after_receive_returns_0_and_never_closes(void)
     recv_time(uvgo_timer_chan(t));
     ASSERT_EQ(uvgo_timer_stop(t), 0);
     /* Not closed: a receive would block, not return ECLOSED. */
-    ASSERT_ERR(uvgo_chan_try_recv(uvgo_timer_chan(t), &v, sizeof v, NULL), UVGO_EAGAIN);
+    ASSERT_ERR(uvgo_chan_try_recv(uvgo_timer_chan(t), &v, sizeof v, NULL),
+               UVGO_EAGAIN);
     uvgo_timer_free(t);
 }
 
@@ -104,7 +109,8 @@ static void reset_reports_activity_and_no_stale_value_survives(void)
     uvgo_sleep(10 * MS); /* fired, unreceived */
     int64_t t0 = uvgo_now();
     ASSERT_EQ(uvgo_timer_reset(t, 20 * MS), 1);
-    ASSERT_ERR(uvgo_chan_try_recv(uvgo_timer_chan(t), &v, sizeof v, NULL), UVGO_EAGAIN);
+    ASSERT_ERR(uvgo_chan_try_recv(uvgo_timer_chan(t), &v, sizeof v, NULL),
+               UVGO_EAGAIN);
     v = recv_time(uvgo_timer_chan(t));
     ASSERT_GE(v - t0, 20 * MS); /* the new arming's value, not the old */
     ASSERT_EQ(uvgo_timer_reset(t, 5 * MS), 0); /* received: inactive */
@@ -224,8 +230,9 @@ static void timers_stopped_and_reset_from_another_worker(void)
         int64_t v;
         ASSERT_GE(uvgo_timer_stop(shared[i]), 0);
         /* After Stop returned, nothing is left to receive. */
-        ASSERT_ERR(uvgo_chan_try_recv(uvgo_timer_chan(shared[i]), &v, sizeof v, NULL),
-                   UVGO_EAGAIN);
+        ASSERT_ERR(
+            uvgo_chan_try_recv(uvgo_timer_chan(shared[i]), &v, sizeof v, NULL),
+            UVGO_EAGAIN);
         uvgo_timer_free(shared[i]);
     }
 }
@@ -356,7 +363,8 @@ static void longest_durations_never_stop_other_timers(void)
     test_ctx_done(forever);
 }
 
-/* ---- timers and the deadlock report --------------------------------------- */
+/* ---- timers and the deadlock report ---------------------------------------
+ */
 
 static void *select_timer_or(void *arg)
 {
@@ -419,7 +427,8 @@ static void a_task_waiting_on_a_timer_channel_is_no_deadlock(void)
     uvgo_chan_release(out);
 }
 
-/* ---- tickers -------------------------------------------------------------- */
+/* ---- tickers --------------------------------------------------------------
+ */
 
 static void ticker_rejects_nonpositive_periods(void)
 {
@@ -490,9 +499,11 @@ static void ticker_stop_and_reset_leave_no_stale_tick(void)
     ASSERT_OK(uvgo_ticker_make(&t, 2 * MS));
     uvgo_sleep(10 * MS);
     ASSERT_OK(uvgo_ticker_stop(t));
-    ASSERT_ERR(uvgo_chan_try_recv(uvgo_ticker_chan(t), &v, sizeof v, NULL), UVGO_EAGAIN);
+    ASSERT_ERR(uvgo_chan_try_recv(uvgo_ticker_chan(t), &v, sizeof v, NULL),
+               UVGO_EAGAIN);
     uvgo_sleep(10 * MS);
-    ASSERT_ERR(uvgo_chan_try_recv(uvgo_ticker_chan(t), &v, sizeof v, NULL), UVGO_EAGAIN);
+    ASSERT_ERR(uvgo_chan_try_recv(uvgo_ticker_chan(t), &v, sizeof v, NULL),
+               UVGO_EAGAIN);
     int64_t t0 = uvgo_now();
     ASSERT_OK(uvgo_ticker_reset(t, 15 * MS));
     v = recv_time(uvgo_ticker_chan(t));
@@ -500,7 +511,8 @@ static void ticker_stop_and_reset_leave_no_stale_tick(void)
     uvgo_ticker_free(t);
 }
 
-/* ---- signals ------------------------------------------------------------------ */
+/* ---- signals
+ * ------------------------------------------------------------------ */
 
 static void signal_sent_to_the_process_arrives_on_the_channel(void)
 {

@@ -175,7 +175,7 @@ static void sem_is_never_over_granted_across_workers(void)
     for (int i = 0; i < 12; i++)
         test_join(t[i]);
     ASSERT_GT(atomic_load(&ss.grants), 0);
-    ASSERT_GT(atomic_load(&ss.max_held), 4); /* it did run concurrently */
+    ASSERT_GT(atomic_load(&ss.max_held), 4);    /* it did run concurrently */
     ASSERT_OK(uvgo_sem_try_acquire(&ss.s, 10)); /* all given back */
     ASSERT_OK(uvgo_sem_release(&ss.s, 10));
 }
@@ -448,7 +448,8 @@ static void sflight_do_chan_delivers_one_result_and_never_closes(void)
     ASSERT_EQ(ra.shared, 1);
     ASSERT_EQ(rb.shared, 1);
     ASSERT_EQ(atomic_load(&runs), 1);
-    ASSERT_ERR(uvgo_chan_try_recv(a, &ra, sizeof ra, NULL), UVGO_EAGAIN); /* open */
+    ASSERT_ERR(uvgo_chan_try_recv(a, &ra, sizeof ra, NULL),
+               UVGO_EAGAIN); /* open */
     uvgo_chan_release(a);
     uvgo_chan_release(b);
     uvgo_chan_release(gate);
@@ -779,8 +780,8 @@ static void limiter_with_limit_zero_recovers_after_set_limit(void)
 #define RD (100 * MS)
 static int64_t rt0;
 
-static void allow_step(uvgo_limiter_t *l, int step, int at, double toks,
-                       int n, int ok)
+static void allow_step(uvgo_limiter_t *l, int step, int at, double toks, int n,
+                       int ok)
 {
     double got = uvgo_limiter_tokens_at(l, rt0 + at * RD);
     if (fabs(got - toks) > 1e-9)
@@ -804,8 +805,8 @@ static uvgo_reservation_t reserve_step(uvgo_limiter_t *l, int at, int n,
         int64_t d = uvgo_reservation_delay_from(&r, rt0);
         int got = (int)((d + RD / 2) / RD);
         if (got != act)
-            TEST_FAIL_("reserve_n(t%d, %d) acts at t%d, want t%d", at, n,
-                       got, act);
+            TEST_FAIL_("reserve_n(t%d, %d) acts at t%d, want t%d", at, n, got,
+                       act);
     }
     return r;
 }
@@ -817,13 +818,16 @@ static void limiter_calls_at_an_earlier_time_move_last_back(void)
     rt0 = uvgo_now() + UVGO_SECOND; /* after the limiter's start */
 
     /* TestLimiterJumpBackwards: {t, tokens, n, ok}. */
-    static const struct { int at; double toks; int n, ok; } jb[] = {
+    static const struct {
+        int at;
+        double toks;
+        int n, ok;
+    } jb[] = {
         {1, 3, 1, 1}, /* start at t1 */
         {0, 2, 1, 1}, /* jump back to t0, two tokens remain */
         {0, 1, 1, 1}, {0, 0, 1, 0}, {0, 0, 1, 0},
-        {1, 1, 1, 1}, /* got a token */
-        {1, 0, 1, 0}, {1, 0, 1, 0},
-        {2, 1, 1, 1}, /* got another token */
+        {1, 1, 1, 1},                             /* got a token */
+        {1, 0, 1, 0}, {1, 0, 1, 0}, {2, 1, 1, 1}, /* got another token */
         {2, 0, 1, 0}, {2, 0, 1, 0},
     };
     for (int i = 0; i < (int)(sizeof jb / sizeof jb[0]); i++)
@@ -847,7 +851,7 @@ static void limiter_calls_at_an_earlier_time_move_last_back(void)
     r = reserve_step(&l, 1, 2, 3, 1);
     reserve_step(&l, 1, 1, 4, 1);
     uvgo_reservation_cancel_at(&r, rt0); /* at t0: one token back */
-    reserve_step(&l, 1, 2, 4, 1);     /* should violate Limit,Burst */
+    reserve_step(&l, 1, 2, 4, 1);        /* should violate Limit,Burst */
 }
 
 static void rate_every_converts_intervals_and_rejects_nonpositive(void)
@@ -918,8 +922,8 @@ static void limiter_allows_the_configured_rate_over_seconds(void)
     long most = 10 + 200 * 2;
     long least = 10 + (long)(200 * (rr.end - rr.first) / UVGO_SECOND);
     long got = atomic_load(&rr.events);
-    printf("# rate: %ld events in 2 s, want %ld (%ld from the first)\n",
-           got, most, least);
+    printf("# rate: %ld events in 2 s, want %ld (%ld from the first)\n", got,
+           most, least);
     ASSERT_LE(got, most + 1);
     ASSERT_GE(got, least * 95 / 100);
 }

@@ -63,11 +63,26 @@ typedef struct test_case {
     const char *expect_abort;
 } test_case_t;
 
-#define CASE(fn) {#fn, fn, TEST_TASK, 0, NULL}
-#define CASE_PROCS(fn, n) {#fn, fn, TEST_TASK, (n), NULL}
-#define CASE_PLAIN(fn) {#fn, fn, TEST_PLAIN, 0, NULL}
-#define CASE_ABORTS(fn, msg) {#fn, fn, TEST_TASK, 0, (msg)}
-#define CASE_PLAIN_ABORTS(fn, msg) {#fn, fn, TEST_PLAIN, 0, (msg)}
+#define CASE(fn)                                                               \
+    {                                                                          \
+#fn, fn, TEST_TASK, 0, NULL                                            \
+    }
+#define CASE_PROCS(fn, n)                                                      \
+    {                                                                          \
+#fn, fn, TEST_TASK, (n), NULL                                          \
+    }
+#define CASE_PLAIN(fn)                                                         \
+    {                                                                          \
+#fn, fn, TEST_PLAIN, 0, NULL                                           \
+    }
+#define CASE_ABORTS(fn, msg)                                                   \
+    {                                                                          \
+#fn, fn, TEST_TASK, 0, (msg)                                           \
+    }
+#define CASE_PLAIN_ABORTS(fn, msg)                                             \
+    {                                                                          \
+#fn, fn, TEST_PLAIN, 0, (msg)                                          \
+    }
 
 /* Scales a stress count down under sanitizers, which are 5-20x slower and
  * (TSan) keep per-task shadow state. */
@@ -101,15 +116,15 @@ static inline long test_scale(long n, long sanitized)
  * and results do not depend on load. */
 #define TEST_TRIES 3
 #define TEST_LATE_STATUS 75
-#define ASSERT_IN_TIME(took, bound)                                           \
-    do {                                                                      \
-        long long t_ = (long long)(took), b_ = (long long)(bound);            \
-        if (!(t_ < b_)) {                                                     \
-            fprintf(stderr, "# %s:%d: late: %s < %s: %.1f ms vs %.1f ms\n",   \
-                    __FILE__, __LINE__, #took, #bound, t_ / 1e6, b_ / 1e6);   \
-            fflush(stderr);                                                   \
-            _exit(TEST_LATE_STATUS);                                          \
-        }                                                                     \
+#define ASSERT_IN_TIME(took, bound)                                            \
+    do {                                                                       \
+        long long t_ = (long long)(took), b_ = (long long)(bound);             \
+        if (!(t_ < b_)) {                                                      \
+            fprintf(stderr, "# %s:%d: late: %s < %s: %.1f ms vs %.1f ms\n",    \
+                    __FILE__, __LINE__, #took, #bound, t_ / 1e6, b_ / 1e6);    \
+            fflush(stderr);                                                    \
+            _exit(TEST_LATE_STATUS);                                           \
+        }                                                                      \
     } while (0)
 
 static inline int64_t test_now_ms(void)
@@ -117,83 +132,83 @@ static inline int64_t test_now_ms(void)
     return uvgo_now() / 1000000;
 }
 
-#define TEST_FAIL_(...)                                                       \
-    do {                                                                      \
-        fprintf(stderr, "# %s:%d: ", __FILE__, __LINE__);                     \
-        fprintf(stderr, __VA_ARGS__);                                         \
-        fprintf(stderr, "\n");                                                \
-        fflush(stderr);                                                       \
-        _exit(1);                                                             \
+#define TEST_FAIL_(...)                                                        \
+    do {                                                                       \
+        fprintf(stderr, "# %s:%d: ", __FILE__, __LINE__);                      \
+        fprintf(stderr, __VA_ARGS__);                                          \
+        fprintf(stderr, "\n");                                                 \
+        fflush(stderr);                                                        \
+        _exit(1);                                                              \
     } while (0)
 
 /* Ends the case as skipped; the reason goes into the TAP line. */
 #define TEST_SKIP_STATUS 77
-#define TEST_SKIP(reason)                                                     \
-    do {                                                                      \
-        fprintf(stderr, "SKIP %s\n", (reason));                               \
-        fflush(stderr);                                                       \
-        _exit(TEST_SKIP_STATUS);                                              \
+#define TEST_SKIP(reason)                                                      \
+    do {                                                                       \
+        fprintf(stderr, "SKIP %s\n", (reason));                                \
+        fflush(stderr);                                                        \
+        _exit(TEST_SKIP_STATUS);                                               \
     } while (0)
 
-#define ASSERT(cond)                                                          \
-    do {                                                                      \
-        if (!(cond))                                                          \
-            TEST_FAIL_("assertion failed: %s", #cond);                        \
+#define ASSERT(cond)                                                           \
+    do {                                                                       \
+        if (!(cond))                                                           \
+            TEST_FAIL_("assertion failed: %s", #cond);                         \
     } while (0)
 
-#define ASSERT_EQ(a, b)                                                       \
-    do {                                                                      \
-        long long a_ = (long long)(a), b_ = (long long)(b);                   \
-        if (a_ != b_)                                                         \
-            TEST_FAIL_("%s == %s: %lld != %lld", #a, #b, a_, b_);             \
+#define ASSERT_EQ(a, b)                                                        \
+    do {                                                                       \
+        long long a_ = (long long)(a), b_ = (long long)(b);                    \
+        if (a_ != b_)                                                          \
+            TEST_FAIL_("%s == %s: %lld != %lld", #a, #b, a_, b_);              \
     } while (0)
 
-#define ASSERT_NE(a, b)                                                       \
-    do {                                                                      \
-        long long a_ = (long long)(a), b_ = (long long)(b);                   \
-        if (a_ == b_)                                                         \
-            TEST_FAIL_("%s != %s: both %lld", #a, #b, a_);                    \
+#define ASSERT_NE(a, b)                                                        \
+    do {                                                                       \
+        long long a_ = (long long)(a), b_ = (long long)(b);                    \
+        if (a_ == b_)                                                          \
+            TEST_FAIL_("%s != %s: both %lld", #a, #b, a_);                     \
     } while (0)
 
-#define ASSERT_CMP_(a, op, b)                                                 \
-    do {                                                                      \
-        long long a_ = (long long)(a), b_ = (long long)(b);                   \
-        if (!(a_ op b_))                                                      \
-            TEST_FAIL_("%s %s %s: %lld vs %lld", #a, #op, #b, a_, b_);        \
+#define ASSERT_CMP_(a, op, b)                                                  \
+    do {                                                                       \
+        long long a_ = (long long)(a), b_ = (long long)(b);                    \
+        if (!(a_ op b_))                                                       \
+            TEST_FAIL_("%s %s %s: %lld vs %lld", #a, #op, #b, a_, b_);         \
     } while (0)
 #define ASSERT_LT(a, b) ASSERT_CMP_(a, <, b)
 #define ASSERT_LE(a, b) ASSERT_CMP_(a, <=, b)
 #define ASSERT_GT(a, b) ASSERT_CMP_(a, >, b)
 #define ASSERT_GE(a, b) ASSERT_CMP_(a, >=, b)
 
-#define ASSERT_PTR_EQ(a, b)                                                   \
-    do {                                                                      \
-        const void *a_ = (const void *)(a), *b_ = (const void *)(b);          \
-        if (a_ != b_)                                                         \
-            TEST_FAIL_("%s == %s: %p != %p", #a, #b, a_, b_);                 \
+#define ASSERT_PTR_EQ(a, b)                                                    \
+    do {                                                                       \
+        const void *a_ = (const void *)(a), *b_ = (const void *)(b);           \
+        if (a_ != b_)                                                          \
+            TEST_FAIL_("%s == %s: %p != %p", #a, #b, a_, b_);                  \
     } while (0)
 
-#define ASSERT_OK(expr)                                                       \
-    do {                                                                      \
-        int r_ = (expr);                                                      \
-        if (r_ < 0)                                                           \
-            TEST_FAIL_("%s: %s (%s)", #expr, uvgo_err_name(r_),               \
-                       uvgo_strerror(r_));                                    \
+#define ASSERT_OK(expr)                                                        \
+    do {                                                                       \
+        int r_ = (expr);                                                       \
+        if (r_ < 0)                                                            \
+            TEST_FAIL_("%s: %s (%s)", #expr, uvgo_err_name(r_),                \
+                       uvgo_strerror(r_));                                     \
     } while (0)
 
-#define ASSERT_ERR(expr, code)                                                \
-    do {                                                                      \
-        int r_ = (expr), c_ = (code);                                         \
-        if (r_ != c_)                                                         \
-            TEST_FAIL_("%s: got %s (%d), want %s (%d)", #expr,                \
-                       uvgo_err_name(r_), r_, uvgo_err_name(c_), c_);         \
+#define ASSERT_ERR(expr, code)                                                 \
+    do {                                                                       \
+        int r_ = (expr), c_ = (code);                                          \
+        if (r_ != c_)                                                          \
+            TEST_FAIL_("%s: got %s (%d), want %s (%d)", #expr,                 \
+                       uvgo_err_name(r_), r_, uvgo_err_name(c_), c_);          \
     } while (0)
 
-#define ASSERT_STR_EQ(a, b)                                                   \
-    do {                                                                      \
-        const char *a_ = (a), *b_ = (b);                                      \
-        if (strcmp(a_, b_) != 0)                                              \
-            TEST_FAIL_("%s == %s: \"%s\" != \"%s\"", #a, #b, a_, b_);         \
+#define ASSERT_STR_EQ(a, b)                                                    \
+    do {                                                                       \
+        const char *a_ = (a), *b_ = (b);                                       \
+        if (strcmp(a_, b_) != 0)                                               \
+            TEST_FAIL_("%s == %s: \"%s\" != \"%s\"", #a, #b, a_, b_);          \
     } while (0)
 
 /* ---- ordering without sleeping ------------------------------------------ */
@@ -434,8 +449,8 @@ static int test_run_(int argc, char **argv, const test_case_t *cases,
         int ok, try = 1;
         while ((ok = test_run_one_(&cases[i], skip, sizeof skip,
                                    try == TEST_TRIES)) < 0)
-            printf("# %s: late on try %d of %d, again\n", cases[i].name,
-                   try++, TEST_TRIES);
+            printf("# %s: late on try %d of %d, again\n", cases[i].name, try++,
+                   TEST_TRIES);
         if (skip[0])
             printf("ok %zu - %s # SKIP %s\n", num, cases[i].name, skip);
         else
@@ -447,9 +462,9 @@ static int test_run_(int argc, char **argv, const test_case_t *cases,
     return failed ? 1 : 0;
 }
 
-#define TEST_MAIN(cases)                                                      \
-    int main(int argc, char **argv)                                           \
-    {                                                                         \
+#define TEST_MAIN(cases)                                                       \
+    int main(int argc, char **argv)                                            \
+    {                                                                          \
         return test_run_(argc, argv, cases, sizeof(cases) / sizeof(cases[0])); \
     }
 

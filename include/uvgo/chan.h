@@ -122,7 +122,7 @@ UVGO_EXTERN size_t uvgo_chan_cap(uvgo_chan_t *ch);
  *     int v;
  *     UVGO_CHAN_RANGE(ch, &v) { sum += v; }
  */
-#define UVGO_CHAN_RANGE(ch, elem)                                             \
+#define UVGO_CHAN_RANGE(ch, elem)                                              \
     while (uvgo_chan_recv((ch), (elem), sizeof *(elem), NULL) == 0)
 
 /* ------------------------------------------------------------------------ */
@@ -148,15 +148,26 @@ typedef struct uvgo_select_case {
 /* Cases from a typed pointer (its pointee's size is the element size), from
  * a pointer and an explicit size, and a receive that drops the value (Go's
  * `case <-ch:`). */
-#define UVGO_CASE_RECV(ch, elem)                                              \
-    {(ch), UVGO_SELECT_RECV, (void *)(elem), sizeof *(elem), 0}
-#define UVGO_CASE_SEND(ch, elem)                                              \
-    {(ch), UVGO_SELECT_SEND, (void *)(elem), sizeof *(elem), 0}
-#define UVGO_CASE_RECV_N(ch, elem, size)                                      \
-    {(ch), UVGO_SELECT_RECV, (void *)(elem), (size), 0}
-#define UVGO_CASE_SEND_N(ch, elem, size)                                      \
-    {(ch), UVGO_SELECT_SEND, (void *)(elem), (size), 0}
-#define UVGO_CASE_RECV_DISCARD(ch) {(ch), UVGO_SELECT_RECV, NULL, 0, 0}
+#define UVGO_CASE_RECV(ch, elem)                                               \
+    {                                                                          \
+        (ch), UVGO_SELECT_RECV, (void *)(elem), sizeof *(elem), 0              \
+    }
+#define UVGO_CASE_SEND(ch, elem)                                               \
+    {                                                                          \
+        (ch), UVGO_SELECT_SEND, (void *)(elem), sizeof *(elem), 0              \
+    }
+#define UVGO_CASE_RECV_N(ch, elem, size)                                       \
+    {                                                                          \
+        (ch), UVGO_SELECT_RECV, (void *)(elem), (size), 0                      \
+    }
+#define UVGO_CASE_SEND_N(ch, elem, size)                                       \
+    {                                                                          \
+        (ch), UVGO_SELECT_SEND, (void *)(elem), (size), 0                      \
+    }
+#define UVGO_CASE_RECV_DISCARD(ch)                                             \
+    {                                                                          \
+        (ch), UVGO_SELECT_RECV, NULL, 0, 0                                     \
+    }
 
 /* Go's select: waits until one of the n cases can proceed, commits exactly
  * that one and returns its index.  When several are ready, each is chosen

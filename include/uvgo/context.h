@@ -62,27 +62,29 @@ UVGO_EXTERN int uvgo_ctx_with_cancel(uvgo_ctx_t **out, uvgo_ctx_t *parent);
  * through its parent); cancelling and releasing it stay safe.  Returns as
  * uvgo_ctx_with_cancel.  Thread: any. */
 UVGO_EXTERN int uvgo_ctx_with_deadline(uvgo_ctx_t **out, uvgo_ctx_t *parent,
-                           int64_t deadline);
+                                       int64_t deadline);
 
 /* Go's WithTimeout: uvgo_ctx_with_deadline(out, parent, uvgo_now() + d). */
 UVGO_EXTERN int uvgo_ctx_with_timeout(uvgo_ctx_t **out, uvgo_ctx_t *parent,
-                          uvgo_duration_t d);
+                                      uvgo_duration_t d);
 
 /* Go's WithDeadlineCause / WithTimeoutCause: as above, and when the
  * deadline passes the cause is `cause` (the error stays UVGO_ETIMEDOUT).
  * uvgo_ctx_cancel() on it sets no cause.  Thread: any. */
-UVGO_EXTERN int uvgo_ctx_with_deadline_cause(uvgo_ctx_t **out, uvgo_ctx_t *parent,
-                                 int64_t deadline, int cause);
-UVGO_EXTERN int uvgo_ctx_with_timeout_cause(uvgo_ctx_t **out, uvgo_ctx_t *parent,
-                                uvgo_duration_t d, int cause);
+UVGO_EXTERN int uvgo_ctx_with_deadline_cause(uvgo_ctx_t **out,
+                                             uvgo_ctx_t *parent,
+                                             int64_t deadline, int cause);
+UVGO_EXTERN int uvgo_ctx_with_timeout_cause(uvgo_ctx_t **out,
+                                            uvgo_ctx_t *parent,
+                                            uvgo_duration_t d, int cause);
 
 /* Go's WithValue: a child that answers uvgo_ctx_value(ctx, key) with value
  * and asks its parent about other keys.  Keys compare by address (use the
  * address of a static object of yours).  Returns 0, or UVGO_EINVAL (NULL
  * out or key), UVGO_ENOMEM.  Owner: value stays the caller's; the context
  * holds a reference.  Thread: any. */
-UVGO_EXTERN int uvgo_ctx_with_value(uvgo_ctx_t **out, uvgo_ctx_t *parent, const void *key,
-                        void *value);
+UVGO_EXTERN int uvgo_ctx_with_value(uvgo_ctx_t **out, uvgo_ctx_t *parent,
+                                    const void *key, void *value);
 
 /* Go's WithoutCancel: keeps the parent's values, but has no deadline, no
  * error, a NULL Done channel, and is not cancelled with the parent.
@@ -146,7 +148,7 @@ UVGO_EXTERN void uvgo_ctx_release(uvgo_ctx_t *ctx);
  * what it needs on its own.  Thread: any. */
 typedef struct uvgo_ctx_after uvgo_ctx_after_t;
 UVGO_EXTERN int uvgo_ctx_after_func(uvgo_ctx_after_t **stop, uvgo_ctx_t *ctx,
-                        uvgo_task_fn fn, void *arg);
+                                    uvgo_task_fn fn, void *arg);
 
 /* Go's stop function: 1 if this call prevented fn from running, 0 if fn
  * already started or was stopped before; may be called any number of
@@ -171,13 +173,17 @@ UVGO_EXTERN int uvgo_chan_send_ctx(uvgo_chan_t *ch, const void *elem,
 UVGO_EXTERN int uvgo_chan_recv_ctx(uvgo_chan_t *ch, void *elem, size_t size,
                                    int *ok, uvgo_ctx_t *ctx);
 /* Returns the chosen case's index, or the context's error. */
-UVGO_EXTERN int uvgo_select_ctx(uvgo_select_case_t *cases, size_t n, uvgo_ctx_t *ctx);
-UVGO_EXTERN int uvgo_task_join_ctx(uvgo_task_t *task, void **result, uvgo_ctx_t *ctx);
-UVGO_EXTERN int uvgo_event_wait_ctx(uvgo_event_t *ev, const char *what, uvgo_ctx_t *ctx);
+UVGO_EXTERN int uvgo_select_ctx(uvgo_select_case_t *cases, size_t n,
+                                uvgo_ctx_t *ctx);
+UVGO_EXTERN int uvgo_task_join_ctx(uvgo_task_t *task, void **result,
+                                   uvgo_ctx_t *ctx);
+UVGO_EXTERN int uvgo_event_wait_ctx(uvgo_event_t *ev, const char *what,
+                                    uvgo_ctx_t *ctx);
 /* Returns promptly when ctx is done, but a job already queued still runs
  * to completion on the thread pool: keep arg valid until fn has run (let fn
  * own it).  UVGO_ENOMEM: this form allocates its request. */
-UVGO_EXTERN int uvgo_offload_ctx(void (*fn)(void *arg), void *arg, uvgo_ctx_t *ctx);
+UVGO_EXTERN int uvgo_offload_ctx(void (*fn)(void *arg), void *arg,
+                                 uvgo_ctx_t *ctx);
 
 #ifdef __cplusplus
 }

@@ -88,8 +88,8 @@ typedef uv_stat_t uvgo_stat_t;
  * Thread: any task. */
 UVGO_EXTERN int uvgo_file_open(uvgo_file_t **f, const char *path, int flags,
                                int mode);
-UVGO_EXTERN int uvgo_file_open_ctx(uvgo_file_t **f, const char *path,
-                                   int flags, int mode, uvgo_ctx_t *ctx);
+UVGO_EXTERN int uvgo_file_open_ctx(uvgo_file_t **f, const char *path, int flags,
+                                   int mode, uvgo_ctx_t *ctx);
 
 /* Reads up to len bytes at the file's offset into buf and advances it.
  * Returns the count (at most INT_MAX; fewer than len is normal), 0 at the
@@ -107,8 +107,8 @@ UVGO_EXTERN int uvgo_file_read_ctx(uvgo_file_t *f, void *buf, size_t len,
  * for a file opened read-only...); a prefix may have been written then.
  * Owner: buf stays the caller's; see "Contexts".  Thread: any task. */
 UVGO_EXTERN int uvgo_file_write(uvgo_file_t *f, const void *buf, size_t len);
-UVGO_EXTERN int uvgo_file_write_ctx(uvgo_file_t *f, const void *buf,
-                                    size_t len, uvgo_ctx_t *ctx);
+UVGO_EXTERN int uvgo_file_write_ctx(uvgo_file_t *f, const void *buf, size_t len,
+                                    uvgo_ctx_t *ctx);
 
 /* Go's ReadAt and WriteAt (pread/pwrite): at offset `off`, leaving the
  * file's offset alone.  read_at reads until len bytes (at most INT_MAX)
@@ -120,8 +120,8 @@ UVGO_EXTERN int uvgo_file_read_at(uvgo_file_t *f, void *buf, size_t len,
                                   int64_t off);
 UVGO_EXTERN int uvgo_file_read_at_ctx(uvgo_file_t *f, void *buf, size_t len,
                                       int64_t off, uvgo_ctx_t *ctx);
-UVGO_EXTERN int uvgo_file_write_at(uvgo_file_t *f, const void *buf,
-                                   size_t len, int64_t off);
+UVGO_EXTERN int uvgo_file_write_at(uvgo_file_t *f, const void *buf, size_t len,
+                                   int64_t off);
 UVGO_EXTERN int uvgo_file_write_at_ctx(uvgo_file_t *f, const void *buf,
                                        size_t len, int64_t off,
                                        uvgo_ctx_t *ctx);
@@ -186,8 +186,7 @@ UVGO_EXTERN const char *uvgo_file_name(const uvgo_file_t *f);
 UVGO_EXTERN int uvgo_file_create_temp(uvgo_file_t **f, const char *dir,
                                       const char *pattern);
 UVGO_EXTERN int uvgo_file_create_temp_ctx(uvgo_file_t **f, const char *dir,
-                                          const char *pattern,
-                                          uvgo_ctx_t *ctx);
+                                          const char *pattern, uvgo_ctx_t *ctx);
 
 /* Go's os.Pipe: a pipe as two files, *r its read end and *w its write end,
  * both blocking and close-on-exec.  Made to be handed to child processes
@@ -222,8 +221,7 @@ UVGO_EXTERN int uvgo_mkdir_ctx(const char *path, int mode, uvgo_ctx_t *ctx);
  * UVGO_ENOTDIR when it or a parent exists and is not a directory, or the
  * kernel's error.  Owner: none.  Thread: any task. */
 UVGO_EXTERN int uvgo_mkdir_all(const char *path, int mode);
-UVGO_EXTERN int uvgo_mkdir_all_ctx(const char *path, int mode,
-                                   uvgo_ctx_t *ctx);
+UVGO_EXTERN int uvgo_mkdir_all_ctx(const char *path, int mode, uvgo_ctx_t *ctx);
 
 /* Go's os.MkdirTemp: creates a new directory (mode 0700) in `dir` named
  * as uvgo_file_create_temp names files; *path receives its path.
@@ -302,8 +300,8 @@ UVGO_EXTERN int uvgo_dir_open_ctx(uvgo_dir_t **d, const char *path,
  * (NULL d or ents, n == 0) or the kernel's error too.  Owner: the
  * caller's ents.  Thread: any task. */
 UVGO_EXTERN int uvgo_dir_read(uvgo_dir_t *d, uvgo_dirent_t *ents, size_t n);
-UVGO_EXTERN int uvgo_dir_read_ctx(uvgo_dir_t *d, uvgo_dirent_t *ents,
-                                  size_t n, uvgo_ctx_t *ctx);
+UVGO_EXTERN int uvgo_dir_read_ctx(uvgo_dir_t *d, uvgo_dirent_t *ents, size_t n,
+                                  uvgo_ctx_t *ctx);
 
 /* Closes the directory and frees d, after any read in progress.  Returns
  * 0, UVGO_EINVAL or the kernel's error; the _ctx form returns the
@@ -325,17 +323,16 @@ UVGO_EXTERN int uvgo_dir_close_ctx(uvgo_dir_t *d, uvgo_ctx_t *ctx);
  * task. */
 UVGO_EXTERN int uvgo_read_file(const char *path, size_t limit, char **data,
                                size_t *len);
-UVGO_EXTERN int uvgo_read_file_ctx(const char *path, size_t limit,
-                                   char **data, size_t *len,
-                                   uvgo_ctx_t *ctx);
+UVGO_EXTERN int uvgo_read_file_ctx(const char *path, size_t limit, char **data,
+                                   size_t *len, uvgo_ctx_t *ctx);
 
 /* Go's os.WriteFile: opens `path` for writing (creating it with `mode`
  * less the umask, or truncating it), writes len bytes and closes it.  A
  * failure can leave the file empty or half written; see
  * uvgo_write_file_atomic.  Returns 0, UVGO_EINVAL or the kernel's error.
  * Owner: data stays the caller's.  Thread: any task. */
-UVGO_EXTERN int uvgo_write_file(const char *path, const void *data,
-                                size_t len, int mode);
+UVGO_EXTERN int uvgo_write_file(const char *path, const void *data, size_t len,
+                                int mode);
 UVGO_EXTERN int uvgo_write_file_ctx(const char *path, const void *data,
                                     size_t len, int mode, uvgo_ctx_t *ctx);
 
@@ -349,9 +346,9 @@ UVGO_EXTERN int uvgo_write_file_ctx(const char *path, const void *data,
  * error.  Owner: data stays the caller's.  Thread: any task. */
 UVGO_EXTERN int uvgo_write_file_atomic(const char *path, const void *data,
                                        size_t len, int mode);
-UVGO_EXTERN int uvgo_write_file_atomic_ctx(const char *path,
-                                           const void *data, size_t len,
-                                           int mode, uvgo_ctx_t *ctx);
+UVGO_EXTERN int uvgo_write_file_atomic_ctx(const char *path, const void *data,
+                                           size_t len, int mode,
+                                           uvgo_ctx_t *ctx);
 
 #ifdef __cplusplus
 }

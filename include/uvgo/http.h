@@ -192,11 +192,11 @@ uvgo_http_header_at(const uvgo_http_header_t *h, size_t i);
 
 /* A request as the server received it.  Every field is read-only. */
 typedef struct uvgo_http_request {
-    const char *method;      /* "GET" */
-    const char *target;      /* as received: "/a%20b?x=1" */
-    const char *path;        /* target's path, percent-decoded: "/a b" */
-    const char *raw_query;   /* after '?', not decoded: "x=1"; "" if none */
-    const char *proto;       /* "HTTP/1.1" */
+    const char *method;    /* "GET" */
+    const char *target;    /* as received: "/a%20b?x=1" */
+    const char *path;      /* target's path, percent-decoded: "/a b" */
+    const char *raw_query; /* after '?', not decoded: "x=1"; "" if none */
+    const char *proto;     /* "HTTP/1.1" */
     int proto_major;
     int proto_minor;
     const char *host;        /* the Host field, "" if none */
@@ -206,7 +206,7 @@ typedef struct uvgo_http_request {
      * (chunked); 0 when there is none. */
     int64_t content_length;
     uvgo_http_header_t *header;
-    void *private_;          /* the server's; do not touch */
+    void *private_; /* the server's; do not touch */
 } uvgo_http_request_t;
 
 /* Go's http.ResponseWriter: the response as the handler produces it. */
@@ -235,9 +235,8 @@ UVGO_EXTERN int uvgo_http_request_read(uvgo_http_request_t *r, void *buf,
  * body is longer than `limit` bytes (Go's MaxBytesReader), or the errors of
  * uvgo_http_request_read.  Owner: the request's, valid until the handler
  * returns.  Thread: the handler's task. */
-UVGO_EXTERN int uvgo_http_request_read_all(uvgo_http_request_t *r,
-                                           char **data, size_t *len,
-                                           size_t limit);
+UVGO_EXTERN int uvgo_http_request_read_all(uvgo_http_request_t *r, char **data,
+                                           size_t *len, size_t limit);
 
 /* The first value of query parameter `name`, percent- and '+'-decoded
  * (Go's r.URL.Query().Get), "" for a parameter without a value, NULL if
@@ -273,8 +272,7 @@ UVGO_EXTERN uvgo_http_header_t *uvgo_http_writer_header(uvgo_http_writer_t *w);
  * the headers went out.  A 1xx code other than 101 is sent at once as an
  * informational response and the final status is still to come.  Returns
  * 0, UVGO_EBUSY, UVGO_EINVAL.  Thread: the handler's task. */
-UVGO_EXTERN int uvgo_http_writer_write_header(uvgo_http_writer_t *w,
-                                              int code);
+UVGO_EXTERN int uvgo_http_writer_write_header(uvgo_http_writer_t *w, int code);
 
 /* Writes body bytes (status 200 unless set).  Small responses are sent
  * with a Content-Length once the handler returns; past the writer's buffer
@@ -286,13 +284,13 @@ UVGO_EXTERN int uvgo_http_writer_write_header(uvgo_http_writer_t *w,
  * dropped).  Returns 0, or an error: UVGO_EMSGSIZE past a declared
  * Content-Length, the connection's error once the client is gone (and
  * every later write returns it too).  Thread: the handler's task. */
-UVGO_EXTERN int uvgo_http_writer_write(uvgo_http_writer_t *w,
-                                       const void *data, size_t len);
+UVGO_EXTERN int uvgo_http_writer_write(uvgo_http_writer_t *w, const void *data,
+                                       size_t len);
 
 /* uvgo_http_writer_write of a formatted string.  Returns as it does, or
  * UVGO_EINVAL for a bad format.  Thread: the handler's task. */
-UVGO_EXTERN int uvgo_http_writer_printf(uvgo_http_writer_t *w,
-                                        const char *fmt, ...)
+UVGO_EXTERN int uvgo_http_writer_printf(uvgo_http_writer_t *w, const char *fmt,
+                                        ...)
     __attribute__((format(printf, 2, 3)));
 
 /* Sends the headers and what is buffered now (Go's Flusher); the response
@@ -402,15 +400,15 @@ typedef void (*uvgo_http_conn_state_fn)(uint64_t conn_id,
  * parked (no worker) and its connection's buffers: at most max_header_bytes
  * plus a few KiB. */
 typedef struct uvgo_http_server_opts {
-    uvgo_http_handler_fn handler;        /* required */
-    void *arg;                           /* the handler's */
+    uvgo_http_handler_fn handler; /* required */
+    void *arg;                    /* the handler's */
     size_t max_header_bytes;
     int64_t max_body_bytes;
     uvgo_duration_t read_header_timeout;
     uvgo_duration_t read_timeout;
     uvgo_duration_t write_timeout;
     uvgo_duration_t idle_timeout;
-    uvgo_http_conn_state_fn conn_state;  /* NULL: none */
+    uvgo_http_conn_state_fn conn_state; /* NULL: none */
     void *conn_state_arg;
 } uvgo_http_server_opts_t;
 
@@ -548,24 +546,24 @@ typedef struct uvgo_http_client uvgo_http_client_t;
 
 /* Client settings; all-zero means Go's defaults. */
 typedef struct uvgo_http_client_opts {
-    int max_redirects;       /* 0: 10; < 0: return 3xx responses as they are */
-    int max_conns_per_host;  /* 0: no limit (Go's MaxConnsPerHost); shared
-                                out between the workers, rounded up */
-    int max_idle_conns;      /* idle connections kept, over all workers;
-                                0: libcurl's default */
+    int max_redirects;      /* 0: 10; < 0: return 3xx responses as they are */
+    int max_conns_per_host; /* 0: no limit (Go's MaxConnsPerHost); shared
+                               out between the workers, rounded up */
+    int max_idle_conns;     /* idle connections kept, over all workers;
+                               0: libcurl's default */
     uvgo_duration_t connect_timeout; /* 0: none beyond the context's */
     uvgo_duration_t stall_timeout;   /* fail with UVGO_ESTALLED when no byte
                                         moves this long (checked about once
                                         a second); 0: never */
-    const char *ca_file;     /* PEM file of CAs to trust; NULL: the system's */
-    int insecure_skip_verify;/* Go's InsecureSkipVerify: no certificate
-                                checks at all (tests only) */
-    int disable_keep_alives; /* one connection per request */
-    int disable_compression; /* do not ask for gzip */
-    int disable_http2;       /* HTTP/1.1 even when the server offers h2 */
-    const char *user_agent;  /* NULL: "uvgo/0.1" */
-    size_t body_buffer;      /* body bytes held per response before the
-                                transfer pauses; 0: 64 KiB */
+    const char *ca_file;      /* PEM file of CAs to trust; NULL: the system's */
+    int insecure_skip_verify; /* Go's InsecureSkipVerify: no certificate
+                                 checks at all (tests only) */
+    int disable_keep_alives;  /* one connection per request */
+    int disable_compression;  /* do not ask for gzip */
+    int disable_http2;        /* HTTP/1.1 even when the server offers h2 */
+    const char *user_agent;   /* NULL: "uvgo/0.1" */
+    size_t body_buffer;       /* body bytes held per response before the
+                                 transfer pauses; 0: 64 KiB */
 } uvgo_http_client_opts_t;
 
 /* Makes a client.  `opts` may be NULL; its strings are copied.  Returns 0,
@@ -584,9 +582,9 @@ UVGO_EXTERN int uvgo_http_client_free(uvgo_http_client_t *c);
 
 /* Counters of a client since it was made. */
 typedef struct uvgo_http_client_stats {
-    uint64_t requests;  /* exchanges finished (whatever their result) */
-    uint64_t conns;     /* connections opened */
-    uint64_t reused;    /* requests that went over a kept-alive connection */
+    uint64_t requests; /* exchanges finished (whatever their result) */
+    uint64_t conns;    /* connections opened */
+    uint64_t reused;   /* requests that went over a kept-alive connection */
 } uvgo_http_client_stats_t;
 
 /* Reads the client's counters.  Owner: *s is the caller's.  Thread: any. */
@@ -604,8 +602,8 @@ typedef int (*uvgo_http_body_fn)(void *arg, void *buf, size_t len);
 
 /* A request to send (Go's http.NewRequest).  Zero what you do not set. */
 typedef struct uvgo_http_client_request {
-    const char *method;      /* NULL: "GET" */
-    const char *url;         /* http:// or https:// */
+    const char *method;               /* NULL: "GET" */
+    const char *url;                  /* http:// or https:// */
     const uvgo_http_header_t *header; /* NULL: none; curl sets Host,
                                          Content-Length, User-Agent */
     /* The body: a buffer, sent as is... */
@@ -630,7 +628,7 @@ typedef struct uvgo_http_response {
     int redirects;              /* how many were followed */
     int reused;                 /* 1: it came over a kept-alive connection */
     char error[UVGO_HTTP_ERROR_MAX]; /* why the last read failed */
-    void *private_;             /* the client's; do not touch */
+    void *private_;                  /* the client's; do not touch */
 } uvgo_http_response_t;
 
 /* Go's Client.Do: sends req and parks until the final response's headers
@@ -645,16 +643,14 @@ UVGO_EXTERN int uvgo_http_do(uvgo_http_client_t *c,
                              uvgo_http_response_t **resp);
 UVGO_EXTERN int uvgo_http_do_ctx(uvgo_http_client_t *c,
                                  uvgo_http_client_request_t *req,
-                                 uvgo_http_response_t **resp,
-                                 uvgo_ctx_t *ctx);
+                                 uvgo_http_response_t **resp, uvgo_ctx_t *ctx);
 
 /* Go's Client.Get: uvgo_http_do of a GET of url.  Owner: as
  * uvgo_http_do.  Thread: any task. */
 UVGO_EXTERN int uvgo_http_get(uvgo_http_client_t *c, const char *url,
                               uvgo_http_response_t **resp);
 UVGO_EXTERN int uvgo_http_get_ctx(uvgo_http_client_t *c, const char *url,
-                                  uvgo_http_response_t **resp,
-                                  uvgo_ctx_t *ctx);
+                                  uvgo_http_response_t **resp, uvgo_ctx_t *ctx);
 
 /* Go's Client.Post: a POST of len bytes of body with that Content-Type
  * (NULL: none).  Owner: body stays the caller's and must stay valid
@@ -663,9 +659,8 @@ UVGO_EXTERN int uvgo_http_post(uvgo_http_client_t *c, const char *url,
                                const char *content_type, const void *body,
                                size_t len, uvgo_http_response_t **resp);
 UVGO_EXTERN int uvgo_http_post_ctx(uvgo_http_client_t *c, const char *url,
-                                   const char *content_type,
-                                   const void *body, size_t len,
-                                   uvgo_http_response_t **resp,
+                                   const char *content_type, const void *body,
+                                   size_t len, uvgo_http_response_t **resp,
                                    uvgo_ctx_t *ctx);
 
 /* Reads up to `cap` body bytes into buf, parking until some arrive.

@@ -85,16 +85,15 @@ UVGO_EXTERN int uvgo_conn_read_full_ctx(uvgo_conn_t *c, void *buf, size_t len,
  * caller's and is not referenced after the call.  Thread: any task. */
 UVGO_EXTERN int uvgo_conn_write(uvgo_conn_t *c, const void *buf, size_t len,
                                 size_t *written);
-UVGO_EXTERN int uvgo_conn_write_ctx(uvgo_conn_t *c, const void *buf,
-                                    size_t len, size_t *written,
-                                    uvgo_ctx_t *ctx);
+UVGO_EXTERN int uvgo_conn_write_ctx(uvgo_conn_t *c, const void *buf, size_t len,
+                                    size_t *written, uvgo_ctx_t *ctx);
 
 /* Writes the n buffers in order, as one call (Go's net.Buffers).  As
  * uvgo_conn_write.
  * Owner: bufs stay the caller's, unreferenced after the call.
  * Thread: any task. */
-UVGO_EXTERN int uvgo_conn_writev(uvgo_conn_t *c, const uv_buf_t *bufs,
-                                 size_t n, size_t *written);
+UVGO_EXTERN int uvgo_conn_writev(uvgo_conn_t *c, const uv_buf_t *bufs, size_t n,
+                                 size_t *written);
 UVGO_EXTERN int uvgo_conn_writev_ctx(uvgo_conn_t *c, const uv_buf_t *bufs,
                                      size_t n, size_t *written,
                                      uvgo_ctx_t *ctx);
@@ -147,8 +146,7 @@ UVGO_EXTERN int uvgo_conn_remote_name(uvgo_conn_t *c, char *buf, size_t len);
  * the kernel's send and receive buffer sizes (> 0).  Returns 0 or an error.
  * Owner: none.  Thread: any task. */
 UVGO_EXTERN int uvgo_conn_set_nodelay(uvgo_conn_t *c, int on);
-UVGO_EXTERN int uvgo_conn_set_keepalive(uvgo_conn_t *c,
-                                        uvgo_duration_t period);
+UVGO_EXTERN int uvgo_conn_set_keepalive(uvgo_conn_t *c, uvgo_duration_t period);
 UVGO_EXTERN int uvgo_conn_set_buffers(uvgo_conn_t *c, int send, int recv);
 
 /* Formats a socket address as uvgo_conn_local_name() does.  Returns the

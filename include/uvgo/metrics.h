@@ -30,28 +30,28 @@ extern "C" {
 
 /* One worker's numbers, or their sum over all workers. */
 typedef struct uvgo_worker_metrics {
-    uint64_t tasks_run;      /* runs of a task that ended (park, yield, exit) */
-    uint64_t parks;          /* times a task blocked (chan, timer, lock...) */
-    uint64_t yields;         /* uvgo_task_yield() calls that switched */
-    uint64_t steals;         /* successful steals by this worker */
-    uint64_t tasks_stolen;   /* tasks taken in those steals */
-    uint64_t inbox_tasks;    /* tasks handed over by other threads */
-    uint64_t doorbells;      /* wake-up system calls made for this worker */
-    uint64_t polls;          /* times the worker polled its loop */
-    uint64_t spawned;        /* tasks created here */
-    int64_t runnable;        /* tasks queued to run here now */
-    int64_t timers;          /* timers and sleepers pending here now */
-    int64_t busy_ns;         /* time not blocked in the loop's poll */
-    int64_t idle_ns;         /* time blocked in the loop's poll */
+    uint64_t tasks_run;    /* runs of a task that ended (park, yield, exit) */
+    uint64_t parks;        /* times a task blocked (chan, timer, lock...) */
+    uint64_t yields;       /* uvgo_task_yield() calls that switched */
+    uint64_t steals;       /* successful steals by this worker */
+    uint64_t tasks_stolen; /* tasks taken in those steals */
+    uint64_t inbox_tasks;  /* tasks handed over by other threads */
+    uint64_t doorbells;    /* wake-up system calls made for this worker */
+    uint64_t polls;        /* times the worker polled its loop */
+    uint64_t spawned;      /* tasks created here */
+    int64_t runnable;      /* tasks queued to run here now */
+    int64_t timers;        /* timers and sleepers pending here now */
+    int64_t busy_ns;       /* time not blocked in the loop's poll */
+    int64_t idle_ns;       /* time blocked in the loop's poll */
     uint64_t latency[UVGO_METRICS_LATENCY_BUCKETS]; /* sampled, see top */
 } uvgo_worker_metrics_t;
 
 /* A whole-runtime snapshot. */
 typedef struct uvgo_metrics {
     int workers;
-    int64_t tasks_alive;           /* spawned and not yet freed */
-    uvgo_worker_metrics_t total;   /* every worker's numbers, added up */
-    int64_t latency_p50_ns;        /* from total.latency; 0 if no samples */
+    int64_t tasks_alive;         /* spawned and not yet freed */
+    uvgo_worker_metrics_t total; /* every worker's numbers, added up */
+    int64_t latency_p50_ns;      /* from total.latency; 0 if no samples */
     int64_t latency_p99_ns;
 } uvgo_metrics_t;
 

@@ -79,11 +79,11 @@ UVGO_EXTERN int uvgo_resolve_ctx(const char *network, const char *address,
  * at most max of them.  Returns the count (>= 1), UVGO_EINVAL, a
  * UVGO_EAI_* code or the context's error.
  * Owner: out is the caller's.  Thread: any task. */
-UVGO_EXTERN int uvgo_lookup_host(const char *host,
-                                 struct sockaddr_storage *out, size_t max);
+UVGO_EXTERN int uvgo_lookup_host(const char *host, struct sockaddr_storage *out,
+                                 size_t max);
 UVGO_EXTERN int uvgo_lookup_host_ctx(const char *host,
-                                     struct sockaddr_storage *out,
-                                     size_t max, uvgo_ctx_t *ctx);
+                                     struct sockaddr_storage *out, size_t max,
+                                     uvgo_ctx_t *ctx);
 
 /* Go's LookupPort: the port of a number or service name ("http") for
  * "tcp" or "udp" networks.  Returns the port (0-65535), UVGO_EINVAL or a
@@ -130,9 +130,9 @@ UVGO_EXTERN int uvgo_dial_ctx(uvgo_conn_t **out, const char *network,
 /* The same with a dialer (NULL: the defaults).
  * Owner: *out is the caller's (uvgo_conn_free); d is read during the call only.
  * Thread: any task. */
-UVGO_EXTERN int uvgo_dialer_dial_ctx(const uvgo_dialer_t *d,
-                                     uvgo_conn_t **out, const char *network,
-                                     const char *address, uvgo_ctx_t *ctx);
+UVGO_EXTERN int uvgo_dialer_dial_ctx(const uvgo_dialer_t *d, uvgo_conn_t **out,
+                                     const char *network, const char *address,
+                                     uvgo_ctx_t *ctx);
 
 /* ------------------------------------------------------------------------ */
 /* Listeners and servers                                                    */
@@ -157,8 +157,8 @@ UVGO_EXTERN int uvgo_listen(uvgo_listener_t **out, const char *network,
  * return UVGO_EMFILE or UVGO_ENFILE (try again later).
  * Owner: *out is the caller's (uvgo_conn_free).  Thread: any task. */
 UVGO_EXTERN int uvgo_listener_accept(uvgo_listener_t *l, uvgo_conn_t **out);
-UVGO_EXTERN int uvgo_listener_accept_ctx(uvgo_listener_t *l,
-                                         uvgo_conn_t **out, uvgo_ctx_t *ctx);
+UVGO_EXTERN int uvgo_listener_accept_ctx(uvgo_listener_t *l, uvgo_conn_t **out,
+                                         uvgo_ctx_t *ctx);
 
 /* The address it listens on, as a socket address or as text.  Returns 0 /
  * the text's length, UVGO_EINVAL or UVGO_ENOBUFS.
@@ -230,8 +230,8 @@ UVGO_EXTERN int uvgo_udp_dial(uvgo_udp_t **out, const char *network,
  * Owner: buf stays the caller's.  Thread: any task. */
 UVGO_EXTERN int uvgo_udp_send_to(uvgo_udp_t *u, const void *buf, size_t len,
                                  const struct sockaddr *to);
-UVGO_EXTERN int uvgo_udp_send_to_ctx(uvgo_udp_t *u, const void *buf,
-                                     size_t len, const struct sockaddr *to,
+UVGO_EXTERN int uvgo_udp_send_to_ctx(uvgo_udp_t *u, const void *buf, size_t len,
+                                     const struct sockaddr *to,
                                      uvgo_ctx_t *ctx);
 
 /* Receives one datagram into buf: returns its length (0 for an empty one)
@@ -240,16 +240,14 @@ UVGO_EXTERN int uvgo_udp_send_to_ctx(uvgo_udp_t *u, const void *buf,
  * context's error or another error.
  * Owner: buf and *from are the caller's.  Thread: any task. */
 UVGO_EXTERN int uvgo_udp_recv_from(uvgo_udp_t *u, void *buf, size_t len,
-                                   struct sockaddr_storage *from,
-                                   int *flags);
+                                   struct sockaddr_storage *from, int *flags);
 UVGO_EXTERN int uvgo_udp_recv_from_ctx(uvgo_udp_t *u, void *buf, size_t len,
                                        struct sockaddr_storage *from,
                                        int *flags, uvgo_ctx_t *ctx);
 
 /* The local address.  Returns 0, UVGO_ECLOSED or an error.
  * Owner: *sa is the caller's.  Thread: any task. */
-UVGO_EXTERN int uvgo_udp_local_addr(uvgo_udp_t *u,
-                                    struct sockaddr_storage *sa);
+UVGO_EXTERN int uvgo_udp_local_addr(uvgo_udp_t *u, struct sockaddr_storage *sa);
 
 /* Closes the socket: blocked calls return UVGO_ECLOSED at once, and so do
  * later ones.  Returns 0 or UVGO_ECLOSED.

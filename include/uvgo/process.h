@@ -27,9 +27,9 @@
  * Reaping.  Every child is reaped: by the time uvgo_process_wait returns
  * the kernel has forgotten it, and a process freed while its child still
  * runs reaps it in the background when it exits.  Children still running
- * when uvgo_main returns are left to themselves, as Go leaves them.  Descriptors uvgo makes
- * are close-on-exec, so one child never inherits another's pipe.  uvgo
- * ignores SIGPIPE for the whole process (unless the program installed its
+ * when uvgo_main returns are left to themselves, as Go leaves them. Descriptors
+ * uvgo makes are close-on-exec, so one child never inherits another's pipe.
+ * uvgo ignores SIGPIPE for the whole process (unless the program installed its
  * own disposition before uvgo_main): a write to a child that closed its
  * stdin fails with UVGO_EPIPE instead of killing the parent.  Children
  * start with every signal at its default.
@@ -91,9 +91,9 @@ typedef struct uvgo_cmd {
     const char *const *argv;
     /* "KEY=value" strings, NULL-terminated; see env_mode. */
     const char *const *env;
-    int env_mode;              /* UVGO_ENV_INHERIT or UVGO_ENV_REPLACE */
-    const char *dir;           /* working directory; NULL: the parent's */
-    uvgo_stdio_t stdio[3];     /* stdin, stdout, stderr */
+    int env_mode;          /* UVGO_ENV_INHERIT or UVGO_ENV_REPLACE */
+    const char *dir;       /* working directory; NULL: the parent's */
+    uvgo_stdio_t stdio[3]; /* stdin, stdout, stderr */
     /* Go's CommandContext: when ctx ends while the child runs, the child
      * gets cancel_signal (0: SIGKILL), and, if that was not SIGKILL and it
      * is still running wait_delay later, SIGKILL (Go's Cancel and
@@ -187,8 +187,8 @@ UVGO_EXTERN int uvgo_cmd_run(const uvgo_cmd_t *cmd, uvgo_exit_t *st);
  * errors of start and wait, UVGO_ENOBUFS or UVGO_EINVAL; on error *out is
  * NULL.  Owner: the caller frees *out with free() (uvgo/alloc.h).
  * Thread: any task. */
-UVGO_EXTERN int uvgo_cmd_output(const uvgo_cmd_t *cmd, size_t limit,
-                                char **out, size_t *len, uvgo_exit_t *st);
+UVGO_EXTERN int uvgo_cmd_output(const uvgo_cmd_t *cmd, size_t limit, char **out,
+                                size_t *len, uvgo_exit_t *st);
 
 /* Go's Cmd.CombinedOutput: as uvgo_cmd_output, with stderr going into
  * the same capture as stdout, interleaved as the child wrote them.

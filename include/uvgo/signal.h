@@ -27,7 +27,7 @@ typedef struct uvgo_signal uvgo_signal_t;
  * task.  Owner: the subscription is the caller's (uvgo_signal_stop); it holds
  * its own reference to ch.  Thread: any task. */
 UVGO_EXTERN int uvgo_signal_notify(uvgo_signal_t **sub, uvgo_chan_t *ch,
-                       const int *signals, size_t n);
+                                   const int *signals, size_t n);
 
 /* Stops the subscription: no delivery starts after it returns.  Frees the
  * subscription (its handles close in the background).  Returns 0, or

@@ -61,9 +61,9 @@ typedef struct uvgo__list {
 /* Private to uvgo (src/sync/wait.h): a FIFO of parked tasks and the lock
  * and state word that go with it.  All-zero: unlocked, empty. */
 typedef struct uvgo__parkq {
-    int lock_;               /* a spinlock over the list (and more) */
-    uint32_t word_;          /* the owning primitive's state, if any */
-    uvgo__list_t list_;      /* parked tasks, oldest first */
+    int lock_;          /* a spinlock over the list (and more) */
+    uint32_t word_;     /* the owning primitive's state, if any */
+    uvgo__list_t list_; /* parked tasks, oldest first */
 } uvgo__parkq_t;
 
 /* ------------------------------------------------------------------------ */
@@ -78,11 +78,14 @@ typedef struct uvgo__parkq {
  * 1 ms the mutex turns to hand-off mode and passes the lock to its waiters
  * in arrival order until the queue drains or a waiter got it quickly. */
 typedef struct uvgo_mutex {
-    uvgo__parkq_t q_;                    /* private: word_ is the state */
-    struct uvgo_task *owner_;    /* private: the holder, a spin hint */
+    uvgo__parkq_t q_;         /* private: word_ is the state */
+    struct uvgo_task *owner_; /* private: the holder, a spin hint */
 } uvgo_mutex_t;
 
-#define UVGO_MUTEX_INIT {{0, 0, {0, 0}}, 0}
+#define UVGO_MUTEX_INIT                                                        \
+    {                                                                          \
+        {0, 0, {0, 0}}, 0                                                      \
+    }
 
 /* Locks m, parking until it is free.  Returns 0, UVGO_EINVAL (NULL) or
  * UVGO_ENOTTASK outside a task.  Owner: the caller holds the lock until
@@ -116,11 +119,17 @@ UVGO_EXTERN int uvgo_mutex_unlock(uvgo_mutex_t *m);
  * between deadlocks both).  A writer's unlock admits every reader waiting
  * at that moment before the next writer.  No upgrade or downgrade. */
 typedef struct uvgo_rwmutex {
-    uvgo__parkq_t q_;           /* private: word_ is the state; readers */
-    uvgo__list_t writers_;      /* private: waiting writers */
+    uvgo__parkq_t q_;      /* private: word_ is the state; readers */
+    uvgo__list_t writers_; /* private: waiting writers */
 } uvgo_rwmutex_t;
 
-#define UVGO_RWMUTEX_INIT {{0, 0, {0, 0}}, {0, 0}}
+#define UVGO_RWMUTEX_INIT                                                      \
+    {                                                                          \
+        {0, 0, {0, 0}},                                                        \
+        {                                                                      \
+            0, 0                                                               \
+        }                                                                      \
+    }
 
 /* Read-locks / write-locks rw, parking while it cannot be had.  Return 0,
  * UVGO_EINVAL or UVGO_ENOTTASK; the _ctx forms return the context's error
@@ -154,11 +163,20 @@ UVGO_EXTERN int uvgo_rwmutex_unlock(uvgo_rwmutex_t *rw);
  * counter is zero.  To reuse it, new adds must come after every previous
  * wait has returned. */
 typedef struct uvgo_wg {
-    uint64_t state_;    /* private: counter << 32 | waiters */
-    uvgo__parkq_t q_;   /* private */
+    uint64_t state_;  /* private: counter << 32 | waiters */
+    uvgo__parkq_t q_; /* private */
 } uvgo_wg_t;
 
-#define UVGO_WG_INIT {0, {0, 0, {0, 0}}}
+#define UVGO_WG_INIT                                                           \
+    {                                                                          \
+        0,                                                                     \
+        {                                                                      \
+            0, 0,                                                              \
+            {                                                                  \
+                0, 0                                                           \
+            }                                                                  \
+        }                                                                      \
+    }
 
 /* Adds delta (may be negative) to the counter; at zero every waiter wakes.
  * A negative counter aborts ("sync: negative WaitGroup counter"), and so
@@ -191,11 +209,14 @@ UVGO_EXTERN int uvgo_wg_go(uvgo_wg_t *wg, uvgo_task_fn fn, void *arg);
 /* Go's sync.Once and OnceValue: runs a function exactly once and keeps its
  * result for every caller. */
 typedef struct uvgo_once {
-    uvgo__parkq_t q_;   /* private: word_ is 0 new, 1 running, 2 done */
-    void *result_;      /* private: fn's return value once done */
+    uvgo__parkq_t q_; /* private: word_ is 0 new, 1 running, 2 done */
+    void *result_;    /* private: fn's return value once done */
 } uvgo_once_t;
 
-#define UVGO_ONCE_INIT {{0, 0, {0, 0}}, 0}
+#define UVGO_ONCE_INIT                                                         \
+    {                                                                          \
+        {0, 0, {0, 0}}, 0                                                      \
+    }
 
 /* The first call runs fn(arg) in the caller's task; calls made while it
  * runs park until it has returned; every call, then and later, stores fn's
@@ -207,9 +228,9 @@ typedef struct uvgo_once {
  * interrupted).  Owner: the result is whatever fn returned.
  * Thread: any task. */
 UVGO_EXTERN int uvgo_once_do(uvgo_once_t *once, uvgo_task_fn fn, void *arg,
-                 void **result);
+                             void **result);
 UVGO_EXTERN int uvgo_once_do_ctx(uvgo_once_t *once, uvgo_task_fn fn, void *arg,
-                     void **result, uvgo_ctx_t *ctx);
+                                 void **result, uvgo_ctx_t *ctx);
 
 /* ------------------------------------------------------------------------ */
 /* Cond                                                                     */
@@ -219,10 +240,18 @@ UVGO_EXTERN int uvgo_once_do_ctx(uvgo_once_t *once, uvgo_task_fn fn, void *arg,
  * mutex.  The mutex is passed to each wait (Go's Cond.L), so a zeroed cond
  * needs no setup.  Waiters wake in the order they started waiting. */
 typedef struct uvgo_cond {
-    uvgo__parkq_t q_;   /* private */
+    uvgo__parkq_t q_; /* private */
 } uvgo_cond_t;
 
-#define UVGO_COND_INIT {{0, 0, {0, 0}}}
+#define UVGO_COND_INIT                                                         \
+    {                                                                          \
+        {                                                                      \
+            0, 0,                                                              \
+            {                                                                  \
+                0, 0                                                           \
+            }                                                                  \
+        }                                                                      \
+    }
 
 /* Atomically unlocks m (which the caller holds) and parks; re-locks m
  * before returning, in every case.  Wake-ups may be spurious as far as the
@@ -231,7 +260,8 @@ typedef struct uvgo_cond {
  * (with m locked again) if ctx is done before a signal reaches it.
  * Owner: m is held on return.  Thread: any task. */
 UVGO_EXTERN int uvgo_cond_wait(uvgo_cond_t *c, uvgo_mutex_t *m);
-UVGO_EXTERN int uvgo_cond_wait_ctx(uvgo_cond_t *c, uvgo_mutex_t *m, uvgo_ctx_t *ctx);
+UVGO_EXTERN int uvgo_cond_wait_ctx(uvgo_cond_t *c, uvgo_mutex_t *m,
+                                   uvgo_ctx_t *ctx);
 
 /* Wakes the longest-waiting task / every waiting task.  Holding the mutex
  * meanwhile is allowed, not required.  Return 0 or UVGO_EINVAL.
@@ -257,18 +287,20 @@ UVGO_EXTERN int uvgo_cond_broadcast(uvgo_cond_t *c);
  *     char *b = uvgo_pool_get(&bufs); ... uvgo_pool_put(&bufs, b);
  */
 typedef struct uvgo_pool {
-    void *(*new_fn)(void *arg);           /* Go's New; NULL: get may fail */
+    void *(*new_fn)(void *arg);            /* Go's New; NULL: get may fail */
     void (*free_fn)(void *obj, void *arg); /* frees a dropped object;
                                               NULL: free() */
-    void *arg;                            /* for new_fn and free_fn */
-    void *caches_;                        /* private: per-worker caches */
-    int lock_;                            /* private: guards the rest */
-    int nshared_;                         /* private */
-    void **shared_;                       /* private: spilled objects */
+    void *arg;                             /* for new_fn and free_fn */
+    void *caches_;                         /* private: per-worker caches */
+    int lock_;                             /* private: guards the rest */
+    int nshared_;                          /* private */
+    void **shared_;                        /* private: spilled objects */
 } uvgo_pool_t;
 
-#define UVGO_POOL_INIT(new_fn, free_fn, arg)                                 \
-    {(new_fn), (free_fn), (arg), 0, 0, 0, 0}
+#define UVGO_POOL_INIT(new_fn, free_fn, arg)                                   \
+    {                                                                          \
+        (new_fn), (free_fn), (arg), 0, 0, 0, 0                                 \
+    }
 
 /* An object from the pool, else new_fn(arg), else NULL (no new_fn, or it
  * returned NULL).  Owner: the caller's; give it back with uvgo_pool_put()

@@ -55,8 +55,8 @@ extern "C" {
 
 /* Options for uvgo_synctest_run(); all-zero (or NULL) means the defaults. */
 typedef struct uvgo_synctest_opts {
-    uint64_t seed;  /* 0: tasks run in the order they became runnable */
-    FILE *report;   /* where a deadlock is listed; NULL: stderr */
+    uint64_t seed; /* 0: tasks run in the order they became runnable */
+    FILE *report;  /* where a deadlock is listed; NULL: stderr */
 } uvgo_synctest_opts_t;
 
 /* Runs fn(arg) in a new bubble (see top) and waits until every task in it

@@ -13,9 +13,10 @@
  * waker's worker (runnext), as Go's scheduler does, which keeps a
  * conversation between two tasks on one warm core; pinned tasks and tasks
  * bound to a loop (uvgo_loop_enter) go back to their own worker instead.
- * Idle workers steal half of a long or stalled queue.  Tasks are not preempted: a task that computes for a long
- * time without waiting or calling uvgo_task_yield() holds its worker (the
- * loop is still polled between task switches, never in the middle of one).
+ * Idle workers steal half of a long or stalled queue.  Tasks are not preempted:
+ * a task that computes for a long time without waiting or calling
+ * uvgo_task_yield() holds its worker (the loop is still polled between task
+ * switches, never in the middle of one).
  *
  * Affinity.  libuv handles belong to the loop they were initialised on and
  * may be touched only from that loop's thread.  Because tasks migrate between
@@ -169,7 +170,7 @@ typedef struct uvgo_task_opts {
  * joins or detaches.  Thread: any (from a task, a loop callback or another
  * thread) while a runtime runs. */
 UVGO_EXTERN int uvgo_task_spawn(uvgo_task_t **task, uvgo_task_fn fn, void *arg,
-                    const uvgo_task_opts_t *opts);
+                                const uvgo_task_opts_t *opts);
 
 /* Go's `go fn(arg)`: uvgo_task_spawn(NULL, fn, arg, NULL).
  * Owner: the runtime.  Thread: any while a runtime runs. */
@@ -231,7 +232,8 @@ typedef unsigned uvgo_task_key_t;
  * non-NULL value it set.  Keys live as long as the process.  Returns 0,
  * UVGO_EINVAL for a NULL key, or UVGO_EAGAIN when all keys are used.
  * Owner: none.  Thread: any. */
-UVGO_EXTERN int uvgo_task_key_create(uvgo_task_key_t *key, void (*destructor)(void *));
+UVGO_EXTERN int uvgo_task_key_create(uvgo_task_key_t *key,
+                                     void (*destructor)(void *));
 
 /* The calling task's value for `key`; NULL if unset, outside a task or for an
  * unknown key.  Owner: the caller's.  Thread: any task (its own values). */
@@ -259,7 +261,10 @@ typedef struct uvgo_event {
     uintptr_t state_; /* private: 0 unset, 1 set, else the waiting task */
 } uvgo_event_t;
 
-#define UVGO_EVENT_INIT {0}
+#define UVGO_EVENT_INIT                                                        \
+    {                                                                          \
+        0                                                                      \
+    }
 
 /* Parks the calling task until `ev` is set (returns at once if it is).
  * `what` names the wait in task dumps (a string literal).  At most one task
@@ -286,11 +291,11 @@ UVGO_EXTERN int uvgo_offload(void (*fn)(void *arg), void *arg);
 /* One task, as uvgo_task_walk() reports it. */
 typedef struct uvgo_task_info {
     uint64_t id;
-    const char *name;   /* valid during the callback only */
-    const char *state;  /* "runnable", "running", "waiting" or "exited" */
-    const char *wait;   /* what a waiting task waits on ("chan receive"), or "" */
-    int worker;         /* the worker it runs or last ran on */
-    size_t stack_size;  /* bytes reserved */
+    const char *name;  /* valid during the callback only */
+    const char *state; /* "runnable", "running", "waiting" or "exited" */
+    const char *wait; /* what a waiting task waits on ("chan receive"), or "" */
+    int worker;       /* the worker it runs or last ran on */
+    size_t stack_size;      /* bytes reserved */
     const void *spawn_site; /* code address in its spawner; NULL for main */
 } uvgo_task_info_t;
 
@@ -299,8 +304,8 @@ typedef struct uvgo_task_info {
  * The snapshot is taken while tasks keep running: each record is consistent
  * enough for diagnostics, not for synchronisation.  Owner: none.
  * Thread: any. */
-UVGO_EXTERN int uvgo_task_walk(int (*cb)(const uvgo_task_info_t *info, void *arg),
-                   void *arg);
+UVGO_EXTERN int
+uvgo_task_walk(int (*cb)(const uvgo_task_info_t *info, void *arg), void *arg);
 
 /* The number of tasks alive.  Owner: none.  Thread: any. */
 UVGO_EXTERN int uvgo_task_count(void);
@@ -318,9 +323,9 @@ UVGO_EXTERN void uvgo_dump(FILE *out);
 
 /* Options for uvgo_leak_check(); all-zero (or NULL) means the defaults. */
 typedef struct uvgo_leak_opts {
-    int64_t wait;               /* ns the other tasks get to end; 0: 1 s */
-    const char *const *ignore;  /* NULL-terminated task names to allow */
-    FILE *report;               /* where leaks are listed; NULL: stderr */
+    int64_t wait;              /* ns the other tasks get to end; 0: 1 s */
+    const char *const *ignore; /* NULL-terminated task names to allow */
+    FILE *report;              /* where leaks are listed; NULL: stderr */
 } uvgo_leak_opts_t;
 
 /* Go's goleak.VerifyNone, for the end of a test: waits (polling, up to

@@ -127,8 +127,8 @@ UVGO_EXTERN int uvgo_after(uvgo_chan_t **ch, uvgo_duration_t d);
  * and must free it; with t NULL the timer frees itself after firing.
  * Returns 0, UVGO_EINVAL (NULL fn), UVGO_ENOMEM or UVGO_ENOTTASK.
  * Owner: as described.  Thread: as uvgo_timer_make. */
-UVGO_EXTERN int uvgo_after_func(uvgo_timer_t **t, uvgo_duration_t d, uvgo_task_fn fn,
-                    void *arg);
+UVGO_EXTERN int uvgo_after_func(uvgo_timer_t **t, uvgo_duration_t d,
+                                uvgo_task_fn fn, void *arg);
 
 /* ------------------------------------------------------------------------ */
 /* Tickers                                                                  */

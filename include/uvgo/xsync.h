@@ -40,12 +40,21 @@ extern "C" {
  * stream of light ones.  The zero value has size 0 (set it with
  * uvgo_sem_init or UVGO_SEM_INIT(n)). */
 typedef struct uvgo_sem {
-    int64_t size_;     /* private: the capacity */
-    int64_t cur_;      /* private: units held */
-    uvgo__parkq_t q_;  /* private */
+    int64_t size_;    /* private: the capacity */
+    int64_t cur_;     /* private: units held */
+    uvgo__parkq_t q_; /* private */
 } uvgo_sem_t;
 
-#define UVGO_SEM_INIT(n) {(n), 0, {0, 0, {0, 0}}}
+#define UVGO_SEM_INIT(n)                                                       \
+    {                                                                          \
+        (n), 0,                                                                \
+        {                                                                      \
+            0, 0,                                                              \
+            {                                                                  \
+                0, 0                                                           \
+            }                                                                  \
+        }                                                                      \
+    }
 
 /* Makes *s a semaphore of n units, none held.  Returns 0 or UVGO_EINVAL
  * (NULL, n < 0).  Owner: the caller's struct.  Thread: any, before use. */
@@ -83,15 +92,18 @@ typedef int (*uvgo_errgroup_fn)(void *arg);
  * limit and no context; uvgo_errgroup_with_ctx() adds a context that the
  * first error cancels (and uvgo_errgroup_wait cancels in any case). */
 typedef struct uvgo_errgroup {
-    uvgo_wg_t wg_;            /* private: tasks running */
-    uvgo_sem_t sem_;          /* private: the limit, when limited_ */
-    int limited_;             /* private */
-    int lock_;                /* private: guards err_ and ctx_ */
-    int err_;                 /* private: the first error */
-    uvgo_ctx_t *ctx_;         /* private: cancelled by the first error */
+    uvgo_wg_t wg_;    /* private: tasks running */
+    uvgo_sem_t sem_;  /* private: the limit, when limited_ */
+    int limited_;     /* private */
+    int lock_;        /* private: guards err_ and ctx_ */
+    int err_;         /* private: the first error */
+    uvgo_ctx_t *ctx_; /* private: cancelled by the first error */
 } uvgo_errgroup_t;
 
-#define UVGO_ERRGROUP_INIT {UVGO_WG_INIT, UVGO_SEM_INIT(0), 0, 0, 0, 0}
+#define UVGO_ERRGROUP_INIT                                                     \
+    {                                                                          \
+        UVGO_WG_INIT, UVGO_SEM_INIT(0), 0, 0, 0, 0                             \
+    }
 
 /* Go's errgroup.WithContext: sets up the zeroed group g with a context
  * derived from parent, cancelled (with the error as its cause) when a task
@@ -101,7 +113,7 @@ typedef struct uvgo_errgroup {
  * with uvgo_ctx_release); the group holds its own until its wait returns.
  * Thread: any. */
 UVGO_EXTERN int uvgo_errgroup_with_ctx(uvgo_errgroup_t *g, uvgo_ctx_t *parent,
-                           uvgo_ctx_t **ctx);
+                                       uvgo_ctx_t **ctx);
 
 /* Go's Group.SetLimit: at most n tasks of the group run at once; n < 0
  * removes the limit, and n == 0 lets no task start (go blocks).  Returns 0,
@@ -115,15 +127,17 @@ UVGO_EXTERN int uvgo_errgroup_set_limit(uvgo_errgroup_t *g, int n);
  * UVGO_EINVAL, UVGO_ENOMEM or UVGO_ENOTTASK (fn did not run and will not);
  * the _ctx form returns the context's error if ctx is done before a slot
  * frees.  Owner: arg stays the caller's.  Thread: any task. */
-UVGO_EXTERN int uvgo_errgroup_go(uvgo_errgroup_t *g, uvgo_errgroup_fn fn, void *arg);
-UVGO_EXTERN int uvgo_errgroup_go_ctx(uvgo_errgroup_t *g, uvgo_errgroup_fn fn, void *arg,
-                         uvgo_ctx_t *ctx);
+UVGO_EXTERN int uvgo_errgroup_go(uvgo_errgroup_t *g, uvgo_errgroup_fn fn,
+                                 void *arg);
+UVGO_EXTERN int uvgo_errgroup_go_ctx(uvgo_errgroup_t *g, uvgo_errgroup_fn fn,
+                                     void *arg, uvgo_ctx_t *ctx);
 
 /* Go's Group.TryGo: starts fn(arg) only if the group is below its limit.
  * Returns 0 (started), UVGO_EAGAIN (at the limit), UVGO_EINVAL,
  * UVGO_ENOMEM or UVGO_ENOTTASK (no runtime).  Owner: arg stays the
  * caller's.  Thread: any. */
-UVGO_EXTERN int uvgo_errgroup_try_go(uvgo_errgroup_t *g, uvgo_errgroup_fn fn, void *arg);
+UVGO_EXTERN int uvgo_errgroup_try_go(uvgo_errgroup_t *g, uvgo_errgroup_fn fn,
+                                     void *arg);
 
 /* Go's Group.Wait: parks until every task of the group has returned, then
  * cancels the group's context and returns the first error (0 if none).
@@ -146,19 +160,22 @@ typedef int (*uvgo_sflight_fn)(void *arg, void **val);
  * own.  Keys are NUL-terminated strings (copied).  The zero group is
  * ready; it holds memory only while calls are in flight. */
 typedef struct uvgo_sflight {
-    int lock_;                 /* private: guards the table and calls */
-    unsigned count_;           /* private: calls in the table */
-    unsigned nbuckets_;        /* private */
-    void **buckets_;           /* private: calls by key hash */
+    int lock_;          /* private: guards the table and calls */
+    unsigned count_;    /* private: calls in the table */
+    unsigned nbuckets_; /* private */
+    void **buckets_;    /* private: calls by key hash */
 } uvgo_sflight_t;
 
-#define UVGO_SFLIGHT_INIT {0, 0, 0, 0}
+#define UVGO_SFLIGHT_INIT                                                      \
+    {                                                                          \
+        0, 0, 0, 0                                                             \
+    }
 
 /* What uvgo_sflight_do_chan() delivers. */
 typedef struct uvgo_sflight_result {
-    void *val;   /* fn's value */
-    int err;     /* fn's return */
-    int shared;  /* 1 if the result went to more than one caller */
+    void *val;  /* fn's value */
+    int err;    /* fn's return */
+    int shared; /* 1 if the result went to more than one caller */
 } uvgo_sflight_result_t;
 
 /* Go's Do: runs fn(arg, &v) for key unless a call for key is in flight, in
@@ -169,11 +186,12 @@ typedef struct uvgo_sflight_result {
  * context's error if ctx is done before the run it waits for ends (a run
  * of its own is never interrupted).  Owner: the value is shared by every
  * caller that got it.  Thread: any task. */
-UVGO_EXTERN int uvgo_sflight_do(uvgo_sflight_t *g, const char *key, uvgo_sflight_fn fn,
-                    void *arg, void **val, int *shared);
+UVGO_EXTERN int uvgo_sflight_do(uvgo_sflight_t *g, const char *key,
+                                uvgo_sflight_fn fn, void *arg, void **val,
+                                int *shared);
 UVGO_EXTERN int uvgo_sflight_do_ctx(uvgo_sflight_t *g, const char *key,
-                        uvgo_sflight_fn fn, void *arg, void **val,
-                        int *shared, uvgo_ctx_t *ctx);
+                                    uvgo_sflight_fn fn, void *arg, void **val,
+                                    int *shared, uvgo_ctx_t *ctx);
 
 /* Go's DoChan: as uvgo_sflight_do, but does not wait: *ch receives a
  * channel of capacity 1 that gets one uvgo_sflight_result_t and is never
@@ -181,7 +199,8 @@ UVGO_EXTERN int uvgo_sflight_do_ctx(uvgo_sflight_t *g, const char *key,
  * UVGO_EINVAL, UVGO_ENOMEM or UVGO_ENOTTASK (no runtime).  Owner: the
  * caller holds a reference to *ch (uvgo_chan_release).  Thread: any. */
 UVGO_EXTERN int uvgo_sflight_do_chan(uvgo_sflight_t *g, const char *key,
-                         uvgo_sflight_fn fn, void *arg, uvgo_chan_t **ch);
+                                     uvgo_sflight_fn fn, void *arg,
+                                     uvgo_chan_t **ch);
 
 /* Go's Forget: later calls for key start a new run instead of waiting for
  * the one in flight, whose callers still get its result.  Returns 0 or
@@ -216,7 +235,10 @@ typedef struct uvgo_limiter {
                             in the future */
 } uvgo_limiter_t;
 
-#define UVGO_LIMITER_INIT {0, 0, 0, 0, 0, 0}
+#define UVGO_LIMITER_INIT                                                      \
+    {                                                                          \
+        0, 0, 0, 0, 0, 0                                                       \
+    }
 
 /* A reservation of tokens (Go's Reservation), filled in by
  * uvgo_limiter_reserve*. */
@@ -255,7 +277,7 @@ UVGO_EXTERN int uvgo_limiter_allow_n(uvgo_limiter_t *l, int64_t t, int n);
  * Owner: the caller's reservation.  Thread: any. */
 UVGO_EXTERN int uvgo_limiter_reserve(uvgo_limiter_t *l, uvgo_reservation_t *r);
 UVGO_EXTERN int uvgo_limiter_reserve_n(uvgo_limiter_t *l, int64_t t, int n,
-                           uvgo_reservation_t *r);
+                                       uvgo_reservation_t *r);
 
 /* 1 if the reservation can be honoured, else 0.  Owner: none.
  * Thread: any. */
@@ -265,8 +287,8 @@ UVGO_EXTERN int uvgo_reservation_ok(const uvgo_reservation_t *r);
  * UVGO_DURATION_INF for a reservation that is not OK.  Owner: none.
  * Thread: any. */
 UVGO_EXTERN uvgo_duration_t uvgo_reservation_delay(const uvgo_reservation_t *r);
-UVGO_EXTERN uvgo_duration_t uvgo_reservation_delay_from(const uvgo_reservation_t *r,
-                                            int64_t t);
+UVGO_EXTERN uvgo_duration_t
+uvgo_reservation_delay_from(const uvgo_reservation_t *r, int64_t t);
 
 /* Go's Cancel / CancelAt(t): the holder will not act; gives its tokens
  * back, less those that later reservations have already counted on, and
@@ -284,16 +306,19 @@ UVGO_EXTERN void uvgo_reservation_cancel_at(uvgo_reservation_t *r, int64_t t);
  * and ctx's error returned.  UVGO_ENOTTASK outside a task.  Owner: none.
  * Thread: any task. */
 UVGO_EXTERN int uvgo_limiter_wait(uvgo_limiter_t *l, int n);
-UVGO_EXTERN int uvgo_limiter_wait_ctx(uvgo_limiter_t *l, int n, uvgo_ctx_t *ctx);
+UVGO_EXTERN int uvgo_limiter_wait_ctx(uvgo_limiter_t *l, int n,
+                                      uvgo_ctx_t *ctx);
 
 /* Go's SetLimit(At) and SetBurst(At): change the limit or burst from now
  * (from t) on; tokens accrued until then at the old rate are kept.  Return
  * 0 or UVGO_EINVAL (NULL, limit < 0 or NaN, burst < 0).  Owner: none.
  * Thread: any. */
 UVGO_EXTERN int uvgo_limiter_set_limit(uvgo_limiter_t *l, double limit);
-UVGO_EXTERN int uvgo_limiter_set_limit_at(uvgo_limiter_t *l, int64_t t, double limit);
+UVGO_EXTERN int uvgo_limiter_set_limit_at(uvgo_limiter_t *l, int64_t t,
+                                          double limit);
 UVGO_EXTERN int uvgo_limiter_set_burst(uvgo_limiter_t *l, int burst);
-UVGO_EXTERN int uvgo_limiter_set_burst_at(uvgo_limiter_t *l, int64_t t, int burst);
+UVGO_EXTERN int uvgo_limiter_set_burst_at(uvgo_limiter_t *l, int64_t t,
+                                          int burst);
 
 /* Go's Tokens / TokensAt(t): the tokens available now (at t); negative
  * while reservations are in debt.  Owner: none.  Thread: any. */

@@ -35,7 +35,8 @@ void *uvgo__aligned_calloc(size_t align, size_t size)
     raw = uvgo__calloc(1, size + extra);
     if (!raw)
         return NULL;
-    at = ((uintptr_t)raw + sizeof(void *) + align - 1) & ~(uintptr_t)(align - 1);
+    at =
+        ((uintptr_t)raw + sizeof(void *) + align - 1) & ~(uintptr_t)(align - 1);
     ((void **)at)[-1] = raw;
     return (void *)at;
 }

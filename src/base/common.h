@@ -24,8 +24,8 @@
 #define UVGO_CACHELINE 64
 #define UVGO_ALIGNED_CACHELINE __attribute__((aligned(UVGO_CACHELINE)))
 
-#define uvgo__container_of(ptr, type, field)                                 \
-    ((type *)((char *)(ptr) - offsetof(type, field)))
+#define uvgo__container_of(ptr, type, field)                                   \
+    ((type *)((char *)(ptr)-offsetof(type, field)))
 
 #define uvgo__countof(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -60,9 +60,9 @@ void uvgo__panic_set_report(void (*report)(FILE *out));
  * builds (UVGO_CHECKS, base/lockrank.h), compiled away in release builds,
  * where `cond` is not even evaluated. */
 #if UVGO_CHECKS
-#define uvgo__assert(cond)                                                    \
-    (UVGO_LIKELY(cond) ? (void)0                                              \
-                       : uvgo__panic("assertion failed: %s (%s:%d)", #cond,   \
+#define uvgo__assert(cond)                                                     \
+    (UVGO_LIKELY(cond) ? (void)0                                               \
+                       : uvgo__panic("assertion failed: %s (%s:%d)", #cond,    \
                                      __FILE__, __LINE__))
 #else
 #define uvgo__assert(cond) ((void)0)
@@ -125,8 +125,8 @@ static inline void uvgo__spin_lock(uvgo_spinlock_t *l, int rank)
 {
     uvgo__rank_acquire(l, rank);
     /* acquire: pairs with the release in uvgo__spin_unlock(). */
-    if (UVGO_LIKELY(!atomic_exchange_explicit(&l->locked, 1,
-                                              memory_order_acquire)))
+    if (UVGO_LIKELY(
+            !atomic_exchange_explicit(&l->locked, 1, memory_order_acquire)))
         return;
     uvgo__spin_lock_slow(l);
 }
@@ -141,8 +141,8 @@ static inline void uvgo__spin_unlock(uvgo_spinlock_t *l)
 
 /* "Caller holds l": the lock is taken, and by this thread.  For asserts
  * only (debug builds). */
-#define uvgo__spin_held(l)                                                    \
-    (atomic_load_explicit(&(l)->locked, memory_order_relaxed) &&              \
+#define uvgo__spin_held(l)                                                     \
+    (atomic_load_explicit(&(l)->locked, memory_order_relaxed) &&               \
      uvgo__rank_held(l))
 
 /* Per-worker pseudo-random numbers (xorshift64*), for select and stealing. */

@@ -16,7 +16,7 @@ const char *uvgo_strerror(int err)
 {
     switch (err) {
 #define UVGO_STRERROR_CASE_(name, value, msg)                                  \
-    case (value):                                                             \
+    case (value):                                                              \
         return msg;
         UVGO_ERRNO_MAP(UVGO_STRERROR_CASE_)
 #undef UVGO_STRERROR_CASE_
@@ -30,7 +30,7 @@ const char *uvgo_err_name(int err)
 {
     switch (err) {
 #define UVGO_ERR_NAME_CASE_(name, value, msg)                                  \
-    case (value):                                                             \
+    case (value):                                                              \
         return #name;
         UVGO_ERRNO_MAP(UVGO_ERR_NAME_CASE_)
 #undef UVGO_ERR_NAME_CASE_

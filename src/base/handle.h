@@ -45,9 +45,8 @@ static inline int uvgo__handle_fits(const void *p)
 
 static inline void *uvgo__handle_make(const void *p, unsigned gen)
 {
-    return (void *)((uintptr_t)p |
-                    (((uintptr_t)gen & UVGO_HANDLE_GEN_MASK)
-                     << UVGO_HANDLE_SHIFT));
+    return (void *)((uintptr_t)p | (((uintptr_t)gen & UVGO_HANDLE_GEN_MASK)
+                                    << UVGO_HANDLE_SHIFT));
 }
 
 static inline void *uvgo__handle_ptr(const void *h)
@@ -82,9 +81,8 @@ static inline int uvgo__handle_consume(const void *h, atomic_uint *gen)
 {
     unsigned g = atomic_load_explicit(gen, memory_order_relaxed);
     return uvgo__handle_matches(h, g) && !(g & 1) &&
-           atomic_compare_exchange_strong_explicit(gen, &g, g | 1,
-                                                   memory_order_relaxed,
-                                                   memory_order_relaxed);
+           atomic_compare_exchange_strong_explicit(
+               gen, &g, g | 1, memory_order_relaxed, memory_order_relaxed);
 }
 
 #endif /* UVGO_BASE_HANDLE_H */

@@ -55,9 +55,9 @@ static inline uvgo_list_node_t *uvgo__list_first(const uvgo_list_t *l)
 /* Every element e (a `type *` whose node is `field`) from first to last:
  *     UVGO_LIST_FOREACH(c, &l, struct conn, link) { ... }
  * The body must not remove e. */
-#define UVGO_LIST_FOREACH(e, l, type, field)                                  \
-    for (uvgo_list_node_t *e##_node_ = (l)->first_;                          \
-         e##_node_ && ((e) = uvgo__container_of(e##_node_, type, field), 1); \
+#define UVGO_LIST_FOREACH(e, l, type, field)                                   \
+    for (uvgo_list_node_t *e##_node_ = (l)->first_;                            \
+         e##_node_ && ((e) = uvgo__container_of(e##_node_, type, field), 1);   \
          e##_node_ = e##_node_->next)
 
 /* Whether n, which is in l or in no list, is in l. */
@@ -120,8 +120,8 @@ static inline uvgo_list_node_t *uvgo__list_pop_front(uvgo_list_t *l)
 {
     uvgo_list_node_t *n = l->first_;
     if (n) {
-        uvgo__assert(!n->prev && (n->next ? n->next->prev == n
-                                          : l->last_ == n));
+        uvgo__assert(!n->prev &&
+                     (n->next ? n->next->prev == n : l->last_ == n));
         uvgo__list_join(l, NULL, n->next);
         n->next = NULL;
     }

@@ -18,8 +18,8 @@
 struct held {
     const void *lock; /* a merged entry: the last (highest) one taken */
     int rank;
-    int count;        /* how many locks the entry stands for */
-    int merged;       /* stands for locks of its rank, not for `lock` */
+    int count;  /* how many locks the entry stands for */
+    int merged; /* stands for locks of its rank, not for `lock` */
 };
 
 static __thread struct held held[HELD_MAX];
@@ -28,10 +28,9 @@ static __thread int nheld;
 static const struct {
     const char *name;
     int flags;
-} ranks[UVGO_RANK_COUNT] = {
-    {"none", 0},
+} ranks[UVGO_RANK_COUNT] = {{"none", 0},
 #define UVGO_RANK_INFO_(name, flags) {#name, flags},
-    UVGO_LOCK_RANKS(UVGO_RANK_INFO_)
+                            UVGO_LOCK_RANKS(UVGO_RANK_INFO_)
 #undef UVGO_RANK_INFO_
 };
 
@@ -61,9 +60,8 @@ void uvgo__rank_acquire(const void *lock, int rank)
                     "%p%s (base/lockrank.h)",
                     rank_name(rank), lock, rank_name(h->rank), h->lock,
                     rank == h->rank ? ", out of address order"
-                    : (ranks[h->rank].flags & UVGO_RANK_LEAF)
-                        ? ", a leaf"
-                        : "");
+                    : (ranks[h->rank].flags & UVGO_RANK_LEAF) ? ", a leaf"
+                                                              : "");
     }
     if (nheld < HELD_MAX) {
         held[nheld].lock = lock;

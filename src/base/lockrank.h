@@ -69,23 +69,23 @@
 #define UVGO_RANK_MULTI 2 /* several at once, in increasing address order */
 
 /* X(name, flags): the table above, outermost first. */
-#define UVGO_LOCK_RANKS(X)                                                  \
-    X(START, 0)                                                             \
-    X(TIMER, 0)                                                             \
-    X(BUBBLE, UVGO_RANK_LEAF)                                               \
-    X(TIMERS, UVGO_RANK_LEAF)                                               \
-    X(CHAN, UVGO_RANK_LEAF | UVGO_RANK_MULTI)                               \
-    X(SCHED, UVGO_RANK_LEAF)                                                \
-    X(TASK_RECORDS, UVGO_RANK_LEAF)                                         \
-    X(STACK_POOL, 0)                                                        \
-    X(STACK_REGISTRY, UVGO_RANK_LEAF)                                       \
-    X(STACK_WARM, UVGO_RANK_LEAF)                                           \
-    X(TIMER_RECORDS, UVGO_RANK_LEAF)                                        \
-    X(CTX, UVGO_RANK_LEAF)                                                  \
-    X(PARKQ, UVGO_RANK_LEAF)                                                \
-    X(XSYNC, UVGO_RANK_LEAF)                                                \
-    X(POOL, UVGO_RANK_LEAF)                                                 \
-    X(NET, UVGO_RANK_LEAF)                                                  \
+#define UVGO_LOCK_RANKS(X)                                                     \
+    X(START, 0)                                                                \
+    X(TIMER, 0)                                                                \
+    X(BUBBLE, UVGO_RANK_LEAF)                                                  \
+    X(TIMERS, UVGO_RANK_LEAF)                                                  \
+    X(CHAN, UVGO_RANK_LEAF | UVGO_RANK_MULTI)                                  \
+    X(SCHED, UVGO_RANK_LEAF)                                                   \
+    X(TASK_RECORDS, UVGO_RANK_LEAF)                                            \
+    X(STACK_POOL, 0)                                                           \
+    X(STACK_REGISTRY, UVGO_RANK_LEAF)                                          \
+    X(STACK_WARM, UVGO_RANK_LEAF)                                              \
+    X(TIMER_RECORDS, UVGO_RANK_LEAF)                                           \
+    X(CTX, UVGO_RANK_LEAF)                                                     \
+    X(PARKQ, UVGO_RANK_LEAF)                                                   \
+    X(XSYNC, UVGO_RANK_LEAF)                                                   \
+    X(POOL, UVGO_RANK_LEAF)                                                    \
+    X(NET, UVGO_RANK_LEAF)                                                     \
     X(HTTP, UVGO_RANK_LEAF)
 
 enum uvgo_lock_rank {
@@ -93,7 +93,7 @@ enum uvgo_lock_rank {
 #define UVGO_RANK_ENUM_(name, flags) UVGO_RANK_##name,
     UVGO_LOCK_RANKS(UVGO_RANK_ENUM_)
 #undef UVGO_RANK_ENUM_
-    UVGO_RANK_COUNT
+        UVGO_RANK_COUNT
 };
 
 #if UVGO_CHECKS

@@ -46,13 +46,13 @@
 enum { CTX_CANCEL = 1, CTX_VALUE, CTX_DETACHED };
 
 struct uvgo_ctx_after {
-    uvgo_list_node_t link;              /* in ctx->afters, under its lock */
-    struct uvgo_ctx *ctx;               /* the CANCEL node it waits on */
+    uvgo_list_node_t link; /* in ctx->afters, under its lock */
+    struct uvgo_ctx *ctx;  /* the CANCEL node it waits on */
     uvgo_task_fn fn;
     void *arg;
-    int state;                          /* AFTER_*, under ctx->lock (an
-                                           atomic if ctx is NULL) */
-    atomic_int refs;                    /* handle + registration */
+    int state;       /* AFTER_*, under ctx->lock (an
+                        atomic if ctx is NULL) */
+    atomic_int refs; /* handle + registration */
 };
 enum { AFTER_WAITING = 0, AFTER_STARTED, AFTER_STOPPED };
 
@@ -61,25 +61,25 @@ static void afters_start(uvgo_list_t *afters);
 struct uvgo_ctx {
     atomic_int refs;
     int kind;
-    struct uvgo_ctx *parent;   /* retained; NULL: background */
+    struct uvgo_ctx *parent; /* retained; NULL: background */
     /* VALUE. */
     const void *key;
     void *value;
     /* CANCEL. */
     uvgo_spinlock_t lock;
-    atomic_int err;            /* 0 until done; set once, under lock */
-    int cause;                 /* under lock; final once err is set */
-    uvgo_chan_t *done;         /* immutable: heads this node's block */
+    atomic_int err;    /* 0 until done; set once, under lock */
+    int cause;         /* under lock; final once err is set */
+    uvgo_chan_t *done; /* immutable: heads this node's block */
     int has_deadline;
     int64_t deadline;
-    int deadline_cause;        /* the cause when the deadline fires */
-    uvgo_timer_t *timer;       /* under lock */
+    int deadline_cause;             /* the cause when the deadline fires */
+    uvgo_timer_t *timer;            /* under lock */
     struct uvgo_ctx *cancel_parent; /* an ancestor: kept alive by parent */
-    uvgo_list_t children;      /* under lock; CANCEL nodes, through sib */
-    uvgo_list_node_t sib;      /* under cancel_parent's lock: linked while
-                                  the parent holds a reference on it */
-    uvgo_list_t afters;        /* under lock: struct uvgo_ctx_after */
-    struct uvgo_ctx *work_next; /* the cancel work list */
+    uvgo_list_t children;           /* under lock; CANCEL nodes, through sib */
+    uvgo_list_node_t sib;           /* under cancel_parent's lock: linked while
+                                       the parent holds a reference on it */
+    uvgo_list_t afters;             /* under lock: struct uvgo_ctx_after */
+    struct uvgo_ctx *work_next;     /* the cancel work list */
 };
 
 uvgo_ctx_t *uvgo_ctx_background(void)
@@ -171,7 +171,8 @@ uvgo_chan_t *uvgo_ctx_done(uvgo_ctx_t *c)
     return c ? c->done : NULL;
 }
 
-/* ---- cancelling ------------------------------------------------------------ */
+/* ---- cancelling ------------------------------------------------------------
+ */
 
 /* Cancels one node with (err, cause); hands its children to *work.
  * Returns 0 if it was already done. */
@@ -204,7 +205,7 @@ static int cancel_one(uvgo_ctx_t *c, int err, int cause, uvgo_ctx_t **work)
     afters = c->afters;
     uvgo__list_init(&c->afters);
     UVGO_LIST_FOREACH(a, &afters, struct uvgo_ctx_after, link)
-        a->state = AFTER_STARTED;
+    a->state = AFTER_STARTED;
     uvgo__spin_unlock(&c->lock);
 
     uvgo__chan_close(c->done);
@@ -337,8 +338,8 @@ static void on_deadline_dropped(void *arg)
 /* ---- making contexts ---------------------------------------------------- */
 
 /* Where a CANCEL node starts in its block: after its Done channel. */
-#define DONE_SPACE                                                            \
-    ((sizeof(struct uvgo_chan) + _Alignof(uvgo_ctx_t) - 1) &                  \
+#define DONE_SPACE                                                             \
+    ((sizeof(struct uvgo_chan) + _Alignof(uvgo_ctx_t) - 1) &                   \
      ~(_Alignof(uvgo_ctx_t) - 1))
 
 static uvgo_ctx_t *ctx_alloc(int kind, uvgo_ctx_t *parent)
@@ -388,7 +389,7 @@ static int make_cancel(uvgo_ctx_t **out, uvgo_ctx_t *parent, int has_deadline,
             atomic_store_explicit(&c->err, perr, memory_order_release);
         } else {
             c->cancel_parent = p; /* alive as long as c: it is an ancestor */
-            uvgo_ctx_retain(c); /* the parent's reference */
+            uvgo_ctx_retain(c);   /* the parent's reference */
             uvgo__list_push_front(&p->children, &c->sib);
         }
         uvgo__spin_unlock(&p->lock);

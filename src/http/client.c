@@ -35,7 +35,7 @@
 
 struct uvgo_http_client {
     /* Immutable after uvgo_http_client_make. */
-    int max_redirects;           /* < 0: redirects are not followed */
+    int max_redirects; /* < 0: redirects are not followed */
     int keep_alive;
     int compression;
     int http2;
@@ -44,15 +44,15 @@ struct uvgo_http_client {
     uint64_t stall_ms;
     size_t body_buffer;
     char *ca_file, *user_agent, *noproxy;
-    struct curl_slist *fields;   /* the lines every request sends; curl
-                                    only reads them */
+    struct curl_slist *fields; /* the lines every request sends; curl
+                                  only reads them */
     uvgo__curl_share_t share;
     uvgo__curl_conf_t conf;
     int nloops;
     _Atomic(uvgo__curl_loop_t *) *loops; /* by worker; see top */
 
     uvgo__curl_stats_t stats;
-    atomic_int live;             /* exchanges not yet freed */
+    atomic_int live; /* exchanges not yet freed */
 };
 
 /* One request and its response. */
@@ -60,16 +60,17 @@ struct exchange {
     uvgo__xfer_t x;
     uvgo_http_response_t resp;
     uvgo_http_client_t *client;
-    uvgo_http_header_t header;   /* the response being received; its
-                                    memory stays with a cached exchange */
-    struct exchange *next;       /* on a loop's spare list */
-    struct curl_slist *fields;   /* request header lines, borrowed by curl
-                                    (NULL: the client's) */
-    char *all;                   /* uvgo_http_response_read_all's buffer */
-    int plain;                   /* a GET with no body nor fields of its own */
+    uvgo_http_header_t header; /* the response being received; its
+                                  memory stays with a cached exchange */
+    struct exchange *next;     /* on a loop's spare list */
+    struct curl_slist *fields; /* request header lines, borrowed by curl
+                                  (NULL: the client's) */
+    char *all;                 /* uvgo_http_response_read_all's buffer */
+    int plain;                 /* a GET with no body nor fields of its own */
 };
 
-/* ---- errors ------------------------------------------------------------------ */
+/* ---- errors
+ * ------------------------------------------------------------------ */
 
 int uvgo__xfer_error(uvgo__xfer_t *x, CURLcode code)
 {
@@ -138,7 +139,8 @@ static void error_text(char *dst, const uvgo__xfer_t *x, int err)
     snprintf(dst, UVGO_HTTP_ERROR_MAX, "%s", s);
 }
 
-/* ---- header hooks (on the transfer's loop) ----------------------------------- */
+/* ---- header hooks (on the transfer's loop)
+ * ----------------------------------- */
 
 static void on_reset(uvgo__xfer_t *x)
 {
@@ -154,7 +156,8 @@ static int on_field(uvgo__xfer_t *x, const char *name, size_t nlen,
     char small[512], *buf = small;
     int err;
 
-    if (nlen + vlen + 2 > sizeof small && !(buf = uvgo__malloc(nlen + vlen + 2)))
+    if (nlen + vlen + 2 > sizeof small &&
+        !(buf = uvgo__malloc(nlen + vlen + 2)))
         return UVGO_ENOMEM;
     memcpy(buf, name, nlen);
     buf[nlen] = '\0';
@@ -170,7 +173,8 @@ static int on_field(uvgo__xfer_t *x, const char *name, size_t nlen,
 
 static const uvgo__xfer_hooks_t hooks = {on_reset, on_field};
 
-/* ---- the client -------------------------------------------------------------- */
+/* ---- the client
+ * -------------------------------------------------------------- */
 
 static pthread_once_t global_once = PTHREAD_ONCE_INIT;
 static CURLcode global_result;
@@ -246,25 +250,27 @@ int uvgo_http_client_make(uvgo_http_client_t **out,
     pthread_once(&global_once, global_init);
     if (global_result != CURLE_OK || !(c = uvgo__calloc(1, sizeof *c)))
         return UVGO_ENOMEM;
-    c->max_redirects = opts->max_redirects ? opts->max_redirects
-                                           : DEFAULT_REDIRECTS;
+    c->max_redirects =
+        opts->max_redirects ? opts->max_redirects : DEFAULT_REDIRECTS;
     c->keep_alive = !opts->disable_keep_alives;
     c->compression = !opts->disable_compression;
     c->http2 = !opts->disable_http2;
     c->insecure = opts->insecure_skip_verify;
-    c->connect_ms = opts->connect_timeout > 0
-                        ? (long)((opts->connect_timeout + UVGO_MILLISECOND - 1)
-                                 / UVGO_MILLISECOND)
-                        : 0;
-    c->stall_ms = opts->stall_timeout > 0
-                      ? (uint64_t)((opts->stall_timeout + UVGO_MILLISECOND -
-                                    1) / UVGO_MILLISECOND)
-                      : 0;
-    c->body_buffer = opts->body_buffer ? opts->body_buffer
-                                       : DEFAULT_BODY_BUFFER;
+    c->connect_ms =
+        opts->connect_timeout > 0
+            ? (long)((opts->connect_timeout + UVGO_MILLISECOND - 1) /
+                     UVGO_MILLISECOND)
+            : 0;
+    c->stall_ms =
+        opts->stall_timeout > 0
+            ? (uint64_t)((opts->stall_timeout + UVGO_MILLISECOND - 1) /
+                         UVGO_MILLISECOND)
+            : 0;
+    c->body_buffer =
+        opts->body_buffer ? opts->body_buffer : DEFAULT_BODY_BUFFER;
     c->ca_file = dup_or_null(opts->ca_file);
-    c->user_agent = uvgo__strdup(opts->user_agent ? opts->user_agent
-                                            : DEFAULT_USER_AGENT);
+    c->user_agent =
+        uvgo__strdup(opts->user_agent ? opts->user_agent : DEFAULT_USER_AGENT);
     c->noproxy = make_noproxy();
     c->nloops = n;
     c->loops = uvgo__calloc((size_t)n, sizeof *c->loops);
@@ -272,9 +278,8 @@ int uvgo_http_client_make(uvgo_http_client_t **out,
      * rounding up (see "Connections" in curl.c). */
     if (opts->max_conns_per_host > 0)
         c->conf.max_host_conns = (opts->max_conns_per_host + n - 1) / n;
-    c->conf.max_idle = opts->max_idle_conns > 0
-                           ? (opts->max_idle_conns + n - 1) / n
-                           : 0;
+    c->conf.max_idle =
+        opts->max_idle_conns > 0 ? (opts->max_idle_conns + n - 1) / n : 0;
     c->conf.stats = &c->stats;
     if ((opts->ca_file && !c->ca_file) || !c->user_agent || !c->noproxy ||
         !c->loops || default_fields(c) || uvgo__curl_share_init(&c->share)) {
@@ -313,13 +318,12 @@ int uvgo_http_client_free(uvgo_http_client_t *c)
     return 0;
 }
 
-void uvgo_http_client_stats(uvgo_http_client_t *c,
-                            uvgo_http_client_stats_t *s)
+void uvgo_http_client_stats(uvgo_http_client_t *c, uvgo_http_client_stats_t *s)
 {
     if (!c || !s)
         return;
-    s->requests = atomic_load_explicit(&c->stats.requests,
-                                       memory_order_relaxed);
+    s->requests =
+        atomic_load_explicit(&c->stats.requests, memory_order_relaxed);
     s->conns = atomic_load_explicit(&c->stats.conns, memory_order_relaxed);
     s->reused = atomic_load_explicit(&c->stats.reused, memory_order_relaxed);
 }
@@ -345,7 +349,8 @@ static int loop_for_self(uvgo_http_client_t *c, uvgo__curl_loop_t **out)
     return 0;
 }
 
-/* ---- requests ---------------------------------------------------------------- */
+/* ---- requests
+ * ---------------------------------------------------------------- */
 
 /* "http"/"https", compared without case, then "://".  Go refuses other
  * schemes (and none) before dialling; so do we, rather than let curl
@@ -353,7 +358,8 @@ static int loop_for_self(uvgo_http_client_t *c, uvgo__curl_loop_t **out)
 static int check_scheme(const char *url)
 {
     size_t n = 0;
-    while ((url[n] >= 'a' && url[n] <= 'z') || (url[n] >= 'A' && url[n] <= 'Z') ||
+    while ((url[n] >= 'a' && url[n] <= 'z') ||
+           (url[n] >= 'A' && url[n] <= 'Z') ||
            (n > 0 && ((url[n] >= '0' && url[n] <= '9') || url[n] == '+' ||
                       url[n] == '-' || url[n] == '.')))
         n++;
@@ -383,8 +389,7 @@ static int build_fields(struct exchange *t, const uvgo_http_header_t *h)
             continue;
         if (len > sizeof small && !(line = uvgo__malloc(len)))
             return UVGO_ENOMEM;
-        snprintf(line, len, f->value_len ? "%s: %s" : "%s;", f->name,
-                 f->value);
+        snprintf(line, len, f->value_len ? "%s: %s" : "%s;", f->name, f->value);
         err = add_line(&t->fields, line);
         if (line != small)
             uvgo__free(line);
@@ -438,8 +443,7 @@ static void setup_client(uvgo_http_client_t *c, CURL *e)
     curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
     curl_easy_setopt(e, CURLOPT_PIPEWAIT, 1L);
     curl_easy_setopt(e, CURLOPT_HTTP_VERSION,
-                     c->http2 ? CURL_HTTP_VERSION_2TLS
-                              : CURL_HTTP_VERSION_1_1);
+                     c->http2 ? CURL_HTTP_VERSION_2TLS : CURL_HTTP_VERSION_1_1);
     if (c->max_redirects >= 0) {
         curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 1L);
         curl_easy_setopt(e, CURLOPT_MAXREDIRS, (long)c->max_redirects);
@@ -497,8 +501,7 @@ static int setup(struct exchange *t, const uvgo_http_client_request_t *req,
         } else {
             curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE,
                              (curl_off_t)(req->body ? req->body_len : 0));
-            curl_easy_setopt(e, CURLOPT_POSTFIELDS,
-                             req->body ? req->body : "");
+            curl_easy_setopt(e, CURLOPT_POSTFIELDS, req->body ? req->body : "");
         }
         if (strcmp(method, "POST") != 0)
             curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, method);
@@ -677,11 +680,11 @@ int uvgo_http_get(uvgo_http_client_t *c, const char *url,
 }
 
 int uvgo_http_post_ctx(uvgo_http_client_t *c, const char *url,
-                       const char *content_type, const void *body,
-                       size_t len, uvgo_http_response_t **out,
-                       uvgo_ctx_t *ctx)
+                       const char *content_type, const void *body, size_t len,
+                       uvgo_http_response_t **out, uvgo_ctx_t *ctx)
 {
-    uvgo_http_client_request_t req = {.method = "POST", .url = url,
+    uvgo_http_client_request_t req = {.method = "POST",
+                                      .url = url,
                                       .body = body ? body : "",
                                       .body_len = len};
     uvgo_http_header_t *h = NULL;
@@ -709,7 +712,8 @@ int uvgo_http_post(uvgo_http_client_t *c, const char *url,
     return uvgo_http_post_ctx(c, url, content_type, body, len, out, NULL);
 }
 
-/* ---- responses --------------------------------------------------------------- */
+/* ---- responses
+ * --------------------------------------------------------------- */
 
 /* The result of a body that has no more bytes buffered: 0 at its end or
  * its error (kept in r->error as text). */
@@ -818,7 +822,8 @@ void uvgo_http_response_free(uvgo_http_response_t *r)
         exchange_free(r->private_);
 }
 
-/* ---- white-box test hooks ---------------------------------------------------- */
+/* ---- white-box test hooks
+ * ---------------------------------------------------- */
 
 uvgo__curl_loop_t *uvgo__http_test_loop(uvgo_http_client_t *c)
 {

@@ -36,8 +36,8 @@
 #define LINGER_BYTES (256 * 1024)
 
 /* The defaults a zero in uvgo_http_server_opts_t stands for. */
-#define DEF_MAX_HEADER ((size_t)1 << 20)           /* Go's 1 MiB */
-#define DEF_MAX_BODY ((int64_t)10 << 20)           /* 10 MiB */
+#define DEF_MAX_HEADER ((size_t)1 << 20) /* Go's 1 MiB */
+#define DEF_MAX_BODY ((int64_t)10 << 20) /* 10 MiB */
 #define DEF_READ_HEADER_TIMEOUT (10 * UVGO_SECOND)
 #define DEF_READ_TIMEOUT (60 * UVGO_SECOND)
 #define DEF_WRITE_TIMEOUT (60 * UVGO_SECOND)
@@ -54,14 +54,14 @@ void uvgo__http_config_resolve(uvgo__http_config_t *cfg,
     memset(cfg, 0, sizeof *cfg);
     cfg->handler = o->handler;
     cfg->arg = o->arg;
-    cfg->max_header_bytes = o->max_header_bytes ? o->max_header_bytes
-                                                : DEF_MAX_HEADER;
+    cfg->max_header_bytes =
+        o->max_header_bytes ? o->max_header_bytes : DEF_MAX_HEADER;
     /* The spans of a head are 32-bit offsets. */
     if (cfg->max_header_bytes > ((size_t)1 << 30))
         cfg->max_header_bytes = (size_t)1 << 30;
     cfg->max_body_bytes = pick(o->max_body_bytes, DEF_MAX_BODY, INT64_MAX);
-    cfg->read_header_timeout = pick(o->read_header_timeout,
-                                    DEF_READ_HEADER_TIMEOUT, 0);
+    cfg->read_header_timeout =
+        pick(o->read_header_timeout, DEF_READ_HEADER_TIMEOUT, 0);
     cfg->read_timeout = pick(o->read_timeout, DEF_READ_TIMEOUT, 0);
     cfg->write_timeout = pick(o->write_timeout, DEF_WRITE_TIMEOUT, 0);
     cfg->idle_timeout = pick(o->idle_timeout, DEF_IDLE_TIMEOUT, 0);
@@ -269,7 +269,8 @@ static void scan_start(uvgo__http_conn_t *c, int after_line)
     c->saw_line = after_line;
 }
 
-/* ---- reading -------------------------------------------------------------- */
+/* ---- reading --------------------------------------------------------------
+ */
 
 static int shutting_down(uvgo__http_conn_t *c)
 {
@@ -409,8 +410,7 @@ static int head_error_status(uvgo__http_conn_t *c, llhttp_errno_t e)
         /* A well-formed token llhttp does not know: not implemented. */
         while (m < end && (*m == '\r' || *m == '\n'))
             m++;
-        for (i = 0; m + i < end && uvgo__http_tchar[(unsigned char)m[i]];
-             i++)
+        for (i = 0; m + i < end && uvgo__http_tchar[(unsigned char)m[i]]; i++)
             ;
         return i > 0 && m + i < end && m[i] == ' ' ? 501 : 400;
     case HPE_INVALID_VERSION:
@@ -448,8 +448,8 @@ static int read_head(uvgo__http_conn_t *c)
         if (c->scan_on && scan(c) < 0)
             return 400;
         if (c->pos < c->checked) {
-            llhttp_errno_t e = llhttp_execute(&c->parser, c->in + c->pos,
-                                              c->checked - c->pos);
+            llhttp_errno_t e =
+                llhttp_execute(&c->parser, c->in + c->pos, c->checked - c->pos);
             if (e == HPE_PAUSED &&
                 (c->paused == PAUSE_HEAD || c->paused == PAUSE_DONE)) {
                 c->pos = (size_t)(llhttp_get_error_pos(&c->parser) - c->in);
@@ -528,9 +528,9 @@ static int parse_target(uvgo__http_conn_t *c, char *url, size_t len)
         /* origin-form, the usual case */
     } else if (len == 1 && url[0] == '*') {
         /* asterisk-form (OPTIONS *) */
-    } else if (plen > 7 && (uvgo__http_casecmp(url, 7, "http://", 7) ||
-                            (plen > 8 &&
-                             uvgo__http_casecmp(url, 8, "https://", 8)))) {
+    } else if (plen > 7 &&
+               (uvgo__http_casecmp(url, 7, "http://", 7) ||
+                (plen > 8 && uvgo__http_casecmp(url, 8, "https://", 8)))) {
         /* absolute-form: the path follows the authority */
         char *auth = url + (url[4] == ':' ? 7 : 8);
         char *slash = memchr(auth, '/', plen - (size_t)(auth - url));
@@ -629,8 +629,8 @@ static int finish_head(uvgo__http_conn_t *c)
         if (uvgo__http_casecmp(name, h->name.len, "Host", 4)) {
             r->host = value;
             hosts++;
-        } else if (uvgo__http_casecmp(name, h->name.len,
-                                      "Transfer-Encoding", 17)) {
+        } else if (uvgo__http_casecmp(name, h->name.len, "Transfer-Encoding",
+                                      17)) {
             if ((err = check_te(value)))
                 return err;
         } else if (uvgo__http_casecmp(name, h->name.len, "Expect", 6)) {
@@ -670,7 +670,8 @@ static int finish_head(uvgo__http_conn_t *c)
     return 0;
 }
 
-/* ---- bodies ---------------------------------------------------------------- */
+/* ---- bodies ----------------------------------------------------------------
+ */
 
 /* Runs the parser over what is buffered, in the body phase.  Returns 1
  * when it made progress (a span to hand over, the end, the trailers
@@ -688,8 +689,8 @@ static int body_step(uvgo__http_conn_t *c)
             return UV_EPROTO;
     }
     c->paused = PAUSE_NONE;
-    llhttp_errno_t e = llhttp_execute(&c->parser, c->in + c->pos,
-                                      feed - c->pos);
+    llhttp_errno_t e =
+        llhttp_execute(&c->parser, c->in + c->pos, feed - c->pos);
     if (e == HPE_OK) {
         c->pos = feed;
         return 0;
@@ -745,8 +746,7 @@ static void watch_start(uvgo__http_conn_t *c);
 
 /* Hands over up to cap body bytes (buf NULL: drops them).  Returns the
  * count, 0 at the end of the body, or an error (sticky). */
-static int body_read(uvgo__http_conn_t *c, char *buf, size_t cap,
-                     int64_t limit)
+static int body_read(uvgo__http_conn_t *c, char *buf, size_t cap, int64_t limit)
 {
     if (c->body_err)
         return c->body_err;
@@ -797,8 +797,8 @@ int uvgo_http_request_read(uvgo_http_request_t *r, void *buf, size_t cap)
     return body_read(c, buf, cap, c->cfg->max_body_bytes);
 }
 
-int uvgo_http_request_read_all(uvgo_http_request_t *r, char **data,
-                               size_t *len, size_t limit)
+int uvgo_http_request_read_all(uvgo_http_request_t *r, char **data, size_t *len,
+                               size_t limit)
 {
     if (!r || !data || !len)
         return UVGO_EINVAL;
@@ -851,7 +851,8 @@ int uvgo_http_request_read_all(uvgo_http_request_t *r, char **data,
     return 0;
 }
 
-/* ---- the client-gone watcher ----------------------------------------------- */
+/* ---- the client-gone watcher -----------------------------------------------
+ */
 
 /* Go's background read: once a handler holds its context and the body is
  * read, a task of the connection reads ahead one byte.  The end of the
@@ -924,7 +925,8 @@ uvgo_ctx_t *uvgo_http_request_ctx(uvgo_http_request_t *r)
     return c->req_ctx;
 }
 
-/* ---- the serve loop ----------------------------------------------------------- */
+/* ---- the serve loop
+ * ----------------------------------------------------------- */
 
 int uvgo__http_conn_init(uvgo__http_conn_t *c, const uvgo__http_config_t *cfg,
                          const uvgo__http_transport_t *tp, void *io)
@@ -1060,10 +1062,10 @@ void uvgo__http_conn_serve(uvgo__http_conn_t *c)
         cfg->handler(&c->w, &c->req, cfg->arg);
         finish_request(c);
         atomic_store_explicit(&c->in_request, 0, memory_order_relaxed);
-        atomic_store_explicit(&c->requests,
-                              atomic_load_explicit(&c->requests,
-                                                   memory_order_relaxed) + 1,
-                              memory_order_relaxed);
+        atomic_store_explicit(
+            &c->requests,
+            atomic_load_explicit(&c->requests, memory_order_relaxed) + 1,
+            memory_order_relaxed);
         if (c->close_after || !c->keep_alive || c->upgrade || c->broken ||
             shutting_down(c))
             break;

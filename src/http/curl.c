@@ -73,15 +73,15 @@
 /* What the poll callback needs of a watched descriptor. */
 struct uvgo__sock {
     uvgo__curl_loop_t *cl;
-    uv_poll_t poll;            /* initialised when curl first asks */
-    curl_socket_t fd;          /* curl's descriptor (the key in cl->socks) */
-    int pollfd;                /* fd, or our dup of a socket curl owns */
-    int owned;                 /* opened by our open-socket callback */
-    int polling;               /* poll is initialised (needs uv_close) */
-    int want;                  /* UV_READABLE|UV_WRITABLE curl asked for;
-                                  0: idle (a kept-alive connection) */
-    int armed;                 /* what the poll is started for now */
-    int retired;               /* closing: ignore further events */
+    uv_poll_t poll;   /* initialised when curl first asks */
+    curl_socket_t fd; /* curl's descriptor (the key in cl->socks) */
+    int pollfd;       /* fd, or our dup of a socket curl owns */
+    int owned;        /* opened by our open-socket callback */
+    int polling;      /* poll is initialised (needs uv_close) */
+    int want;         /* UV_READABLE|UV_WRITABLE curl asked for;
+                         0: idle (a kept-alive connection) */
+    int armed;        /* what the poll is started for now */
+    int retired;      /* closing: ignore further events */
 };
 
 static void owner_check(uvgo__curl_loop_t *cl)
@@ -108,7 +108,8 @@ static void curl_leave(uvgo__curl_loop_t *cl, CURLMcode rc)
                                   memory_order_relaxed);
 }
 
-/* ---- uv handles ------------------------------------------------------------ */
+/* ---- uv handles ------------------------------------------------------------
+ */
 
 static void handle_closed(uv_handle_t *h)
 {
@@ -209,7 +210,8 @@ static int close_socket(void *clientp, curl_socket_t fd)
     return close(fd);
 }
 
-/* ---- from curl to the loop --------------------------------------------------- */
+/* ---- from curl to the loop
+ * --------------------------------------------------- */
 
 static void settle(uvgo__curl_loop_t *cl);
 
@@ -292,8 +294,9 @@ static int timer_set(CURLM *multi, long timeout_ms, void *userp)
 static void doom(uvgo__curl_loop_t *cl, CURL *easy, int err)
 {
     uvgo__xfer_t *x = NULL;
-    if (easy && curl_easy_getinfo(easy, CURLINFO_PRIVATE, (char **)&x) ==
-                    CURLE_OK && x && !x->abort_err) {
+    if (easy &&
+        curl_easy_getinfo(easy, CURLINFO_PRIVATE, (char **)&x) == CURLE_OK &&
+        x && !x->abort_err) {
         x->abort_err = err;
         x->doomed_next = cl->doomed;
         cl->doomed = x;
@@ -362,9 +365,11 @@ fail:
     return 0;
 }
 
-/* ---- transfers, on the loop -------------------------------------------------- */
+/* ---- transfers, on the loop
+ * -------------------------------------------------- */
 
-/* ---- the stall watchdog -------------------------------------------------------
+/* ---- the stall watchdog
+ * -------------------------------------------------------
  *
  * curl's LOW_SPEED check averages over seconds (a 1 s limit fired after
  * ~6 s in a test), and curl reports progress only when something drives
@@ -438,8 +443,7 @@ static void xfer_end(uvgo__xfer_t *x, int err)
     xfer_remove(x);
     x->err = err;
     x->state = UVGO__XFER_DONE;
-    atomic_fetch_add_explicit(&x->cl->stats->requests, 1,
-                              memory_order_relaxed);
+    atomic_fetch_add_explicit(&x->cl->stats->requests, 1, memory_order_relaxed);
     /* The wake-up goes first: a task that sees `done` may free x at once,
      * from any thread, and a set after it would write into freed (or
      * reused) memory.  Woken before `done`, the task finds x->state DONE
@@ -458,8 +462,7 @@ static void xfer_finish(uvgo__xfer_t *x, CURLcode code)
     xfer_remove(x);
     x->code = code;
     if (code == CURLE_OK &&
-        curl_easy_getinfo(x->easy, CURLINFO_NUM_CONNECTS, &conns) ==
-            CURLE_OK &&
+        curl_easy_getinfo(x->easy, CURLINFO_NUM_CONNECTS, &conns) == CURLE_OK &&
         conns == 0)
         atomic_fetch_add_explicit(&x->cl->stats->reused, 1,
                                   memory_order_relaxed);
@@ -508,8 +511,7 @@ static int block_is_final(const uvgo__xfer_t *x)
 {
     if (x->status < 200)
         return 0;
-    return !(x->follow && x->location && x->status >= 300 &&
-             x->status < 400);
+    return !(x->follow && x->location && x->status >= 300 && x->status < 400);
 }
 
 static int is_space(char c)
@@ -631,7 +633,8 @@ static size_t on_read(char *p, size_t size, size_t n, void *arg)
     return CURL_READFUNC_PAUSE;
 }
 
-/* ---- transfers, from the task ------------------------------------------------ */
+/* ---- transfers, from the task
+ * ------------------------------------------------ */
 
 /* Moves the calling task onto cl's loop (uvgo_loop_enter returns on the
  * loop's thread; the owner check of every curl call would catch a
@@ -831,8 +834,8 @@ void uvgo__xfer_free(uvgo__xfer_t *x, uvgo__curl_loop_t *here, int plain)
         /* Removed from its multi handle, an easy handle belongs to no loop:
          * it may serve the next request of whatever loop we are on. */
         if (here && uvgo_loop() == here->loop && !here->closing &&
-            (here->spare || (here->spare = uvgo__malloc(SPARE_MAX *
-                                                  sizeof *here->spare))) &&
+            (here->spare ||
+             (here->spare = uvgo__malloc(SPARE_MAX * sizeof *here->spare))) &&
             here->nspare < SPARE_MAX) {
             curl_enter(here);
             if (plain) {
@@ -880,10 +883,10 @@ CURL *uvgo__curl_easy_get(uvgo__curl_loop_t *cl, int plain, int *ready)
     return e;
 }
 
-/* ---- loops and the share ----------------------------------------------------- */
+/* ---- loops and the share
+ * ----------------------------------------------------- */
 
-int uvgo__curl_loop_open(uvgo__curl_loop_t **out,
-                         const uvgo__curl_conf_t *conf)
+int uvgo__curl_loop_open(uvgo__curl_loop_t **out, const uvgo__curl_conf_t *conf)
 {
     uv_loop_t *loop = uvgo_loop();
     uvgo__curl_loop_t *cl;
@@ -986,7 +989,8 @@ void uvgo__curl_share_close(uvgo__curl_share_t *s)
         pthread_mutex_destroy(&s->locks[i]);
 }
 
-/* ---- white-box test hooks ---------------------------------------------------- */
+/* ---- white-box test hooks
+ * ---------------------------------------------------- */
 
 int uvgo__curl_test_watch(uvgo__curl_loop_t *cl, curl_socket_t fd)
 {

@@ -52,8 +52,8 @@ typedef struct uvgo__curl_share {
 
 /* The client-wide settings a loop's multi handle takes. */
 typedef struct uvgo__curl_conf {
-    long max_host_conns;    /* per loop; 0: no limit */
-    long max_idle;          /* connection cache size per loop; 0: curl's */
+    long max_host_conns; /* per loop; 0: no limit */
+    long max_idle;       /* connection cache size per loop; 0: curl's */
     uvgo__curl_stats_t *stats;
 } uvgo__curl_conf_t;
 
@@ -82,16 +82,16 @@ typedef struct uvgo__curl_loop {
     struct uvgo__xfer *doomed; /* to fail once curl returns (settle) */
     void *exchanges;           /* client.c's spare exchanges, a list */
     int nexchanges;
-    uvgo_list_t stalls;        /* running transfers with a stall timeout */
-    uv_timer_t stall_timer;    /* checks them while there are any */
+    uvgo_list_t stalls;     /* running transfers with a stall timeout */
+    uv_timer_t stall_timer; /* checks them while there are any */
 } uvgo__curl_loop_t;
 
 /* Transfer states, in order. */
 enum {
     UVGO__XFER_NEW = 0,
-    UVGO__XFER_RUNNING,        /* in the multi handle */
-    UVGO__XFER_HEADERS,        /* the final response's headers are in */
-    UVGO__XFER_DONE            /* finished, failed or aborted; x->err */
+    UVGO__XFER_RUNNING, /* in the multi handle */
+    UVGO__XFER_HEADERS, /* the final response's headers are in */
+    UVGO__XFER_DONE     /* finished, failed or aborted; x->err */
 };
 
 typedef struct uvgo__xfer uvgo__xfer_t;
@@ -114,14 +114,14 @@ struct uvgo__xfer {
     /* Set before uvgo__xfer_start, then immutable. */
     uvgo__curl_loop_t *cl;
     CURL *easy;
-    uvgo_ctx_t *ctx;               /* a reference; NULL: none */
+    uvgo_ctx_t *ctx; /* a reference; NULL: none */
     const uvgo__xfer_hooks_t *hooks;
-    void *data;                    /* the client's */
-    int follow;                    /* curl follows redirects */
-    size_t body_cap;               /* buffered bytes before pausing curl */
-    uint64_t stall_ms;             /* fail with UVGO_ESTALLED after this
-                                      long without progress; 0: never */
-    uvgo__xfer_read_fn upload;     /* NULL: no streamed request body */
+    void *data;                /* the client's */
+    int follow;                /* curl follows redirects */
+    size_t body_cap;           /* buffered bytes before pausing curl */
+    uint64_t stall_ms;         /* fail with UVGO_ESTALLED after this
+                                  long without progress; 0: never */
+    uvgo__xfer_read_fn upload; /* NULL: no streamed request body */
     void *upload_arg;
 
     /* Set (release) with state = DONE, after which nothing on the loop
@@ -130,26 +130,26 @@ struct uvgo__xfer {
     atomic_int done;
 
     /* Owner loop thread only (any thread once done). */
-    int state;                     /* UVGO__XFER_* */
+    int state; /* UVGO__XFER_* */
     int in_multi;
-    int err;                       /* the result once DONE: 0 or a code */
-    CURLcode code;                 /* curl's result, CURLE_OK if none */
-    int abort_err;                 /* why a callback of ours failed it */
-    uvgo_event_t wake;             /* set whenever the task may proceed */
-    long status;                   /* of the response being received */
-    char proto[12];                /* "HTTP/1.1", "HTTP/2" */
-    int location;                  /* that response has a Location */
-    int recv_paused, send_paused;  /* what we paused with curl_easy_pause */
-    char *body;                    /* received, not yet read: [boff, blen) */
+    int err;                      /* the result once DONE: 0 or a code */
+    CURLcode code;                /* curl's result, CURLE_OK if none */
+    int abort_err;                /* why a callback of ours failed it */
+    uvgo_event_t wake;            /* set whenever the task may proceed */
+    long status;                  /* of the response being received */
+    char proto[12];               /* "HTTP/1.1", "HTTP/2" */
+    int location;                 /* that response has a Location */
+    int recv_paused, send_paused; /* what we paused with curl_easy_pause */
+    char *body;                   /* received, not yet read: [boff, blen) */
     size_t boff, blen, bsize;
-    int64_t received;              /* body bytes received in all */
-    uint64_t moved_at;             /* uv_now when bytes last moved */
-    uvgo_list_node_t stall_link;   /* on cl->stalls, with stall_ms */
-    char *ubuf;                    /* streamed upload: [uoff, ulen) */
+    int64_t received;            /* body bytes received in all */
+    uint64_t moved_at;           /* uv_now when bytes last moved */
+    uvgo_list_node_t stall_link; /* on cl->stalls, with stall_ms */
+    char *ubuf;                  /* streamed upload: [uoff, ulen) */
     size_t uoff, ulen;
     int ueof, uerr, need_upload;
-    uvgo__xfer_t *doomed_next;     /* on cl->doomed */
-    char errbuf[CURL_ERROR_SIZE];  /* curl's text for a failure */
+    uvgo__xfer_t *doomed_next;    /* on cl->doomed */
+    char errbuf[CURL_ERROR_SIZE]; /* curl's text for a failure */
 };
 
 /* Shares DNS and TLS sessions between handles on any thread.  Returns 0 or

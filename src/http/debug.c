@@ -62,8 +62,7 @@ static void metrics_json(FILE *f, const uvgo_worker_metrics_t *m)
             (unsigned long long)m->inbox_tasks,
             (unsigned long long)m->doorbells, (unsigned long long)m->polls,
             (unsigned long long)m->spawned, (long long)m->runnable,
-            (long long)m->timers, (long long)m->busy_ns,
-            (long long)m->idle_ns);
+            (long long)m->timers, (long long)m->busy_ns, (long long)m->idle_ns);
 }
 
 static void vars_json(FILE *f)
@@ -71,8 +70,8 @@ static void vars_json(FILE *f)
     uvgo_metrics_t m;
     int workers = uvgo_worker_count();
     /* On the heap: a task's stack is small. */
-    uvgo_worker_metrics_t *per = uvgo__calloc(workers > 0 ? (size_t)workers : 1,
-                                        sizeof *per);
+    uvgo_worker_metrics_t *per =
+        uvgo__calloc(workers > 0 ? (size_t)workers : 1, sizeof *per);
     int n = per ? uvgo_metrics_read(&m, per, workers) : UVGO_ENOMEM;
     if (n < 0) {
         uvgo__free(per);

@@ -47,8 +47,7 @@ void *uvgo__http_arena_alloc(uvgo__http_arena_t *a, size_t n)
     return p;
 }
 
-char *uvgo__http_arena_strdup(uvgo__http_arena_t *a, const char *s,
-                              size_t len)
+char *uvgo__http_arena_strdup(uvgo__http_arena_t *a, const char *s, size_t len)
 {
     char *p = uvgo__http_arena_alloc(a, len + 1);
     if (p) {
@@ -111,19 +110,17 @@ void uvgo__http_arena_free(uvgo__http_arena_t *a)
 const unsigned char uvgo__http_tchar[256] = {
     ['!'] = 1, ['#'] = 1, ['$'] = 1, ['%'] = 1, ['&'] = 1, ['\''] = 1,
     ['*'] = 1, ['+'] = 1, ['-'] = 1, ['.'] = 1, ['^'] = 1, ['_'] = 1,
-    ['`'] = 1, ['|'] = 1, ['~'] = 1,
-    ['0'] = 1, ['1'] = 1, ['2'] = 1, ['3'] = 1, ['4'] = 1, ['5'] = 1,
-    ['6'] = 1, ['7'] = 1, ['8'] = 1, ['9'] = 1,
-    ['A'] = 1, ['B'] = 1, ['C'] = 1, ['D'] = 1, ['E'] = 1, ['F'] = 1,
-    ['G'] = 1, ['H'] = 1, ['I'] = 1, ['J'] = 1, ['K'] = 1, ['L'] = 1,
-    ['M'] = 1, ['N'] = 1, ['O'] = 1, ['P'] = 1, ['Q'] = 1, ['R'] = 1,
-    ['S'] = 1, ['T'] = 1, ['U'] = 1, ['V'] = 1, ['W'] = 1, ['X'] = 1,
-    ['Y'] = 1, ['Z'] = 1,
-    ['a'] = 1, ['b'] = 1, ['c'] = 1, ['d'] = 1, ['e'] = 1, ['f'] = 1,
-    ['g'] = 1, ['h'] = 1, ['i'] = 1, ['j'] = 1, ['k'] = 1, ['l'] = 1,
-    ['m'] = 1, ['n'] = 1, ['o'] = 1, ['p'] = 1, ['q'] = 1, ['r'] = 1,
-    ['s'] = 1, ['t'] = 1, ['u'] = 1, ['v'] = 1, ['w'] = 1, ['x'] = 1,
-    ['y'] = 1, ['z'] = 1,
+    ['`'] = 1, ['|'] = 1, ['~'] = 1, ['0'] = 1, ['1'] = 1, ['2'] = 1,
+    ['3'] = 1, ['4'] = 1, ['5'] = 1, ['6'] = 1, ['7'] = 1, ['8'] = 1,
+    ['9'] = 1, ['A'] = 1, ['B'] = 1, ['C'] = 1, ['D'] = 1, ['E'] = 1,
+    ['F'] = 1, ['G'] = 1, ['H'] = 1, ['I'] = 1, ['J'] = 1, ['K'] = 1,
+    ['L'] = 1, ['M'] = 1, ['N'] = 1, ['O'] = 1, ['P'] = 1, ['Q'] = 1,
+    ['R'] = 1, ['S'] = 1, ['T'] = 1, ['U'] = 1, ['V'] = 1, ['W'] = 1,
+    ['X'] = 1, ['Y'] = 1, ['Z'] = 1, ['a'] = 1, ['b'] = 1, ['c'] = 1,
+    ['d'] = 1, ['e'] = 1, ['f'] = 1, ['g'] = 1, ['h'] = 1, ['i'] = 1,
+    ['j'] = 1, ['k'] = 1, ['l'] = 1, ['m'] = 1, ['n'] = 1, ['o'] = 1,
+    ['p'] = 1, ['q'] = 1, ['r'] = 1, ['s'] = 1, ['t'] = 1, ['u'] = 1,
+    ['v'] = 1, ['w'] = 1, ['x'] = 1, ['y'] = 1, ['z'] = 1,
 };
 
 int uvgo__http_is_token(const char *s, size_t len)
@@ -136,8 +133,7 @@ int uvgo__http_is_token(const char *s, size_t len)
     return 1;
 }
 
-int uvgo__http_casecmp(const char *a, size_t alen, const char *b,
-                       size_t blen)
+int uvgo__http_casecmp(const char *a, size_t alen, const char *b, size_t blen)
 {
     if (alen != blen)
         return 0;
@@ -202,8 +198,7 @@ void uvgo__http_header_destroy(uvgo_http_header_t *h)
 }
 
 int uvgo__http_header_push(uvgo_http_header_t *h, const char *name,
-                           size_t name_len, const char *value,
-                           size_t value_len)
+                           size_t name_len, const char *value, size_t value_len)
 {
     if (h->len == h->cap) {
         size_t cap = h->cap ? h->cap * 2 : 16;
@@ -213,8 +208,7 @@ int uvgo__http_header_push(uvgo_http_header_t *h, const char *name,
         h->fields = f;
         h->cap = cap;
     }
-    h->fields[h->len++] = (uvgo_http_field_t){name, name_len, value,
-                                              value_len};
+    h->fields[h->len++] = (uvgo_http_field_t){name, name_len, value, value_len};
     h->changes++;
     return 0;
 }
@@ -252,13 +246,11 @@ void uvgo_http_header_free(uvgo_http_header_t *h)
     uvgo__free(h);
 }
 
-const char *uvgo_http_header_get(const uvgo_http_header_t *h,
-                                 const char *name)
+const char *uvgo_http_header_get(const uvgo_http_header_t *h, const char *name)
 {
     if (!h || !name)
         return NULL;
-    const uvgo_http_field_t *f = uvgo__http_header_find(h, name,
-                                                        strlen(name));
+    const uvgo_http_field_t *f = uvgo__http_header_find(h, name, strlen(name));
     return f ? f->value : NULL;
 }
 
@@ -308,8 +300,8 @@ static int copy_field(uvgo_http_header_t *h, const char *name,
     if (!h || !name || !value)
         return UVGO_EINVAL;
     nlen = strlen(name);
-    if (!uvgo__http_is_token(name, nlen) || !(value = clean_value(value,
-                                                                  &vlen)))
+    if (!uvgo__http_is_token(name, nlen) ||
+        !(value = clean_value(value, &vlen)))
         return UVGO_EINVAL;
     char *n = uvgo__http_arena_alloc(h->arena, nlen + vlen + 2);
     if (!n)
@@ -329,8 +321,7 @@ int uvgo_http_header_add(uvgo_http_header_t *h, const char *name,
     int err = copy_field(h, name, value, &f);
     if (err)
         return err;
-    return uvgo__http_header_push(h, f.name, f.name_len, f.value,
-                                  f.value_len);
+    return uvgo__http_header_push(h, f.name, f.name_len, f.value, f.value_len);
 }
 
 int uvgo_http_header_set(uvgo_http_header_t *h, const char *name,
@@ -342,8 +333,8 @@ int uvgo_http_header_set(uvgo_http_header_t *h, const char *name,
     if (err)
         return err;
     for (i = 0; i < h->len; i++)
-        if (uvgo__http_casecmp(h->fields[i].name, h->fields[i].name_len,
-                               f.name, f.name_len))
+        if (uvgo__http_casecmp(h->fields[i].name, h->fields[i].name_len, f.name,
+                               f.name_len))
             break;
     if (i == h->len)
         return uvgo__http_header_push(h, f.name, f.name_len, f.value,
@@ -366,8 +357,8 @@ size_t uvgo_http_header_del(uvgo_http_header_t *h, const char *name)
         return 0;
     len = strlen(name);
     for (i = j = 0; i < h->len; i++)
-        if (!uvgo__http_casecmp(h->fields[i].name, h->fields[i].name_len,
-                                name, len))
+        if (!uvgo__http_casecmp(h->fields[i].name, h->fields[i].name_len, name,
+                                len))
             h->fields[j++] = h->fields[i];
     size_t removed = h->len - j;
     h->len = j;
@@ -391,68 +382,131 @@ const uvgo_http_field_t *uvgo_http_header_at(const uvgo_http_header_t *h,
 const char *uvgo_http_status_text(int code)
 {
     switch (code) {
-    case 100: return "Continue";
-    case 101: return "Switching Protocols";
-    case 102: return "Processing";
-    case 103: return "Early Hints";
-    case 200: return "OK";
-    case 201: return "Created";
-    case 202: return "Accepted";
-    case 203: return "Non-Authoritative Information";
-    case 204: return "No Content";
-    case 205: return "Reset Content";
-    case 206: return "Partial Content";
-    case 207: return "Multi-Status";
-    case 208: return "Already Reported";
-    case 226: return "IM Used";
-    case 300: return "Multiple Choices";
-    case 301: return "Moved Permanently";
-    case 302: return "Found";
-    case 303: return "See Other";
-    case 304: return "Not Modified";
-    case 305: return "Use Proxy";
-    case 307: return "Temporary Redirect";
-    case 308: return "Permanent Redirect";
-    case 400: return "Bad Request";
-    case 401: return "Unauthorized";
-    case 402: return "Payment Required";
-    case 403: return "Forbidden";
-    case 404: return "Not Found";
-    case 405: return "Method Not Allowed";
-    case 406: return "Not Acceptable";
-    case 407: return "Proxy Authentication Required";
-    case 408: return "Request Timeout";
-    case 409: return "Conflict";
-    case 410: return "Gone";
-    case 411: return "Length Required";
-    case 412: return "Precondition Failed";
-    case 413: return "Request Entity Too Large";
-    case 414: return "Request URI Too Long";
-    case 415: return "Unsupported Media Type";
-    case 416: return "Requested Range Not Satisfiable";
-    case 417: return "Expectation Failed";
-    case 418: return "I'm a teapot";
-    case 421: return "Misdirected Request";
-    case 422: return "Unprocessable Entity";
-    case 423: return "Locked";
-    case 424: return "Failed Dependency";
-    case 425: return "Too Early";
-    case 426: return "Upgrade Required";
-    case 428: return "Precondition Required";
-    case 429: return "Too Many Requests";
-    case 431: return "Request Header Fields Too Large";
-    case 451: return "Unavailable For Legal Reasons";
-    case 500: return "Internal Server Error";
-    case 501: return "Not Implemented";
-    case 502: return "Bad Gateway";
-    case 503: return "Service Unavailable";
-    case 504: return "Gateway Timeout";
-    case 505: return "HTTP Version Not Supported";
-    case 506: return "Variant Also Negotiates";
-    case 507: return "Insufficient Storage";
-    case 508: return "Loop Detected";
-    case 510: return "Not Extended";
-    case 511: return "Network Authentication Required";
-    default: return "";
+    case 100:
+        return "Continue";
+    case 101:
+        return "Switching Protocols";
+    case 102:
+        return "Processing";
+    case 103:
+        return "Early Hints";
+    case 200:
+        return "OK";
+    case 201:
+        return "Created";
+    case 202:
+        return "Accepted";
+    case 203:
+        return "Non-Authoritative Information";
+    case 204:
+        return "No Content";
+    case 205:
+        return "Reset Content";
+    case 206:
+        return "Partial Content";
+    case 207:
+        return "Multi-Status";
+    case 208:
+        return "Already Reported";
+    case 226:
+        return "IM Used";
+    case 300:
+        return "Multiple Choices";
+    case 301:
+        return "Moved Permanently";
+    case 302:
+        return "Found";
+    case 303:
+        return "See Other";
+    case 304:
+        return "Not Modified";
+    case 305:
+        return "Use Proxy";
+    case 307:
+        return "Temporary Redirect";
+    case 308:
+        return "Permanent Redirect";
+    case 400:
+        return "Bad Request";
+    case 401:
+        return "Unauthorized";
+    case 402:
+        return "Payment Required";
+    case 403:
+        return "Forbidden";
+    case 404:
+        return "Not Found";
+    case 405:
+        return "Method Not Allowed";
+    case 406:
+        return "Not Acceptable";
+    case 407:
+        return "Proxy Authentication Required";
+    case 408:
+        return "Request Timeout";
+    case 409:
+        return "Conflict";
+    case 410:
+        return "Gone";
+    case 411:
+        return "Length Required";
+    case 412:
+        return "Precondition Failed";
+    case 413:
+        return "Request Entity Too Large";
+    case 414:
+        return "Request URI Too Long";
+    case 415:
+        return "Unsupported Media Type";
+    case 416:
+        return "Requested Range Not Satisfiable";
+    case 417:
+        return "Expectation Failed";
+    case 418:
+        return "I'm a teapot";
+    case 421:
+        return "Misdirected Request";
+    case 422:
+        return "Unprocessable Entity";
+    case 423:
+        return "Locked";
+    case 424:
+        return "Failed Dependency";
+    case 425:
+        return "Too Early";
+    case 426:
+        return "Upgrade Required";
+    case 428:
+        return "Precondition Required";
+    case 429:
+        return "Too Many Requests";
+    case 431:
+        return "Request Header Fields Too Large";
+    case 451:
+        return "Unavailable For Legal Reasons";
+    case 500:
+        return "Internal Server Error";
+    case 501:
+        return "Not Implemented";
+    case 502:
+        return "Bad Gateway";
+    case 503:
+        return "Service Unavailable";
+    case 504:
+        return "Gateway Timeout";
+    case 505:
+        return "HTTP Version Not Supported";
+    case 506:
+        return "Variant Also Negotiates";
+    case 507:
+        return "Insufficient Storage";
+    case 508:
+        return "Loop Detected";
+    case 510:
+        return "Not Extended";
+    case 511:
+        return "Network Authentication Required";
+    default:
+        return "";
     }
 }

@@ -55,8 +55,7 @@ typedef struct uvgo__http_arena {
 } uvgo__http_arena_t;
 
 void *uvgo__http_arena_alloc(uvgo__http_arena_t *a, size_t n);
-char *uvgo__http_arena_strdup(uvgo__http_arena_t *a, const char *s,
-                              size_t len);
+char *uvgo__http_arena_strdup(uvgo__http_arena_t *a, const char *s, size_t len);
 /* vsnprintf into the arena; *len receives the length. */
 char *uvgo__http_arena_vprintf(uvgo__http_arena_t *a, size_t *len,
                                const char *fmt, va_list ap);
@@ -66,11 +65,11 @@ void uvgo__http_arena_free(uvgo__http_arena_t *a);
 /* ---- header maps (header.c) --------------------------------------------- */
 
 struct uvgo_http_header {
-    uvgo_http_field_t *fields;  /* malloc'd, kept across resets */
+    uvgo_http_field_t *fields; /* malloc'd, kept across resets */
     size_t len, cap;
-    unsigned changes;           /* bumped by every change (writer.c) */
-    uvgo__http_arena_t *arena;  /* where add/set copy strings */
-    uvgo__http_arena_t own;     /* the arena of a free-standing map */
+    unsigned changes;          /* bumped by every change (writer.c) */
+    uvgo__http_arena_t *arena; /* where add/set copy strings */
+    uvgo__http_arena_t own;    /* the arena of a free-standing map */
 };
 
 void uvgo__http_header_init(uvgo_http_header_t *h, uvgo__http_arena_t *a);
@@ -88,18 +87,17 @@ const uvgo_http_field_t *uvgo__http_header_find(const uvgo_http_header_t *h,
 extern const unsigned char uvgo__http_tchar[256];
 int uvgo__http_is_token(const char *s, size_t len);
 /* 1 if a and b are equal ignoring ASCII case. */
-int uvgo__http_casecmp(const char *a, size_t alen, const char *b,
-                       size_t blen);
+int uvgo__http_casecmp(const char *a, size_t alen, const char *b, size_t blen);
 /* 1 if the comma-separated list holds token (case-insensitive). */
 int uvgo__http_has_token(const char *list, const char *token);
 
-/* ---- paths (request.c) ----------------------------------------------------- */
+/* ---- paths (request.c) -----------------------------------------------------
+ */
 
 /* Percent-decodes s[0..len) into out (room for len + 1); '+' stays '+'
  * unless plus_space.  Returns the decoded length, or -1 for a bad escape
  * or an escaped NUL. */
-long uvgo__http_unescape(const char *s, size_t len, char *out,
-                         int plus_space);
+long uvgo__http_unescape(const char *s, size_t len, char *out, int plus_space);
 /* Go's path.Clean for a rooted path, into out (room for len + 2): one
  * slash between segments, no "." or "..", a trailing slash kept.  Returns
  * the length. */
@@ -119,15 +117,15 @@ typedef struct uvgo__http_config {
     uvgo_http_handler_fn handler;
     void *arg;
     size_t max_header_bytes;
-    int64_t max_body_bytes;        /* INT64_MAX: none */
-    int64_t read_header_timeout;   /* ns */
+    int64_t max_body_bytes;      /* INT64_MAX: none */
+    int64_t read_header_timeout; /* ns */
     int64_t read_timeout;
     int64_t write_timeout;
     int64_t idle_timeout;
-    size_t max_drain;              /* unread body discarded to keep alive */
+    size_t max_drain; /* unread body discarded to keep alive */
     /* Server-side hooks; NULL in memory. */
     void (*on_state)(struct uvgo__http_conn *c, int state);
-    atomic_int *shutting_down;     /* 1: finish the request, then close */
+    atomic_int *shutting_down; /* 1: finish the request, then close */
 } uvgo__http_config_t;
 
 /* Where a connection's bytes come from and go.  Both block the calling
@@ -153,7 +151,7 @@ enum {
     UVGO__HTTP_ACTIVE,
     UVGO__HTTP_IDLE,
     UVGO__HTTP_CLOSED,
-    UVGO__HTTP_CLOSING   /* idle, claimed by a shutdown (server.c) */
+    UVGO__HTTP_CLOSING /* idle, claimed by a shutdown (server.c) */
 };
 
 /* What an llhttp callback paused on. */
@@ -178,18 +176,18 @@ typedef struct uvgo__http_hspan {
 struct uvgo_http_writer {
     struct uvgo__http_conn *conn;
     uvgo_http_header_t header;
-    int status;          /* 0 until set */
-    int committed;       /* the head is serialised */
-    int chunked;         /* framing once committed */
-    int no_body;         /* HEAD, 1xx, 204, 304: bytes counted, not sent */
-    int head_only;       /* the request was HEAD */
-    int until_close;     /* an HTTP/1.0 stream: the body ends with the
-                            connection */
-    int64_t declared;    /* Content-Length the handler set, or -1 */
-    unsigned seen;       /* header.changes when declared was read */
-    int64_t written;     /* body bytes the handler wrote */
-    int err;             /* sticky: the first failed write */
-    char *buf;           /* body bytes before the commit */
+    int status;       /* 0 until set */
+    int committed;    /* the head is serialised */
+    int chunked;      /* framing once committed */
+    int no_body;      /* HEAD, 1xx, 204, 304: bytes counted, not sent */
+    int head_only;    /* the request was HEAD */
+    int until_close;  /* an HTTP/1.0 stream: the body ends with the
+                         connection */
+    int64_t declared; /* Content-Length the handler set, or -1 */
+    unsigned seen;    /* header.changes when declared was read */
+    int64_t written;  /* body bytes the handler wrote */
+    int err;          /* sticky: the first failed write */
+    char *buf;        /* body bytes before the commit */
     size_t buf_len;
 };
 
@@ -203,72 +201,72 @@ typedef struct uvgo__http_conn {
     const uvgo__http_config_t *cfg;
     const uvgo__http_transport_t *tp;
     void *io;
-    uint64_t id;                   /* for ConnState hooks */
+    uint64_t id; /* for ConnState hooks */
     char remote_addr[64];
-    uvgo_ctx_t *ctx;               /* ends when the connection must stop;
-                                      NULL in memory */
-    void *server;                  /* server.c's record */
+    uvgo_ctx_t *ctx; /* ends when the connection must stop;
+                        NULL in memory */
+    void *server;    /* server.c's record */
 
     /* State, as the server reads it (relaxed; the conn task writes). */
     atomic_int state;
-    atomic_int in_request;         /* a handler runs (for "cut" counts) */
+    atomic_int in_request; /* a handler runs (for "cut" counts) */
 
     /* Everything below: the connection's task only. */
     llhttp_t parser;
     char *in;
     size_t in_cap, msg, head_end, pos, checked, end;
     /* The CR/obs-fold scan (see top). */
-    int scan_on;                   /* head or trailer: scanning */
-    uint32_t line_len;             /* bytes of the current line */
-    int saw_line;                  /* a non-empty line was seen */
-    int paused;                    /* PAUSE_* */
+    int scan_on;       /* head or trailer: scanning */
+    uint32_t line_len; /* bytes of the current line */
+    int saw_line;      /* a non-empty line was seen */
+    int paused;        /* PAUSE_* */
 
     /* The head being parsed. */
     uvgo__http_span_t method, url, version;
     int url_done;
-    int field_open;                /* a field name arrives in pieces */
+    int field_open; /* a field name arrives in pieces */
     uvgo__http_hspan_t *hs;
     size_t nhs, hs_cap;
-    int in_trailer;                /* callbacks after the last chunk */
+    int in_trailer; /* callbacks after the last chunk */
 
     /* The request being served. */
     uvgo_http_request_t req;
     uvgo_http_header_t req_header;
-    const char *raw_path;          /* the target's path, escaped */
+    const char *raw_path; /* the target's path, escaped */
     size_t raw_path_len;
     uvgo__http_pathvalue_t *pv;
     size_t npv;
-    uvgo_ctx_t *req_ctx;           /* made on first use */
+    uvgo_ctx_t *req_ctx; /* made on first use */
     /* The watcher (conn.c): while a handler that holds req_ctx runs, a
      * task reads ahead one byte to learn that the client went away. */
     int watching;
-    uvgo_ctx_t *watch_stop;        /* cancelled to stop it */
-    uvgo_event_t watch_done;       /* set when it has returned */
-    char watch_byte;               /* what it read, if watch_got */
+    uvgo_ctx_t *watch_stop;  /* cancelled to stop it */
+    uvgo_event_t watch_done; /* set when it has returned */
+    char watch_byte;         /* what it read, if watch_got */
     int watch_got;
     int keep_alive;
     int expect_continue, continue_sent;
-    int upgrade;                   /* CONNECT or Upgrade: close after */
-    int64_t start;                 /* uvgo_now() at the request's first
-                                      byte */
+    int upgrade;   /* CONNECT or Upgrade: close after */
+    int64_t start; /* uvgo_now() at the request's first
+                      byte */
     int64_t write_deadline;
     /* Body. */
-    const char *body_ptr;          /* a span llhttp handed over, unread */
+    const char *body_ptr; /* a span llhttp handed over, unread */
     size_t body_len;
     int body_done;
     int body_err;
-    int too_large;                 /* a read crossed a body limit */
-    int64_t body_read;             /* bytes delivered to the handler */
-    size_t trailer_len;            /* bytes of the trailer section */
+    int too_large;      /* a read crossed a body limit */
+    int64_t body_read;  /* bytes delivered to the handler */
+    size_t trailer_len; /* bytes of the trailer section */
 
-    uvgo__http_arena_t arena;      /* per request */
+    uvgo__http_arena_t arena; /* per request */
     uvgo_http_writer_t w;
 
     /* Output (see top). */
     char *out;
     size_t out_len, out_cap;
-    int close_after;               /* close once this response is out */
-    int broken;                    /* the transport failed: stop */
+    int close_after; /* close once this response is out */
+    int broken;      /* the transport failed: stop */
     /* Requests served on this connection: written by its task only,
      * read by uvgo_http_server_requests() (relaxed). */
     atomic_long requests;

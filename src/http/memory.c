@@ -10,7 +10,7 @@ typedef struct memconn {
     size_t len, off, chunk;
     char *out;
     size_t out_len, out_cap;
-    int failed;             /* memory ran out collecting the output */
+    int failed; /* memory ran out collecting the output */
 } memconn_t;
 
 static int mem_read(void *io, char *buf, size_t cap, int64_t deadline)
@@ -52,8 +52,8 @@ static int mem_write(void *io, const uv_buf_t *bufs, unsigned nbufs,
     return 0;
 }
 
-static const uvgo__http_transport_t mem_transport = {mem_read, mem_write,
-                                                     NULL, NULL};
+static const uvgo__http_transport_t mem_transport = {mem_read, mem_write, NULL,
+                                                     NULL};
 
 long uvgo__http_serve_memory(const uvgo__http_config_t *cfg, const char *in,
                              size_t in_len, size_t chunk, char **out,

@@ -29,20 +29,20 @@
 #define MAX_WILD 32
 
 typedef struct segment {
-    char *s;        /* a literal (decoded; "/" for {$}), or a wildcard name */
+    char *s; /* a literal (decoded; "/" for {$}), or a wildcard name */
     size_t len;
-    int wild;       /* {name} */
-    int multi;      /* {name...}, or a trailing slash (name "") */
+    int wild;  /* {name} */
+    int multi; /* {name...}, or a trailing slash (name "") */
 } segment_t;
 
 typedef struct pattern {
-    char *str;                  /* as registered */
-    char *method, *host;        /* "" for any */
+    char *str;           /* as registered */
+    char *method, *host; /* "" for any */
     segment_t *segs;
     size_t nsegs;
     uvgo_http_handler_fn fn;
     void *arg;
-    struct pattern *next;       /* every pattern, for conflict checks */
+    struct pattern *next; /* every pattern, for conflict checks */
 } pattern_t;
 
 typedef struct node node_t;
@@ -53,7 +53,7 @@ typedef struct lit {
 } lit_t;
 
 struct node {
-    pattern_t *pat;             /* a pattern ends here */
+    pattern_t *pat; /* a pattern ends here */
     lit_t *lits;
     size_t nlits;
     node_t *wild, *multi;
@@ -70,12 +70,12 @@ struct uvgo_http_mux {
     size_t nroots;
 };
 
-/* ---- parsing patterns ------------------------------------------------------ */
+/* ---- parsing patterns ------------------------------------------------------
+ */
 
 static int bad(const char *pattern, const char *why)
 {
-    fprintf(stderr, "uvgo_http_mux_handle: parsing \"%s\": %s\n", pattern,
-            why);
+    fprintf(stderr, "uvgo_http_mux_handle: parsing \"%s\": %s\n", pattern, why);
     return UVGO_EINVAL;
 }
 
@@ -115,8 +115,7 @@ static char *dup_n(const char *s, size_t n)
     return d;
 }
 
-static int add_seg(pattern_t *p, const char *s, size_t len, int wild,
-                   int multi)
+static int add_seg(pattern_t *p, const char *s, size_t len, int wild, int multi)
 {
     segment_t *segs = uvgo__realloc(p->segs, (p->nsegs + 1) * sizeof *segs);
     if (!segs)
@@ -258,13 +257,14 @@ fail:
     return err;
 }
 
-/* ---- conflicts (Go's pattern.go relationships) ----------------------------- */
+/* ---- conflicts (Go's pattern.go relationships) -----------------------------
+ */
 
 enum { EQUIVALENT, MORE_GENERAL, MORE_SPECIFIC, DISJOINT, OVERLAPS };
 
 static int inverse(int r)
 {
-    return r == MORE_GENERAL ? MORE_SPECIFIC
+    return r == MORE_GENERAL    ? MORE_SPECIFIC
            : r == MORE_SPECIFIC ? MORE_GENERAL
                                 : r;
 }
@@ -363,7 +363,8 @@ static int conflicts(const pattern_t *p1, const pattern_t *p2)
     return r == EQUIVALENT || r == OVERLAPS;
 }
 
-/* ---- trees ------------------------------------------------------------------ */
+/* ---- trees ------------------------------------------------------------------
+ */
 
 static void node_free(node_t *n)
 {
@@ -410,8 +411,8 @@ static node_t *child(node_t *n, const segment_t *seg)
     return *slot;
 }
 
-static root_t *find_root(uvgo_http_mux_t *mux, const char *host,
-                         size_t hlen, const char *method)
+static root_t *find_root(uvgo_http_mux_t *mux, const char *host, size_t hlen,
+                         const char *method)
 {
     for (size_t i = 0; i < mux->nroots; i++) {
         root_t *r = &mux->roots[i];
@@ -470,7 +471,8 @@ int uvgo_http_mux_handle(uvgo_http_mux_t *mux, const char *pattern,
     }
     root_t *r = find_root(mux, p->host, strlen(p->host), p->method);
     if (!r) {
-        root_t *roots = uvgo__realloc(mux->roots, (mux->nroots + 1) * sizeof *roots);
+        root_t *roots =
+            uvgo__realloc(mux->roots, (mux->nroots + 1) * sizeof *roots);
         if (!roots)
             goto nomem;
         mux->roots = roots;
@@ -502,14 +504,15 @@ nomem:
     return UVGO_ENOMEM;
 }
 
-/* ---- matching ----------------------------------------------------------------- */
+/* ---- matching
+ * ----------------------------------------------------------------- */
 
 /* A request path cut into decoded segments; "/" for a trailing slash. */
 typedef struct rpath {
-    const char *raw;            /* the clean, escaped path */
+    const char *raw; /* the clean, escaped path */
     size_t nsegs;
-    const char **seg;           /* decoded, NUL-terminated */
-    size_t *off;                /* where each starts in raw (at its '/') */
+    const char **seg; /* decoded, NUL-terminated */
+    size_t *off;      /* where each starts in raw (at its '/') */
 } rpath_t;
 
 static int split_path(uvgo__http_arena_t *a, const char *raw, rpath_t *rp)
@@ -546,8 +549,7 @@ static int split_path(uvgo__http_arena_t *a, const char *raw, rpath_t *rp)
 
 /* Matches segments k.. of rp below n; *nm values are captured into m. */
 static node_t *match_path(node_t *n, const rpath_t *rp, size_t k,
-                          const char **m, size_t *nm,
-                          uvgo__http_arena_t *a)
+                          const char **m, size_t *nm, uvgo__http_arena_t *a)
 {
     if (!n)
         return NULL;
@@ -586,13 +588,11 @@ static node_t *match_path(node_t *n, const rpath_t *rp, size_t k,
     return NULL;
 }
 
-static node_t *match_method(uvgo_http_mux_t *mux, const char *host,
-                            size_t hlen, const char *method,
-                            const rpath_t *rp, const char **m, size_t *nm,
-                            uvgo__http_arena_t *a)
+static node_t *match_method(uvgo_http_mux_t *mux, const char *host, size_t hlen,
+                            const char *method, const rpath_t *rp,
+                            const char **m, size_t *nm, uvgo__http_arena_t *a)
 {
-    const char *tries[3] = {method, !strcmp(method, "HEAD") ? "GET" : NULL,
-                            ""};
+    const char *tries[3] = {method, !strcmp(method, "HEAD") ? "GET" : NULL, ""};
     for (int i = 0; i < 3; i++) {
         root_t *r;
         if (!tries[i] || !(r = find_root(mux, host, hlen, tries[i])))
@@ -680,8 +680,8 @@ static void not_found(uvgo_http_mux_t *mux, uvgo_http_writer_t *w,
         root_t *rt = &mux->roots[i];
         if (!*rt->method)
             continue;
-        if (*rt->host && (strlen(rt->host) != hlen ||
-                          strncasecmp(rt->host, host, hlen)))
+        if (*rt->host &&
+            (strlen(rt->host) != hlen || strncasecmp(rt->host, host, hlen)))
             continue;
         nm = 0;
         if (!match_path(rt->tree, rp, 0, m, &nm, a))
@@ -727,8 +727,7 @@ void uvgo_http_mux_serve(uvgo_http_writer_t *w, uvgo_http_request_t *r,
     rpath_t rp;
 
     if (!strcmp(r->target, "*")) {
-        uvgo_http_header_set(uvgo_http_writer_header(w), "Connection",
-                             "close");
+        uvgo_http_header_set(uvgo_http_writer_header(w), "Connection", "close");
         uvgo_http_writer_error(w, 400, uvgo_http_status_text(400));
         return;
     }
@@ -738,10 +737,10 @@ void uvgo_http_mux_serve(uvgo_http_writer_t *w, uvgo_http_request_t *r,
         uvgo_http_writer_error(w, 500, "out of memory");
         return;
     }
-    size_t clen = strcmp(r->method, "CONNECT")
-                      ? uvgo__http_clean_path(raw, rawlen, clean)
-                      : (size_t)snprintf(clean, rawlen + 2, "%.*s",
-                                         (int)rawlen, raw);
+    size_t clen =
+        strcmp(r->method, "CONNECT")
+            ? uvgo__http_clean_path(raw, rawlen, clean)
+            : (size_t)snprintf(clean, rawlen + 2, "%.*s", (int)rawlen, raw);
     if (split_path(a, clen ? clean : "/", &rp)) {
         uvgo_http_writer_error(w, 400, uvgo_http_status_text(400));
         return;

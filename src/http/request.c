@@ -18,8 +18,7 @@ static int hexval(unsigned char c)
     return -1;
 }
 
-long uvgo__http_unescape(const char *s, size_t len, char *out,
-                         int plus_space)
+long uvgo__http_unescape(const char *s, size_t len, char *out, int plus_space)
 {
     size_t n = 0;
     for (size_t i = 0; i < len; i++) {

@@ -50,16 +50,16 @@
 
 /* A connection served on a socket. */
 typedef struct sconn {
-    uvgo__http_conn_t http;      /* first: conn.c's hooks get &http */
+    uvgo__http_conn_t http; /* first: conn.c's hooks get &http */
     uvgo_conn_t *sock;
-    int64_t rdeadline, wdeadline;/* as set on sock */
-    int64_t accepted;            /* uvgo_now() */
+    int64_t rdeadline, wdeadline; /* as set on sock */
+    int64_t accepted;             /* uvgo_now() */
     /* Under the server's lock. */
-    uvgo_list_node_t link;       /* in the server's live list */
-    int closers;                 /* tasks closing sock right now */
-    int closed;                  /* the server closed (or is closing) it */
-    int leaving;                 /* its task is done and waits for closers */
-    uvgo_event_t released;       /* set by the last closer of a leaver */
+    uvgo_list_node_t link; /* in the server's live list */
+    int closers;           /* tasks closing sock right now */
+    int closed;            /* the server closed (or is closing) it */
+    int leaving;           /* its task is done and waits for closers */
+    uvgo_event_t released; /* set by the last closer of a leaver */
 } sconn_t;
 
 struct uvgo_http_server {
@@ -67,18 +67,18 @@ struct uvgo_http_server {
     uvgo__http_config_t cfg;
     uvgo_http_conn_state_fn user_state;
     void *user_state_arg;
-    uvgo_ctx_t *accept_ctx;      /* cancelled to stop accepting */
-    uvgo_ctx_t *conn_ctx;        /* parent of request contexts */
+    uvgo_ctx_t *accept_ctx; /* cancelled to stop accepting */
+    uvgo_ctx_t *conn_ctx;   /* parent of request contexts */
 
     atomic_int shutting_down;    /* seq_cst: see conn.c's shutting_down */
     atomic_int shutdown_ran;     /* shutdown or close started */
     atomic_int serving;          /* serve calls running */
     _Atomic int64_t last_accept; /* relaxed: a hint for the drain */
     _Atomic uint64_t next_id;
-    _Atomic uint64_t served;     /* requests of ended connections */
+    _Atomic uint64_t served; /* requests of ended connections */
 
     uvgo_spinlock_t lock;
-    uvgo_list_t live;            /* under lock: sconn_t, newest first */
+    uvgo_list_t live; /* under lock: sconn_t, newest first */
 };
 
 /* ---- the socket as transport -------------------------------------------- */
@@ -154,13 +154,12 @@ static void conn_main(uvgo_conn_t *sock, void *arg)
     s->released = (uvgo_event_t)UVGO_EVENT_INIT;
     s->http.server = srv;
     s->http.ctx = srv->conn_ctx;
-    s->http.id = atomic_fetch_add_explicit(&srv->next_id, 1,
-                                           memory_order_relaxed) + 1;
+    s->http.id =
+        atomic_fetch_add_explicit(&srv->next_id, 1, memory_order_relaxed) + 1;
     if (uvgo_conn_remote_name(sock, s->http.remote_addr,
                               sizeof s->http.remote_addr) < 0)
         s->http.remote_addr[0] = '\0';
-    atomic_store_explicit(&srv->last_accept, s->accepted,
-                          memory_order_relaxed);
+    atomic_store_explicit(&srv->last_accept, s->accepted, memory_order_relaxed);
 
     uvgo__spin_lock(&srv->lock, UVGO_RANK_HTTP);
     uvgo__list_push_front(&srv->live, &s->link);
@@ -173,10 +172,10 @@ static void conn_main(uvgo_conn_t *sock, void *arg)
     s->leaving = 1;
     wait = s->closers > 0;
     /* Under the lock, so uvgo_http_server_requests() counts it once. */
-    atomic_fetch_add_explicit(&srv->served,
-                              (uint64_t)atomic_load_explicit(
-                                  &s->http.requests, memory_order_relaxed),
-                              memory_order_relaxed);
+    atomic_fetch_add_explicit(
+        &srv->served,
+        (uint64_t)atomic_load_explicit(&s->http.requests, memory_order_relaxed),
+        memory_order_relaxed);
     uvgo__spin_unlock(&srv->lock);
     if (wait)
         uvgo_event_wait(&s->released, "http conn closer");
@@ -195,13 +194,12 @@ static size_t close_conns(uvgo_http_server_t *srv,
         sconn_t *each, *s = NULL;
         uvgo__spin_lock(&srv->lock, UVGO_RANK_HTTP);
         UVGO_LIST_FOREACH(each, &srv->live, sconn_t, link)
-            if (!each->closed && pick(each, now) && (s = each))
-                break;
+        if (!each->closed && pick(each, now) && (s = each))
+            break;
         if (s) {
             s->closed = 1;
             s->closers++;
-            if (atomic_load_explicit(&s->http.in_request,
-                                     memory_order_relaxed))
+            if (atomic_load_explicit(&s->http.in_request, memory_order_relaxed))
                 running++;
         }
         uvgo__spin_unlock(&srv->lock);
@@ -237,7 +235,8 @@ static int pick_all(sconn_t *s, int64_t now)
     return 1;
 }
 
-/* ---- the server ------------------------------------------------------------ */
+/* ---- the server ------------------------------------------------------------
+ */
 
 int uvgo_http_server_make(uvgo_http_server_t **out,
                           const uvgo_http_server_opts_t *o)
@@ -303,8 +302,8 @@ static void drain_accepts(uvgo_http_server_t *srv, uvgo_ctx_t *ctx)
     int64_t start = uvgo_now();
     for (;;) {
         int64_t now = uvgo_now();
-        int64_t last = atomic_load_explicit(&srv->last_accept,
-                                            memory_order_relaxed);
+        int64_t last =
+            atomic_load_explicit(&srv->last_accept, memory_order_relaxed);
         int64_t quiet_until = (last > start ? last : start) + DRAIN_QUIET;
         if (now >= quiet_until || now - start >= DRAIN_MAX)
             return;
@@ -367,8 +366,8 @@ uint64_t uvgo_http_server_requests(uvgo_http_server_t *srv)
     sconn_t *s;
     uvgo__spin_lock(&srv->lock, UVGO_RANK_HTTP);
     UVGO_LIST_FOREACH(s, &srv->live, sconn_t, link)
-        n += (uint64_t)atomic_load_explicit(&s->http.requests,
-                                            memory_order_relaxed);
+    n +=
+        (uint64_t)atomic_load_explicit(&s->http.requests, memory_order_relaxed);
     uvgo__spin_unlock(&srv->lock);
     return n;
 }

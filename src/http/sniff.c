@@ -14,8 +14,22 @@
 /* A tag that opens an HTML document; it must be followed by a space or
  * '>' (the "tag-terminating byte"), and compares without case. */
 static const char *const html_tags[] = {
-    "<!DOCTYPE HTML", "<HTML", "<HEAD", "<SCRIPT", "<IFRAME", "<H1", "<DIV",
-    "<FONT", "<TABLE", "<A", "<STYLE", "<TITLE", "<B", "<BODY", "<BR", "<P",
+    "<!DOCTYPE HTML",
+    "<HTML",
+    "<HEAD",
+    "<SCRIPT",
+    "<IFRAME",
+    "<H1",
+    "<DIV",
+    "<FONT",
+    "<TABLE",
+    "<A",
+    "<STYLE",
+    "<TITLE",
+    "<B",
+    "<BODY",
+    "<BR",
+    "<P",
     "<!--",
 };
 
@@ -83,8 +97,7 @@ const char *uvgo__http_sniff(const char *data, size_t len)
         if (len >= prefixes[t].len &&
             !memcmp(data, prefixes[t].magic, prefixes[t].len))
             return prefixes[t].type;
-    if (len >= 14 && !memcmp(data, "RIFF", 4) &&
-        !memcmp(data + 8, "WEBPVP", 6))
+    if (len >= 14 && !memcmp(data, "RIFF", 4) && !memcmp(data + 8, "WEBPVP", 6))
         return "image/webp";
     for (i = 0; i < len; i++)
         if (is_binary(p[i]))

@@ -26,7 +26,8 @@
 /* Body writes at least this long go straight from the caller's buffer. */
 #define DIRECT_WRITE (16 * 1024)
 
-/* ---- output ---------------------------------------------------------------- */
+/* ---- output ----------------------------------------------------------------
+ */
 
 static int out_reserve(uvgo__http_conn_t *c, size_t n)
 {
@@ -97,8 +98,7 @@ static int broke(uvgo__http_conn_t *c, int err)
     return err;
 }
 
-static int send_bufs(uvgo__http_conn_t *c, const uv_buf_t *bufs,
-                     unsigned n)
+static int send_bufs(uvgo__http_conn_t *c, const uv_buf_t *bufs, unsigned n)
 {
     if (c->broken)
         return c->w.err ? c->w.err : UV_EPIPE;
@@ -118,7 +118,8 @@ int uvgo__http_out_flush(uvgo__http_conn_t *c)
     return send_bufs(c, &b, 1);
 }
 
-/* ---- Date ------------------------------------------------------------------- */
+/* ---- Date -------------------------------------------------------------------
+ */
 
 /* One formatted Date per thread, redone when the second changes: time()
  * is a vDSO read, formatting is not free.  Read and copied at once, never
@@ -145,7 +146,8 @@ const char *uvgo__http_date(void)
     return date_cache.text;
 }
 
-/* ---- the head ----------------------------------------------------------------- */
+/* ---- the head
+ * ----------------------------------------------------------------- */
 
 void uvgo__http_writer_start(uvgo__http_conn_t *c)
 {
@@ -163,8 +165,7 @@ void uvgo__http_writer_start(uvgo__http_conn_t *c)
 
 static int body_allowed(int status)
 {
-    return !(status >= 100 && status < 200) && status != 204 &&
-           status != 304;
+    return !(status >= 100 && status < 200) && status != 204 && status != 304;
 }
 
 /* Parses a Content-Length the handler set: -1 if it is not a number. */
@@ -251,8 +252,7 @@ static int commit(uvgo__http_conn_t *c, int final, const char *sniff,
         const uvgo_http_field_t *f = &h->fields[i];
         /* The server frames the body: it writes these two itself. */
         if (uvgo__http_casecmp(f->name, f->name_len, "Content-Length", 14) ||
-            uvgo__http_casecmp(f->name, f->name_len, "Transfer-Encoding",
-                               17))
+            uvgo__http_casecmp(f->name, f->name_len, "Transfer-Encoding", 17))
             continue;
         if (f->value_len == 0 &&
             uvgo__http_casecmp(f->name, f->name_len, "Content-Type", 12))
@@ -339,7 +339,8 @@ static int commit_stream(uvgo__http_conn_t *c, const char *first,
     return err;
 }
 
-/* ---- the public writer ---------------------------------------------------------- */
+/* ---- the public writer
+ * ---------------------------------------------------------- */
 
 uvgo_http_header_t *uvgo_http_writer_header(uvgo_http_writer_t *w)
 {
@@ -393,8 +394,7 @@ int uvgo_http_writer_write_header(uvgo_http_writer_t *w, int code)
     return 0;
 }
 
-int uvgo_http_writer_write(uvgo_http_writer_t *w, const void *data,
-                           size_t len)
+int uvgo_http_writer_write(uvgo_http_writer_t *w, const void *data, size_t len)
 {
     if (!w || (!data && len))
         return UVGO_EINVAL;
@@ -405,9 +405,8 @@ int uvgo_http_writer_write(uvgo_http_writer_t *w, const void *data,
         w->status = 200;
     if (!w->committed && w->seen != w->header.changes) {
         /* The fields changed since we looked: a Content-Length? */
-        const uvgo_http_field_t *f = uvgo__http_header_find(&w->header,
-                                                            "Content-Length",
-                                                            14);
+        const uvgo_http_field_t *f =
+            uvgo__http_header_find(&w->header, "Content-Length", 14);
         w->declared = f ? parse_length(f->value) : -1;
         w->seen = w->header.changes;
     }
@@ -503,13 +502,14 @@ void uvgo__http_writer_finish(uvgo__http_conn_t *c)
         uvgo__http_out_flush(c);
 }
 
-/* ---- the server's own replies ------------------------------------------------------ */
+/* ---- the server's own replies
+ * ------------------------------------------------------ */
 
 void uvgo__http_reply_error(uvgo__http_conn_t *c, int code)
 {
     char body[64];
-    int n = snprintf(body, sizeof body, "%d %s", code,
-                     uvgo_http_status_text(code));
+    int n =
+        snprintf(body, sizeof body, "%d %s", code, uvgo_http_status_text(code));
     char head[256];
     int m = snprintf(head, sizeof head,
                      "HTTP/1.1 %d %s\r\n"

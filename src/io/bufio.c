@@ -21,15 +21,15 @@ struct uvgo_reader {
     uvgo_conn_t *c;
     char *buf;
     size_t size;
-    size_t start, end;          /* unread bytes */
+    size_t start, end; /* unread bytes */
 };
 
 struct uvgo_writer {
     uvgo_conn_t *c;
     char *buf;
     size_t size;
-    size_t n;                   /* buffered bytes */
-    int err;                    /* sticky */
+    size_t n; /* buffered bytes */
+    int err;  /* sticky */
 };
 
 int uvgo_reader_new(uvgo_reader_t **out, uvgo_conn_t *c, size_t size)
@@ -102,8 +102,7 @@ int uvgo_reader_read(uvgo_reader_t *r, void *buf, size_t len)
     return (int)n;
 }
 
-int uvgo_reader_read_full(uvgo_reader_t *r, void *buf, size_t len,
-                          size_t *got)
+int uvgo_reader_read_full(uvgo_reader_t *r, void *buf, size_t len, size_t *got)
 {
     size_t n = 0;
     int k = 0;
@@ -165,8 +164,7 @@ int uvgo_reader_read_line(uvgo_reader_t *r, const char **out, size_t *len)
     return 0;
 }
 
-int uvgo_reader_peek(uvgo_reader_t *r, size_t n, const char **out,
-                     size_t *len)
+int uvgo_reader_peek(uvgo_reader_t *r, size_t n, const char **out, size_t *len)
 {
     int err = 0;
 

@@ -60,9 +60,9 @@ struct uvgo_file {
 };
 
 struct uvgo_dir {
-    atomic_int refs;    /* the owner's, plus one per request in flight */
-    uvgo_mutex_t turn;  /* held from a request's start to its callback */
-    uv_dir_t *dir;      /* libuv's stream, under turn; freed by closedir */
+    atomic_int refs;   /* the owner's, plus one per request in flight */
+    uvgo_mutex_t turn; /* held from a request's start to its callback */
+    uv_dir_t *dir;     /* libuv's stream, under turn; freed by closedir */
 };
 
 /* What one request is to do, and where its results go. */
@@ -70,33 +70,33 @@ struct fsargs {
     uv_fs_type type;
     const char *path, *path2;
     int flags, mode;
-    int64_t off;           /* READ/WRITE: -1 for the file's offset;
-                              FTRUNCATE: the size */
-    void *buf;             /* READ: destination; WRITE: source */
-    size_t len;            /* READ/WRITE: at most INT_MAX (FS_CHUNK: _ctx) */
-    uvgo_file_t *file;     /* held for the request's life */
-    uv_file fd;            /* CLOSE: the descriptor close took over */
-    uvgo_dir_t *dir;       /* READDIR/CLOSEDIR: held, and its turn */
-    uvgo_dirent_t *ents;   /* READDIR: destination */
-    size_t nents;          /* READDIR: at most FS_DIRENTS */
-    int temp;              /* OPEN/MKDIR of a temporary: undo if late */
-    int must_run;          /* CLOSE/CLOSEDIR: start even if ctx is done */
-    uvgo_stat_t *st;       /* STAT/LSTAT/FSTAT: destination */
-    char **str;            /* READLINK: receives a malloc'd copy */
-    uv_dir_t **out_dir;    /* OPENDIR: receives the stream */
+    int64_t off;         /* READ/WRITE: -1 for the file's offset;
+                            FTRUNCATE: the size */
+    void *buf;           /* READ: destination; WRITE: source */
+    size_t len;          /* READ/WRITE: at most INT_MAX (FS_CHUNK: _ctx) */
+    uvgo_file_t *file;   /* held for the request's life */
+    uv_file fd;          /* CLOSE: the descriptor close took over */
+    uvgo_dir_t *dir;     /* READDIR/CLOSEDIR: held, and its turn */
+    uvgo_dirent_t *ents; /* READDIR: destination */
+    size_t nents;        /* READDIR: at most FS_DIRENTS */
+    int temp;            /* OPEN/MKDIR of a temporary: undo if late */
+    int must_run;        /* CLOSE/CLOSEDIR: start even if ctx is done */
+    uvgo_stat_t *st;     /* STAT/LSTAT/FSTAT: destination */
+    char **str;          /* READLINK: receives a malloc'd copy */
+    uv_dir_t **out_dir;  /* OPENDIR: receives the stream */
 };
 
 struct fsop {
     uvgo__ioreq_t io;
     uv_fs_t req;
-    uvgo_file_t *file;     /* a reference held while in flight, or NULL */
-    uvgo_dir_t *dir;       /* ditto; its turn is unlocked by fs_done */
-    int taken;             /* the waiter took the result: nothing to undo */
-    int temp;              /* a late temporary is removed (fsop_drop) */
-    char *data;            /* READ/WRITE: the caller's buffer, or bounce */
-    uvgo_dirent_t *ents;   /* READDIR: the caller's array, or bounce */
+    uvgo_file_t *file;   /* a reference held while in flight, or NULL */
+    uvgo_dir_t *dir;     /* ditto; its turn is unlocked by fs_done */
+    int taken;           /* the waiter took the result: nothing to undo */
+    int temp;            /* a late temporary is removed (fsop_drop) */
+    char *data;          /* READ/WRITE: the caller's buffer, or bounce */
+    uvgo_dirent_t *ents; /* READDIR: the caller's array, or bounce */
     uv_dirent_t dirents[FS_DIRENTS]; /* READDIR: libuv's entries */
-    char bounce[];         /* _ctx form only */
+    char bounce[];                   /* _ctx form only */
 };
 
 /* ---- references ---------------------------------------------------------- */
@@ -255,13 +255,20 @@ static int fs_start(uv_loop_t *loop, struct fsop *op, const struct fsargs *a)
 static const char *fs_what(uv_fs_type t)
 {
     switch (t) {
-    case UV_FS_OPEN: return "fs open";
-    case UV_FS_CLOSE: return "fs close";
-    case UV_FS_READ: return "fs read";
-    case UV_FS_WRITE: return "fs write";
-    case UV_FS_FSYNC: return "fs sync";
-    case UV_FS_READDIR: return "fs readdir";
-    default: return "fs request";
+    case UV_FS_OPEN:
+        return "fs open";
+    case UV_FS_CLOSE:
+        return "fs close";
+    case UV_FS_READ:
+        return "fs read";
+    case UV_FS_WRITE:
+        return "fs write";
+    case UV_FS_FSYNC:
+        return "fs sync";
+    case UV_FS_READDIR:
+        return "fs readdir";
+    default:
+        return "fs request";
     }
 }
 
@@ -346,9 +353,9 @@ static int fs_call(struct fsargs *a, uvgo_ctx_t *ctx)
         op->dir = a->dir;
     }
     /* A close that must happen is never cancelled, only waited for. */
-    loop = uvgo__ioreq_init(&op->io, ctx != NULL,
-                            a->must_run ? NULL : (uv_req_t *)&op->req,
-                            fsop_free);
+    loop =
+        uvgo__ioreq_init(&op->io, ctx != NULL,
+                         a->must_run ? NULL : (uv_req_t *)&op->req, fsop_free);
     err = fs_start(loop, op, a);
     if (err) {
         if (op->dir)
@@ -389,11 +396,14 @@ static uvgo_file_t *file_new(const char *name)
 }
 
 /* Opens path into a new file; `temp` undoes a late creation. */
-static int file_open(uvgo_file_t **out, const char *path, int flags,
-                     int mode, int temp, uvgo_ctx_t *ctx)
+static int file_open(uvgo_file_t **out, const char *path, int flags, int mode,
+                     int temp, uvgo_ctx_t *ctx)
 {
-    struct fsargs a = {.type = UV_FS_OPEN, .path = path, .flags = flags,
-                       .mode = mode, .temp = temp};
+    struct fsargs a = {.type = UV_FS_OPEN,
+                       .path = path,
+                       .flags = flags,
+                       .mode = mode,
+                       .temp = temp};
     uvgo_file_t *f = file_new(path);
     int fd;
 
@@ -409,8 +419,8 @@ static int file_open(uvgo_file_t **out, const char *path, int flags,
     return 0;
 }
 
-int uvgo_file_open_ctx(uvgo_file_t **f, const char *path, int flags,
-                       int mode, uvgo_ctx_t *ctx)
+int uvgo_file_open_ctx(uvgo_file_t **f, const char *path, int flags, int mode,
+                       uvgo_ctx_t *ctx)
 {
     if (!f || !path)
         return UVGO_EINVAL;
@@ -432,13 +442,15 @@ static size_t chunk(size_t len, uvgo_ctx_t *ctx)
 static int file_read(uvgo_file_t *f, void *buf, size_t len, int64_t off,
                      uvgo_ctx_t *ctx)
 {
-    struct fsargs a = {.type = UV_FS_READ, .file = f, .buf = buf,
-                       .len = chunk(len, ctx), .off = off};
+    struct fsargs a = {.type = UV_FS_READ,
+                       .file = f,
+                       .buf = buf,
+                       .len = chunk(len, ctx),
+                       .off = off};
     return fs_call(&a, ctx);
 }
 
-int uvgo_file_read_ctx(uvgo_file_t *f, void *buf, size_t len,
-                       uvgo_ctx_t *ctx)
+int uvgo_file_read_ctx(uvgo_file_t *f, void *buf, size_t len, uvgo_ctx_t *ctx)
 {
     if (!f || (!buf && len))
         return UVGO_EINVAL;
@@ -452,8 +464,8 @@ int uvgo_file_read(uvgo_file_t *f, void *buf, size_t len)
     return uvgo_file_read_ctx(f, buf, len, NULL);
 }
 
-int uvgo_file_read_at_ctx(uvgo_file_t *f, void *buf, size_t len,
-                          int64_t off, uvgo_ctx_t *ctx)
+int uvgo_file_read_at_ctx(uvgo_file_t *f, void *buf, size_t len, int64_t off,
+                          uvgo_ctx_t *ctx)
 {
     size_t done = 0;
     int r;
@@ -463,8 +475,8 @@ int uvgo_file_read_at_ctx(uvgo_file_t *f, void *buf, size_t len,
     if (len > INT_MAX)
         len = INT_MAX;
     while (done < len) {
-        r = file_read(f, (char *)buf + done, len - done,
-                      off + (int64_t)done, ctx);
+        r = file_read(f, (char *)buf + done, len - done, off + (int64_t)done,
+                      ctx);
         if (r < 0)
             return r;
         if (r == 0)
@@ -492,7 +504,8 @@ static int file_write_all(uvgo_file_t *f, const void *buf, size_t len,
     if (len == 0)
         return uvgo__task_self() ? 0 : UVGO_ENOTTASK;
     while (done < len) {
-        struct fsargs a = {.type = UV_FS_WRITE, .file = f,
+        struct fsargs a = {.type = UV_FS_WRITE,
+                           .file = f,
                            .buf = (char *)buf + done,
                            .len = chunk(len - done, ctx),
                            .off = off < 0 ? -1 : off + (int64_t)done};
@@ -525,8 +538,7 @@ int uvgo_file_write_at_ctx(uvgo_file_t *f, const void *buf, size_t len,
     return file_write_all(f, buf, len, off, ctx);
 }
 
-int uvgo_file_write_at(uvgo_file_t *f, const void *buf, size_t len,
-                       int64_t off)
+int uvgo_file_write_at(uvgo_file_t *f, const void *buf, size_t len, int64_t off)
 {
     return uvgo_file_write_at_ctx(f, buf, len, off, NULL);
 }
@@ -605,9 +617,8 @@ int uvgo_file_close_ctx(uvgo_file_t *f, uvgo_ctx_t *ctx)
         return UVGO_EBADF;
     /* Sole holder: close through the pool and report its result.  Else
      * the last request in flight closes the descriptor. */
-    if (!atomic_compare_exchange_strong_explicit(&f->refs, &one, 0,
-                                                 memory_order_acq_rel,
-                                                 memory_order_acquire)) {
+    if (!atomic_compare_exchange_strong_explicit(
+            &f->refs, &one, 0, memory_order_acq_rel, memory_order_acquire)) {
         file_release(f);
         return 0;
     }
@@ -732,9 +743,8 @@ static int create_temp(uvgo_file_t **f, const char *dir, const char *pattern,
         char *name = temp_name(dir, pattern, &err);
         if (!name)
             return err;
-        err = file_open(f, name,
-                        UVGO_O_RDWR | UVGO_O_CREATE | UVGO_O_EXCL, mode, 1,
-                        ctx);
+        err = file_open(f, name, UVGO_O_RDWR | UVGO_O_CREATE | UVGO_O_EXCL,
+                        mode, 1, ctx);
         uvgo__free(name);
     }
     return err;
@@ -748,8 +758,7 @@ int uvgo_file_create_temp_ctx(uvgo_file_t **f, const char *dir,
     return create_temp(f, dir, pattern, 0600, ctx);
 }
 
-int uvgo_file_create_temp(uvgo_file_t **f, const char *dir,
-                          const char *pattern)
+int uvgo_file_create_temp(uvgo_file_t **f, const char *dir, const char *pattern)
 {
     return uvgo_file_create_temp_ctx(f, dir, pattern, NULL);
 }
@@ -788,8 +797,8 @@ int uvgo_mkdir_temp(const char *dir, const char *pattern, char **path)
 static int path_call(uv_fs_type type, const char *path, const char *path2,
                      int mode, uvgo_ctx_t *ctx)
 {
-    struct fsargs a = {.type = type, .path = path, .path2 = path2,
-                       .mode = mode};
+    struct fsargs a = {
+        .type = type, .path = path, .path2 = path2, .mode = mode};
     if (!path || ((type == UV_FS_RENAME || type == UV_FS_SYMLINK) && !path2))
         return UVGO_EINVAL;
     return fs_call(&a, ctx);
@@ -968,8 +977,7 @@ int uvgo_remove_all(const char *path)
     return uvgo_remove_all_ctx(path, NULL);
 }
 
-int uvgo_rename_ctx(const char *oldpath, const char *newpath,
-                    uvgo_ctx_t *ctx)
+int uvgo_rename_ctx(const char *oldpath, const char *newpath, uvgo_ctx_t *ctx)
 {
     return path_call(UV_FS_RENAME, oldpath, newpath, 0, ctx);
 }
@@ -992,8 +1000,7 @@ int uvgo_readlink(const char *path, char **target)
     return uvgo_readlink_ctx(path, target, NULL);
 }
 
-int uvgo_symlink_ctx(const char *target, const char *linkpath,
-                     uvgo_ctx_t *ctx)
+int uvgo_symlink_ctx(const char *target, const char *linkpath, uvgo_ctx_t *ctx)
 {
     return path_call(UV_FS_SYMLINK, target, linkpath, 0, ctx);
 }
@@ -1044,7 +1051,9 @@ int uvgo_dir_open(uvgo_dir_t **d, const char *path)
 int uvgo_dir_read_ctx(uvgo_dir_t *d, uvgo_dirent_t *ents, size_t n,
                       uvgo_ctx_t *ctx)
 {
-    struct fsargs a = {.type = UV_FS_READDIR, .dir = d, .ents = ents,
+    struct fsargs a = {.type = UV_FS_READDIR,
+                       .dir = d,
+                       .ents = ents,
                        .nents = n < FS_DIRENTS ? n : FS_DIRENTS};
     if (!d || !ents || n == 0)
         return UVGO_EINVAL;
@@ -1077,8 +1086,8 @@ int uvgo_dir_close(uvgo_dir_t *d)
 
 /* ---- whole files --------------------------------------------------------- */
 
-int uvgo_read_file_ctx(const char *path, size_t limit, char **data,
-                       size_t *len, uvgo_ctx_t *ctx)
+int uvgo_read_file_ctx(const char *path, size_t limit, char **data, size_t *len,
+                       uvgo_ctx_t *ctx)
 {
     uvgo_file_t *f;
     uvgo_stat_t st;
@@ -1146,8 +1155,8 @@ int uvgo_read_file(const char *path, size_t limit, char **data, size_t *len)
 }
 
 /* Writes data to f and closes it; returns the first error. */
-static int write_close(uvgo_file_t *f, const void *data, size_t len,
-                       int sync, uvgo_ctx_t *ctx)
+static int write_close(uvgo_file_t *f, const void *data, size_t len, int sync,
+                       uvgo_ctx_t *ctx)
 {
     int err = file_write_all(f, data, len, -1, ctx);
     int err2;
@@ -1166,9 +1175,8 @@ int uvgo_write_file_ctx(const char *path, const void *data, size_t len,
 
     if (!path || (!data && len))
         return UVGO_EINVAL;
-    err = uvgo_file_open_ctx(&f, path,
-                             UVGO_O_WRONLY | UVGO_O_CREATE | UVGO_O_TRUNC,
-                             mode, ctx);
+    err = uvgo_file_open_ctx(
+        &f, path, UVGO_O_WRONLY | UVGO_O_CREATE | UVGO_O_TRUNC, mode, ctx);
     return err ? err : write_close(f, data, len, 0, ctx);
 }
 
@@ -1193,8 +1201,8 @@ static int sync_dir(const char *dir, uvgo_ctx_t *ctx)
     return err ? err : err2;
 }
 
-int uvgo_write_file_atomic_ctx(const char *path, const void *data,
-                               size_t len, int mode, uvgo_ctx_t *ctx)
+int uvgo_write_file_atomic_ctx(const char *path, const void *data, size_t len,
+                               int mode, uvgo_ctx_t *ctx)
 {
     const char *slash, *base;
     char *dir, *pattern, *tmp = NULL;

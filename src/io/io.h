@@ -33,11 +33,11 @@
 typedef struct uvgo__ioreq uvgo__ioreq_t;
 
 struct uvgo__ioreq {
-    uvgo_event_t done;  /* set by uvgo__ioreq_complete */
-    atomic_int refs;    /* shared records: the task's and the callback's */
-    int shared;         /* 1: on the heap, freed by the last reference */
-    uv_loop_t *loop;    /* the loop the request runs on; immutable */
-    uv_req_t *req;      /* cancelled when the task gives up; NULL: none */
+    uvgo_event_t done; /* set by uvgo__ioreq_complete */
+    atomic_int refs;   /* shared records: the task's and the callback's */
+    int shared;        /* 1: on the heap, freed by the last reference */
+    uv_loop_t *loop;   /* the loop the request runs on; immutable */
+    uv_req_t *req;     /* cancelled when the task gives up; NULL: none */
     /* Frees a shared record and whatever its request left behind. */
     void (*free)(uvgo__ioreq_t *io);
 };

@@ -34,8 +34,7 @@ static void offload_free(uvgo__ioreq_t *io)
 
 static int offload_run(struct offload *o, uvgo_ctx_t *ctx)
 {
-    uv_loop_t *loop = uvgo__ioreq_init(&o->io, ctx != NULL, NULL,
-                                       offload_free);
+    uv_loop_t *loop = uvgo__ioreq_init(&o->io, ctx != NULL, NULL, offload_free);
     int err = uv_queue_work(loop, &o->req, offload_work, offload_after);
     if (err) {
         if (o->io.shared)

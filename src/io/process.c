@@ -45,39 +45,38 @@
 extern char **environ;
 
 struct uvgo_process {
-    uvgo__ioreq_t exit;         /* completes when reaped and closed */
+    uvgo__ioreq_t exit; /* completes when reaped and closed */
 
     /* Immutable once started. */
     int pid;
-    int group;                  /* signals go to its process group */
-    int cancel_signal;          /* the command context's signal */
-    uint64_t wait_delay_ms;     /* then SIGKILL after this; 0: never */
-    uvgo_ctx_t *ctx;            /* a reference to the command context */
-    uvgo_conn_t *pipes[3];      /* the parent's ends, or NULL; the owner's */
+    int group;              /* signals go to its process group */
+    int cancel_signal;      /* the command context's signal */
+    uint64_t wait_delay_ms; /* then SIGKILL after this; 0: never */
+    uvgo_ctx_t *ctx;        /* a reference to the command context */
+    uvgo_conn_t *pipes[3];  /* the parent's ends, or NULL; the owner's */
 
     /* The loop's thread only. */
     uv_process_t handle;
-    uv_timer_t grace;           /* Go's WaitDelay */
+    uv_timer_t grace; /* Go's WaitDelay */
 #if defined(UVGO_TSAN)
-    uv_timer_t nudge;           /* see on_nudge */
+    uv_timer_t nudge; /* see on_nudge */
 #endif
-    uvgo_ctx_after_t *watch;    /* the context watcher, until the exit */
-    int handles;                /* handles not yet closed */
-    int exited;                 /* libuv reaped the child */
-    int signalled;              /* the command context sent its signal */
+    uvgo_ctx_after_t *watch; /* the context watcher, until the exit */
+    int handles;             /* handles not yet closed */
+    int exited;              /* libuv reaped the child */
+    int signalled;           /* the command context sent its signal */
 
     /* Written on the loop before `exit` completes, read after it. */
     int64_t status;
     int term_signal;
 
     /* Any thread. */
-    atomic_int waiting;         /* a task is in uvgo_process_wait */
+    atomic_int waiting; /* a task is in uvgo_process_wait */
 };
 
 static void process_free_record(uvgo__ioreq_t *io)
 {
-    struct uvgo_process *p = uvgo__container_of(io, struct uvgo_process,
-                                                exit);
+    struct uvgo_process *p = uvgo__container_of(io, struct uvgo_process, exit);
     uvgo_ctx_release(p->ctx);
     uvgo__free(p);
 }
@@ -95,8 +94,7 @@ static int send_signal(struct uvgo_process *p, int sig)
 {
     if (p->exited)
         return UVGO_ESRCH;
-    return p->group ? uv_kill(-p->pid, sig)
-                    : uv_process_kill(&p->handle, sig);
+    return p->group ? uv_kill(-p->pid, sig) : uv_process_kill(&p->handle, sig);
 }
 
 /* The handles a record owns: the process, the grace timer, and under
@@ -126,8 +124,8 @@ static void on_nudge(uv_timer_t *t)
         return;
     /* WNOWAIT: look, leave the reaping to libuv. */
     si.si_pid = 0;
-    if (waitid(P_PID, (id_t)p->handle.pid, &si,
-               WEXITED | WNOHANG | WNOWAIT) == 0 &&
+    if (waitid(P_PID, (id_t)p->handle.pid, &si, WEXITED | WNOHANG | WNOWAIT) ==
+            0 &&
         si.si_pid != 0)
         (void)kill(getpid(), SIGCHLD);
 }
@@ -180,8 +178,7 @@ static void *on_ctx_done(void *arg)
          * never cut short. */
         if (p->cancel_signal != SIGKILL && p->wait_delay_ms) {
             uv_update_time(p->exit.loop);
-            (void)uv_timer_start(&p->grace, on_grace, p->wait_delay_ms + 1,
-                                 0);
+            (void)uv_timer_start(&p->grace, on_grace, p->wait_delay_ms + 1, 0);
         }
     }
     uvgo__ioreq_release(&p->exit);
@@ -194,8 +191,7 @@ static int cmd_check(uvgo_process_t **out, const uvgo_cmd_t *cmd)
 {
     if (!out || !cmd || !cmd->argv || !cmd->argv[0] || !*cmd->argv[0])
         return UVGO_EINVAL;
-    if (cmd->env_mode != UVGO_ENV_INHERIT &&
-        cmd->env_mode != UVGO_ENV_REPLACE)
+    if (cmd->env_mode != UVGO_ENV_INHERIT && cmd->env_mode != UVGO_ENV_REPLACE)
         return UVGO_EINVAL;
     for (int i = 0; i < 3; i++) {
         const uvgo_stdio_t *s = &cmd->stdio[i];
@@ -211,8 +207,7 @@ static int cmd_check(uvgo_process_t **out, const uvgo_cmd_t *cmd)
 }
 
 /* Whether an entry of list, from index `from` on, sets kv's key. */
-static int env_overridden(const char *kv, const char *const *list,
-                          size_t from)
+static int env_overridden(const char *kv, const char *const *list, size_t from)
 {
     size_t klen = strcspn(kv, "=");
     for (size_t i = from; list && list[i]; i++)
@@ -389,8 +384,7 @@ int uvgo_process_start(uvgo_process_t **out, const uvgo_cmd_t *cmd)
         p->wait_delay_ms = (uint64_t)((cmd->wait_delay + UVGO_MILLISECOND - 1) /
                                       UVGO_MILLISECOND);
         uvgo__ioreq_retain(&p->exit); /* the watcher's */
-        if ((err = uvgo_ctx_after_func(&p->watch, cmd->ctx, on_ctx_done,
-                                       p))) {
+        if ((err = uvgo_ctx_after_func(&p->watch, cmd->ctx, on_ctx_done, p))) {
             /* Started but unwatched: end it, as Go's Start would fail. */
             p->watch = NULL;
             uvgo__ioreq_release(&p->exit);
@@ -426,9 +420,8 @@ int uvgo_process_wait_ctx(uvgo_process_t *p, uvgo_exit_t *st, uvgo_ctx_t *ctx)
     if (!uvgo__task_self())
         return UVGO_ENOTTASK;
     /* acquire: pairs with the release store below, by the last waiter. */
-    if (!atomic_compare_exchange_strong_explicit(&p->waiting, &zero, 1,
-                                                 memory_order_acquire,
-                                                 memory_order_relaxed))
+    if (!atomic_compare_exchange_strong_explicit(
+            &p->waiting, &zero, 1, memory_order_acquire, memory_order_relaxed))
         return UVGO_EBUSY;
     uvgo__ioreq_retain(&p->exit);
     err = uvgo__ioreq_wait(&p->exit, ctx, "process wait");

@@ -31,8 +31,8 @@ static void on_closed(uv_handle_t *h)
     }
 }
 
-int uvgo_signal_notify(uvgo_signal_t **out, uvgo_chan_t *ch,
-                       const int *signals, size_t n)
+int uvgo_signal_notify(uvgo_signal_t **out, uvgo_chan_t *ch, const int *signals,
+                       size_t n)
 {
     struct uvgo_signal *s;
     uv_loop_t *loop;

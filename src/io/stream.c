@@ -445,8 +445,8 @@ int uvgo_conn_read_ctx(uvgo_conn_t *c, void *buf, size_t len, uvgo_ctx_t *ctx)
     return conn_read(c, buf, len, ctx);
 }
 
-int uvgo_conn_read_full_ctx(uvgo_conn_t *c, void *buf, size_t len,
-                            size_t *got, uvgo_ctx_t *ctx)
+int uvgo_conn_read_full_ctx(uvgo_conn_t *c, void *buf, size_t len, size_t *got,
+                            uvgo_ctx_t *ctx)
 {
     size_t n = 0;
     int r = 0;
@@ -521,8 +521,7 @@ static int try_write(uvgo_conn_t *c, struct wpos *p)
         for (size_t i = p->i; i < p->n && k < uvgo__countof(win); i++) {
             size_t off = i == p->i ? p->off : 0;
             if (p->bufs[i].len > off)
-                win[k++] = buf_of(p->bufs[i].base + off,
-                                  p->bufs[i].len - off);
+                win[k++] = buf_of(p->bufs[i].base + off, p->bufs[i].len - off);
         }
         b = win;
     }
@@ -589,8 +588,8 @@ static int conn_writev(uvgo_conn_t *c, const uv_buf_t *bufs, size_t n,
     if ((err = conn_enter(c)))
         return err;
     if (UVGO_LIKELY(n == 1 && bufs[0].len <= INT_MAX && !c->wturn.busy &&
-                    !c->closed && !c->write_err && !c->shut &&
-                    !c->wreq_busy && !c->wexpired)) {
+                    !c->closed && !c->write_err && !c->shut && !c->wreq_busy &&
+                    !c->wexpired)) {
         /* The common write: one buffer, nothing in the way, and the
          * kernel usually takes it all at once (write_turn's first step,
          * without its bookkeeping). */
@@ -858,8 +857,8 @@ static int conn_addr(uvgo_conn_t *c, int remote, struct sockaddr_storage *sa,
         return err;
     err = end_addr(c, remote, sa ? sa : &tmp);
     if (err == 0 && buf)
-        err = uvgo_sockaddr_format((struct sockaddr *)(sa ? sa : &tmp), buf,
-                                   len);
+        err =
+            uvgo_sockaddr_format((struct sockaddr *)(sa ? sa : &tmp), buf, len);
     return conn_leave(c, err);
 }
 
@@ -896,10 +895,9 @@ static int set_option(uvgo_conn_t *c, int opt, int64_t a, int b)
     else if (opt == OPT_NODELAY)
         err = uv_tcp_nodelay((uv_tcp_t *)c->stream, a != 0);
     else if (opt == OPT_KEEPALIVE)
-        err = uv_tcp_keepalive((uv_tcp_t *)c->stream, a > 0,
-                               a > 0 ? (unsigned)((a + UVGO_SECOND - 1) /
-                                                  UVGO_SECOND)
-                                     : 0);
+        err = uv_tcp_keepalive(
+            (uv_tcp_t *)c->stream, a > 0,
+            a > 0 ? (unsigned)((a + UVGO_SECOND - 1) / UVGO_SECOND) : 0);
     else if (a <= 0 || b <= 0)
         err = UVGO_EINVAL;
     else {

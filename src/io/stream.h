@@ -42,14 +42,14 @@
  * waiter, runtime/waiter.h, is inside that wait) and what the I/O gives
  * it. */
 struct uvgo__waiter {
-    uvgo_task_t *task;          /* waiting without a context, else NULL */
-    uvgo_event_t ev;            /* with a context: set once woken */
-    uvgo_list_node_t link;      /* in a waitlist, or in none */
-    char *buf;                  /* a read's destination */
+    uvgo_task_t *task;     /* waiting without a context, else NULL */
+    uvgo_event_t ev;       /* with a context: set once woken */
+    uvgo_list_node_t link; /* in a waitlist, or in none */
+    char *buf;             /* a read's destination */
     size_t len;
-    void *value;                /* what the waker hands over (a conn) */
-    int result;                 /* a count or an error, set by the waker */
-    int woken;                  /* result is set (loop thread) */
+    void *value; /* what the waker hands over (a conn) */
+    int result;  /* a count or an error, set by the waker */
+    int woken;   /* result is set (loop thread) */
 };
 
 /* Wakes w with `result`.  The caller has unlinked it.  Loop thread. */
@@ -91,16 +91,15 @@ static inline void uvgo__waitlist_unlink(struct uvgo__waitlist *q,
 }
 
 /* The first waiter, or NULL. */
-static inline struct uvgo__waiter *uvgo__waitlist_first(
-    const struct uvgo__waitlist *q)
+static inline struct uvgo__waiter *
+uvgo__waitlist_first(const struct uvgo__waitlist *q)
 {
     uvgo_list_node_t *n = uvgo__list_first(&q->list);
     return n ? uvgo__container_of(n, struct uvgo__waiter, link) : NULL;
 }
 
 /* Unlinks and returns the first waiter, or NULL. */
-static inline struct uvgo__waiter *uvgo__waitlist_pop(
-    struct uvgo__waitlist *q)
+static inline struct uvgo__waiter *uvgo__waitlist_pop(struct uvgo__waitlist *q)
 {
     struct uvgo__waiter *w = uvgo__waitlist_first(q);
     if (w)
@@ -113,45 +112,45 @@ void uvgo__waitlist_wake_all(struct uvgo__waitlist *q, int result);
 
 /* Who may call next: readers (and writers) of one connection take turns. */
 struct uvgo__turn {
-    int busy;                   /* a call holds the turn */
+    int busy; /* a call holds the turn */
     struct uvgo__waitlist waiting;
 };
 
 struct uvgo_conn {
     /* Immutable once open. */
-    uv_loop_t *loop;            /* the loop it lives on */
-    uv_stream_t *stream;        /* &h.stream, or a wrapped handle */
+    uv_loop_t *loop;                      /* the loop it lives on */
+    uv_stream_t *stream;                  /* &h.stream, or a wrapped handle */
     void (*release)(uv_stream_t *stream); /* wrapped: after the close */
 
     /* The loop's thread only. */
-    int closed;                 /* uvgo_conn_close ran */
-    int freed;                  /* uvgo_conn_free ran: free when idle */
-    int handles;                /* handles not yet closed (stream, timers) */
-    int users;                  /* calls in progress (they hold c alive) */
-    int reading;                /* uv_read_start is in force */
-    int stashed;                /* `stash` holds the next byte */
-    int read_err;               /* sticky: UVGO_EOF, a reset */
-    int write_err;              /* sticky: a failed queued write */
-    int shut;                   /* close_write issued */
-    int wreq_busy;              /* wreq is queued in libuv */
-    int timers;                 /* rtimer and wtimer are initialised */
+    int closed;                   /* uvgo_conn_close ran */
+    int freed;                    /* uvgo_conn_free ran: free when idle */
+    int handles;                  /* handles not yet closed (stream, timers) */
+    int users;                    /* calls in progress (they hold c alive) */
+    int reading;                  /* uv_read_start is in force */
+    int stashed;                  /* `stash` holds the next byte */
+    int read_err;                 /* sticky: UVGO_EOF, a reset */
+    int write_err;                /* sticky: a failed queued write */
+    int shut;                     /* close_write issued */
+    int wreq_busy;                /* wreq is queued in libuv */
+    int timers;                   /* rtimer and wtimer are initialised */
     int64_t rdeadline, wdeadline; /* uvgo_now() times; 0: none */
-    int rexpired, wexpired;     /* that deadline has passed */
-    struct uvgo__waiter *reader; /* the reader waiting for data */
-    char *rbuf;                 /* its buffer, copied here so that the */
-    size_t rlen;                /* alloc callback reads no task's stack */
-    struct uvgo__waiter *writer; /* the writer waiting for wreq/sreq */
+    int rexpired, wexpired;       /* that deadline has passed */
+    struct uvgo__waiter *reader;  /* the reader waiting for data */
+    char *rbuf;                   /* its buffer, copied here so that the */
+    size_t rlen;                  /* alloc callback reads no task's stack */
+    struct uvgo__waiter *writer;  /* the writer waiting for wreq/sreq */
     struct uvgo__turn rturn, wturn;
-    uv_timer_t rtimer, wtimer;  /* deadlines, armed when one is set */
-    uv_write_t wreq;            /* the one-byte write that waits for room */
+    uv_timer_t rtimer, wtimer; /* deadlines, armed when one is set */
+    uv_write_t wreq;           /* the one-byte write that waits for room */
     uv_shutdown_t sreq;
-    char wbyte;                 /* wreq's byte */
-    char stash;                 /* a byte read while no reader waited */
+    char wbyte; /* wreq's byte */
+    char stash; /* a byte read while no reader waited */
 
     /* The server that serves it (net layer), under the server's lock. */
     void *server;
     uvgo_list_node_t server_link; /* in the server's live list */
-    int server_refs;            /* its handler, and a closer at shutdown */
+    int server_refs;              /* its handler, and a closer at shutdown */
     int server_closed;
 
     /* The handle, unless wrapped. */

@@ -17,9 +17,9 @@ int uvgo__net_parse(const char *network, struct uvgo__net *n)
         const char *name;
         struct uvgo__net net;
     } known[] = {
-        {"tcp", {NET_TCP, AF_UNSPEC}},  {"tcp4", {NET_TCP, AF_INET}},
-        {"tcp6", {NET_TCP, AF_INET6}},  {"udp", {NET_UDP, AF_UNSPEC}},
-        {"udp4", {NET_UDP, AF_INET}},   {"udp6", {NET_UDP, AF_INET6}},
+        {"tcp", {NET_TCP, AF_UNSPEC}}, {"tcp4", {NET_TCP, AF_INET}},
+        {"tcp6", {NET_TCP, AF_INET6}}, {"udp", {NET_UDP, AF_UNSPEC}},
+        {"udp4", {NET_UDP, AF_INET}},  {"udp6", {NET_UDP, AF_INET6}},
         {"unix", {NET_UNIX, AF_UNIX}},
     };
     for (size_t i = 0; network && i < uvgo__countof(known); i++) {
@@ -192,8 +192,8 @@ int uvgo__resolve(const struct uvgo__net *n, const char *address,
         return p;
     if (named) {
         struct sockaddr_storage svc;
-        if ((err = uvgo__getaddrinfo(NULL, port, n->family, socktype, &svc,
-                                     1, ctx)) < 0)
+        if ((err = uvgo__getaddrinfo(NULL, port, n->family, socktype, &svc, 1,
+                                     ctx)) < 0)
             return err;
         p = uvgo__addr_port(&svc);
     }
@@ -201,8 +201,8 @@ int uvgo__resolve(const struct uvgo__net *n, const char *address,
     if (!*host)
         empty_host(n->family, passive, out);
     else if ((err = parse_ip(host, n->family, out)) == UVGO_EINVAL)
-        count = uvgo__getaddrinfo(host, NULL, n->family, socktype, out, max,
-                                  ctx);
+        count =
+            uvgo__getaddrinfo(host, NULL, n->family, socktype, out, max, ctx);
     else if (err)
         return err;
     for (int i = 0; i < count; i++)
@@ -211,8 +211,7 @@ int uvgo__resolve(const struct uvgo__net *n, const char *address,
 }
 
 int uvgo_resolve_ctx(const char *network, const char *address,
-                     struct sockaddr_storage *out, size_t max,
-                     uvgo_ctx_t *ctx)
+                     struct sockaddr_storage *out, size_t max, uvgo_ctx_t *ctx)
 {
     struct uvgo__net n;
 

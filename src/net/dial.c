@@ -21,16 +21,16 @@
 struct attempt {
     uvgo_conn_t *c;
     uv_connect_t req;
-    uvgo_chan_t *results;       /* receives `index` when it completes */
+    uvgo_chan_t *results; /* receives `index` when it completes */
     int index;
-    int racer;                  /* 0 primaries, 1 fallbacks */
+    int racer; /* 0 primaries, 1 fallbacks */
     int status;
-    int pending;                /* the connect is in flight */
+    int pending; /* the connect is in flight */
 };
 
 struct racer {
-    int next, end;              /* addresses [next, end) not yet tried */
-    int started, live;          /* live: an attempt in flight */
+    int next, end;     /* addresses [next, end) not yet tried */
+    int started, live; /* live: an attempt in flight */
 };
 
 struct dial {
@@ -70,15 +70,14 @@ static int attempt_start(struct dial *d, struct attempt *a,
         uv_pipe_init(d->loop, &c->h.pipe, 0);
         uvgo__conn_open(c, d->loop);
         uv_pipe_connect(&a->req, &c->h.pipe,
-                        ((const struct sockaddr_un *)sa)->sun_path,
-                        on_connect);
+                        ((const struct sockaddr_un *)sa)->sun_path, on_connect);
     } else {
         uv_tcp_init(d->loop, &c->h.tcp);
         uvgo__conn_open(c, d->loop);
         uv_tcp_nodelay(&c->h.tcp, !o->nagle);
         if (o->keep_alive >= 0) {
-            uvgo_duration_t p = o->keep_alive ? o->keep_alive
-                                              : 15 * UVGO_SECOND;
+            uvgo_duration_t p =
+                o->keep_alive ? o->keep_alive : 15 * UVGO_SECOND;
             uv_tcp_keepalive(&c->h.tcp, 1,
                              (unsigned)((p + UVGO_SECOND - 1) / UVGO_SECOND));
         }
@@ -187,10 +186,9 @@ static int race(struct dial *d, uvgo_conn_t **out, uvgo_ctx_t *ctx)
         }
         uvgo_select_case_t cases[2] = {
             UVGO_CASE_RECV(d->results, &idx),
-            UVGO_CASE_RECV(d->racers[1].started || !timer
-                               ? NULL
-                               : uvgo_timer_chan(timer),
-                           &fired),
+            UVGO_CASE_RECV(
+                d->racers[1].started || !timer ? NULL : uvgo_timer_chan(timer),
+                &fired),
         };
         err = uvgo_select_ctx(cases, 2, ctx);
         uvgo_loop_enter(d->loop);
@@ -271,8 +269,8 @@ out:
     return err;
 }
 
-int uvgo_dial_ctx(uvgo_conn_t **out, const char *network,
-                  const char *address, uvgo_ctx_t *ctx)
+int uvgo_dial_ctx(uvgo_conn_t **out, const char *network, const char *address,
+                  uvgo_ctx_t *ctx)
 {
     return uvgo_dialer_dial_ctx(NULL, out, network, address, ctx);
 }

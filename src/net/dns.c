@@ -17,7 +17,7 @@ struct lookup {
         uv_getnameinfo_t gni;
     } req;
     int status;
-    struct addrinfo *res;       /* getaddrinfo's, until freed */
+    struct addrinfo *res; /* getaddrinfo's, until freed */
 };
 
 static void lookup_free(uvgo__ioreq_t *io)
@@ -37,8 +37,8 @@ static void on_getaddrinfo(uv_getaddrinfo_t *req, int status,
     uvgo__ioreq_complete(&l->io);
 }
 
-static void on_getnameinfo(uv_getnameinfo_t *req, int status,
-                           const char *host, const char *service)
+static void on_getnameinfo(uv_getnameinfo_t *req, int status, const char *host,
+                           const char *service)
 {
     struct lookup *l = req->data;
     (void)host; /* it is req->host, which lives as long as l */
@@ -55,8 +55,8 @@ static int lookup_run(struct lookup *l, uvgo_ctx_t *ctx,
                                    const void *arg),
                       const void *arg)
 {
-    uv_loop_t *loop = uvgo__ioreq_init(&l->io, 1, (uv_req_t *)&l->req,
-                                       lookup_free);
+    uv_loop_t *loop =
+        uvgo__ioreq_init(&l->io, 1, (uv_req_t *)&l->req, lookup_free);
     int err;
 
     l->req.gai.data = l;
@@ -78,8 +78,7 @@ struct gai_args {
     struct addrinfo hints;
 };
 
-static int start_getaddrinfo(uv_loop_t *loop, struct lookup *l,
-                             const void *arg)
+static int start_getaddrinfo(uv_loop_t *loop, struct lookup *l, const void *arg)
 {
     const struct gai_args *a = arg;
     return uv_getaddrinfo(loop, &l->req.gai, on_getaddrinfo, a->host,
@@ -98,8 +97,8 @@ int uvgo__getaddrinfo(const char *host, const char *service, int family,
 
     if ((err = uvgo__wait_begin(ctx, &done)))
         return err;
-    a.hints.ai_family = family == AF_INET || family == AF_INET6 ? family
-                                                                : AF_UNSPEC;
+    a.hints.ai_family =
+        family == AF_INET || family == AF_INET6 ? family : AF_UNSPEC;
     a.hints.ai_socktype = socktype;
     a.hints.ai_flags = host ? AI_ADDRCONFIG : AI_PASSIVE;
     if (!(l = uvgo__calloc(1, sizeof *l)))
@@ -134,12 +133,10 @@ int uvgo_lookup_host_ctx(const char *host, struct sockaddr_storage *out,
         out[0] = tmp;
         return 1;
     }
-    return uvgo__getaddrinfo(host, NULL, AF_UNSPEC, SOCK_STREAM, out, max,
-                             ctx);
+    return uvgo__getaddrinfo(host, NULL, AF_UNSPEC, SOCK_STREAM, out, max, ctx);
 }
 
-int uvgo_lookup_host(const char *host, struct sockaddr_storage *out,
-                     size_t max)
+int uvgo_lookup_host(const char *host, struct sockaddr_storage *out, size_t max)
 {
     return uvgo_lookup_host_ctx(host, out, max, NULL);
 }
@@ -165,11 +162,9 @@ int uvgo_lookup_port(const char *network, const char *service)
     return uvgo_lookup_port_ctx(network, service, NULL);
 }
 
-static int start_getnameinfo(uv_loop_t *loop, struct lookup *l,
-                             const void *arg)
+static int start_getnameinfo(uv_loop_t *loop, struct lookup *l, const void *arg)
 {
-    return uv_getnameinfo(loop, &l->req.gni, on_getnameinfo, arg,
-                          NI_NAMEREQD);
+    return uv_getnameinfo(loop, &l->req.gni, on_getnameinfo, arg, NI_NAMEREQD);
 }
 
 int uvgo_lookup_addr_ctx(const struct sockaddr *sa, char *host, size_t len,

@@ -49,11 +49,11 @@
 
 struct lsock {
     struct uvgo_listener *l;
-    uv_loop_t *loop;            /* immutable */
-    int worker;                 /* its worker's index; immutable */
+    uv_loop_t *loop; /* immutable */
+    int worker;      /* its worker's index; immutable */
     /* The loop's thread only. */
-    int pending;                /* libuv holds a connection for us */
-    int err;                    /* an accept error for the next accept */
+    int pending; /* libuv holds a connection for us */
+    int err;     /* an accept error for the next accept */
     struct uvgo__waitlist waiters;
     union {
         uv_stream_t stream;
@@ -66,15 +66,15 @@ struct server;
 
 struct uvgo_listener {
     /* Immutable once listening. */
-    int kind;                   /* NET_TCP or NET_UNIX */
-    int open;                   /* the socket's handle is initialised */
+    int kind; /* NET_TCP or NET_UNIX */
+    int open; /* the socket's handle is initialised */
     struct sockaddr_storage addr;
     atomic_int refs;
-    atomic_int closed;          /* set once, before any socket closes */
+    atomic_int closed; /* set once, before any socket closes */
     /* Under lock. */
     uvgo_spinlock_t lock;
-    uvgo_chan_t *accepted;      /* struct accepted; made by the first accept */
-    struct server *server;      /* uvgo_serve runs on it */
+    uvgo_chan_t *accepted; /* struct accepted; made by the first accept */
+    struct server *server; /* uvgo_serve runs on it */
     struct lsock sock;
 };
 
@@ -141,8 +141,7 @@ static void on_connection(uv_stream_t *server, int status)
 /* Accepts one connection on ls.  The caller runs on ls->loop.  Returns 0,
  * an error, or UVGO__DONE when `done` closed first.  On ls->loop when it
  * returns. */
-static int lsock_accept(struct lsock *ls, uvgo_conn_t **out,
-                        uvgo_chan_t *done)
+static int lsock_accept(struct lsock *ls, uvgo_conn_t **out, uvgo_chan_t *done)
 {
     struct uvgo__waiter w = {0};
     int err;
@@ -208,8 +207,7 @@ static int sock_listen(uvgo_listener_t *l)
     return err;
 }
 
-int uvgo_listen(uvgo_listener_t **out, const char *network,
-                const char *address)
+int uvgo_listen(uvgo_listener_t **out, const char *network, const char *address)
 {
     struct uvgo__net net;
     uvgo_listener_t *l;
@@ -331,9 +329,8 @@ int uvgo_listener_close(uvgo_listener_t *l)
     if (!l)
         return UVGO_EINVAL;
     /* release: a socket's loop that sees `closed` sees it all. */
-    if (!atomic_compare_exchange_strong_explicit(&l->closed, &expect, 1,
-                                                 memory_order_acq_rel,
-                                                 memory_order_acquire))
+    if (!atomic_compare_exchange_strong_explicit(
+            &l->closed, &expect, 1, memory_order_acq_rel, memory_order_acquire))
         return UVGO_ECLOSED;
     if (l->open) {
         struct lsock *ls = &l->sock;
@@ -387,13 +384,13 @@ struct server {
     uvgo_listener_t *l;
     uvgo_conn_fn fn;
     void *arg;
-    uvgo_wg_t handlers;         /* handler tasks still running */
-    unsigned next;              /* the worker the next connection goes to;
-                                   the accepting task's */
+    uvgo_wg_t handlers; /* handler tasks still running */
+    unsigned next;      /* the worker the next connection goes to;
+                           the accepting task's */
     /* Under lock. */
     uvgo_spinlock_t lock;
-    uvgo_list_t live;           /* connections being served, newest first */
-    int closing;                /* live connections are being closed */
+    uvgo_list_t live; /* connections being served, newest first */
+    int closing;      /* live connections are being closed */
 };
 
 /* Drops one reference to c (its handler's or a closer's). */
@@ -485,7 +482,8 @@ static void handler_start(struct server *s, struct lsock *ls, uvgo_conn_t *c)
         uvgo_wg_done(&s->handlers);
         return;
     }
-    uvgo__free(h); /* not handed off (one worker, a Unix socket, no descriptor) */
+    uvgo__free(
+        h); /* not handed off (one worker, a Unix socket, no descriptor) */
     c->server = s;
     o.worker = ls->worker + 1;
     if (uvgo_task_spawn(NULL, handler_main, c, &o) != 0) {
@@ -498,8 +496,7 @@ static void handler_start(struct server *s, struct lsock *ls, uvgo_conn_t *c)
 static int temporary(int err)
 {
     return err == UVGO_EMFILE || err == UVGO_ENFILE || err == UVGO_ENOBUFS ||
-           err == UVGO_ENOMEM || err == UVGO_ECONNABORTED ||
-           err == UVGO_EAGAIN;
+           err == UVGO_ENOMEM || err == UVGO_ECONNABORTED || err == UVGO_EAGAIN;
 }
 
 /* The accept loop, in uvgo_serve's task: until ctx is done or an accept
@@ -542,8 +539,8 @@ static void close_live(struct server *s)
         uvgo_conn_t *each, *c = NULL;
         uvgo__spin_lock(&s->lock, UVGO_RANK_NET);
         UVGO_LIST_FOREACH(each, &s->live, uvgo_conn_t, server_link)
-            if (!each->server_closed && (c = each))
-                break;
+        if (!each->server_closed && (c = each))
+            break;
         if (c) {
             c->server_closed = 1;
             c->server_refs++;
@@ -556,8 +553,8 @@ static void close_live(struct server *s)
     }
 }
 
-int uvgo_serve(uvgo_listener_t *l, uvgo_conn_fn fn, void *arg,
-               uvgo_ctx_t *ctx, uvgo_duration_t grace)
+int uvgo_serve(uvgo_listener_t *l, uvgo_conn_fn fn, void *arg, uvgo_ctx_t *ctx,
+               uvgo_duration_t grace)
 {
     struct server *s;
     uvgo_chan_t *done;

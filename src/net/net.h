@@ -9,8 +9,8 @@
 enum { NET_TCP = 1, NET_UDP, NET_UNIX };
 
 struct uvgo__net {
-    int kind;    /* NET_* */
-    int family;  /* AF_UNSPEC ("tcp", "udp"), AF_INET, AF_INET6, AF_UNIX */
+    int kind;   /* NET_* */
+    int family; /* AF_UNSPEC ("tcp", "udp"), AF_INET, AF_INET6, AF_UNIX */
 };
 
 /* Parses "tcp", "tcp4", ... "unix".  Returns 0 or UVGO_EINVAL. */

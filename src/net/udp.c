@@ -15,7 +15,7 @@
 #include "net/net.h"
 
 struct uvgo_udp {
-    uv_loop_t *loop;            /* immutable */
+    uv_loop_t *loop; /* immutable */
     /* The loop's thread only. */
     int closed, freed, users;
     int handle_open;
@@ -92,8 +92,8 @@ static int do_connect(uv_udp_t *h, const struct sockaddr *sa)
     return uv_udp_connect(h, sa);
 }
 
-static int udp_make(uvgo_udp_t **out, const char *network,
-                    const char *address, int passive)
+static int udp_make(uvgo_udp_t **out, const char *network, const char *address,
+                    int passive)
 {
     struct uvgo__net n;
     struct sockaddr_storage sa;
@@ -151,8 +151,7 @@ static void on_recv(uv_udp_t *h, ssize_t n, const uv_buf_t *buf,
 }
 
 static int recv_from(uvgo_udp_t *u, void *buf, size_t len,
-                     struct sockaddr_storage *from, int *flags,
-                     uvgo_ctx_t *ctx)
+                     struct sockaddr_storage *from, int *flags, uvgo_ctx_t *ctx)
 {
     struct uvgo__waiter w = {0};
     uvgo_chan_t *done;

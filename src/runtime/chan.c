@@ -41,8 +41,8 @@ void uvgo__chan_init(uvgo_chan_t *ch, size_t elem_size, size_t cap)
     ch->in_bubble = ch->bubble != NULL;
 }
 
-int uvgo__chan_check_slow(const uvgo_chan_t *ch, const void *elem,
-                          size_t size, int send)
+int uvgo__chan_check_slow(const uvgo_chan_t *ch, const void *elem, size_t size,
+                          int send)
 {
     if (send && ch->recv_only)
         return UVGO_EINVAL;
@@ -113,7 +113,7 @@ size_t uvgo_chan_cap(uvgo_chan_t *ch)
 void uvgo__block_forever(const char *what)
 {
     for (;;) {
-        uvgo__park_durable(); /* nothing, not even a bubble's clock, ends it */
+        uvgo__park_durable();  /* nothing, not even a bubble's clock, ends it */
         uvgo__task_park(what); /* nothing will ready us */
     }
 }
@@ -193,8 +193,7 @@ int uvgo__chan_try_send_locked(uvgo_chan_t *ch, const void *elem,
     return UVGO_TRY_BLOCK;
 }
 
-int uvgo__chan_try_recv_locked(uvgo_chan_t *ch, void *elem,
-                               uvgo_task_t **wake)
+int uvgo__chan_try_recv_locked(uvgo_chan_t *ch, void *elem, uvgo_task_t **wake)
 {
     uvgo_waiter_t *s;
 
@@ -323,8 +322,9 @@ int uvgo_chan_try_send(uvgo_chan_t *ch, const void *elem, size_t size)
     chan_unlock(ch);
     if (wake)
         uvgo__task_ready(wake);
-    return r == UVGO_TRY_DONE ? 0 : r == UVGO_TRY_CLOSED ? UVGO_ECLOSED
-                                                         : UVGO_EAGAIN;
+    return r == UVGO_TRY_DONE     ? 0
+           : r == UVGO_TRY_CLOSED ? UVGO_ECLOSED
+                                  : UVGO_EAGAIN;
 }
 
 int uvgo_chan_try_recv(uvgo_chan_t *ch, void *elem, size_t size, int *ok)
@@ -345,8 +345,9 @@ int uvgo_chan_try_recv(uvgo_chan_t *ch, void *elem, size_t size, int *ok)
         uvgo__task_ready(wake);
     if (ok)
         *ok = r == UVGO_TRY_DONE;
-    return r == UVGO_TRY_DONE ? 0 : r == UVGO_TRY_CLOSED ? UVGO_ECLOSED
-                                                         : UVGO_EAGAIN;
+    return r == UVGO_TRY_DONE     ? 0
+           : r == UVGO_TRY_CLOSED ? UVGO_ECLOSED
+                                  : UVGO_EAGAIN;
 }
 
 int uvgo_chan_close(uvgo_chan_t *ch)

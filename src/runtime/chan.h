@@ -28,9 +28,9 @@ struct uvgo_chan {
     uint32_t elem_size;
     uint32_t cap;
     /* Under lock. */
-    uint32_t count;  /* buffered elements */
-    uint32_t recvx;  /* next buffered element to receive */
-    uint32_t sendx;  /* next free buffer slot */
+    uint32_t count; /* buffered elements */
+    uint32_t recvx; /* next buffered element to receive */
+    uint32_t sendx; /* next free buffer slot */
     int closed;
     /* Immutable once published. */
     uint8_t timer;     /* a timer's channel: len and cap report 0 (Go 1.23) */
@@ -39,8 +39,8 @@ struct uvgo_chan {
     uint8_t in_bubble; /* bubble != NULL, next to recv_only: the common
                           case of uvgo__chan_check tests both at once */
     struct uvgo_bubble *bubble; /* made in this synctest bubble, or NULL */
-    uvgo_list_t recvq, sendq; /* waiters (uvgo_waiter_t), oldest first */
-    char buf[];      /* cap * elem_size bytes */
+    uvgo_list_t recvq, sendq;   /* waiters (uvgo_waiter_t), oldest first */
+    char buf[];                 /* cap * elem_size bytes */
 };
 
 /* Takes (unlinks and claims) the first waiter of ch's queue q that can
@@ -99,8 +99,8 @@ static inline void uvgo__elem_copy(void *dst, const void *src, size_t n)
  * received on ch, else UVGO_EINVAL: the size must be the element size,
  * only a receive (which discards) or a zero-size element may pass NULL,
  * and nobody but the runtime sends on a receive-only channel. */
-int uvgo__chan_check_slow(const uvgo_chan_t *ch, const void *elem,
-                          size_t size, int send);
+int uvgo__chan_check_slow(const uvgo_chan_t *ch, const void *elem, size_t size,
+                          int send);
 
 /* ... and UVGO_EBUBBLE when ch belongs to a synctest bubble the caller is
  * not in.  The common case (the right size, a buffer, an ordinary
@@ -139,8 +139,7 @@ enum { UVGO_TRY_BLOCK = 0, UVGO_TRY_DONE, UVGO_TRY_CLOSED };
  * must be readied (uvgo__task_ready) after the lock is released. */
 int uvgo__chan_try_send_locked(uvgo_chan_t *ch, const void *elem,
                                uvgo_task_t **wake);
-int uvgo__chan_try_recv_locked(uvgo_chan_t *ch, void *elem,
-                               uvgo_task_t **wake);
+int uvgo__chan_try_recv_locked(uvgo_chan_t *ch, void *elem, uvgo_task_t **wake);
 
 /* Parks the calling task forever (a NULL channel, an empty select). */
 UVGO_NORETURN void uvgo__block_forever(const char *what);

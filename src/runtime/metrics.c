@@ -33,8 +33,8 @@ static void read_worker(struct uvgo_worker *w, uvgo_worker_metrics_t *m)
     m->inbox_tasks = load(&s->inbox_tasks);
     m->polls = load(&s->polls);
     m->doorbells = atomic_load_explicit(&w->doorbells, memory_order_relaxed);
-    m->spawned = (uint64_t)atomic_load_explicit(&w->spawned,
-                                                memory_order_relaxed);
+    m->spawned =
+        (uint64_t)atomic_load_explicit(&w->spawned, memory_order_relaxed);
     m->runnable = queued(w);
     m->timers = atomic_load_explicit(&w->ntimers, memory_order_relaxed) +
                 atomic_load_explicit(&w->nchan_timers, memory_order_relaxed);
@@ -68,8 +68,8 @@ static void add(uvgo_worker_metrics_t *sum, const uvgo_worker_metrics_t *m)
 int uvgo_metrics_read(uvgo_metrics_t *m, uvgo_worker_metrics_t *per_worker,
                       int n)
 {
-    struct uvgo_runtime *rt = atomic_load_explicit(&uvgo__rt,
-                                                   memory_order_acquire);
+    struct uvgo_runtime *rt =
+        atomic_load_explicit(&uvgo__rt, memory_order_acquire);
     uvgo_worker_metrics_t one;
 
     if (!m || n < 0)
@@ -91,8 +91,9 @@ int uvgo_metrics_read(uvgo_metrics_t *m, uvgo_worker_metrics_t *per_worker,
     return rt->nworkers;
 }
 
-int64_t uvgo_metrics_percentile(
-    const uint64_t hist[UVGO_METRICS_LATENCY_BUCKETS], double p)
+int64_t
+uvgo_metrics_percentile(const uint64_t hist[UVGO_METRICS_LATENCY_BUCKETS],
+                        double p)
 {
     uint64_t total = 0, seen = 0, rank;
 

@@ -58,8 +58,7 @@ int uvgo_procs(int n)
     return prev;
 }
 
-int uvgo_replace_allocator(uvgo_malloc_fn malloc_fn,
-                           uvgo_realloc_fn realloc_fn,
+int uvgo_replace_allocator(uvgo_malloc_fn malloc_fn, uvgo_realloc_fn realloc_fn,
                            uvgo_calloc_fn calloc_fn, uvgo_free_fn free_fn)
 {
     int err;
@@ -374,7 +373,8 @@ out:
     return err;
 }
 
-/* ---- single-loop mode ----------------------------------------------------- */
+/* ---- single-loop mode -----------------------------------------------------
+ */
 
 static void embedded_closed(uv_handle_t *h)
 {

@@ -40,11 +40,11 @@ struct uvgo_runtime;
 struct uvgo_bubble;
 
 enum uvgo_task_state {
-    UVGO_TASK_FREE = 0,  /* must be 0: a cold stack slot reads as zero */
+    UVGO_TASK_FREE = 0, /* must be 0: a cold stack slot reads as zero */
     UVGO_TASK_RUNNABLE,
     UVGO_TASK_RUNNING,
     UVGO_TASK_WAITING,
-    UVGO_TASK_EXITED,    /* returned; the record waits for join or detach */
+    UVGO_TASK_EXITED, /* returned; the record waits for join or detach */
 };
 
 /* A task record.  Records are small and come from per-worker caches (task.c);
@@ -69,9 +69,9 @@ struct uvgo_task {
     uvgo_task_t *gq_ahead;
     /* For dumps; relaxed.  state is written by the task's worker (and by
      * a same-thread waker), wait by the task when it parks. */
-    _Atomic(const char *) wait;  /* what it waits on while WAITING */
-    _Atomic uint8_t state;       /* enum uvgo_task_state */
-    uint8_t flags;               /* UVGO_TASK_PINNED | TASK_* below */
+    _Atomic(const char *) wait; /* what it waits on while WAITING */
+    _Atomic uint8_t state;      /* enum uvgo_task_state */
+    uint8_t flags;              /* UVGO_TASK_PINNED | TASK_* below */
     /* 1 from the moment a worker switches to the task until the switch
      * away from it has completed (cleared by whatever runs next). */
     atomic_uchar on_cpu;
@@ -108,19 +108,19 @@ struct uvgo_task {
     /* References: one for running, one for a joinable handle.  The last
      * release frees the record (uvgo__task_unref). */
     atomic_int refs;
-    uvgo_event_t done;           /* set when fn has returned */
-    void **locals;               /* task-local values, lazily allocated */
-    const void *spawn_site;      /* the spawner's code address; dumps */
-    uvgo_stack_t stack;          /* reserved at spawn; lo NULL while only
-                                    promised, and once freed */
+    uvgo_event_t done;            /* set when fn has returned */
+    void **locals;                /* task-local values, lazily allocated */
+    const void *spawn_site;       /* the spawner's code address; dumps */
+    uvgo_stack_t stack;           /* reserved at spawn; lo NULL while only
+                                     promised, and once freed */
     struct uvgo_worker *promiser; /* whose cache promised the stack, until
                                      the task first runs */
-    size_t stack_want;           /* the size asked for; immutable */
+    size_t stack_want;            /* the size asked for; immutable */
 #if defined(UVGO_TSAN)
     void *tsan_fiber;
 #endif
 #if defined(UVGO_ASAN)
-    const void *asan_bottom;     /* this context's stack, for the sanitizer */
+    const void *asan_bottom; /* this context's stack, for the sanitizer */
     size_t asan_size;
 #endif
     _Alignas(8) char name[UVGO_TASK_NAME_MAX]; /* NUL-padded; see id */
@@ -160,7 +160,7 @@ struct uvgo_worker_stats {
     atomic_ulong parks, yields, exits, steals, tasks_stolen;
     atomic_ulong inbox_tasks, polls, idle_ns;
     atomic_ulong latency[UVGO_METRICS_LATENCY_BUCKETS];
-    unsigned sample_tick;       /* owner only: which wake-up to sample */
+    unsigned sample_tick; /* owner only: which wake-up to sample */
 };
 
 static inline void uvgo__stat_add(atomic_ulong *c, unsigned long n)
@@ -179,55 +179,55 @@ struct uvgo_worker {
     struct uvgo_runtime *rt;
     int id;
     uv_loop_t *loop;
-    uv_loop_t own_loop;         /* used unless embedded */
+    uv_loop_t own_loop; /* used unless embedded */
     uv_thread_t thread;
     int embedded;
 
     /* Owner thread only. */
-    uvgo_task_t *current;       /* running task, or &sched */
-    uvgo_task_t sched;          /* the loop's own context (a pseudo-task) */
-    uint32_t tick;              /* task switches, for fairness checks */
-    atomic_uint switches;       /* tick, published (relaxed) for the monitor */
-    uint64_t last_poll;         /* uvgo__ticks() at the last loop poll */
-    uint64_t rand;              /* xorshift state */
+    uvgo_task_t *current; /* running task, or &sched */
+    uvgo_task_t sched;    /* the loop's own context (a pseudo-task) */
+    uint32_t tick;        /* task switches, for fairness checks */
+    atomic_uint switches; /* tick, published (relaxed) for the monitor */
+    uint64_t last_poll;   /* uvgo__ticks() at the last loop poll */
+    uint64_t rand;        /* xorshift state */
     uvgo_task_t *pin_head, *pin_tail; /* pinned runnable tasks, FIFO */
-    uvgo_task_t *runnext;       /* runs next; never stolen */
-    int pending;                /* UVGO_PENDING_*: after the next switch */
-    uvgo_task_t *switched_out;  /* its on_cpu is cleared after the switch */
+    uvgo_task_t *runnext;             /* runs next; never stolen */
+    int pending;               /* UVGO_PENDING_*: after the next switch */
+    uvgo_task_t *switched_out; /* its on_cpu is cleared after the switch */
     uvgo_task_t *pending_task;
     struct uvgo_worker *pending_to;
-    int idle_active;            /* the idle handle is started */
-    int spinning;               /* counted in rt->nspinning */
-    uint64_t idle_since;        /* ticks when it ran out of work, or 0 */
+    int idle_active;     /* the idle handle is started */
+    int spinning;        /* counted in rt->nspinning */
+    uint64_t idle_since; /* ticks when it ran out of work, or 0 */
     struct uvgo_steal_seen seen[UVGO_STEAL_SEEN]; /* by victim id */
-    int keep_polling;           /* idle but still spinning: do not park */
-    int spin_shift;             /* spin budget: SPIN_US >> spin_shift */
-    uint64_t last_release;      /* single-loop mode: last stack release */
-    int dead_parked;            /* counted in rt->ndead (under rt->lock) */
-    uint64_t next_id, id_end;   /* task ids reserved for this worker */
-    uvgo_task_t *rec_free;      /* free task records, linked through next */
+    int keep_polling;         /* idle but still spinning: do not park */
+    int spin_shift;           /* spin budget: SPIN_US >> spin_shift */
+    uint64_t last_release;    /* single-loop mode: last stack release */
+    int dead_parked;          /* counted in rt->ndead (under rt->lock) */
+    uint64_t next_id, id_end; /* task ids reserved for this worker */
+    uvgo_task_t *rec_free;    /* free task records, linked through next */
     unsigned rec_nfree;
     atomic_long spawned, freed; /* tasks created and freed here; owner writes */
     int closing;                /* handles are closing: start nothing */
     struct uvgo_worker_stats stats;
-    uint64_t started_ns;        /* uv_hrtime() when the worker started */
-    uint64_t idle_from;         /* uv_hrtime() as it went idle, or 0 */
-    int open_handles;           /* embedded mode: handles not yet closed */
+    uint64_t started_ns; /* uv_hrtime() when the worker started */
+    uint64_t idle_from;  /* uv_hrtime() as it went idle, or 0 */
+    int open_handles;    /* embedded mode: handles not yet closed */
     void *altstack;
     /* Timers (time.c).  The heap is shared: any thread may add or remove
      * entries under timers_lock; the wake-up source is armed for the
      * earliest deadline. */
     uvgo_spinlock_t timers_lock;
-    uvgo_heap_t timers;         /* sleepers and timers, by deadline */
-    atomic_long ntimers;        /* entries that keep the worker alive
-                                   (all but channel timers; time.c) */
-    atomic_long nchan_timers;   /* channel timers in the heap */
-    int64_t timer_armed;        /* deadline armed for (timers_lock), or -1 */
-    atomic_int timers_dirty;    /* re-arm needed on the owner thread */
-    int tfd;                    /* timerfd (Linux), else -1 */
-    uv_poll_t tpoll;            /* watches tfd */
-    uv_timer_t timer;           /* the wake-up source where no timerfd */
-    int embedded_timers_ref;    /* single-loop mode: the source is ref'd */
+    uvgo_heap_t timers;       /* sleepers and timers, by deadline */
+    atomic_long ntimers;      /* entries that keep the worker alive
+                                 (all but channel timers; time.c) */
+    atomic_long nchan_timers; /* channel timers in the heap */
+    int64_t timer_armed;      /* deadline armed for (timers_lock), or -1 */
+    atomic_int timers_dirty;  /* re-arm needed on the owner thread */
+    int tfd;                  /* timerfd (Linux), else -1 */
+    uv_poll_t tpoll;          /* watches tfd */
+    uv_timer_t timer;         /* the wake-up source where no timerfd */
+    int embedded_timers_ref;  /* single-loop mode: the source is ref'd */
     uv_check_t check;
     uv_prepare_t prepare;
     uv_idle_t idle;
@@ -236,33 +236,33 @@ struct uvgo_worker {
 
     /* Shared. */
     UVGO_ALIGNED_CACHELINE atomic_uint runq_head; /* CAS by owner and thieves */
-    atomic_uint runq_tail;      /* store-release by owner only */
+    atomic_uint runq_tail; /* store-release by owner only */
     _Atomic(uvgo_task_t *) runq[UVGO_RUNQ_SIZE];
     UVGO_ALIGNED_CACHELINE _Atomic(uvgo_task_t *) inbox; /* Treiber stack */
-    atomic_int parked;          /* 1 while blocked (or about to) in poll */
-    atomic_int woken_to_spin;   /* set by uvgo__wake_idle: we own one
-                                   rt->nspinning count once awake */
-    atomic_ulong doorbells;     /* uv_async_send calls for us, by anyone */
+    atomic_int parked;        /* 1 while blocked (or about to) in poll */
+    atomic_int woken_to_spin; /* set by uvgo__wake_idle: we own one
+                                 rt->nspinning count once awake */
+    atomic_ulong doorbells;   /* uv_async_send calls for us, by anyone */
 };
 
 struct uvgo_runtime {
     int nworkers;
     int embedded;
     struct uvgo_worker **workers;
-    atomic_int nparked;         /* workers with parked == 1 */
-    atomic_int nspinning;       /* workers looking for work, not parked */
-    atomic_int stopping;        /* the main task returned */
-    atomic_uint rr;             /* round robin for spawns from outside */
-    atomic_long foreign_spawned;/* tasks created off the workers */
-    atomic_long foreign_freed;  /* tasks freed off the workers */
-    atomic_int external_refs;   /* uvgo_ref(): outside wakers may exist */
-    uint64_t ticks_per_poll;    /* poll the loop at least this often */
+    atomic_int nparked;          /* workers with parked == 1 */
+    atomic_int nspinning;        /* workers looking for work, not parked */
+    atomic_int stopping;         /* the main task returned */
+    atomic_uint rr;              /* round robin for spawns from outside */
+    atomic_long foreign_spawned; /* tasks created off the workers */
+    atomic_long foreign_freed;   /* tasks freed off the workers */
+    atomic_int external_refs;    /* uvgo_ref(): outside wakers may exist */
+    uint64_t ticks_per_poll;     /* poll the loop at least this often */
 
     /* Under lock. */
     pthread_mutex_t lock;
     uvgo_task_t *gq_head, *gq_tail; /* global run queue */
-    atomic_uint gq_len;         /* relaxed hint for lock-free emptiness */
-    int ndead;                  /* workers parked with nothing to wait for */
+    atomic_uint gq_len;             /* relaxed hint for lock-free emptiness */
+    int ndead; /* workers parked with nothing to wait for */
 
     uvgo_task_t *main_task;
     void *main_result;
@@ -277,14 +277,13 @@ struct uvgo_runtime {
     int monitor_started;
     uv_mutex_t monitor_lock;
     uv_cond_t monitor_cond;
-    int monitor_stop;           /* under monitor_lock */
+    int monitor_stop;                  /* under monitor_lock */
     struct monitor_seen *monitor_seen; /* the monitor's, one per worker */
 };
 
 /* Sets t->worker.  A relaxed atomic store (a plain mov): the owners of the
  * task synchronise through the queues, but dumps read it from anywhere. */
-static inline void uvgo__task_set_worker(uvgo_task_t *t,
-                                         struct uvgo_worker *w)
+static inline void uvgo__task_set_worker(uvgo_task_t *t, struct uvgo_worker *w)
 {
     __atomic_store_n(&t->worker, w, __ATOMIC_RELAXED);
 }
@@ -301,8 +300,8 @@ static inline void *uvgo__handle_record(const void *h, size_t gen_offset)
     char *p = uvgo__handle_ptr(h);
     if (!p || !atomic_load_explicit(&uvgo__rt, memory_order_relaxed))
         return NULL;
-    return uvgo__handle_matches(h, atomic_load_explicit(
-                                       (atomic_uint *)(p + gen_offset),
+    return uvgo__handle_matches(
+               h, atomic_load_explicit((atomic_uint *)(p + gen_offset),
                                        memory_order_relaxed))
                ? p
                : NULL;
@@ -317,7 +316,7 @@ static inline void *uvgo__handle_record(const void *h, size_t gen_offset)
  * elsewhere, at the price of a call (bench echo: seven per message).  A
  * plain read of a __thread variable would not do: the compiler may keep
  * the variable's address, computed on the thread the task left. */
-#if defined(__x86_64__) && defined(__ELF__) && !defined(UVGO_ASAN) && \
+#if defined(__x86_64__) && defined(__ELF__) && !defined(UVGO_ASAN) &&          \
     !defined(UVGO_TSAN)
 extern __thread struct uvgo_worker *uvgo__tls_worker
     __attribute__((tls_model("initial-exec")));
@@ -455,8 +454,7 @@ static inline uvgo_task_t *uvgo__task_from_top(char *top)
 }
 
 /* Calls cb for every task record that may be in use (task.c). */
-void uvgo__task_records_walk(void (*cb)(uvgo_task_t *t, void *arg),
-                             void *arg);
+void uvgo__task_records_walk(void (*cb)(uvgo_task_t *t, void *arg), void *arg);
 /* Frees every record chunk; only when no runtime runs. */
 void uvgo__task_records_reset(void);
 

@@ -104,7 +104,7 @@ struct uvgo_runtime *_Atomic uvgo__rt;
 __thread struct uvgo_worker *uvgo__tls_worker
     __attribute__((tls_model("initial-exec"), visibility("hidden")));
 
-#if !(defined(__x86_64__) && defined(__ELF__) && !defined(UVGO_ASAN) && \
+#if !(defined(__x86_64__) && defined(__ELF__) && !defined(UVGO_ASAN) &&        \
       !defined(UVGO_TSAN))
 UVGO_NOINLINE struct uvgo_worker *uvgo__worker_self(void)
 {
@@ -189,10 +189,10 @@ void uvgo__runq_put(struct uvgo_worker *w, uvgo_task_t *t)
         for (;;) {
             /* acquire: pairs with the head CAS of consumers, so the slots
              * they freed are really free. */
-            uint32_t h = atomic_load_explicit(&w->runq_head,
-                                              memory_order_acquire);
-            uint32_t tl = atomic_load_explicit(&w->runq_tail,
-                                               memory_order_relaxed);
+            uint32_t h =
+                atomic_load_explicit(&w->runq_head, memory_order_acquire);
+            uint32_t tl =
+                atomic_load_explicit(&w->runq_tail, memory_order_relaxed);
             if (UVGO_LIKELY(tl - h < UVGO_RUNQ_SIZE)) {
                 atomic_store_explicit(&w->runq[tl % UVGO_RUNQ_SIZE], t,
                                       memory_order_relaxed);
@@ -285,10 +285,10 @@ static uint32_t runq_grab(struct uvgo_worker *w, struct uvgo_worker *victim)
     for (;;) {
         /* acquire both: pairs with the victim's release of its tail and
          * other consumers' head CAS. */
-        uint32_t h = atomic_load_explicit(&victim->runq_head,
-                                          memory_order_acquire);
-        uint32_t tl = atomic_load_explicit(&victim->runq_tail,
-                                           memory_order_acquire);
+        uint32_t h =
+            atomic_load_explicit(&victim->runq_head, memory_order_acquire);
+        uint32_t tl =
+            atomic_load_explicit(&victim->runq_tail, memory_order_acquire);
         uint32_t n = tl - h;
         n = n - n / 2;
         if (n == 0)
@@ -303,8 +303,8 @@ static uint32_t runq_grab(struct uvgo_worker *w, struct uvgo_worker *victim)
         }
         /* release: our reads of the victim's slots happen before it may
          * overwrite them. */
-        if (atomic_compare_exchange_weak_explicit(&victim->runq_head, &h,
-                                                  h + n, memory_order_release,
+        if (atomic_compare_exchange_weak_explicit(&victim->runq_head, &h, h + n,
+                                                  memory_order_release,
                                                   memory_order_relaxed))
             return n;
     }
@@ -335,8 +335,8 @@ static int worth_stealing(struct uvgo_worker *w, struct uvgo_worker *v)
         seen->since = now;
         return 0;
     }
-    return now - seen->since >= w->rt->ticks_per_poll * STEAL_STALL_US /
-                                    POLL_INTERVAL_US;
+    return now - seen->since >=
+           w->rt->ticks_per_poll * STEAL_STALL_US / POLL_INTERVAL_US;
 }
 
 static uvgo_task_t *steal(struct uvgo_worker *w)
@@ -347,7 +347,8 @@ static uvgo_task_t *steal(struct uvgo_worker *w)
         return NULL;
     uint32_t start = uvgo__rand_below(&w->rand, (uint32_t)n);
     for (int k = 0; k < n; k++) {
-        struct uvgo_worker *v = rt->workers[(start + (uint32_t)k) % (uint32_t)n];
+        struct uvgo_worker *v =
+            rt->workers[(start + (uint32_t)k) % (uint32_t)n];
         if (v == w || !worth_stealing(w, v))
             continue;
         uint32_t got = runq_grab(w, v);
@@ -714,8 +715,7 @@ static UVGO_NORETURN UVGO_NOINLINE void stack_overflow(uvgo_task_t *t, int bad)
 
 /* Adds a sampled wake-up's latency (ready_ticks until now) to w's
  * histogram. */
-static UVGO_NOINLINE void latency_record(struct uvgo_worker *w,
-                                         uvgo_task_t *t)
+static UVGO_NOINLINE void latency_record(struct uvgo_worker *w, uvgo_task_t *t)
 {
     uint64_t d = uvgo__ticks() - t->ready_ticks, ns;
     int b;
@@ -763,7 +763,8 @@ static inline void switch_to(struct uvgo_worker *w, uvgo_task_t *from,
                      UVGO_TASK_RUNNABLE ||
                  atomic_load_explicit(&to->state, memory_order_relaxed) ==
                      UVGO_TASK_WAITING);
-    if (UVGO_UNLIKELY(to->fresh) && UVGO_UNLIKELY(!uvgo__task_first_run(w, to))) {
+    if (UVGO_UNLIKELY(to->fresh) &&
+        UVGO_UNLIKELY(!uvgo__task_first_run(w, to))) {
         /* Sent to the worker that keeps its stack: run whatever the loop
          * context picks next instead. */
         to = &w->sched;
@@ -773,8 +774,8 @@ static inline void switch_to(struct uvgo_worker *w, uvgo_task_t *from,
     if (UVGO_UNLIKELY(to->ready_ticks))
         latency_record(w, to);
     if (from != &w->sched) {
-        int bad = uvgo__stack_check(&from->stack, from,
-                                    __builtin_frame_address(0));
+        int bad =
+            uvgo__stack_check(&from->stack, from, __builtin_frame_address(0));
         if (UVGO_UNLIKELY(bad))
             stack_overflow(from, bad);
     }
@@ -1387,9 +1388,9 @@ void uvgo__sched_worker_close(struct uvgo_worker *w)
 
 /* What the monitor remembers of each worker. */
 struct monitor_seen {
-    unsigned switches;  /* the worker's switch count when last seen */
-    uint64_t since;     /* when that count was first seen */
-    int reported;       /* its long run has been reported */
+    unsigned switches; /* the worker's switch count when last seen */
+    uint64_t since;    /* when that count was first seen */
+    int reported;      /* its long run has been reported */
 };
 
 static void monitor_main(void *arg)
@@ -1398,8 +1399,8 @@ static void monitor_main(void *arg)
     int n = rt->nworkers;
     struct monitor_seen *seen = rt->monitor_seen;
     const char *env = getenv("UVGO_LONG_RUN_MS");
-    uint64_t long_run_ns = (env && *env ? strtoull(env, NULL, 10) : 1000) *
-                           1000000ull;
+    uint64_t long_run_ns =
+        (env && *env ? strtoull(env, NULL, 10) : 1000) * 1000000ull;
 
     uint64_t last_release = uv_hrtime();
     uv_mutex_lock(&rt->monitor_lock);
@@ -1419,8 +1420,8 @@ static void monitor_main(void *arg)
         for (int i = 0; i < n; i++) {
             struct uvgo_worker *v = rt->workers[i];
             struct monitor_seen *s = &seen[i];
-            unsigned sw = atomic_load_explicit(&v->switches,
-                                               memory_order_relaxed);
+            unsigned sw =
+                atomic_load_explicit(&v->switches, memory_order_relaxed);
             if (sw != s->switches ||
                 atomic_load_explicit(&v->parked, memory_order_relaxed)) {
                 s->switches = sw;
@@ -1469,8 +1470,8 @@ int uvgo__monitor_start(struct uvgo_runtime *rt)
     int err;
     /* Allocated here, not in the thread, so that a failure fails
      * uvgo_main instead of leaving the runtime without its backstop. */
-    rt->monitor_seen = uvgo__calloc((size_t)rt->nworkers,
-                                    sizeof(struct monitor_seen));
+    rt->monitor_seen =
+        uvgo__calloc((size_t)rt->nworkers, sizeof(struct monitor_seen));
     if (!rt->monitor_seen)
         return UVGO_ENOMEM;
     uv_mutex_init(&rt->monitor_lock);

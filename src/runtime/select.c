@@ -156,7 +156,8 @@ static int select_core(uvgo_select_case_t *cases, size_t n, int block)
             return UVGO_ENOTTASK;
     }
     if (n > STACK_CASES) {
-        heap = uvgo__malloc(n * (sizeof *order + sizeof *locks + sizeof *waiters));
+        heap =
+            uvgo__malloc(n * (sizeof *order + sizeof *locks + sizeof *waiters));
         if (!heap)
             return UVGO_ENOMEM;
         waiters = heap;
@@ -184,7 +185,8 @@ static int select_core(uvgo_select_case_t *cases, size_t n, int block)
         uvgo__free(heap);
         if (!block)
             return UVGO_EAGAIN;
-        uvgo__block_forever(n ? "select (nil chans only)" : "select (no cases)");
+        uvgo__block_forever(n ? "select (nil chans only)"
+                              : "select (no cases)");
     }
 
     /* Pass 2. */
@@ -270,7 +272,8 @@ int uvgo__select_done(uvgo_select_case_t *ucases, size_t un, int block,
     if (!done)
         return select_core(ucases, un, block);
     /* The Done channel is one more receive case, at index un. */
-    cases = un + 1 > STACK_CASES ? uvgo__malloc((un + 1) * sizeof *cases) : stack;
+    cases =
+        un + 1 > STACK_CASES ? uvgo__malloc((un + 1) * sizeof *cases) : stack;
     if (!cases)
         return UVGO_ENOMEM;
     if (un)

@@ -42,17 +42,17 @@
  * Caching, in three tiers.  A worker keeps up to UVGO_STACK_HOT_MAX free
  * stacks per size class, with their pages still resident, so spawn/exit
  * cycles cost no system call; as many of them as it has promised to tasks
- * not yet started stay there (stack.h, "Promises").  Beyond that (and when a worker goes idle)
- * stacks move in batches to a global "warm" pool, still resident.  Memory
- * goes back to the kernel lazily: every release pass (the monitor thread,
- * or an idle worker, about every 100 ms) hands the stacks that sat in the
- * warm pool since the previous pass to the kernel with madvise(DONTNEED),
- * sorted by address so adjacent slots go in one call, and returns their
- * slots to their slabs ("cold").  Rejected: madvise on every overflow.  Each
- * call shoots down the TLB of every core running the process (an IPI), and
- * bench ctxtree spent most of its time there when 10,000 tasks exited at
- * once.  A slab whose slots are all cold is unmapped once its pool has
- * another slab to serve from.
+ * not yet started stay there (stack.h, "Promises").  Beyond that (and when a
+ * worker goes idle) stacks move in batches to a global "warm" pool, still
+ * resident.  Memory goes back to the kernel lazily: every release pass (the
+ * monitor thread, or an idle worker, about every 100 ms) hands the stacks that
+ * sat in the warm pool since the previous pass to the kernel with
+ * madvise(DONTNEED), sorted by address so adjacent slots go in one call, and
+ * returns their slots to their slabs ("cold").  Rejected: madvise on every
+ * overflow.  Each call shoots down the TLB of every core running the process
+ * (an IPI), and bench ctxtree spent most of its time there when 10,000 tasks
+ * exited at once.  A slab whose slots are all cold is unmapped once its pool
+ * has another slab to serve from.
  *
  * Locking (ranks in base/lockrank.h).  Each size class has a pool with one
  * mutex (STACK_POOL) guarding its slabs' free lists and partial list, and
@@ -91,12 +91,12 @@ _Static_assert((SLAB_BYTES >> MIN_CLASS) < 65536, "slot index overflows");
 
 struct uvgo_slab {
     /* Immutable while live; read by the signal handler. */
-    _Atomic(char *) base;     /* NULL when the record is unused */
-    size_t slot_size;         /* reserved page + usable stack */
+    _Atomic(char *) base; /* NULL when the record is unused */
+    size_t slot_size;     /* reserved page + usable stack */
     uint32_t nslots;
     uint8_t cls;
     uint8_t guarded;
-    uint8_t bottom_guard;     /* unguarded, but slot 0's page is PROT_NONE */
+    uint8_t bottom_guard; /* unguarded, but slot 0's page is PROT_NONE */
     /* Under pools[cls].lock. */
     uint32_t nfree;           /* entries in free[] */
     atomic_uint hwm;          /* slots ever handed out; relaxed for walkers */
@@ -108,7 +108,7 @@ struct uvgo_slab {
 
 struct pool {
     pthread_mutex_t lock;
-    uvgo_list_t partial;       /* slabs with a cold or never-used slot */
+    uvgo_list_t partial; /* slabs with a cold or never-used slot */
     unsigned nslabs;
 };
 
@@ -118,7 +118,7 @@ static struct pool pools[UVGO_STACK_CLASSES];
  * only after a whole release interval unused. */
 struct warm {
     pthread_mutex_t lock;
-    uvgo_stack_t *cur, *old;    /* arrays */
+    uvgo_stack_t *cur, *old; /* arrays */
     size_t ncur, nold, capcur, capold;
 };
 static struct warm warms[UVGO_STACK_CLASSES];
@@ -126,9 +126,9 @@ static struct uvgo_slab *_Atomic registry;
 static pthread_mutex_t registry_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_once_t global_once = PTHREAD_ONCE_INIT;
 static size_t page_size;
-static size_t guard_budget;          /* slots we may guard */
+static size_t guard_budget;              /* slots we may guard */
 static int guard_mode = UVGO_GUARD_MODE; /* the build's, or UVGO_GUARD_PAGES */
-static atomic_size_t guarded_slots;  /* slots in guarded slabs */
+static atomic_size_t guarded_slots;      /* slots in guarded slabs */
 static struct sigaction old_segv;
 
 static void pools_init(void)
@@ -297,8 +297,7 @@ const char *uvgo__stack_above(const uvgo_stack_t *st, uint64_t *id)
      * stay mapped while the runtime runs, so it can be read, and it names
      * the culprit only if that task still owns the slot. */
     if (!t || t->stack.lo != st->lo + st->size + page_size ||
-        atomic_load_explicit(&t->state, memory_order_relaxed) ==
-            UVGO_TASK_FREE)
+        atomic_load_explicit(&t->state, memory_order_relaxed) == UVGO_TASK_FREE)
         return NULL;
     *id = t->id;
     return t->name;
@@ -524,8 +523,8 @@ static int slot_take(int cls, uvgo_stack_t *st)
 {
     struct pool *p = &pools[cls];
     uvgo_list_node_t *n = uvgo__list_first(&p->partial);
-    struct uvgo_slab *s = n ? uvgo__container_of(n, struct uvgo_slab, partial)
-                            : NULL;
+    struct uvgo_slab *s =
+        n ? uvgo__container_of(n, struct uvgo_slab, partial) : NULL;
     uint32_t i;
 
     uvgo__assert(uvgo__mutex_held(&p->lock));
@@ -672,8 +671,8 @@ static int cache_spare(uvgo_stack_cache_t *cache, int cls, int run)
     if (n == cache->n[cls])
         n += (unsigned)warm_take(cls, &slots[n], want);
     if (n == cache->n[cls])
-        n += cold_take(cls, &slots[n], want < COLD_BATCH ? want : COLD_BATCH,
-                       1);
+        n +=
+            cold_take(cls, &slots[n], want < COLD_BATCH ? want : COLD_BATCH, 1);
     if (n > cache->n[cls] && cache->n[cls] > 0) {
         /* The warmest stack stays on top: the next task to start here
          * runs on it, not on one just taken in (which would make each
@@ -758,8 +757,8 @@ void uvgo__stack_owe_flush(uvgo_stack_cache_t *cache)
     }
 }
 
-void uvgo__stack_unpromise(uvgo_stack_cache_t *cache,
-                           uvgo_stack_cache_t *from, const uvgo_stack_t *st)
+void uvgo__stack_unpromise(uvgo_stack_cache_t *cache, uvgo_stack_cache_t *from,
+                           const uvgo_stack_t *st)
 {
     if (from == cache)
         cache->promised[st->cls]--;
@@ -897,4 +896,3 @@ void uvgo__stack_global_reset(void)
         uvgo__mutex_unlock(&p->lock);
     }
 }
-

@@ -147,8 +147,7 @@ static inline void uvgo__stack_owe(uvgo_stack_cache_t *cache,
  * cache and no stack can be had here: the task must run on from's worker,
  * which keeps one for it.  Owner thread of `cache`. */
 static inline int uvgo__stack_redeem(uvgo_stack_cache_t *cache,
-                                     uvgo_stack_cache_t *from,
-                                     uvgo_stack_t *st)
+                                     uvgo_stack_cache_t *from, uvgo_stack_t *st)
 {
     int cls = st->cls;
     /* The cache keeps at least as many stacks as it has promised. */
@@ -177,8 +176,8 @@ int uvgo__stack_adopt(uvgo_stack_cache_t *cache, uvgo_stack_cache_t *from,
 
 /* Takes back a promise whose task will never run.  Owner thread of
  * `cache`. */
-void uvgo__stack_unpromise(uvgo_stack_cache_t *cache,
-                           uvgo_stack_cache_t *from, const uvgo_stack_t *st);
+void uvgo__stack_unpromise(uvgo_stack_cache_t *cache, uvgo_stack_cache_t *from,
+                           const uvgo_stack_t *st);
 
 /* Returns a stack to `cache` (or, when cache is NULL, to the warm pool). */
 void uvgo__stack_free(uvgo_stack_cache_t *cache, const uvgo_stack_t *st);

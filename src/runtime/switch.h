@@ -4,11 +4,10 @@
  *
  * Two backends, chosen at build time (meson option `switch`):
  *
- *   asm       src/runtime/arch/switch-<cpu>.S.  A context is one saved stack pointer;
- *             the callee-saved registers and the floating-point control
- *             words live on the context's own stack.  About 20 instructions
- *             per switch, no system call.
- *   ucontext  getcontext/makecontext/swapcontext.  Portable, but glibc's
+ *   asm       src/runtime/arch/switch-<cpu>.S.  A context is one saved stack
+ * pointer; the callee-saved registers and the floating-point control words live
+ * on the context's own stack.  About 20 instructions per switch, no system
+ * call. ucontext  getcontext/makecontext/swapcontext.  Portable, but glibc's
  *             swapcontext makes a sigprocmask system call on every switch and
  *             a ucontext_t is ~1 KiB.  Kept for platforms without assembly.
  *
@@ -44,7 +43,7 @@ typedef struct uvgo__exec {
 
 /* Prepares `ctx` to run entry(arg) on the stack [lo, lo + size). */
 void uvgo__switch_make(uvgo__exec_t *ctx, void *lo, size_t size,
-                    void (*entry)(void *), void *arg);
+                       void (*entry)(void *), void *arg);
 
 /* Saves the running context in `from` and resumes `to`.  Returns when
  * something switches back to `from`, possibly on another thread. */

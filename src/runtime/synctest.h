@@ -40,16 +40,16 @@ enum {
 
 struct uvgo_bubble {
     uvgo_spinlock_t lock;
-    struct uvgo_worker *worker;  /* immutable: where every member runs */
-    _Atomic int64_t now;         /* the clock; written under lock */
-    uvgo_heap_t timers;          /* under lock: sleepers and timers */
-    long tasks;                  /* under lock: members not yet returned */
-    long blocked;                /* under lock: members parked durably */
-    uvgo_task_t *waiter;         /* under lock: in uvgo_synctest_wait */
-    int deadlock;                /* under lock */
-    uint64_t rand;               /* worker thread only: 0, or the shuffle */
-    FILE *report;                /* immutable */
-    uvgo_event_t ended;          /* set when tasks reaches 0, or deadlock */
+    struct uvgo_worker *worker; /* immutable: where every member runs */
+    _Atomic int64_t now;        /* the clock; written under lock */
+    uvgo_heap_t timers;         /* under lock: sleepers and timers */
+    long tasks;                 /* under lock: members not yet returned */
+    long blocked;               /* under lock: members parked durably */
+    uvgo_task_t *waiter;        /* under lock: in uvgo_synctest_wait */
+    int deadlock;               /* under lock */
+    uint64_t rand;              /* worker thread only: 0, or the shuffle */
+    FILE *report;               /* immutable */
+    uvgo_event_t ended;         /* set when tasks reaches 0, or deadlock */
     atomic_int refs;
 };
 

@@ -71,10 +71,10 @@ struct rec_chunk {
 
 static struct {
     pthread_mutex_t lock;
-    uvgo_task_t *free;                 /* under lock, linked through next */
+    uvgo_task_t *free; /* under lock, linked through next */
     size_t nfree;
-    struct rec_chunk *_Atomic chunks;  /* newest first */
-    unsigned fresh_gen;                /* under lock */
+    struct rec_chunk *_Atomic chunks; /* newest first */
+    unsigned fresh_gen;               /* under lock */
 } recs = {PTHREAD_MUTEX_INITIALIZER, NULL, 0, NULL, 0};
 
 static inline char *chunk_base(struct rec_chunk *c)
@@ -406,8 +406,8 @@ static int spawn(uvgo_task_t **task, uvgo_task_fn fn, void *arg,
                  const uvgo_task_opts_t *opts, const void *site,
                  struct uvgo_bubble *b)
 {
-    struct uvgo_runtime *rt = atomic_load_explicit(&uvgo__rt,
-                                                   memory_order_acquire);
+    struct uvgo_runtime *rt =
+        atomic_load_explicit(&uvgo__rt, memory_order_acquire);
     struct uvgo_worker *self, *target;
     uvgo_task_opts_t in_bubble;
     uvgo_task_t *t;
@@ -446,8 +446,8 @@ static int spawn(uvgo_task_t **task, uvgo_task_fn fn, void *arg,
     else if (self)
         target = self;
     else
-        target = rt->workers[atomic_fetch_add(&rt->rr, 1) %
-                             (unsigned)rt->nworkers];
+        target =
+            rt->workers[atomic_fetch_add(&rt->rr, 1) % (unsigned)rt->nworkers];
     /* Off the workers (self NULL) there is no record cache, and the count
      * is a shared one. */
     err = uvgo__task_create(&t, fn, arg, opts, self,
@@ -482,8 +482,7 @@ int uvgo_go(uvgo_task_fn fn, void *arg)
 }
 
 int uvgo__task_spawn_bubble(uvgo_task_t **task, uvgo_task_fn fn, void *arg,
-                            const uvgo_task_opts_t *opts,
-                            struct uvgo_bubble *b)
+                            const uvgo_task_opts_t *opts, struct uvgo_bubble *b)
 {
     return spawn(task, fn, arg, opts, __builtin_return_address(0), b);
 }
@@ -581,8 +580,7 @@ void uvgo__task_discard(struct uvgo_worker *w, uvgo_task_t *t)
     task_free(w, t);
 }
 
-int uvgo__task_join_done(uvgo_task_t *handle, void **result,
-                         uvgo_chan_t *done)
+int uvgo__task_join_done(uvgo_task_t *handle, void **result, uvgo_chan_t *done)
 {
     uvgo_task_t *self = uvgo__task_self(), *task;
     int err;
@@ -593,8 +591,7 @@ int uvgo__task_join_done(uvgo_task_t *handle, void **result,
     /* Relaxed atomic: the task may be setting UVGO_TASK_BOUND in the same
      * byte (uvgo_loop_enter); JOINABLE itself never changes. */
     if (!task || task == self ||
-        !(__atomic_load_n(&task->flags, __ATOMIC_RELAXED) &
-          UVGO_TASK_JOINABLE))
+        !(__atomic_load_n(&task->flags, __ATOMIC_RELAXED) & UVGO_TASK_JOINABLE))
         return UVGO_EINVAL;
     /* Joining a task of one's own bubble is durable (see synctest.h). */
     if (UVGO_UNLIKELY(self->bubble != NULL) && task->bubble == self->bubble)
@@ -621,7 +618,8 @@ int uvgo_task_detach(uvgo_task_t *handle)
 {
     uvgo_task_t *task = handle_task(handle);
     if (!task ||
-        !(__atomic_load_n(&task->flags, __ATOMIC_RELAXED) & UVGO_TASK_JOINABLE) ||
+        !(__atomic_load_n(&task->flags, __ATOMIC_RELAXED) &
+          UVGO_TASK_JOINABLE) ||
         !uvgo__handle_consume(handle, &task->gen))
         return UVGO_EINVAL;
     uvgo__task_unref(task);
@@ -727,8 +725,7 @@ static void locals_destroy(uvgo_task_t *t)
  * its frame may go.
  */
 
-int uvgo__event_wait_done(uvgo_event_t *ev, const char *what,
-                          uvgo_chan_t *done)
+int uvgo__event_wait_done(uvgo_event_t *ev, const char *what, uvgo_chan_t *done)
 {
     uvgo_task_t *self = uvgo__task_self();
     uvgo_waiter_t w;
@@ -861,7 +858,8 @@ int uvgo_task_walk(int (*cb)(const uvgo_task_info_t *info, void *arg),
 
 long uvgo__task_live(struct uvgo_runtime *rt)
 {
-    long n = atomic_load(&rt->foreign_spawned) - atomic_load(&rt->foreign_freed);
+    long n =
+        atomic_load(&rt->foreign_spawned) - atomic_load(&rt->foreign_freed);
     for (int i = 0; i < rt->nworkers; i++)
         n += atomic_load(&rt->workers[i]->spawned) -
              atomic_load(&rt->workers[i]->freed);
@@ -906,8 +904,8 @@ static void dump_record(uvgo_task_t *t, void *arg)
     int n;
 
     if (!record_info(t, &info, name) || !leak_counts(d, t, name) ||
-        (d->bubble && __atomic_load_n(&t->bubble, __ATOMIC_RELAXED) !=
-                          d->bubble))
+        (d->bubble &&
+         __atomic_load_n(&t->bubble, __ATOMIC_RELAXED) != d->bubble))
         return;
     d->count++;
     if (!d->out)
@@ -953,8 +951,8 @@ int uvgo__dump_bubble(FILE *out, struct uvgo_bubble *b)
 int uvgo_leak_check(const uvgo_leak_opts_t *opts)
 {
     uvgo_task_t *self = uvgo__task_self();
-    uvgo_duration_t wait = opts && opts->wait > 0 ? opts->wait
-                                                  : LEAK_WAIT_DEFAULT;
+    uvgo_duration_t wait =
+        opts && opts->wait > 0 ? opts->wait : LEAK_WAIT_DEFAULT;
     struct dump d = {NULL, 0, self, opts ? opts->ignore : NULL, NULL};
     int64_t deadline = uvgo_now() + wait;
     uvgo_duration_t nap = UVGO_MILLISECOND / 4;
@@ -979,8 +977,7 @@ int uvgo_leak_check(const uvgo_leak_opts_t *opts)
     d.count = 0;
     fprintf(out, "uvgo: leaked tasks:\n");
     uvgo__task_records_walk(dump_record, &d);
-    fprintf(out, "uvgo: %d task%s leaked\n", d.count,
-            d.count == 1 ? "" : "s");
+    fprintf(out, "uvgo: %d task%s leaked\n", d.count, d.count == 1 ? "" : "s");
     fflush(out);
     return d.count ? UVGO_ELEAK : 0;
 }

@@ -65,12 +65,12 @@ struct tnode {
     uint64_t seq;               /* timers: timer->seq when inserted */
     uint8_t in_heap;            /* under owner->timers_lock */
     uint8_t kind;
-    uint8_t chan;               /* a channel timer (see timer.h) */
+    uint8_t chan; /* a channel timer (see timer.h) */
 };
 
 struct sleeper {
     struct tnode node;
-    uvgo_waiter_t w;            /* its task and claim word */
+    uvgo_waiter_t w; /* its task and claim word */
 };
 
 enum { TIMER_CHAN = 1, TIMER_FUNC, TIMER_CALLBACK };
@@ -79,16 +79,16 @@ struct uvgo_timer {
     struct tnode node;
     uvgo_spinlock_t lock;
     /* Under lock. */
-    uint64_t seq;               /* bumped by every arm, stop and reset */
-    int pending;                /* armed, neither delivered nor stopped */
-    int64_t when;               /* the armed deadline */
-    int64_t period;             /* > 0: a ticker */
+    uint64_t seq;   /* bumped by every arm, stop and reset */
+    int pending;    /* armed, neither delivered nor stopped */
+    int64_t when;   /* the armed deadline */
+    int64_t period; /* > 0: a ticker */
     /* Immutable. */
     int kind;
-    uvgo_chan_t *ch;            /* TIMER_CHAN: one int64_t slot */
-    uvgo_task_fn fn;            /* TIMER_FUNC: spawned; TIMER_CALLBACK: */
-    void *arg;                  /*   called on the loop, timer unlocked */
-    void (*drop)(void *);       /* TIMER_CALLBACK: the runtime ended first */
+    uvgo_chan_t *ch;      /* TIMER_CHAN: one int64_t slot */
+    uvgo_task_fn fn;      /* TIMER_FUNC: spawned; TIMER_CALLBACK: */
+    void *arg;            /*   called on the loop, timer unlocked */
+    void (*drop)(void *); /* TIMER_CALLBACK: the runtime ended first */
     atomic_int refs;
     /* The record's generation (base/handle.h): +2 for each new timer, bit
      * 0 set by uvgo_timer_free.  Kept across reuse. */
@@ -303,10 +303,10 @@ struct timer_chunk {
 
 static struct {
     uvgo_spinlock_t lock;
-    struct uvgo_timer *free;     /* under lock, through free_next */
-    struct timer_chunk *chunks;  /* under lock */
-    unsigned used;               /* records carved from chunks (newest) */
-    unsigned fresh_gen;          /* under lock; see task.c's */
+    struct uvgo_timer *free;    /* under lock, through free_next */
+    struct timer_chunk *chunks; /* under lock */
+    unsigned used;              /* records carved from chunks (newest) */
+    unsigned fresh_gen;         /* under lock; see task.c's */
 } records;
 
 static struct uvgo_timer *timer_rec_alloc(void)
@@ -390,8 +390,8 @@ static struct uvgo_timer *handle_timer(const uvgo_timer_t *h)
 
 static uvgo_timer_t *timer_handle(struct uvgo_timer *t)
 {
-    return uvgo__handle_make(t, atomic_load_explicit(&t->gen,
-                                                     memory_order_relaxed));
+    return uvgo__handle_make(
+        t, atomic_load_explicit(&t->gen, memory_order_relaxed));
 }
 
 /* ---- timers ------------------------------------------------------------- */
@@ -500,7 +500,7 @@ static void timer_fire(struct uvgo_timer *t, uint64_t seq, int64_t now)
         uvgo__task_ready(wake);
     if (call)
         t->fn(t->arg); /* unlocked: it may stop or free the timer */
-    timer_unref(t); /* the arming that fired; a ticker took a new one */
+    timer_unref(t);    /* the arming that fired; a ticker took a new one */
 }
 
 /* Entries popped from a heap, fired once its lock is dropped: sleepers
@@ -594,8 +594,7 @@ int uvgo__bubble_fire_next(struct uvgo_bubble *b)
     /* What is due by then, in deadline order; a batch at a time: the
      * caller comes back for the rest while everyone is still blocked. */
     d.nf = d.nw = 0;
-    while ((h = uvgo__heap_min(&b->timers)) && h->key <= now &&
-           !due_full(&d)) {
+    while ((h = uvgo__heap_min(&b->timers)) && h->key <= now && !due_full(&d)) {
         struct tnode *n = uvgo__container_of(h, struct tnode, heap);
         uvgo__heap_remove(&b->timers, h);
         n->in_heap = 0;
@@ -613,8 +612,7 @@ static void on_tfd(uv_poll_t *h, int status, int events)
     uint64_t expirations;
     (void)status;
     (void)events;
-    while (read(w->tfd, &expirations, sizeof expirations) < 0 &&
-           errno == EINTR)
+    while (read(w->tfd, &expirations, sizeof expirations) < 0 && errno == EINTR)
         ;
     fire_due(w);
 }
@@ -686,7 +684,8 @@ void uvgo__timers_thread_init(void)
 #endif
 }
 
-/* ---- sleeping ------------------------------------------------------------- */
+/* ---- sleeping -------------------------------------------------------------
+ */
 
 int64_t uvgo_now(void)
 {
@@ -715,8 +714,7 @@ int uvgo__sleep_done(uvgo_duration_t d, uvgo_chan_t *done)
         s.w.task->park_durable = 1; /* a sleep only the bubble's clock ends */
     } else {
         uvgo__spin_lock(&w->timers_lock, UVGO_RANK_TIMERS);
-        heap_insert_locked(w, &s.node,
-                           uvgo__time_add((int64_t)uv_hrtime(), d));
+        heap_insert_locked(w, &s.node, uvgo__time_add((int64_t)uv_hrtime(), d));
         uvgo__spin_unlock(&w->timers_lock);
     }
     if (uvgo__park_or_done(&s.w, done, "sleep") == 2) {
@@ -884,8 +882,7 @@ int uvgo_after_func(uvgo_timer_t **out, uvgo_duration_t d, uvgo_task_fn fn,
 /* For contexts: fn(arg) called on the loop (not in a task) at `deadline`;
  * it must not block.  The handle is the caller's. */
 int uvgo__timer_callback(uvgo_timer_t **out, int64_t deadline,
-                         void (*fn)(void *), void (*drop)(void *),
-                         void *arg)
+                         void (*fn)(void *), void (*drop)(void *), void *arg)
 {
     struct uvgo_timer *t;
     int err;

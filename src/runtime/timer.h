@@ -56,7 +56,6 @@ int uvgo__sleep_done(uvgo_duration_t d, uvgo_chan_t *done);
  * drop must make its holder forget it.  Returns 0, UVGO_ENOMEM or
  * UVGO_ENOTTASK. */
 int uvgo__timer_callback(uvgo_timer_t **out, int64_t deadline,
-                         void (*fn)(void *), void (*drop)(void *),
-                         void *arg);
+                         void (*fn)(void *), void (*drop)(void *), void *arg);
 
 #endif /* UVGO_TIMER_INTERNAL_H */

@@ -44,19 +44,19 @@ typedef struct uvgo_waiter {
      * waker's wake list. */
     uvgo_list_node_t link;
     /* Set before it is linked; immutable while linked. */
-    uvgo_task_t *task;   /* the blocked task */
-    void *elem;          /* channels: the value sent, or where a received
-                            one goes (NULL: discard it); sync: what the
-                            waiter asks for (a semaphore's weight) or
-                            where its result goes (singleflight) */
-    atomic_int *claim;   /* the claim word: &won, a select's, or NULL */
-    int index;           /* a win stores index + 1: a select's case */
+    uvgo_task_t *task; /* the blocked task */
+    void *elem;        /* channels: the value sent, or where a received
+                          one goes (NULL: discard it); sync: what the
+                          waiter asks for (a semaphore's weight) or
+                          where its result goes (singleflight) */
+    atomic_int *claim; /* the claim word: &won, a select's, or NULL */
+    int index;         /* a win stores index + 1: a select's case */
     /* Written by the waker that took it, before it readies the task (an
      * event's setter: when it is done with the waiter). */
-    int given;           /* channels: 1 a value moved, 0 the channel
-                            closed; mutex: 1 the lock was handed over */
-    atomic_int won;      /* the claim word of a waiter on its own: 0
-                            waiting, else index + 1 of whoever won */
+    int given;      /* channels: 1 a value moved, 0 the channel
+                       closed; mutex: 1 the lock was handed over */
+    atomic_int won; /* the claim word of a waiter on its own: 0
+                       waiting, else index + 1 of whoever won */
 } uvgo_waiter_t;
 
 #define uvgo__waiter_of(node) uvgo__container_of(node, uvgo_waiter_t, link)

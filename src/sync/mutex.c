@@ -187,9 +187,9 @@ static int lock_slow(uvgo_mutex_t *m, uvgo_task_t *self, uvgo_ctx_t *ctx)
 static inline int lock_fast(uvgo_mutex_t *m, uvgo_task_t *self)
 {
     /* acquire: pairs with the release in uvgo_mutex_unlock. */
-    if (UVGO_LIKELY(!(__atomic_fetch_or(&m->q_.word_, LOCKED,
-                                        __ATOMIC_ACQUIRE) &
-                      LOCKED))) {
+    if (UVGO_LIKELY(
+            !(__atomic_fetch_or(&m->q_.word_, LOCKED, __ATOMIC_ACQUIRE) &
+              LOCKED))) {
         set_owner(m, self);
         return 1;
     }

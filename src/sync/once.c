@@ -37,8 +37,7 @@ int uvgo_once_do_ctx(uvgo_once_t *once, uvgo_task_fn fn, void *arg,
         uvgo__parkq_unlock(&once->q_);
         r = fn(arg);
         uvgo__parkq_lock(&once->q_);
-        uvgo__assert(uvgo__word_load(&once->q_, __ATOMIC_RELAXED) ==
-                     RUNNING);
+        uvgo__assert(uvgo__word_load(&once->q_, __ATOMIC_RELAXED) == RUNNING);
         once->result_ = r;
         __atomic_store_n(&once->q_.word_, DONE, __ATOMIC_RELEASE);
         uvgo__waiter_take_all(&once->q_.list_, &w);
@@ -63,8 +62,7 @@ out:
     return 0;
 }
 
-int uvgo_once_do(uvgo_once_t *once, uvgo_task_fn fn, void *arg,
-                 void **result)
+int uvgo_once_do(uvgo_once_t *once, uvgo_task_fn fn, void *arg, void **result)
 {
     return uvgo_once_do_ctx(once, fn, arg, result, NULL);
 }

@@ -58,8 +58,8 @@ static struct pool_local *local_cache(uvgo_pool_t *p)
     c = __atomic_load_n(&p->caches_, __ATOMIC_ACQUIRE);
     if (UVGO_UNLIKELY(!c)) {
         n = w->rt->nworkers;
-        fresh = uvgo__aligned_calloc(UVGO_CACHELINE,
-                              sizeof *c + (size_t)n * sizeof c->local[0]);
+        fresh = uvgo__aligned_calloc(
+            UVGO_CACHELINE, sizeof *c + (size_t)n * sizeof c->local[0]);
         if (!fresh)
             return NULL;
         memset(fresh, 0, sizeof *c + (size_t)n * sizeof c->local[0]);

@@ -57,8 +57,8 @@ static uint32_t admit_readers(uvgo_rwmutex_t *rw, uvgo_list_t *w)
  * (or the caller's write lock being released): gives it to the first
  * writer that can still take it, else admits the readers.  Returns the new
  * word for `old`; wakes go on w. */
-static uint32_t hand_over(uvgo_rwmutex_t *rw, uint32_t old,
-                          uvgo_list_t *w, uint32_t *nreaders)
+static uint32_t hand_over(uvgo_rwmutex_t *rw, uint32_t old, uvgo_list_t *w,
+                          uint32_t *nreaders)
 {
     uvgo_waiter_t *p;
 
@@ -174,7 +174,7 @@ int uvgo_rwmutex_runlock(uvgo_rwmutex_t *rw)
         new = old - 1;
         /* release: our reads happen before the next writer's lock. */
     } while (!uvgo__word_cas(&rw->q_, &old, new, __ATOMIC_RELEASE));
-    if ((new & RMASK) || !(new & WWAIT))
+    if ((new &RMASK) || !(new &WWAIT))
         return 0;
 
     /* The last reader out while a writer waits: hand it the mutex.  Look
@@ -184,7 +184,7 @@ int uvgo_rwmutex_runlock(uvgo_rwmutex_t *rw)
     old = uvgo__word_load(&rw->q_, __ATOMIC_RELAXED);
     if (!(old & (RMASK | WLOCKED)) && (old & WWAIT)) {
         new = hand_over(rw, old, &w, &nreaders);
-        update(rw, old & ~new & (WWAIT | RWAIT | WLOCKED), new & WLOCKED,
+        update(rw, old & ~new &(WWAIT | RWAIT | WLOCKED), new &WLOCKED,
                nreaders);
     }
     uvgo__parkq_unlock(&rw->q_);
@@ -290,8 +290,7 @@ int uvgo_rwmutex_unlock(uvgo_rwmutex_t *rw)
         update(rw, WLOCKED | RWAIT, 0, nreaders);
     } else {
         uint32_t new = hand_over(rw, old & ~WLOCKED, &w, &nreaders);
-        update(rw, WLOCKED | WWAIT | RWAIT, new & (WLOCKED | WWAIT),
-               nreaders);
+        update(rw, WLOCKED | WWAIT | RWAIT, new &(WLOCKED | WWAIT), nreaders);
     }
     uvgo__parkq_unlock(&rw->q_);
     uvgo__waiters_ready(&w);

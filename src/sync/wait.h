@@ -61,8 +61,8 @@ static inline uint32_t uvgo__word_load(uvgo__parkq_t *q, int order)
     return __atomic_load_n(&q->word_, order);
 }
 
-static inline int uvgo__word_cas(uvgo__parkq_t *q, uint32_t *old,
-                                 uint32_t new, int order)
+static inline int uvgo__word_cas(uvgo__parkq_t *q, uint32_t *old, uint32_t new,
+                                 int order)
 {
     return __atomic_compare_exchange_n(&q->word_, old, new, 0, order,
                                        __ATOMIC_RELAXED);

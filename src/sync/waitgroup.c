@@ -91,8 +91,7 @@ int uvgo_wg_wait_ctx(uvgo_wg_t *wg, uvgo_ctx_t *ctx)
             return 0;
         }
     } while (!__atomic_compare_exchange_n(&wg->state_, &s, s + 1, 0,
-                                          __ATOMIC_ACQUIRE,
-                                          __ATOMIC_ACQUIRE));
+                                          __ATOMIC_ACQUIRE, __ATOMIC_ACQUIRE));
     uvgo__waiter_init(&p, uvgo__task_self(), NULL);
     uvgo__list_push_back(&wg->q_.list_, &p.link);
     uvgo__park_durable(); /* synctest: durable, as Go counts it */
@@ -106,8 +105,7 @@ int uvgo_wg_wait_ctx(uvgo_wg_t *wg, uvgo_ctx_t *ctx)
         s = __atomic_load_n(&wg->state_, __ATOMIC_RELAXED);
         while (counter_of(s) != 0 &&
                !__atomic_compare_exchange_n(&wg->state_, &s, s - 1, 0,
-                                            __ATOMIC_RELAXED,
-                                            __ATOMIC_RELAXED))
+                                            __ATOMIC_RELAXED, __ATOMIC_RELAXED))
             ;
         if (counter_of(s) != 0) {
             uvgo__list_remove(&wg->q_.list_, &p.link);
@@ -122,8 +120,7 @@ int uvgo_wg_wait_ctx(uvgo_wg_t *wg, uvgo_ctx_t *ctx)
          * away), and count the wait as done: it was. */
         atomic_store_explicit(p.claim, 0, memory_order_relaxed);
         uvgo__park_durable();
-        err = uvgo__parkq_park(&wg->q_, &p, NULL, NULL,
-                               "sync.WaitGroup.Wait");
+        err = uvgo__parkq_park(&wg->q_, &p, NULL, NULL, "sync.WaitGroup.Wait");
     }
     if (!err) {
         /* acquire: pairs with the zeroing add's release store. */

@@ -22,7 +22,7 @@ struct member {
     uvgo_errgroup_t *g;
     uvgo_errgroup_fn fn;
     void *arg;
-    int slot;   /* holds a unit of g->sem_ */
+    int slot; /* holds a unit of g->sem_ */
 };
 
 static inline uvgo_spinlock_t *lock_of(uvgo_errgroup_t *g)
@@ -96,8 +96,7 @@ static void *member_main(void *arg)
 
 /* Starts a member that holds a slot (or needs none).  On failure gives
  * the slot back. */
-static int start(uvgo_errgroup_t *g, uvgo_errgroup_fn fn, void *arg,
-                 int slot)
+static int start(uvgo_errgroup_t *g, uvgo_errgroup_fn fn, void *arg, int slot)
 {
     static const uvgo_task_opts_t opts = {.name = "errgroup"};
     struct member *m = uvgo__malloc(sizeof *m);

@@ -263,8 +263,8 @@ static void cancel_at(uvgo_reservation_t *r, const int64_t *at)
     if (isinf(l->limit_) || r->tokens_ == 0 || r->time_to_act_ < t)
         goto out;
     restore = r->tokens_ -
-              tokens_from_duration(r->limit_, time_sub(l->last_event_,
-                                                       r->time_to_act_));
+              tokens_from_duration(r->limit_,
+                                   time_sub(l->last_event_, r->time_to_act_));
     if (restore <= 0)
         goto out;
     tokens = advance(l, t) + restore;

@@ -30,7 +30,7 @@
 
 struct sf_chan {
     struct sf_chan *next;
-    uvgo_chan_t *ch;    /* a reference of its own */
+    uvgo_chan_t *ch; /* a reference of its own */
 };
 
 /* Where a waiting duplicate's result goes, in its frame: written by the
@@ -41,11 +41,11 @@ struct sf_result {
 };
 
 struct sf_call {
-    struct sf_call *next;     /* bucket chain */
+    struct sf_call *next; /* bucket chain */
     uint64_t hash;
-    int in_table;             /* not yet forgotten or finished */
-    int dups;                 /* callers sharing the run besides the first */
-    uvgo_list_t waiters;      /* uvgo_waiter_t; elem: a struct sf_result */
+    int in_table;        /* not yet forgotten or finished */
+    int dups;            /* callers sharing the run besides the first */
+    uvgo_list_t waiters; /* uvgo_waiter_t; elem: a struct sf_result */
     struct sf_chan *chans;
     char key[];
 };
@@ -198,9 +198,8 @@ static int finish(uvgo_sflight_t *g, struct sf_call *c, void *val, int err)
     return shared;
 }
 
-int uvgo_sflight_do_ctx(uvgo_sflight_t *g, const char *key,
-                        uvgo_sflight_fn fn, void *arg, void **val,
-                        int *shared, uvgo_ctx_t *ctx)
+int uvgo_sflight_do_ctx(uvgo_sflight_t *g, const char *key, uvgo_sflight_fn fn,
+                        void *arg, void **val, int *shared, uvgo_ctx_t *ctx)
 {
     struct sf_call *c, *mine = NULL;
     struct sf_result res;
@@ -292,8 +291,8 @@ static void *chan_run_main(void *arg)
     return NULL;
 }
 
-int uvgo_sflight_do_chan(uvgo_sflight_t *g, const char *key,
-                         uvgo_sflight_fn fn, void *arg, uvgo_chan_t **ch)
+int uvgo_sflight_do_chan(uvgo_sflight_t *g, const char *key, uvgo_sflight_fn fn,
+                         void *arg, uvgo_chan_t **ch)
 {
     static const uvgo_task_opts_t opts = {.name = "singleflight"};
     struct sf_chan *node;

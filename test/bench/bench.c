@@ -19,7 +19,8 @@
 
 typedef void (*bench_fn)(const char *variant);
 
-/* ---- spawn ----------------------------------------------------------------- */
+/* ---- spawn -----------------------------------------------------------------
+ */
 
 static struct {
     long n;
@@ -59,7 +60,8 @@ static void bench_spawn(const char *variant)
     free(sp.ran);
 }
 
-/* ---- yield ----------------------------------------------------------------- */
+/* ---- yield -----------------------------------------------------------------
+ */
 
 static atomic_long yield_total;
 
@@ -95,7 +97,8 @@ static void bench_yield(const char *variant)
     uvgo_main(yield_main, (void *)variant, NULL);
 }
 
-/* ---- pingpong -------------------------------------------------------------- */
+/* ---- pingpong --------------------------------------------------------------
+ */
 
 static struct {
     uvgo_chan_t *ping, *pong;
@@ -107,7 +110,8 @@ static void *pingpong_echo(void *arg)
 {
     int v;
     (void)arg;
-    UVGO_CHAN_RANGE(pp.ping, &v) {
+    UVGO_CHAN_RANGE(pp.ping, &v)
+    {
         v++;
         uvgo_chan_send(pp.pong, &v, sizeof v);
     }
@@ -217,7 +221,8 @@ static void bench_mpmc(const char *variant)
     uvgo_main(mpmc_main, (void *)variant, NULL);
 }
 
-/* ---- select ---------------------------------------------------------------- */
+/* ---- select ----------------------------------------------------------------
+ */
 
 static struct {
     uvgo_chan_t *ch[4];
@@ -341,7 +346,8 @@ static void bench_idle1m(const char *variant)
     uvgo_main(idle1m_main, (void *)variant, NULL);
 }
 
-/* ---- timers ------------------------------------------------------------------ */
+/* ---- timers
+ * ------------------------------------------------------------------ */
 
 /* splitmix64, as the Go peer draws its delays, so both sleep the same. */
 static uint64_t splitmix64(uint64_t *s)
@@ -400,7 +406,8 @@ static void *timers_main(void *arg)
     bench_check(tm.late[0] >= 0, "timers: a task woke %lld ns early",
                 (long long)-tm.late[0]);
     char extra[160];
-    snprintf(extra, sizeof extra, "p50_late_us=%lld p99_late_us=%lld "
+    snprintf(extra, sizeof extra,
+             "p50_late_us=%lld p99_late_us=%lld "
              "max_late_us=%lld",
              (long long)tm.late[(n - 1) * 50 / 100] / 1000,
              (long long)tm.late[(n - 1) * 99 / 100] / 1000,
@@ -416,7 +423,8 @@ static void bench_timers(const char *variant)
     uvgo_main(timers_main, (void *)variant, NULL);
 }
 
-/* ---- ticker ---------------------------------------------------------------- */
+/* ---- ticker ----------------------------------------------------------------
+ */
 
 static void *ticker_main(void *arg)
 {
@@ -609,7 +617,8 @@ static int run_all(const char *self)
     for (size_t i = 0; i < sizeof benches / sizeof benches[0]; i++) {
         pid_t pid = fork();
         if (pid == 0) {
-            execl(self, self, benches[i].name, benches[i].variant, (char *)NULL);
+            execl(self, self, benches[i].name, benches[i].variant,
+                  (char *)NULL);
             _exit(127);
         }
         int status;

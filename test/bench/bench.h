@@ -49,23 +49,22 @@ static inline long bench_status_kb(const char *field)
 }
 
 /* Exits non-zero with a message when a benchmark's own result is wrong. */
-#define bench_check(cond, ...)                                                \
-    do {                                                                      \
-        if (!(cond)) {                                                        \
-            fprintf(stderr, "uvgo-bench: check failed: ");                    \
-            fprintf(stderr, __VA_ARGS__);                                     \
-            fprintf(stderr, "\n");                                            \
-            exit(1);                                                          \
-        }                                                                     \
+#define bench_check(cond, ...)                                                 \
+    do {                                                                       \
+        if (!(cond)) {                                                         \
+            fprintf(stderr, "uvgo-bench: check failed: ");                     \
+            fprintf(stderr, __VA_ARGS__);                                      \
+            fprintf(stderr, "\n");                                             \
+            exit(1);                                                           \
+        }                                                                      \
     } while (0)
 
 /* Prints the result line; `extra` is "key=value ..." or NULL. */
-static inline void bench_report(const char *name, const char *variant,
-                                long ops, int64_t elapsed_ns,
-                                const char *extra)
+static inline void bench_report(const char *name, const char *variant, long ops,
+                                int64_t elapsed_ns, const char *extra)
 {
-    printf("bench=%s variant=%s ops=%ld ns_per_op=%.2f rss_kb=%ld%s%s\n",
-           name, variant, ops, (double)elapsed_ns / (double)ops,
+    printf("bench=%s variant=%s ops=%ld ns_per_op=%.2f rss_kb=%ld%s%s\n", name,
+           variant, ops, (double)elapsed_ns / (double)ops,
            bench_status_kb("VmHWM"), extra ? " " : "", extra ? extra : "");
     fflush(stdout);
 }

@@ -115,8 +115,8 @@ static void *client_conn(void *arg)
             exit(1);
         }
         bench_check(memcmp(in, out, sizeof in) == 0,
-                    "echo-client: conn %d message %ld came back wrong",
-                    (int)id, i);
+                    "echo-client: conn %d message %ld came back wrong", (int)id,
+                    i);
     }
     atomic_fetch_add(&client.done, client.msgs);
     uvgo_conn_free(c);
@@ -131,8 +131,7 @@ static void *client_main(void *arg)
     char extra[64];
 
     for (int i = 0; i < ECHO_CONNS; i++) {
-        uvgo_task_opts_t o = {"echo client", 0,
-                              i % uvgo_worker_count() + 1, 0};
+        uvgo_task_opts_t o = {"echo client", 0, i % uvgo_worker_count() + 1, 0};
         uvgo_task_spawn(&t[i], client_conn, (void *)(intptr_t)i, &o);
     }
     for (int i = 0; i < ECHO_CONNS; i++)

@@ -34,8 +34,8 @@ static void *fanout_worker(void *arg)
         err = uvgo_http_response_read_all(r, &body, &len, 1024);
         bench_check(!err && r->status == 200 && len == 13 &&
                         !memcmp(body, "Hello, World!", 13),
-                    "fanout: status %d body %.*s err %s", r->status,
-                    (int)len, body ? body : "", uvgo_err_name(err));
+                    "fanout: status %d body %.*s err %s", r->status, (int)len,
+                    body ? body : "", uvgo_err_name(err));
         uvgo_http_response_free(r);
         atomic_fetch_add_explicit(&fo.ok, 1, memory_order_relaxed);
     }

@@ -80,7 +80,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         return 0;
     unsigned mode = data[0];
     int small = mode & 1;
-    uvgo_http_server_opts_t o = {.handler = uvgo_http_mux_serve, .arg = mux,
+    uvgo_http_server_opts_t o = {.handler = uvgo_http_mux_serve,
+                                 .arg = mux,
                                  .max_header_bytes = small ? 200 : 0,
                                  .max_body_bytes = small ? 100 : 0};
     uvgo__http_config_resolve(&cfg, &o);

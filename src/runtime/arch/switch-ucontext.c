@@ -18,7 +18,7 @@ static void ctx_start(unsigned e_hi, unsigned e_lo, unsigned a_hi,
 }
 
 void uvgo__switch_make(uvgo__exec_t *ctx, void *lo, size_t size,
-                    void (*entry)(void *), void *arg)
+                       void (*entry)(void *), void *arg)
 {
     uintptr_t e = (uintptr_t)entry, a = (uintptr_t)arg;
 
