@@ -539,6 +539,9 @@ static void command_context_signal_then_sigkill_after_the_grace(void)
     ctx = test_ctx_cancel();
     c.argv = polite;
     c.ctx = ctx;
+    /* A grace it cannot outlast on a loaded machine: SIGKILL must not
+     * come first. */
+    c.wait_delay = 30 * UVGO_SECOND;
     ASSERT_OK(uvgo_process_start(&p, &c));
     ASSERT_EQ(uvgo_conn_read(uvgo_process_stdio(p, 1), &ready, 1), 1);
     uvgo_ctx_cancel(ctx);
