@@ -139,6 +139,21 @@ static void localhost_resolves_to_loopback(void)
         uvgo_sockaddr_format((struct sockaddr *)&sa[i], text, sizeof text);
         ASSERT(!strcmp(text, "127.0.0.1:0") || !strcmp(text, "[::1]:0"));
     }
+    /* Names under .localhost are loopback too (RFC 6761), whether or not
+     * the system's resolver knows them; and so is "localhost" on a
+     * machine without /etc/hosts (a minimal container). */
+    const char *names[] = {"uvgo-test.localhost", "A.B.LOCALHOST."};
+    for (size_t k = 0; k < sizeof names / sizeof names[0]; k++) {
+        n = uvgo_lookup_host(names[k], sa, 8);
+        ASSERT_GE(n, 1);
+        for (int i = 0; i < n; i++) {
+            uvgo_sockaddr_format((struct sockaddr *)&sa[i], text, sizeof text);
+            ASSERT(!strcmp(text, "127.0.0.1:0") || !strcmp(text, "[::1]:0"));
+        }
+    }
+    ASSERT_EQ(uvgo_resolve("tcp6", "x.localhost:7", sa, 8), 1);
+    uvgo_sockaddr_format((struct sockaddr *)&sa[0], text, sizeof text);
+    ASSERT_STR_EQ(text, "[::1]:7");
     ASSERT_EQ(uvgo_lookup_port("tcp", "http"), 80);
     ASSERT_EQ(uvgo_lookup_port("udp", "53"), 53);
     ASSERT_EQ(uvgo_resolve("tcp4", "localhost:http", sa, 8), 1);

@@ -76,8 +76,11 @@ UVGO_EXTERN int uvgo_resolve_ctx(const char *network, const char *address,
                                  uvgo_ctx_t *ctx);
 
 /* Go's LookupHost/LookupIP: the IPv4 and IPv6 addresses of host (port 0),
- * at most max of them.  Returns the count (>= 1), UVGO_EINVAL, a
- * UVGO_EAI_* code or the context's error.
+ * at most max of them, from the system's resolver (getaddrinfo on libuv's
+ * thread pool).  "localhost" and names under ".localhost" that the system
+ * does not know (no /etc/hosts, as in a minimal container) are 127.0.0.1
+ * and ::1 (RFC 6761); every lookup and dial does the same.  Returns the
+ * count (>= 1), UVGO_EINVAL, a UVGO_EAI_* code or the context's error.
  * Owner: out is the caller's.  Thread: any task. */
 UVGO_EXTERN int uvgo_lookup_host(const char *host, struct sockaddr_storage *out,
                                  size_t max);

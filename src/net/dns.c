@@ -7,6 +7,7 @@
  * caller's array, so nothing of libuv's outlives the call.
  */
 #include <string.h>
+#include <strings.h>
 
 #include "net/net.h"
 
@@ -85,6 +86,47 @@ static int start_getaddrinfo(uv_loop_t *loop, struct lookup *l, const void *arg)
                           a->service, &a->hints);
 }
 
+/* 1 for "localhost" and names under ".localhost" (any case, an optional
+ * final dot): RFC 6761's loopback names. */
+static int is_localhost(const char *host)
+{
+    static const char lh[] = "localhost";
+    size_t n = strlen(host), k = sizeof lh - 1;
+
+    if (n > 0 && host[n - 1] == '.')
+        n--;
+    if (n < k || strncasecmp(host + n - k, lh, k) != 0)
+        return 0;
+    return n == k || host[n - k - 1] == '.';
+}
+
+/* The answer for a loopback name the system's resolver did not know (a
+ * container without /etc/hosts): RFC 6761 6.3 says such names always mean
+ * the loopback address, as curl and systemd-resolved answer them.  The
+ * system's answer, when it has one, comes first and wins. */
+static int localhost_fallback(int family, struct sockaddr_storage *out,
+                              size_t max)
+{
+    size_t n = 0;
+
+    if (family != AF_INET6 && n < max) {
+        memset(&out[n], 0, sizeof out[n]);
+        (void)uv_ip4_addr("127.0.0.1", 0, (struct sockaddr_in *)&out[n++]);
+    }
+    if (family != AF_INET && n < max) {
+        memset(&out[n], 0, sizeof out[n]);
+        (void)uv_ip6_addr("::1", 0, (struct sockaddr_in6 *)&out[n++]);
+    }
+    return (int)n;
+}
+
+static int not_found(int err)
+{
+    return err == UVGO_EAI_NONAME || err == UVGO_EAI_NODATA ||
+           err == UVGO_EAI_AGAIN || err == UVGO_EAI_FAIL ||
+           err == UVGO_EAI_ADDRFAMILY;
+}
+
 int uvgo__getaddrinfo(const char *host, const char *service, int family,
                       int socktype, struct sockaddr_storage *out, size_t max,
                       uvgo_ctx_t *ctx)
@@ -103,8 +145,11 @@ int uvgo__getaddrinfo(const char *host, const char *service, int family,
     a.hints.ai_flags = host ? AI_ADDRCONFIG : AI_PASSIVE;
     if (!(l = uvgo__calloc(1, sizeof *l)))
         return UVGO_ENOMEM;
-    if ((err = lookup_run(l, ctx, start_getaddrinfo, &a)))
+    if ((err = lookup_run(l, ctx, start_getaddrinfo, &a))) {
+        if (host && !service && not_found(err) && is_localhost(host))
+            return localhost_fallback(family, out, max);
         return err;
+    }
     for (struct addrinfo *ai = l->res; ai && n < max; ai = ai->ai_next) {
         if ((ai->ai_family != AF_INET && ai->ai_family != AF_INET6) ||
             ai->ai_addrlen > sizeof *out)
@@ -114,6 +159,8 @@ int uvgo__getaddrinfo(const char *host, const char *service, int family,
         n++;
     }
     uvgo__ioreq_release(&l->io);
+    if (n == 0 && host && !service && is_localhost(host))
+        return localhost_fallback(family, out, max);
     return n ? (int)n : UVGO_EAI_NODATA;
 }
 
