@@ -89,7 +89,9 @@ UVGO_EXTERN int uvgo_lookup_host_ctx(const char *host,
                                      uvgo_ctx_t *ctx);
 
 /* Go's LookupPort: the port of a number or service name ("http") for
- * "tcp" or "udp" networks.  Returns the port (0-65535), UVGO_EINVAL or a
+ * "tcp" or "udp" networks, from the system's services database, else (no
+ * /etc/services) Go's short built-in list: http, https, ssh, smtp, ftp,
+ * domain (udp) and a few more.  Returns the port (0-65535), UVGO_EINVAL or a
  * UVGO_EAI_* code.  Owner: none.  Thread: any task. */
 UVGO_EXTERN int uvgo_lookup_port(const char *network, const char *service);
 UVGO_EXTERN int uvgo_lookup_port_ctx(const char *network, const char *service,

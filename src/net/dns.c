@@ -120,11 +120,49 @@ static int localhost_fallback(int family, struct sockaddr_storage *out,
     return (int)n;
 }
 
+/* Go's built-in services (net/lookup.go), for a system without
+ * /etc/services (a minimal container): the system's database wins when it
+ * has one. */
+static const struct {
+    const char *name;
+    int socktype, port;
+} known_services[] = {
+    {"domain", SOCK_DGRAM, 53},        {"ftp", SOCK_STREAM, 21},
+    {"ftps", SOCK_STREAM, 990},        {"gopher", SOCK_STREAM, 70},
+    {"http", SOCK_STREAM, 80},         {"https", SOCK_STREAM, 443},
+    {"imap2", SOCK_STREAM, 143},       {"imap3", SOCK_STREAM, 220},
+    {"imaps", SOCK_STREAM, 993},       {"pop3", SOCK_STREAM, 110},
+    {"pop3s", SOCK_STREAM, 995},       {"smtp", SOCK_STREAM, 25},
+    {"submissions", SOCK_STREAM, 465}, {"ssh", SOCK_STREAM, 22},
+    {"telnet", SOCK_STREAM, 23},
+};
+
+/* A passive address of `family` with the port of a known service, or 0. */
+static int service_fallback(const char *service, int family, int socktype,
+                            struct sockaddr_storage *out)
+{
+    for (size_t i = 0; i < sizeof known_services / sizeof known_services[0];
+         i++) {
+        if (known_services[i].socktype != socktype ||
+            strcasecmp(known_services[i].name, service) != 0)
+            continue;
+        memset(out, 0, sizeof *out);
+        if (family == AF_INET6)
+            (void)uv_ip6_addr("::", known_services[i].port,
+                              (struct sockaddr_in6 *)out);
+        else
+            (void)uv_ip4_addr("0.0.0.0", known_services[i].port,
+                              (struct sockaddr_in *)out);
+        return 1;
+    }
+    return 0;
+}
+
 static int not_found(int err)
 {
-    return err == UVGO_EAI_NONAME || err == UVGO_EAI_NODATA ||
-           err == UVGO_EAI_AGAIN || err == UVGO_EAI_FAIL ||
-           err == UVGO_EAI_ADDRFAMILY;
+    return err == UVGO_EAI_NONAME || err == UVGO_EAI_SERVICE ||
+           err == UVGO_EAI_NODATA || err == UVGO_EAI_AGAIN ||
+           err == UVGO_EAI_FAIL || err == UVGO_EAI_ADDRFAMILY;
 }
 
 int uvgo__getaddrinfo(const char *host, const char *service, int family,
@@ -148,6 +186,9 @@ int uvgo__getaddrinfo(const char *host, const char *service, int family,
     if ((err = lookup_run(l, ctx, start_getaddrinfo, &a))) {
         if (host && !service && not_found(err) && is_localhost(host))
             return localhost_fallback(family, out, max);
+        if (!host && service && not_found(err) &&
+            service_fallback(service, family, socktype, out))
+            return 1;
         return err;
     }
     for (struct addrinfo *ai = l->res; ai && n < max; ai = ai->ai_next) {
