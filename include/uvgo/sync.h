@@ -66,6 +66,15 @@ typedef struct uvgo__parkq {
     uvgo__list_t list_; /* parked tasks, oldest first */
 } uvgo__parkq_t;
 
+/* A uvgo__parkq_t's initializer, for the UVGO_*_INIT macros. */
+#define UVGO__PARKQ_INIT                                                       \
+    {                                                                          \
+        0, 0,                                                                  \
+        {                                                                      \
+            0, 0                                                               \
+        }                                                                      \
+    }
+
 /* ------------------------------------------------------------------------ */
 /* Mutex                                                                    */
 /* ------------------------------------------------------------------------ */
@@ -84,7 +93,7 @@ typedef struct uvgo_mutex {
 
 #define UVGO_MUTEX_INIT                                                        \
     {                                                                          \
-        {0, 0, {0, 0}}, 0                                                      \
+        UVGO__PARKQ_INIT, 0                                                    \
     }
 
 /* Locks m, parking until it is free.  Returns 0, UVGO_EINVAL (NULL) or
@@ -125,7 +134,7 @@ typedef struct uvgo_rwmutex {
 
 #define UVGO_RWMUTEX_INIT                                                      \
     {                                                                          \
-        {0, 0, {0, 0}},                                                        \
+        UVGO__PARKQ_INIT,                                                      \
         {                                                                      \
             0, 0                                                               \
         }                                                                      \
@@ -169,13 +178,7 @@ typedef struct uvgo_wg {
 
 #define UVGO_WG_INIT                                                           \
     {                                                                          \
-        0,                                                                     \
-        {                                                                      \
-            0, 0,                                                              \
-            {                                                                  \
-                0, 0                                                           \
-            }                                                                  \
-        }                                                                      \
+        0, UVGO__PARKQ_INIT                                                    \
     }
 
 /* Adds delta (may be negative) to the counter; at zero every waiter wakes.
@@ -215,7 +218,7 @@ typedef struct uvgo_once {
 
 #define UVGO_ONCE_INIT                                                         \
     {                                                                          \
-        {0, 0, {0, 0}}, 0                                                      \
+        UVGO__PARKQ_INIT, 0                                                    \
     }
 
 /* The first call runs fn(arg) in the caller's task; calls made while it
@@ -245,12 +248,7 @@ typedef struct uvgo_cond {
 
 #define UVGO_COND_INIT                                                         \
     {                                                                          \
-        {                                                                      \
-            0, 0,                                                              \
-            {                                                                  \
-                0, 0                                                           \
-            }                                                                  \
-        }                                                                      \
+        UVGO__PARKQ_INIT                                                       \
     }
 
 /* Atomically unlocks m (which the caller holds) and parks; re-locks m

@@ -47,13 +47,7 @@ typedef struct uvgo_sem {
 
 #define UVGO_SEM_INIT(n)                                                       \
     {                                                                          \
-        (n), 0,                                                                \
-        {                                                                      \
-            0, 0,                                                              \
-            {                                                                  \
-                0, 0                                                           \
-            }                                                                  \
-        }                                                                      \
+        (n), 0, UVGO__PARKQ_INIT                                               \
     }
 
 /* Makes *s a semaphore of n units, none held.  Returns 0 or UVGO_EINVAL
