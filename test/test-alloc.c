@@ -225,9 +225,11 @@ static void *spawn_then_hold_the_worker(void *arg)
     atomic_store(&fail_elsewhere, 1);
     for (int i = 0; i < STOLEN; i++)
         ASSERT_OK(uvgo_task_spawn(&t[i], note_where_it_ran, NULL, &o));
-    /* Hold the worker without a switch: the other one steals. */
-    until = uvgo_now() + 100 * UVGO_MILLISECOND;
-    while (uvgo_now() < until)
+    /* Hold the worker without a switch until the other one has tried to
+     * steal (its thread may get no CPU for a while on a loaded machine);
+     * the bound only guards against a steal that never comes. */
+    until = uvgo_now() + 20 * UVGO_SECOND;
+    while (!atomic_load(&injected) && uvgo_now() < until)
         ;
     /* Those sent home may be stolen again meanwhile, and sent home again. */
     for (int i = 0; i < STOLEN; i++)
