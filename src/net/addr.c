@@ -137,9 +137,8 @@ static int parse_ip(const char *host, int family, struct sockaddr_storage *out)
     return UVGO_EINVAL;
 }
 
-/* The address every empty host stands for: the unspecified address to
- * listen on, loopback to dial; IPv4 unless the network is IPv6 only. */
-static void empty_host(int family, int passive, struct sockaddr_storage *out)
+void uvgo__addr_empty_host(int family, int passive,
+                           struct sockaddr_storage *out)
 {
     memset(out, 0, sizeof *out);
     if (family == AF_INET6) {
@@ -170,7 +169,7 @@ int uvgo_addr_parse(const char *network, const char *address,
     if ((p = numeric_port(port, &named)) < 0 || named)
         return UVGO_EINVAL;
     if (!*host)
-        empty_host(n.family, 1, out);
+        uvgo__addr_empty_host(n.family, 1, out);
     else if ((err = parse_ip(host, n.family, out)))
         return err;
     uvgo__addr_set_port(out, p);
@@ -199,7 +198,7 @@ int uvgo__resolve(const struct uvgo__net *n, const char *address,
     }
     count = 1;
     if (!*host)
-        empty_host(n->family, passive, out);
+        uvgo__addr_empty_host(n->family, passive, out);
     else if ((err = parse_ip(host, n->family, out)) == UVGO_EINVAL)
         count =
             uvgo__getaddrinfo(host, NULL, n->family, socktype, out, max, ctx);

@@ -109,14 +109,10 @@ static int localhost_fallback(int family, struct sockaddr_storage *out,
 {
     size_t n = 0;
 
-    if (family != AF_INET6 && n < max) {
-        memset(&out[n], 0, sizeof out[n]);
-        (void)uv_ip4_addr("127.0.0.1", 0, (struct sockaddr_in *)&out[n++]);
-    }
-    if (family != AF_INET && n < max) {
-        memset(&out[n], 0, sizeof out[n]);
-        (void)uv_ip6_addr("::1", 0, (struct sockaddr_in6 *)&out[n++]);
-    }
+    if (family != AF_INET6 && n < max)
+        uvgo__addr_empty_host(AF_INET, 0, &out[n++]);
+    if (family != AF_INET && n < max)
+        uvgo__addr_empty_host(AF_INET6, 0, &out[n++]);
     return (int)n;
 }
 
@@ -146,13 +142,8 @@ static int service_fallback(const char *service, int family, int socktype,
         if (known_services[i].socktype != socktype ||
             strcasecmp(known_services[i].name, service) != 0)
             continue;
-        memset(out, 0, sizeof *out);
-        if (family == AF_INET6)
-            (void)uv_ip6_addr("::", known_services[i].port,
-                              (struct sockaddr_in6 *)out);
-        else
-            (void)uv_ip4_addr("0.0.0.0", known_services[i].port,
-                              (struct sockaddr_in *)out);
+        uvgo__addr_empty_host(family, 1, out);
+        uvgo__addr_set_port(out, known_services[i].port);
         return 1;
     }
     return 0;

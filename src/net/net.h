@@ -42,6 +42,11 @@ int uvgo__unix_addr(const char *path, struct sockaddr_storage *out);
 /* The port of an IPv4 or IPv6 address, and setting it. */
 int uvgo__addr_port(const struct sockaddr_storage *sa);
 void uvgo__addr_set_port(struct sockaddr_storage *sa, int port);
+/* The address every empty host stands for, port 0: the unspecified address
+ * to listen on (passive), loopback to dial; IPv4 unless family is
+ * AF_INET6.  Also the loopback answer for "localhost" (dns.c). */
+void uvgo__addr_empty_host(int family, int passive,
+                           struct sockaddr_storage *out);
 
 /* Go's defaults for a new TCP connection: Nagle off, keep-alive probes
  * every 15 s.  Loop thread. */
