@@ -197,6 +197,7 @@ struct uvgo_worker {
     uvgo_task_t *pending_task;
     struct uvgo_worker *pending_to;
     int idle_active;     /* the idle handle is started */
+    int polling;         /* between our prepare and check (sched.c) */
     int spinning;        /* counted in rt->nspinning */
     uint64_t idle_since; /* ticks when it ran out of work, or 0 */
     struct uvgo_steal_seen seen[UVGO_STEAL_SEEN]; /* by victim id */
