@@ -212,7 +212,7 @@ struct uvgo_worker {
     int closing;                /* handles are closing: start nothing */
     struct uvgo_worker_stats stats;
     uint64_t started_ns; /* uv_hrtime() when the worker started */
-    uint64_t idle_from;  /* uv_hrtime() as it went idle, or 0 */
+    uint64_t idle_from;  /* uvgo__ticks() as it went idle, or 0 */
     int open_handles;    /* embedded mode: handles not yet closed */
     void *altstack;
     /* Timers (time.c).  The heap is shared: any thread may add or remove
