@@ -473,8 +473,7 @@ static int setup(struct exchange *t, const uvgo_http_client_request_t *req,
     int has_body = req->body || req->body_fn;
     int err;
 
-    if (curl_easy_setopt(e, CURLOPT_URL, req->url) != CURLE_OK)
-        return UVGO_ENOMEM;
+    t->x.url = req->url; /* set by uvgo__xfer_start */
     if (ready)
         return 0;
     setup_client(t->client, e);
