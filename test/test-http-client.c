@@ -95,6 +95,37 @@ static void get_returns_status_headers_and_sized_body(void)
     done(c);
 }
 
+/* As Go's transport: a User-Agent, no Accept; a request's own field
+ * replaces the client's default. */
+static void request_fields_replace_the_clients_defaults(void)
+{
+    start_server();
+    uvgo_http_client_opts_t o = {.user_agent = "tester/1"};
+    uvgo_http_client_t *c = client(&o);
+    uvgo_http_response_t *r;
+    uvgo_http_header_t *h;
+    char *body;
+    size_t len;
+
+    r = get_all(c, "/headers", &body, &len);
+    ASSERT(strstr(body, "\r\nUser-Agent: tester/1\r\n"));
+    ASSERT(!strcasestr(body, "\naccept:"));
+    uvgo_http_response_free(r);
+
+    ASSERT_OK(uvgo_http_header_make(&h));
+    ASSERT_OK(uvgo_http_header_add(h, "user-agent", "mine/2"));
+    ASSERT_OK(uvgo_http_header_add(h, "Accept", "text/plain"));
+    uvgo_http_client_request_t req = {.url = url("/headers"), .header = h};
+    ASSERT_OK(uvgo_http_do(c, &req, &r));
+    ASSERT_OK(uvgo_http_response_read_all(r, &body, &len, SIZE_MAX));
+    ASSERT(strcasestr(body, "\r\nUser-Agent: mine/2\r\n"));
+    ASSERT(!strstr(body, "tester/1"));
+    ASSERT(strcasestr(body, "\r\nAccept: text/plain\r\n"));
+    uvgo_http_response_free(r);
+    uvgo_http_header_free(h);
+    done(c);
+}
+
 static void chunked_body_is_decoded_and_has_no_length(void)
 {
     start_server();
@@ -1065,6 +1096,7 @@ static void zero_timeouts_never_call_curl_from_curl(void)
 
 static const test_case_t cases[] = {
     CASE(get_returns_status_headers_and_sized_body),
+    CASE(request_fields_replace_the_clients_defaults),
     CASE(chunked_body_is_decoded_and_has_no_length),
     CASE(error_status_is_a_response_and_head_has_no_body),
     CASE(post_put_and_streamed_bodies_reach_the_server),
