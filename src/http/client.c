@@ -689,6 +689,7 @@ int uvgo_http_do_ctx(uvgo_http_client_t *c, uvgo_http_client_request_t *req,
         err = UVGO_ENOMEM;
         goto fail;
     }
+    t->x.ready = ready;
     if ((err = setup(t, req, ready)) || (err = uvgo__xfer_start(&t->x)) ||
         (err = uvgo__xfer_wait(&t->x, UVGO__XFER_HEADERS, "http request")))
         goto fail;

@@ -791,16 +791,19 @@ int uvgo__xfer_start(uvgo__xfer_t *x)
     owner_check(cl);
     if ((err = url_set(x)))
         return err;
+    if (!x->ready) {
+        curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+        curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
+        curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_write);
+        curl_easy_setopt(e, CURLOPT_OPENSOCKETFUNCTION, open_socket);
+        curl_easy_setopt(e, CURLOPT_CLOSESOCKETFUNCTION, close_socket);
+    }
     curl_easy_setopt(e, CURLOPT_PRIVATE, (char *)x);
-    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(e, CURLOPT_ERRORBUFFER, x->errbuf);
-    curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
     curl_easy_setopt(e, CURLOPT_HEADERDATA, x);
-    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_write);
     curl_easy_setopt(e, CURLOPT_WRITEDATA, x);
-    curl_easy_setopt(e, CURLOPT_OPENSOCKETFUNCTION, open_socket);
+    /* A kept handle may have served another loop. */
     curl_easy_setopt(e, CURLOPT_OPENSOCKETDATA, cl);
-    curl_easy_setopt(e, CURLOPT_CLOSESOCKETFUNCTION, close_socket);
     curl_easy_setopt(e, CURLOPT_CLOSESOCKETDATA, cl);
     if (x->upload) {
         curl_easy_setopt(e, CURLOPT_READFUNCTION, on_read);

@@ -137,6 +137,8 @@ struct uvgo__xfer {
     uvgo__xfer_read_fn upload; /* NULL: no streamed request body */
     void *upload_arg;
     const char *url; /* borrowed until uvgo__xfer_start returns */
+    int ready;       /* easy ran a transfer here before and kept its
+                        options (uvgo__curl_easy_get's *ready) */
 
     /* Set (release) with state = DONE, after which nothing on the loop
      * touches x again: a task that reads it set (acquire) may use x from
