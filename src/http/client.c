@@ -155,19 +155,7 @@ static int on_field(uvgo__xfer_t *x, const char *name, size_t nlen,
                     const char *value, size_t vlen)
 {
     struct exchange *t = x->data;
-    char small[512], *buf = small;
-    int err;
-
-    if (nlen + vlen + 2 > sizeof small &&
-        !(buf = uvgo__malloc(nlen + vlen + 2)))
-        return UVGO_ENOMEM;
-    memcpy(buf, name, nlen);
-    buf[nlen] = '\0';
-    memcpy(buf + nlen + 1, value, vlen);
-    buf[nlen + 1 + vlen] = '\0';
-    err = uvgo_http_header_add(&t->header, buf, buf + nlen + 1);
-    if (buf != small)
-        uvgo__free(buf);
+    int err = uvgo__http_header_add_n(&t->header, name, nlen, value, vlen);
     /* A field the map refuses (a name that is not a token) is dropped, as
      * Go's reader drops what it cannot parse. */
     return err == UVGO_ENOMEM ? err : 0;
