@@ -95,6 +95,37 @@ static void get_returns_status_headers_and_sized_body(void)
     done(c);
 }
 
+/* As Go's transport: a User-Agent, no Accept; a request's own field
+ * replaces the client's default. */
+static void request_fields_replace_the_clients_defaults(void)
+{
+    start_server();
+    uvgo_http_client_opts_t o = {.user_agent = "tester/1"};
+    uvgo_http_client_t *c = client(&o);
+    uvgo_http_response_t *r;
+    uvgo_http_header_t *h;
+    char *body;
+    size_t len;
+
+    r = get_all(c, "/headers", &body, &len);
+    ASSERT(strstr(body, "\r\nUser-Agent: tester/1\r\n"));
+    ASSERT(!strcasestr(body, "\naccept:"));
+    uvgo_http_response_free(r);
+
+    ASSERT_OK(uvgo_http_header_make(&h));
+    ASSERT_OK(uvgo_http_header_add(h, "user-agent", "mine/2"));
+    ASSERT_OK(uvgo_http_header_add(h, "Accept", "text/plain"));
+    uvgo_http_client_request_t req = {.url = url("/headers"), .header = h};
+    ASSERT_OK(uvgo_http_do(c, &req, &r));
+    ASSERT_OK(uvgo_http_response_read_all(r, &body, &len, SIZE_MAX));
+    ASSERT(strcasestr(body, "\r\nUser-Agent: mine/2\r\n"));
+    ASSERT(!strstr(body, "tester/1"));
+    ASSERT(strcasestr(body, "\r\nAccept: text/plain\r\n"));
+    uvgo_http_response_free(r);
+    uvgo_http_header_free(h);
+    done(c);
+}
+
 static void chunked_body_is_decoded_and_has_no_length(void)
 {
     start_server();
@@ -290,6 +321,62 @@ static void redirects_are_followed_up_to_the_limit(void)
     c = client(&o);
     req = (uvgo_http_client_request_t){.url = url("/redirect/3")};
     ASSERT_ERR(uvgo_http_do(c, &req, &r), UVGO_EREDIRECTS);
+    done(c);
+}
+
+/* Each loop keeps the URLs it parsed (curl.c, "URLs"): a response still
+ * names curl's normal form of its own URL, after a redirect on the same
+ * handle too, and a URL curl refuses still fails as curl says. */
+static void *urls_in_turn(void *arg)
+{
+    uvgo_http_client_t *c = arg;
+    uvgo_http_response_t *r;
+    char u[128], want[128], *body;
+    size_t len;
+
+    for (int round = 0; round < 3; round++) {
+        /* No path: curl adds the "/"; a scheme in capitals: lowered. */
+        snprintf(u, sizeof u, "http://127.0.0.1:%d", srv.port);
+        snprintf(want, sizeof want, "http://127.0.0.1:%d/", srv.port);
+        uvgo_http_client_request_t req = {.url = u};
+        ASSERT_OK(uvgo_http_do(c, &req, &r));
+        ASSERT_EQ(r->status, 404);
+        ASSERT_STR_EQ(r->url, want);
+        uvgo_http_response_free(r);
+        snprintf(u, sizeof u, "HTTP://127.0.0.1:%d/hello", srv.port);
+        r = get_all(c, "/redirect/1", &body, &len);
+        ASSERT_STR_EQ(r->url, url("/redirect/0"));
+        uvgo_http_response_free(r);
+        req = (uvgo_http_client_request_t){.url = u};
+        ASSERT_OK(uvgo_http_do(c, &req, &r));
+        ASSERT_STR_EQ(r->url, url("/hello"));
+        ASSERT_OK(uvgo_http_response_read_all(r, &body, &len, 100));
+        ASSERT_STR_EQ(body, "Hello, World!");
+        uvgo_http_response_free(r);
+        /* More URLs than a loop keeps, each with its own body. */
+        for (int i = 0; i < 40; i++) {
+            snprintf(u, sizeof u, "/big/%d", 1 + i);
+            r = get_all(c, u, &body, &len);
+            ASSERT_EQ(len, 1 + i);
+            ASSERT_STR_EQ(r->url, url(u));
+            uvgo_http_response_free(r);
+        }
+        snprintf(u, sizeof u, "http://127.0.0.1:%d:99/", srv.port);
+        req = (uvgo_http_client_request_t){.url = u};
+        ASSERT_ERR(uvgo_http_do(c, &req, &r), UVGO_EBADURL);
+    }
+    return NULL;
+}
+
+static void parsed_urls_still_name_each_response(void)
+{
+    start_server();
+    uvgo_http_client_t *c = client(NULL);
+    uvgo_task_opts_t pin = {.flags = UVGO_TASK_PINNED};
+    uvgo_task_t *t;
+
+    ASSERT_OK(uvgo_task_spawn(&t, urls_in_turn, c, &pin));
+    ASSERT_OK(uvgo_task_join(t, NULL));
     done(c);
 }
 
@@ -1009,11 +1096,13 @@ static void zero_timeouts_never_call_curl_from_curl(void)
 
 static const test_case_t cases[] = {
     CASE(get_returns_status_headers_and_sized_body),
+    CASE(request_fields_replace_the_clients_defaults),
     CASE(chunked_body_is_decoded_and_has_no_length),
     CASE(error_status_is_a_response_and_head_has_no_body),
     CASE(post_put_and_streamed_bodies_reach_the_server),
     CASE(large_body_streams_in_bounded_memory),
     CASE(redirects_are_followed_up_to_the_limit),
+    CASE(parsed_urls_still_name_each_response),
     CASE(deadline_cuts_a_stalled_server),
     CASE(cancellation_mid_body_removes_the_transfer_at_once),
     CASE(stall_timeout_reports_estalled),

@@ -13,8 +13,9 @@
  *   redirects      curl follows up to max_redirects (10), http(s) only
  *   keep-alive     curl's connection cache, per worker (curl.c)
  *   TLS            verified against the system CAs (curl's build default)
- *   proxies        curl reads http_proxy, https_proxy, no_proxy; like Go,
- *                  loopback hosts are never proxied (NOPROXY, below)
+ *   proxies        http_proxy, https_proxy, no_proxy, read when the client
+ *                  is made; like Go, loopback hosts are never proxied
+ *                  (NOPROXY, below)
  *   HTTP/2         over TLS when the server offers it (ALPN), streams
  *                  multiplexed on one connection; CURLOPT_PIPEWAIT makes a
  *                  second request wait for the first connection to say
@@ -44,6 +45,7 @@ struct uvgo_http_client {
     uint64_t stall_ms;
     size_t body_buffer;
     char *ca_file, *user_agent, *noproxy;
+    int proxies;               /* a proxy variable is set (make_noproxy) */
     struct curl_slist *fields; /* the lines every request sends; curl
                                   only reads them */
     uvgo__curl_share_t share;
@@ -153,19 +155,7 @@ static int on_field(uvgo__xfer_t *x, const char *name, size_t nlen,
                     const char *value, size_t vlen)
 {
     struct exchange *t = x->data;
-    char small[512], *buf = small;
-    int err;
-
-    if (nlen + vlen + 2 > sizeof small &&
-        !(buf = uvgo__malloc(nlen + vlen + 2)))
-        return UVGO_ENOMEM;
-    memcpy(buf, name, nlen);
-    buf[nlen] = '\0';
-    memcpy(buf + nlen + 1, value, vlen);
-    buf[nlen + 1 + vlen] = '\0';
-    err = uvgo_http_header_add(&t->header, buf, buf + nlen + 1);
-    if (buf != small)
-        uvgo__free(buf);
+    int err = uvgo__http_header_add_n(&t->header, name, nlen, value, vlen);
     /* A field the map refuses (a name that is not a token) is dropped, as
      * Go's reader drops what it cannot parse. */
     return err == UVGO_ENOMEM ? err : 0;
@@ -189,12 +179,30 @@ static char *dup_or_null(const char *s)
     return s ? uvgo__strdup(s) : NULL;
 }
 
-/* Go never proxies loopback requests; curl would, from http_proxy. */
-static char *make_noproxy(void)
+/* Whether any of the variables curl takes a proxy from is set. */
+static int proxies_set(void)
+{
+    static const char *const vars[] = {"http_proxy", "https_proxy",
+                                       "HTTPS_PROXY", "all_proxy", "ALL_PROXY"};
+    for (size_t i = 0; i < sizeof vars / sizeof vars[0]; i++)
+        if (getenv(vars[i]))
+            return 1;
+    return 0;
+}
+
+/* Go never proxies loopback requests; curl would, from http_proxy.  With
+ * no proxy variable set, "*": otherwise curl matches every request's host
+ * against the list (1,400 instructions a request to 127.0.0.1, measured
+ * with callgrind) and reads the environment for others.  The environment
+ * is read once, as no_proxy already was here (Go reads it once per
+ * process). */
+static char *make_noproxy(int proxies)
 {
     const char *env = getenv("no_proxy");
     const char *base = "localhost,127.0.0.1,::1";
     char *s;
+    if (!proxies)
+        return uvgo__strdup("*");
     if (!env || !*env)
         env = getenv("NO_PROXY");
     if (!env || !*env)
@@ -213,12 +221,40 @@ static int add_line(struct curl_slist **list, const char *line)
     return 0;
 }
 
-/* The lines every request sends besides its own fields: none, or
- * "Connection: close" without keep-alive.  (curl checks each field it adds
- * against these, on every request: keep the list short.) */
+/* Whether line ("Name: value", "Name;" or "Name:") names a field h has. */
+static int has_field(const uvgo_http_header_t *h, const char *line)
+{
+    char name[64];
+    size_t n = strcspn(line, ":;");
+    if (!h || n >= sizeof name)
+        return 0;
+    memcpy(name, line, n);
+    name[n] = '\0';
+    return uvgo_http_header_get(h, name) != NULL;
+}
+
+/* The lines every request sends besides its own fields (which replace
+ * them): as Go, no Accept ("Name:" removes curl's default one); the
+ * User-Agent; "Connection: close" without keep-alive.  curl prints the
+ * fixed part of a request a character at a time (see "URLs" in curl.c),
+ * and a CURLOPT_USERAGENT twice, so the User-Agent is a line here, where
+ * it costs half.  With a proxy it stays CURLOPT_USERAGENT, the only one a
+ * CONNECT sends (lines here go to the server alone).  (curl checks the
+ * lines against the fields it adds, on every request: keep the list
+ * short.) */
 static int default_fields(uvgo_http_client_t *c)
 {
-    if (!c->keep_alive && add_line(&c->fields, "Connection: close"))
+    char *ua;
+    int err = 0;
+    if (!c->proxies && *c->user_agent) {
+        if (!(ua = uvgo__malloc(strlen(c->user_agent) + 13)))
+            return UVGO_ENOMEM;
+        sprintf(ua, "User-Agent: %s", c->user_agent);
+        err = add_line(&c->fields, ua);
+        uvgo__free(ua);
+    }
+    if (err || add_line(&c->fields, "Accept:") ||
+        (!c->keep_alive && add_line(&c->fields, "Connection: close")))
         return UVGO_ENOMEM;
     return 0;
 }
@@ -271,7 +307,8 @@ int uvgo_http_client_make(uvgo_http_client_t **out,
     c->ca_file = dup_or_null(opts->ca_file);
     c->user_agent =
         uvgo__strdup(opts->user_agent ? opts->user_agent : DEFAULT_USER_AGENT);
-    c->noproxy = make_noproxy();
+    c->proxies = proxies_set();
+    c->noproxy = make_noproxy(c->proxies);
     c->nloops = n;
     c->loops = uvgo__calloc((size_t)n, sizeof *c->loops);
     /* The per-host limit is per loop in curl: split it over the workers,
@@ -401,7 +438,7 @@ static int build_fields(struct exchange *t, const uvgo_http_header_t *h)
     if ((err = add_line(&t->fields, "Expect:")))
         return err;
     for (struct curl_slist *l = c->fields; l; l = l->next)
-        if ((err = add_line(&t->fields, l->data)))
+        if (!has_field(h, l->data) && (err = add_line(&t->fields, l->data)))
             return err;
     return 0;
 }
@@ -436,7 +473,8 @@ static void setup_client(uvgo_http_client_t *c, CURL *e)
 {
     set_protocols(e, CURLOPT_PROTOCOLS_STR);
     curl_easy_setopt(e, CURLOPT_HTTPHEADER, c->fields);
-    curl_easy_setopt(e, CURLOPT_USERAGENT, c->user_agent);
+    if (c->proxies)
+        curl_easy_setopt(e, CURLOPT_USERAGENT, c->user_agent);
     curl_easy_setopt(e, CURLOPT_SHARE, c->share.sh);
     curl_easy_setopt(e, CURLOPT_NOPROXY, c->noproxy);
     curl_easy_setopt(e, CURLOPT_SUPPRESS_CONNECT_HEADERS, 1L);
@@ -473,8 +511,7 @@ static int setup(struct exchange *t, const uvgo_http_client_request_t *req,
     int has_body = req->body || req->body_fn;
     int err;
 
-    if (curl_easy_setopt(e, CURLOPT_URL, req->url) != CURLE_OK)
-        return UVGO_ENOMEM;
+    t->x.url = req->url; /* set by uvgo__xfer_start */
     if (ready)
         return 0;
     setup_client(t->client, e);
@@ -640,6 +677,7 @@ int uvgo_http_do_ctx(uvgo_http_client_t *c, uvgo_http_client_request_t *req,
         err = UVGO_ENOMEM;
         goto fail;
     }
+    t->x.ready = ready;
     if ((err = setup(t, req, ready)) || (err = uvgo__xfer_start(&t->x)) ||
         (err = uvgo__xfer_wait(&t->x, UVGO__XFER_HEADERS, "http request")))
         goto fail;

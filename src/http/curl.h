@@ -59,6 +59,18 @@ typedef struct uvgo__curl_conf {
 
 struct uvgo__sock;
 
+/* A URL parsed once for the transfers that follow (curl.c, "URLs").  Owner
+ * loop only. */
+typedef struct uvgo__curl_url {
+    char *url;     /* as the caller gave it; NULL: the slot is empty */
+    uint32_t hash; /* of url */
+    CURLU *uh;     /* curl's parse of it */
+    char *norm;    /* curl's normal form (the effective URL) */
+    int users;     /* transfers that may still read uh */
+} uvgo__curl_url_t;
+
+#define UVGO__CURL_URL_SLOTS 16
+
 typedef struct uvgo__curl_loop {
     /* Immutable. */
     uv_loop_t *loop;
@@ -84,6 +96,7 @@ typedef struct uvgo__curl_loop {
     int nexchanges;
     uvgo_list_t stalls;     /* running transfers with a stall timeout */
     uv_timer_t stall_timer; /* checks them while there are any */
+    uvgo__curl_url_t urls[UVGO__CURL_URL_SLOTS]; /* by hash of the URL */
 } uvgo__curl_loop_t;
 
 /* Transfer states, in order. */
@@ -123,6 +136,9 @@ struct uvgo__xfer {
                                   long without progress; 0: never */
     uvgo__xfer_read_fn upload; /* NULL: no streamed request body */
     void *upload_arg;
+    const char *url; /* borrowed until uvgo__xfer_start returns */
+    int ready;       /* easy ran a transfer here before and kept its
+                        options (uvgo__curl_easy_get's *ready) */
 
     /* Set (release) with state = DONE, after which nothing on the loop
      * touches x again: a task that reads it set (acquire) may use x from
@@ -148,6 +164,8 @@ struct uvgo__xfer {
     char *ubuf;                  /* streamed upload: [uoff, ulen) */
     size_t uoff, ulen;
     int ueof, uerr, need_upload;
+    uvgo__curl_url_t *parsed;     /* the slot of x's URL, held while x
+                                     is in the multi handle; or NULL */
     uvgo__xfer_t *doomed_next;    /* on cl->doomed */
     char errbuf[CURL_ERROR_SIZE]; /* curl's text for a failure */
 };
@@ -179,9 +197,10 @@ CURL *uvgo__curl_easy_get(uvgo__curl_loop_t *cl, int plain, int *ready);
  * hops back).  Every call below does it first. */
 void uvgo__xfer_enter(uvgo__xfer_t *x);
 
-/* Sets the driver's callbacks on x->easy and adds it to the multi handle.
- * x->cl, x->easy and the client's options are set.  Returns 0 or an
- * error (nothing started).  Thread: the task, on x->cl's loop. */
+/* Sets x->url and the driver's callbacks on x->easy and adds it to the
+ * multi handle.  x->cl, x->easy and the client's options are set.
+ * Returns 0 or an error (nothing started).  Thread: the task, on x->cl's
+ * loop. */
 int uvgo__xfer_start(uvgo__xfer_t *x);
 
 /* Waits until x reaches `state` (or is done), feeding a streamed upload

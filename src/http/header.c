@@ -272,11 +272,12 @@ size_t uvgo_http_header_values(const uvgo_http_header_t *h, const char *name,
     return n;
 }
 
-/* Checks and trims a value for add/set: *len receives its trimmed length
- * and the return value its first byte; NULL if it may not be sent. */
+/* Checks and trims a value of *len bytes for add/set: *len receives its
+ * trimmed length and the return value its first byte; NULL if it may not
+ * be sent. */
 static const char *clean_value(const char *value, size_t *len)
 {
-    size_t n = strlen(value);
+    size_t n = *len;
     for (size_t i = 0; i < n; i++) {
         unsigned char c = (unsigned char)value[i];
         if ((c < 0x20 && c != '\t') || c == 0x7f)
@@ -292,26 +293,45 @@ static const char *clean_value(const char *value, size_t *len)
     return value;
 }
 
-/* Copies name and value for add/set; 0 or an error. */
-static int copy_field(uvgo_http_header_t *h, const char *name,
-                      const char *value, uvgo_http_field_t *f)
+/* Copies a name and a value of the given lengths for add/set; 0 or an
+ * error. */
+static int copy_field_n(uvgo_http_header_t *h, const char *name, size_t nlen,
+                        const char *value, size_t vlen, uvgo_http_field_t *f)
 {
-    size_t vlen, nlen;
-    if (!h || !name || !value)
-        return UVGO_EINVAL;
-    nlen = strlen(name);
     if (!uvgo__http_is_token(name, nlen) ||
         !(value = clean_value(value, &vlen)))
         return UVGO_EINVAL;
     char *n = uvgo__http_arena_alloc(h->arena, nlen + vlen + 2);
     if (!n)
         return UVGO_ENOMEM;
-    memcpy(n, name, nlen + 1);
+    memcpy(n, name, nlen);
+    n[nlen] = '\0';
     char *v = n + nlen + 1;
     memcpy(v, value, vlen);
     v[vlen] = '\0';
     *f = (uvgo_http_field_t){n, nlen, v, vlen};
     return 0;
+}
+
+/* Copies name and value for add/set; 0 or an error. */
+static int copy_field(uvgo_http_header_t *h, const char *name,
+                      const char *value, uvgo_http_field_t *f)
+{
+    if (!h || !name || !value)
+        return UVGO_EINVAL;
+    return copy_field_n(h, name, strlen(name), value, strlen(value), f);
+}
+
+int uvgo__http_header_add_n(uvgo_http_header_t *h, const char *name,
+                            size_t nlen, const char *value, size_t vlen)
+{
+    uvgo_http_field_t f;
+    /* As uvgo_http_header_add of the strings up to a NUL. */
+    int err = copy_field_n(h, name, strnlen(name, nlen), value,
+                           strnlen(value, vlen), &f);
+    if (err)
+        return err;
+    return uvgo__http_header_push(h, f.name, f.name_len, f.value, f.value_len);
 }
 
 int uvgo_http_header_add(uvgo_http_header_t *h, const char *name,

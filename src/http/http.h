@@ -76,6 +76,10 @@ void uvgo__http_header_init(uvgo_http_header_t *h, uvgo__http_arena_t *a);
 /* Empties the map (its strings belong to the arena's owner). */
 void uvgo__http_header_reset(uvgo_http_header_t *h);
 void uvgo__http_header_destroy(uvgo_http_header_t *h);
+/* uvgo_http_header_add of a name and a value given by length, not
+ * NUL-terminated (copied once, checked as add checks them). */
+int uvgo__http_header_add_n(uvgo_http_header_t *h, const char *name,
+                            size_t nlen, const char *value, size_t vlen);
 /* Appends a field whose strings the caller keeps alive; no checks. */
 int uvgo__http_header_push(uvgo_http_header_t *h, const char *name,
                            size_t name_len, const char *value,
