@@ -38,7 +38,9 @@ void uvgo__chan_init(uvgo_chan_t *ch, size_t elem_size, size_t cap)
     ch->cap = (uint32_t)cap;
     /* Made in a synctest bubble: only its members may use it. */
     ch->bubble = uvgo__bubble_retain(uvgo__bubble_self());
-    ch->in_bubble = ch->bubble != NULL;
+    ch->send_size = ch->recv_size =
+        ch->bubble ? UVGO__CHAN_SLOW_SIZE : (size_t)elem_size;
+    ch->wait_hooks = ch->bubble ? UVGO__CHAN_HOOK_BUBBLE : 0;
 }
 
 int uvgo__chan_check_slow(const uvgo_chan_t *ch, const void *elem, size_t size,
@@ -237,7 +239,7 @@ block_on(uvgo_chan_t *ch, uvgo_list_t *q, uvgo_task_t *self, void *elem,
          const char *what)
 {
     uvgo_waiter_t w;
-    int timer = ch->timer;
+    int hooks = ch->wait_hooks;
 
     uvgo__assert(uvgo__spin_held(&ch->lock) && !ch->closed);
     uvgo__waiter_init_case(&w, self, elem, NULL, 0);
@@ -245,15 +247,19 @@ block_on(uvgo_chan_t *ch, uvgo_list_t *q, uvgo_task_t *self, void *elem,
     /* The waiter's reference (see "Ownership" in uvgo/chan.h), dropped by
      * whoever unlinks it: we never touch the channel once woken. */
     atomic_fetch_add_explicit(&ch->refs, 1, memory_order_relaxed);
-    if (UVGO_UNLIKELY(timer))
-        uvgo__timer_chan_wait_begin(); /* liveness: see timer.h */
-    /* In a bubble, a wait on one of its channels is durable: only the
-     * bubble can end it (the caller passed uvgo__chan_check). */
-    if (UVGO_UNLIKELY(self->bubble != NULL))
-        self->park_durable = ch->bubble != NULL;
+    if (UVGO_UNLIKELY(hooks)) {
+        if (hooks & UVGO__CHAN_HOOK_TIMER)
+            uvgo__timer_chan_wait_begin(); /* liveness: see timer.h */
+        /* A wait on a bubble's channel is durable: only the bubble can
+         * end it (the caller passed uvgo__chan_check, so it is a member).
+         * On any other channel park_durable is already 0: it is set only
+         * right before a park, and every park clears it. */
+        if (hooks & UVGO__CHAN_HOOK_BUBBLE)
+            self->park_durable = 1;
+    }
     chan_unlock(ch);
     uvgo__task_park(what);
-    if (UVGO_UNLIKELY(timer))
+    if (UVGO_UNLIKELY(hooks & UVGO__CHAN_HOOK_TIMER))
         uvgo__timer_chan_wait_end();
     return w.given;
 }

@@ -759,7 +759,8 @@ static int timer_new(struct uvgo_timer **out, int kind, int64_t period,
             return err;
         }
         t->ch->timer = 1;
-        t->ch->recv_only = 1;
+        t->ch->wait_hooks |= UVGO__CHAN_HOOK_TIMER;
+        uvgo__chan_set_recv_only(t->ch);
     }
     *out = t;
     return 0;
