@@ -171,8 +171,12 @@ int uvgo__park_or_done(uvgo_waiter_t *w, uvgo_chan_t *done, const char *what)
     return won;
 }
 
-int uvgo__chan_try_send_locked(uvgo_chan_t *ch, const void *elem,
-                               uvgo_task_t **wake)
+/* The bodies of uvgo__chan_try_send_locked and _recv_locked, inlined
+ * into the plain operations below: a call there, with *wake in memory,
+ * cost more than the work (bench pingpong: about forty instructions a
+ * round trip).  select.c calls the out-of-line copies. */
+static inline __attribute__((always_inline)) int
+try_send_locked(uvgo_chan_t *ch, const void *elem, uvgo_task_t **wake)
 {
     uvgo_waiter_t *r;
 
@@ -195,7 +199,8 @@ int uvgo__chan_try_send_locked(uvgo_chan_t *ch, const void *elem,
     return UVGO_TRY_BLOCK;
 }
 
-int uvgo__chan_try_recv_locked(uvgo_chan_t *ch, void *elem, uvgo_task_t **wake)
+static inline __attribute__((always_inline)) int
+try_recv_locked(uvgo_chan_t *ch, void *elem, uvgo_task_t **wake)
 {
     uvgo_waiter_t *s;
 
@@ -230,6 +235,17 @@ int uvgo__chan_try_recv_locked(uvgo_chan_t *ch, void *elem, uvgo_task_t **wake)
         return UVGO_TRY_CLOSED;
     }
     return UVGO_TRY_BLOCK;
+}
+
+int uvgo__chan_try_send_locked(uvgo_chan_t *ch, const void *elem,
+                               uvgo_task_t **wake)
+{
+    return try_send_locked(ch, elem, wake);
+}
+
+int uvgo__chan_try_recv_locked(uvgo_chan_t *ch, void *elem, uvgo_task_t **wake)
+{
+    return try_recv_locked(ch, elem, wake);
 }
 
 /* Queues a waiter for the calling task and parks it.  Caller holds ch->lock
@@ -276,7 +292,7 @@ int uvgo_chan_send(uvgo_chan_t *ch, const void *elem, size_t size)
     if ((r = uvgo__chan_check(ch, elem, size, 1)))
         return r;
     uvgo__spin_lock(&ch->lock, UVGO_RANK_CHAN);
-    r = uvgo__chan_try_send_locked(ch, elem, &wake);
+    r = try_send_locked(ch, elem, &wake);
     if (r == UVGO_TRY_BLOCK)
         return block_on(ch, &ch->sendq, self, (void *)elem, "chan send")
                    ? 0
@@ -299,7 +315,7 @@ int uvgo_chan_recv(uvgo_chan_t *ch, void *elem, size_t size, int *ok)
     if ((r = uvgo__chan_check(ch, elem, size, 0)))
         return r;
     uvgo__spin_lock(&ch->lock, UVGO_RANK_CHAN);
-    r = uvgo__chan_try_recv_locked(ch, elem, &wake);
+    r = try_recv_locked(ch, elem, &wake);
     if (r == UVGO_TRY_BLOCK) {
         r = block_on(ch, &ch->recvq, self, elem, "chan receive");
         if (ok)
@@ -324,7 +340,7 @@ int uvgo_chan_try_send(uvgo_chan_t *ch, const void *elem, size_t size)
     if ((r = uvgo__chan_check(ch, elem, size, 1)))
         return r;
     uvgo__spin_lock(&ch->lock, UVGO_RANK_CHAN);
-    r = uvgo__chan_try_send_locked(ch, elem, &wake);
+    r = try_send_locked(ch, elem, &wake);
     chan_unlock(ch);
     if (wake)
         uvgo__task_ready(wake);
@@ -345,7 +361,7 @@ int uvgo_chan_try_recv(uvgo_chan_t *ch, void *elem, size_t size, int *ok)
     if ((r = uvgo__chan_check(ch, elem, size, 0)))
         return r;
     uvgo__spin_lock(&ch->lock, UVGO_RANK_CHAN);
-    r = uvgo__chan_try_recv_locked(ch, elem, &wake);
+    r = try_recv_locked(ch, elem, &wake);
     chan_unlock(ch);
     if (wake)
         uvgo__task_ready(wake);
