@@ -367,8 +367,14 @@ void uvgo__task_ready(uvgo_task_t *t);
 /* Queues a runnable task on worker w from its own thread (runq or pinned). */
 void uvgo__runq_put(struct uvgo_worker *w, uvgo_task_t *t);
 
-/* True when w's ring has no free slot.  Owner thread. */
-int uvgo__runq_full(struct uvgo_worker *w);
+/* True when w's ring has no free slot.  Owner thread.  Inline: every
+ * spawn from a task asks. */
+static inline int uvgo__runq_full(struct uvgo_worker *w)
+{
+    return atomic_load_explicit(&w->runq_tail, memory_order_relaxed) -
+               atomic_load_explicit(&w->runq_head, memory_order_relaxed) >=
+           UVGO_RUNQ_SIZE;
+}
 
 /* Hands t to worker w from another thread: inbox, and the doorbell if w is
  * parked. */

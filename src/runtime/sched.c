@@ -230,13 +230,6 @@ static uvgo_task_t *runq_get(struct uvgo_worker *w)
     }
 }
 
-int uvgo__runq_full(struct uvgo_worker *w)
-{
-    return atomic_load_explicit(&w->runq_tail, memory_order_relaxed) -
-               atomic_load_explicit(&w->runq_head, memory_order_relaxed) >=
-           UVGO_RUNQ_SIZE;
-}
-
 static int runq_empty(struct uvgo_worker *w)
 {
     return atomic_load_explicit(&w->runq_head, memory_order_acquire) ==

@@ -250,21 +250,34 @@ static void record_clear(uvgo_task_t *t)
 _Static_assert(UVGO_TASK_NAME_MAX % sizeof(uint64_t) == 0,
                "a task name is whole words");
 
-/* Writes t's id and name (cut to fit, NUL-padded) for uvgo__task_peek. */
-static void record_name(uvgo_task_t *t, uint64_t id, const char *name)
+/* The name of a task spawned without one, in words. */
+static const union {
+    char c[UVGO_TASK_NAME_MAX];
+    uint64_t w[NAME_WORDS];
+} default_name = {"task"};
+
+/* Writes t's id and name (cut to fit, NUL-padded; NULL: "task") for
+ * uvgo__task_peek.  Inline, so that the default name is a few stores of
+ * constants: most tasks have it, and copying a name through a buffer was
+ * most of what bench spawn paid over 1e85b25 (fifty instructions). */
+static inline void record_name(uvgo_task_t *t, uint64_t id, const char *name)
 {
     uint64_t w[NAME_WORDS] = {0};
+    const uint64_t *src = default_name.w;
     uint64_t *dst = (uint64_t *)(void *)t->name;
-    size_t n = strlen(name);
 
-    if (n >= sizeof t->name)
-        n = sizeof t->name - 1;
-    memcpy(w, name, n);
+    if (name) {
+        size_t n = strlen(name);
+        if (n >= sizeof t->name)
+            n = sizeof t->name - 1;
+        memcpy(w, name, n);
+        src = w;
+    }
     /* relaxed: the monitor's lock-free reads; others see the spawn's
      * release of t->state. */
     __atomic_store_n(&t->id, id, __ATOMIC_RELAXED);
     for (size_t i = 0; i < NAME_WORDS; i++)
-        __atomic_store_n(&dst[i], w[i], __ATOMIC_RELAXED);
+        __atomic_store_n(&dst[i], src[i], __ATOMIC_RELAXED);
 }
 
 void uvgo__task_peek(const uvgo_task_t *t, uint64_t *id,
@@ -319,7 +332,7 @@ int uvgo__task_create(uvgo_task_t **out, uvgo_task_fn fn, void *arg,
 {
     size_t size = opts && opts->stack_size ? opts->stack_size
                                            : (size_t)UVGO_DEFAULT_STACK_SIZE;
-    const char *name = opts && opts->name ? opts->name : "task";
+    const char *name = opts ? opts->name : NULL; /* NULL: "task" */
     uvgo_task_t *t;
 
     if (size > MAX_STACK_SIZE)
@@ -401,10 +414,11 @@ int uvgo__task_first_run(struct uvgo_worker *w, uvgo_task_t *t)
 }
 
 /* Spawns as uvgo_task_spawn documents; `site` is the spawner's code
- * address, for dumps ("spawned at"). */
-static int spawn(uvgo_task_t **task, uvgo_task_fn fn, void *arg,
-                 const uvgo_task_opts_t *opts, const void *site,
-                 struct uvgo_bubble *b)
+ * address, for dumps ("spawned at").  Inlined into each entry point: the
+ * call with six arguments cost bench spawn fifteen instructions a task. */
+static inline __attribute__((always_inline)) int
+spawn(uvgo_task_t **task, uvgo_task_fn fn, void *arg,
+      const uvgo_task_opts_t *opts, const void *site, struct uvgo_bubble *b)
 {
     struct uvgo_runtime *rt =
         atomic_load_explicit(&uvgo__rt, memory_order_acquire);
