@@ -227,10 +227,10 @@ static void record_clear(uvgo_task_t *t)
     size_t name = offsetof(uvgo_task_t, name);
     size_t name_end = name + sizeof t->name;
 
-    /* state, flags, on_cpu, fresh and gen lie together (runtime.h); of
+    /* state, flags, on_cpu, resume and gen lie together (runtime.h); of
      * those in between, a free record has on_cpu 0 (cleared after its
      * task's last switch, before it was freed, or never set) and the
-     * caller sets flags and fresh. */
+     * caller sets flags and resume. */
     _Static_assert(offsetof(uvgo_task_t, gen) - offsetof(uvgo_task_t, state) <
                        8,
                    "state and gen must lie together");
@@ -353,7 +353,7 @@ int uvgo__task_create(uvgo_task_t **out, uvgo_task_fn fn, void *arg,
     }
     if (!t->stack.lo)
         t->promiser = w;
-    t->fresh = 1;
+    t->resume = UVGO_RESUME_FRESH;
     t->stack_want = size;
     t->fn = fn;
     t->arg = arg;
@@ -409,7 +409,7 @@ int uvgo__task_first_run(struct uvgo_worker *w, uvgo_task_t *t)
     t->asan_bottom = t->stack.lo;
     t->asan_size = (size_t)(frames - t->stack.lo);
 #endif
-    t->fresh = 0;
+    t->resume &= (uint8_t)~UVGO_RESUME_FRESH;
     return 1;
 }
 
