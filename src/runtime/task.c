@@ -256,28 +256,42 @@ static const union {
     uint64_t w[NAME_WORDS];
 } default_name = {"task"};
 
-/* Writes t's id and name (cut to fit, NUL-padded; NULL: "task") for
- * uvgo__task_peek.  Inline, so that the default name is a few stores of
- * constants: most tasks have it, and copying a name through a buffer was
- * most of what bench spawn paid over 1e85b25 (fifty instructions). */
-static inline void record_name(uvgo_task_t *t, uint64_t id, const char *name)
+/* Copies name (cut to fit, NUL-padded) into dst for record_name. */
+static UVGO_NOINLINE void name_copy(uint64_t *dst, const char *name)
 {
     uint64_t w[NAME_WORDS] = {0};
-    const uint64_t *src = default_name.w;
+    size_t n = strlen(name);
+
+    if (n >= UVGO_TASK_NAME_MAX)
+        n = UVGO_TASK_NAME_MAX - 1;
+    memcpy(w, name, n);
+    /* relaxed: see record_name. */
+    for (size_t i = 0; i < NAME_WORDS; i++)
+        __atomic_store_n(&dst[i], w[i], __ATOMIC_RELAXED);
+}
+
+/* Writes t's id and name (NULL: "task") for uvgo__task_peek.  Inline, so
+ * that the default name is a few stores of constants: most tasks have
+ * it, and copying a name through a buffer was most of what bench spawn
+ * paid over 1e85b25 (fifty instructions). */
+static inline void record_name(uvgo_task_t *t, uint64_t id, const char *name)
+{
     uint64_t *dst = (uint64_t *)(void *)t->name;
 
-    if (name) {
-        size_t n = strlen(name);
-        if (n >= sizeof t->name)
-            n = sizeof t->name - 1;
-        memcpy(w, name, n);
-        src = w;
-    }
     /* relaxed: the monitor's lock-free reads; others see the spawn's
      * release of t->state. */
     __atomic_store_n(&t->id, id, __ATOMIC_RELAXED);
-    for (size_t i = 0; i < NAME_WORDS; i++)
-        __atomic_store_n(&dst[i], src[i], __ATOMIC_RELAXED);
+    if (UVGO_UNLIKELY(name != NULL)) {
+        name_copy(dst, name);
+        return;
+    }
+    /* Spelled out: GCC keeps a loop of atomic stores a loop, and loads
+     * each word instead of storing constants. */
+    _Static_assert(NAME_WORDS == 4, "four words of default name");
+    __atomic_store_n(&dst[0], default_name.w[0], __ATOMIC_RELAXED);
+    __atomic_store_n(&dst[1], default_name.w[1], __ATOMIC_RELAXED);
+    __atomic_store_n(&dst[2], default_name.w[2], __ATOMIC_RELAXED);
+    __atomic_store_n(&dst[3], default_name.w[3], __ATOMIC_RELAXED);
 }
 
 void uvgo__task_peek(const uvgo_task_t *t, uint64_t *id,
