@@ -877,17 +877,14 @@ static void run_pending(struct uvgo_worker *w)
 
     w->pending = UVGO_PENDING_NONE;
     w->pending_task = NULL;
-    switch (op) {
-    case UVGO_PENDING_REQUEUE:
+    /* Not a switch: GCC tested a yield's re-queue, the common case,
+     * last. */
+    if (op == UVGO_PENDING_REQUEUE)
         uvgo__runq_put(w, t);
-        break;
-    case UVGO_PENDING_MOVE:
-        uvgo__inbox_put(w->pending_to, t);
-        break;
-    case UVGO_PENDING_EXIT:
+    else if (op == UVGO_PENDING_EXIT)
         uvgo__task_exited(w, t);
-        break;
-    }
+    else if (op == UVGO_PENDING_MOVE)
+        uvgo__inbox_put(w->pending_to, t);
 }
 
 int uvgo_task_yield(void)
