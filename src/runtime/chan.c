@@ -171,81 +171,10 @@ int uvgo__park_or_done(uvgo_waiter_t *w, uvgo_chan_t *done, const char *what)
     return won;
 }
 
-/* The bodies of uvgo__chan_try_send_locked and _recv_locked, inlined
- * into the plain operations below: a call there, with *wake in memory,
- * cost more than the work (bench pingpong: about forty instructions a
- * round trip).  select.c calls the out-of-line copies. */
-static inline __attribute__((always_inline)) int
-try_send_locked(uvgo_chan_t *ch, const void *elem, uvgo_task_t **wake)
+int uvgo__chan_try_send_locked_call(uvgo_chan_t *ch, const void *elem,
+                                    uvgo_task_t **wake)
 {
-    uvgo_waiter_t *r;
-
-    uvgo__assert(uvgo__spin_held(&ch->lock));
-    if (ch->closed)
-        return UVGO_TRY_CLOSED;
-    if ((r = uvgo__waitq_take(ch, &ch->recvq))) {
-        uvgo__elem_copy(r->elem, elem, ch->elem_size);
-        r->given = 1;
-        *wake = r->task;
-        return UVGO_TRY_DONE;
-    }
-    if (ch->count < ch->cap) {
-        uvgo__elem_copy(uvgo__chan_slot(ch, ch->sendx), elem, ch->elem_size);
-        if (++ch->sendx == ch->cap)
-            ch->sendx = 0;
-        ch->count++;
-        return UVGO_TRY_DONE;
-    }
-    return UVGO_TRY_BLOCK;
-}
-
-static inline __attribute__((always_inline)) int
-try_recv_locked(uvgo_chan_t *ch, void *elem, uvgo_task_t **wake)
-{
-    uvgo_waiter_t *s;
-
-    uvgo__assert(uvgo__spin_held(&ch->lock));
-    if ((s = uvgo__waitq_take(ch, &ch->sendq))) {
-        if (ch->cap == 0) {
-            uvgo__elem_copy(elem, s->elem, ch->elem_size);
-        } else {
-            /* Full buffer: the oldest value is ours, the sender's goes to
-             * the back, in the slot just freed. */
-            char *slot = uvgo__chan_slot(ch, ch->recvx);
-            uvgo__elem_copy(elem, slot, ch->elem_size);
-            uvgo__elem_copy(slot, s->elem, ch->elem_size);
-            if (++ch->recvx == ch->cap)
-                ch->recvx = 0;
-            ch->sendx = ch->recvx;
-        }
-        s->given = 1;
-        *wake = s->task;
-        return UVGO_TRY_DONE;
-    }
-    if (ch->count > 0) {
-        uvgo__elem_copy(elem, uvgo__chan_slot(ch, ch->recvx), ch->elem_size);
-        if (++ch->recvx == ch->cap)
-            ch->recvx = 0;
-        ch->count--;
-        return UVGO_TRY_DONE;
-    }
-    if (ch->closed) {
-        if (elem)
-            memset(elem, 0, ch->elem_size);
-        return UVGO_TRY_CLOSED;
-    }
-    return UVGO_TRY_BLOCK;
-}
-
-int uvgo__chan_try_send_locked(uvgo_chan_t *ch, const void *elem,
-                               uvgo_task_t **wake)
-{
-    return try_send_locked(ch, elem, wake);
-}
-
-int uvgo__chan_try_recv_locked(uvgo_chan_t *ch, void *elem, uvgo_task_t **wake)
-{
-    return try_recv_locked(ch, elem, wake);
+    return uvgo__chan_try_send_locked(ch, elem, wake);
 }
 
 /* Queues a waiter for the calling task and parks it.  Caller holds ch->lock
@@ -292,7 +221,7 @@ int uvgo_chan_send(uvgo_chan_t *ch, const void *elem, size_t size)
     if ((r = uvgo__chan_check(ch, elem, size, 1)))
         return r;
     uvgo__spin_lock(&ch->lock, UVGO_RANK_CHAN);
-    r = try_send_locked(ch, elem, &wake);
+    r = uvgo__chan_try_send_locked(ch, elem, &wake);
     if (r == UVGO_TRY_BLOCK)
         return block_on(ch, &ch->sendq, self, (void *)elem, "chan send")
                    ? 0
@@ -315,7 +244,7 @@ int uvgo_chan_recv(uvgo_chan_t *ch, void *elem, size_t size, int *ok)
     if ((r = uvgo__chan_check(ch, elem, size, 0)))
         return r;
     uvgo__spin_lock(&ch->lock, UVGO_RANK_CHAN);
-    r = try_recv_locked(ch, elem, &wake);
+    r = uvgo__chan_try_recv_locked(ch, elem, &wake);
     if (r == UVGO_TRY_BLOCK) {
         r = block_on(ch, &ch->recvq, self, elem, "chan receive");
         if (ok)
@@ -340,7 +269,7 @@ int uvgo_chan_try_send(uvgo_chan_t *ch, const void *elem, size_t size)
     if ((r = uvgo__chan_check(ch, elem, size, 1)))
         return r;
     uvgo__spin_lock(&ch->lock, UVGO_RANK_CHAN);
-    r = try_send_locked(ch, elem, &wake);
+    r = uvgo__chan_try_send_locked(ch, elem, &wake);
     chan_unlock(ch);
     if (wake)
         uvgo__task_ready(wake);
@@ -361,7 +290,7 @@ int uvgo_chan_try_recv(uvgo_chan_t *ch, void *elem, size_t size, int *ok)
     if ((r = uvgo__chan_check(ch, elem, size, 0)))
         return r;
     uvgo__spin_lock(&ch->lock, UVGO_RANK_CHAN);
-    r = try_recv_locked(ch, elem, &wake);
+    r = uvgo__chan_try_recv_locked(ch, elem, &wake);
     chan_unlock(ch);
     if (wake)
         uvgo__task_ready(wake);

@@ -77,7 +77,8 @@ static inline int validate(uvgo_select_case_t *cases, size_t n)
 
 /* Tries case c on its locked channel.  UVGO_TRY_BLOCK, or the case has
  * committed: its ok is set and *wake may name a task to ready. */
-static int try_case(uvgo_select_case_t *c, uvgo_task_t **wake)
+static inline __attribute__((always_inline)) int try_case(uvgo_select_case_t *c,
+                                                          uvgo_task_t **wake)
 {
     int r;
     if (c->dir == UVGO_SELECT_SEND)

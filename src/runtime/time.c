@@ -476,7 +476,7 @@ static void timer_fire(struct uvgo_timer *t, uint64_t seq, int64_t now)
             uvgo__spin_lock(&t->ch->lock, UVGO_RANK_CHAN);
             /* A waiting receiver gets it; else one slot buffers it; a
              * ticker's value that finds the slot full is dropped. */
-            uvgo__chan_try_send_locked(t->ch, &now, &wake);
+            uvgo__chan_try_send_locked_call(t->ch, &now, &wake);
             uvgo__spin_unlock(&t->ch->lock);
         } else if (t->kind == TIMER_FUNC) {
             uvgo__go_or_die(t->fn, t->arg, "uvgo_after_func");
