@@ -75,6 +75,30 @@ static void eof_is_sticky_and_half_close_keeps_the_other_way(void)
     uvgo_conn_free(b);
 }
 
+/* The first write goes to the kernel directly (stream.c): its errors are
+ * uv_try_write's, and stick. */
+static void write_to_a_closed_peer_fails_and_the_error_sticks(void)
+{
+    uvgo_conn_t *a, *b;
+    char buf[4];
+    size_t n = 7;
+    pair(&a, &b);
+    ASSERT_OK(uvgo_conn_write(a, "hi", 2, &n));
+    ASSERT_EQ(n, 2);
+    ASSERT_EQ(uvgo_conn_read(b, buf, sizeof buf), 2);
+    uvgo_conn_free(b);
+    /* No SIGPIPE: the error comes back, nothing was written. */
+    ASSERT_ERR(uvgo_conn_write(a, "lost", 4, &n), UVGO_EPIPE);
+    ASSERT_EQ(n, 0);
+    ASSERT_ERR(uvgo_conn_write(a, "x", 1, NULL), UVGO_EPIPE);
+    uv_buf_t v = uv_buf_init("y", 1);
+    ASSERT_ERR(uvgo_conn_writev(a, &v, 1, NULL), UVGO_EPIPE);
+    ASSERT_ERR(uvgo_conn_write(a, NULL, 1, NULL), UVGO_EINVAL);
+    ASSERT_OK(uvgo_conn_close(a));
+    ASSERT_ERR(uvgo_conn_write(a, "z", 1, NULL), UVGO_ECLOSED);
+    uvgo_conn_free(a);
+}
+
 static void read_deadline_times_out_and_the_conn_stays_usable(void)
 {
     uvgo_conn_t *a, *b;
@@ -505,6 +529,7 @@ static void writer_buffers_until_flush(void)
 static const test_case_t cases[] = {
     CASE(round_trip_over_a_socketpair),
     CASE(eof_is_sticky_and_half_close_keeps_the_other_way),
+    CASE(write_to_a_closed_peer_fails_and_the_error_sticks),
     CASE(read_deadline_times_out_and_the_conn_stays_usable),
     CASE(deadline_moved_while_blocked),
     CASE(deadline_passed_while_no_call_waits_fails_the_next_call),

@@ -134,6 +134,7 @@ struct uvgo_conn {
     int shut;                     /* close_write issued */
     int wreq_busy;                /* wreq is queued in libuv */
     int timers;                   /* rtimer and wtimer are initialised */
+    int fd;                       /* for direct writes (stream.c) */
     int64_t rdeadline, wdeadline; /* uvgo_now() times; 0: none */
     int rexpired, wexpired;       /* that deadline has passed */
     struct uvgo__waiter *reader;  /* the reader waiting for data */

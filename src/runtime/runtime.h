@@ -218,6 +218,7 @@ struct uvgo_worker {
     uvgo_task_t *pending_task;
     struct uvgo_worker *pending_to;
     int idle_active;     /* the idle handle is started */
+    int polling;         /* between our prepare and check (sched.c) */
     int spinning;        /* counted in rt->nspinning */
     uint64_t idle_since; /* ticks when it ran out of work, or 0 */
     struct uvgo_steal_seen seen[UVGO_STEAL_SEEN]; /* by victim id */
@@ -232,7 +233,7 @@ struct uvgo_worker {
     int closing;                /* handles are closing: start nothing */
     struct uvgo_worker_stats stats;
     uint64_t started_ns; /* uv_hrtime() when the worker started */
-    uint64_t idle_from;  /* uv_hrtime() as it went idle, or 0 */
+    uint64_t idle_from;  /* uvgo__ticks() as it went idle, or 0 */
     int open_handles;    /* embedded mode: handles not yet closed */
     void *altstack;
     /* Timers (time.c).  The heap is shared: any thread may add or remove
