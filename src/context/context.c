@@ -352,7 +352,7 @@ static uvgo_ctx_t *ctx_alloc(int kind, uvgo_ctx_t *parent)
         c = (uvgo_ctx_t *)(block + DONE_SPACE);
         c->done = (uvgo_chan_t *)block;
         uvgo__chan_init(c->done, 0, 0); /* the node's reference */
-        c->done->recv_only = 1;
+        uvgo__chan_set_recv_only(c->done);
     } else if (!(c = uvgo__calloc(1, sizeof *c))) {
         return NULL;
     }

@@ -38,7 +38,9 @@ void uvgo__chan_init(uvgo_chan_t *ch, size_t elem_size, size_t cap)
     ch->cap = (uint32_t)cap;
     /* Made in a synctest bubble: only its members may use it. */
     ch->bubble = uvgo__bubble_retain(uvgo__bubble_self());
-    ch->in_bubble = ch->bubble != NULL;
+    ch->send_size = ch->recv_size =
+        ch->bubble ? UVGO__CHAN_SLOW_SIZE : (size_t)elem_size;
+    ch->wait_hooks = ch->bubble ? UVGO__CHAN_HOOK_BUBBLE : 0;
 }
 
 int uvgo__chan_check_slow(const uvgo_chan_t *ch, const void *elem, size_t size,
@@ -169,65 +171,10 @@ int uvgo__park_or_done(uvgo_waiter_t *w, uvgo_chan_t *done, const char *what)
     return won;
 }
 
-int uvgo__chan_try_send_locked(uvgo_chan_t *ch, const void *elem,
-                               uvgo_task_t **wake)
+int uvgo__chan_try_send_locked_call(uvgo_chan_t *ch, const void *elem,
+                                    uvgo_task_t **wake)
 {
-    uvgo_waiter_t *r;
-
-    uvgo__assert(uvgo__spin_held(&ch->lock));
-    if (ch->closed)
-        return UVGO_TRY_CLOSED;
-    if ((r = uvgo__waitq_take(ch, &ch->recvq))) {
-        uvgo__elem_copy(r->elem, elem, ch->elem_size);
-        r->given = 1;
-        *wake = r->task;
-        return UVGO_TRY_DONE;
-    }
-    if (ch->count < ch->cap) {
-        uvgo__elem_copy(uvgo__chan_slot(ch, ch->sendx), elem, ch->elem_size);
-        if (++ch->sendx == ch->cap)
-            ch->sendx = 0;
-        ch->count++;
-        return UVGO_TRY_DONE;
-    }
-    return UVGO_TRY_BLOCK;
-}
-
-int uvgo__chan_try_recv_locked(uvgo_chan_t *ch, void *elem, uvgo_task_t **wake)
-{
-    uvgo_waiter_t *s;
-
-    uvgo__assert(uvgo__spin_held(&ch->lock));
-    if ((s = uvgo__waitq_take(ch, &ch->sendq))) {
-        if (ch->cap == 0) {
-            uvgo__elem_copy(elem, s->elem, ch->elem_size);
-        } else {
-            /* Full buffer: the oldest value is ours, the sender's goes to
-             * the back, in the slot just freed. */
-            char *slot = uvgo__chan_slot(ch, ch->recvx);
-            uvgo__elem_copy(elem, slot, ch->elem_size);
-            uvgo__elem_copy(slot, s->elem, ch->elem_size);
-            if (++ch->recvx == ch->cap)
-                ch->recvx = 0;
-            ch->sendx = ch->recvx;
-        }
-        s->given = 1;
-        *wake = s->task;
-        return UVGO_TRY_DONE;
-    }
-    if (ch->count > 0) {
-        uvgo__elem_copy(elem, uvgo__chan_slot(ch, ch->recvx), ch->elem_size);
-        if (++ch->recvx == ch->cap)
-            ch->recvx = 0;
-        ch->count--;
-        return UVGO_TRY_DONE;
-    }
-    if (ch->closed) {
-        if (elem)
-            memset(elem, 0, ch->elem_size);
-        return UVGO_TRY_CLOSED;
-    }
-    return UVGO_TRY_BLOCK;
+    return uvgo__chan_try_send_locked(ch, elem, wake);
 }
 
 /* Queues a waiter for the calling task and parks it.  Caller holds ch->lock
@@ -237,7 +184,7 @@ block_on(uvgo_chan_t *ch, uvgo_list_t *q, uvgo_task_t *self, void *elem,
          const char *what)
 {
     uvgo_waiter_t w;
-    int timer = ch->timer;
+    int hooks = ch->wait_hooks;
 
     uvgo__assert(uvgo__spin_held(&ch->lock) && !ch->closed);
     uvgo__waiter_init_case(&w, self, elem, NULL, 0);
@@ -245,15 +192,19 @@ block_on(uvgo_chan_t *ch, uvgo_list_t *q, uvgo_task_t *self, void *elem,
     /* The waiter's reference (see "Ownership" in uvgo/chan.h), dropped by
      * whoever unlinks it: we never touch the channel once woken. */
     atomic_fetch_add_explicit(&ch->refs, 1, memory_order_relaxed);
-    if (UVGO_UNLIKELY(timer))
-        uvgo__timer_chan_wait_begin(); /* liveness: see timer.h */
-    /* In a bubble, a wait on one of its channels is durable: only the
-     * bubble can end it (the caller passed uvgo__chan_check). */
-    if (UVGO_UNLIKELY(self->bubble != NULL))
-        self->park_durable = ch->bubble != NULL;
+    if (UVGO_UNLIKELY(hooks)) {
+        if (hooks & UVGO__CHAN_HOOK_TIMER)
+            uvgo__timer_chan_wait_begin(); /* liveness: see timer.h */
+        /* A wait on a bubble's channel is durable: only the bubble can
+         * end it (the caller passed uvgo__chan_check, so it is a member).
+         * On any other channel park_durable is already 0: it is set only
+         * right before a park, and every park clears it. */
+        if (hooks & UVGO__CHAN_HOOK_BUBBLE)
+            self->park_durable = 1;
+    }
     chan_unlock(ch);
     uvgo__task_park(what);
-    if (UVGO_UNLIKELY(timer))
+    if (UVGO_UNLIKELY(hooks & UVGO__CHAN_HOOK_TIMER))
         uvgo__timer_chan_wait_end();
     return w.given;
 }

@@ -75,17 +75,23 @@ struct uvgo_task {
     /* 1 from the moment a worker switches to the task until the switch
      * away from it has completed (cleared by whatever runs next). */
     atomic_uchar on_cpu;
-    /* 1 until the task first runs: its stack is reserved but unwritten.
-     * Written at spawn and by the worker that first switches to it. */
-    uint8_t fresh;
+    /* UVGO_RESUME_*: work for the worker that next switches to the task,
+     * in one byte so that a switch tests it once.  FRESH: set at spawn
+     * and cleared by the worker that first switches to it (its stack is
+     * reserved but unwritten until then).  SAMPLED: set with ready_ticks
+     * by a sampled wake-up, before the task is queued (a waker may set it
+     * while the task is still switching out: nobody else writes the byte
+     * then), cleared by the worker that runs it. */
+    uint8_t resume;
     /* The record's generation (base/handle.h): +2 at each spawn, bit 0 set
      * when the handle is consumed (join, detach).  Kept across reuse;
      * relaxed: a handle call reads it before anything else.  Next to the
      * state, which is kept too, so a new task clears the rest in two. */
     atomic_uint gen;
-    /* uvgo__ticks() when a sampled wake-up made it runnable, else 0: the
-     * scheduling-latency metric.  Written by the waker before it queues
-     * the task, read and cleared by the worker that runs it. */
+    /* uvgo__ticks() when a sampled wake-up made it runnable (resume has
+     * UVGO_RESUME_SAMPLED): the scheduling-latency metric.  Written by
+     * the waker before it queues the task, read by the worker that runs
+     * it. */
     uint64_t ready_ticks;
     /* Saved context.  Written by the task's own switch-out. */
     uvgo__exec_t ctx;
@@ -126,6 +132,10 @@ struct uvgo_task {
     _Alignas(8) char name[UVGO_TASK_NAME_MAX]; /* NUL-padded; see id */
 };
 
+/* uvgo_task.resume. */
+#define UVGO_RESUME_FRESH 1
+#define UVGO_RESUME_SAMPLED 2
+
 #define UVGO_TASK_JOINABLE (1u << 7)
 /* The task entered a loop (uvgo_loop_enter): it uses that loop's handles, so
  * wake-ups send it home instead of pulling it to the waker's worker. */
@@ -160,13 +170,24 @@ struct uvgo_worker_stats {
     atomic_ulong parks, yields, exits, steals, tasks_stolen;
     atomic_ulong inbox_tasks, polls, idle_ns;
     atomic_ulong latency[UVGO_METRICS_LATENCY_BUCKETS];
-    unsigned sample_tick; /* owner only: which wake-up to sample */
+    /* Owner only: wake-ups until the next sampled one.  A countdown, so
+     * that an unsampled wake-up costs a decrement and a branch. */
+    unsigned sample_countdown;
 };
 
 static inline void uvgo__stat_add(atomic_ulong *c, unsigned long n)
 {
+#if defined(__x86_64__) && !defined(UVGO_TSAN)
+    /* One add to memory, where the compiler makes the relaxed pair three
+     * instructions (it never merges atomics): the owner is the only
+     * writer, and an aligned 8-byte store is single-copy atomic on
+     * x86-64, so readers' relaxed loads still see whole values.  TSan
+     * builds keep the pair, which it can see. */
+    __asm__("addq %1, %0" : "+m"(*(unsigned long *)c) : "er"(n));
+#else
     atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) + n,
                           memory_order_relaxed);
+#endif
 }
 
 static inline void uvgo__stat_inc(atomic_ulong *c)
@@ -368,8 +389,14 @@ void uvgo__task_ready(uvgo_task_t *t);
 /* Queues a runnable task on worker w from its own thread (runq or pinned). */
 void uvgo__runq_put(struct uvgo_worker *w, uvgo_task_t *t);
 
-/* True when w's ring has no free slot.  Owner thread. */
-int uvgo__runq_full(struct uvgo_worker *w);
+/* True when w's ring has no free slot.  Owner thread.  Inline: every
+ * spawn from a task asks. */
+static inline int uvgo__runq_full(struct uvgo_worker *w)
+{
+    return atomic_load_explicit(&w->runq_tail, memory_order_relaxed) -
+               atomic_load_explicit(&w->runq_head, memory_order_relaxed) >=
+           UVGO_RUNQ_SIZE;
+}
 
 /* Hands t to worker w from another thread: inbox, and the doorbell if w is
  * parked. */
@@ -439,7 +466,7 @@ void uvgo__task_peek(const uvgo_task_t *t, uint64_t *id,
                      char name[UVGO_TASK_NAME_MAX]);
 
 /* Readies the stack reserved at spawn for a task about to run for the
- * first time on w (t->fresh): takes a promised stack, writes the task
+ * first time on w (UVGO_RESUME_FRESH): takes a promised stack, writes the task
  * pointer at its top and the first frame.  Returns 1, or 0 when the task
  * was promised a stack by another worker and none can be had here: it
  * has been sent to that worker's inbox instead.  w's thread. */
@@ -472,12 +499,26 @@ int uvgo__event_wait_done(uvgo_event_t *ev, const char *what,
                           uvgo_chan_t *done);
 int uvgo__task_join_done(uvgo_task_t *task, void **result, uvgo_chan_t *done);
 
-/* Marks t, about to be queued by a waker on worker `by` (NULL: not a
- * worker), for the scheduling-latency sample if its turn has come. */
+/* Stamps t for the scheduling-latency sample.  Out of line: one wake-up
+ * in UVGO_METRICS_SAMPLE_EVERY comes here. */
+void uvgo__latency_stamp(struct uvgo_worker *by, uvgo_task_t *t);
+
+/* Marks t, about to be queued by a waker on worker `by` (not NULL), for
+ * the scheduling-latency sample if its turn has come. */
+static inline void uvgo__latency_mark_on(struct uvgo_worker *by, uvgo_task_t *t)
+{
+    if (UVGO_UNLIKELY(--by->stats.sample_countdown == 0))
+        uvgo__latency_stamp(by, t);
+}
+
+/* The same for a waker on any thread: `by` NULL when it is no worker, and
+ * then every wake-up is sampled. */
 static inline void uvgo__latency_mark(struct uvgo_worker *by, uvgo_task_t *t)
 {
-    if (!by || (++by->stats.sample_tick % UVGO_METRICS_SAMPLE_EVERY) == 0)
-        t->ready_ticks = uvgo__ticks();
+    if (by)
+        uvgo__latency_mark_on(by, t);
+    else
+        uvgo__latency_stamp(NULL, t);
 }
 
 /* The calling task's next park is durable for its bubble's clock

@@ -230,13 +230,6 @@ static uvgo_task_t *runq_get(struct uvgo_worker *w)
     }
 }
 
-int uvgo__runq_full(struct uvgo_worker *w)
-{
-    return atomic_load_explicit(&w->runq_tail, memory_order_relaxed) -
-               atomic_load_explicit(&w->runq_head, memory_order_relaxed) >=
-           UVGO_RUNQ_SIZE;
-}
-
 static int runq_empty(struct uvgo_worker *w)
 {
     return atomic_load_explicit(&w->runq_head, memory_order_acquire) ==
@@ -554,7 +547,8 @@ static void shuffle_put(struct uvgo_worker *w, uvgo_task_t *t,
         idle_on(w);
 }
 
-/* The common part of uvgo__task_ready: queues t where it belongs. */
+/* The common part of uvgo__task_ready: queues t where it belongs, having
+ * marked it for the latency sample. */
 static inline __attribute__((always_inline)) void
 ready_queue(struct uvgo_worker *self, struct uvgo_worker *w, uvgo_task_t *t)
 {
@@ -564,6 +558,7 @@ ready_queue(struct uvgo_worker *self, struct uvgo_worker *w, uvgo_task_t *t)
         if (!self || self->current == &self->sched || self->rt != w->rt ||
             (t->flags & (UVGO_TASK_PINNED | UVGO_TASK_BOUND)) ||
             atomic_load_explicit(&t->on_cpu, memory_order_acquire)) {
+            uvgo__latency_mark(self, t);
             /* The state stays "waiting" until its worker picks it up:
              * writing it here would drag one more line across cores. */
             uvgo__inbox_put(w, t);
@@ -571,6 +566,8 @@ ready_queue(struct uvgo_worker *self, struct uvgo_worker *w, uvgo_task_t *t)
         }
         uvgo__task_set_worker(t, self);
     }
+    /* Here self is a worker (it is t's). */
+    uvgo__latency_mark_on(self, t);
     if (self->current == &self->sched) {
         /* From the loop itself (timers, I/O callbacks): no task hands off
          * to this one, so runnext would buy nothing and would run the last
@@ -600,10 +597,20 @@ static UVGO_NOINLINE void bubble_task_ready(struct uvgo_worker *self,
                                             uvgo_task_t *t)
 {
     uvgo__bubble_ready(t);
-    if (t->bubble->rand && w == self)
+    if (t->bubble->rand && w == self) {
+        uvgo__latency_mark_on(self, t);
         shuffle_put(self, t, t->bubble);
-    else
+    } else {
         ready_queue(self, w, t);
+    }
+}
+
+void uvgo__latency_stamp(struct uvgo_worker *by, uvgo_task_t *t)
+{
+    if (by)
+        by->stats.sample_countdown = UVGO_METRICS_SAMPLE_EVERY;
+    t->ready_ticks = uvgo__ticks();
+    t->resume |= UVGO_RESUME_SAMPLED;
 }
 
 void uvgo__task_ready(uvgo_task_t *t)
@@ -613,7 +620,6 @@ void uvgo__task_ready(uvgo_task_t *t)
 
     /* Wakers ready tasks only after releasing their locks (STYLE.md). */
     uvgo__assert(uvgo__rank_count() == 0);
-    uvgo__latency_mark(self, t);
     if (UVGO_UNLIKELY(t->bubble != NULL)) {
         bubble_task_ready(self, w, t);
         return;
@@ -731,7 +737,7 @@ static UVGO_NOINLINE void latency_record(struct uvgo_worker *w, uvgo_task_t *t)
     uint64_t d = uvgo__ticks() - t->ready_ticks, ns;
     int b;
 
-    t->ready_ticks = 0;
+    t->resume &= (uint8_t)~UVGO_RESUME_SAMPLED;
     /* Very long waits (hours) belong in the last bucket anyway. */
     if (d > ((uint64_t)1 << 40))
         b = UVGO_METRICS_LATENCY_BUCKETS - 1;
@@ -773,16 +779,18 @@ static inline void switch_to(struct uvgo_worker *w, uvgo_task_t *from,
                      UVGO_TASK_RUNNABLE ||
                  atomic_load_explicit(&to->state, memory_order_relaxed) ==
                      UVGO_TASK_WAITING);
-    if (UVGO_UNLIKELY(to->fresh) &&
-        UVGO_UNLIKELY(!uvgo__task_first_run(w, to))) {
-        /* Sent to the worker that keeps its stack: run whatever the loop
-         * context picks next instead. */
-        to = &w->sched;
-        if (to == from)
-            return;
+    if (UVGO_UNLIKELY(to->resume)) {
+        if ((to->resume & UVGO_RESUME_FRESH) && !uvgo__task_first_run(w, to)) {
+            /* Sent to the worker that keeps its stack: run whatever the
+             * loop context picks next instead.  A sample waits for the
+             * run there. */
+            to = &w->sched;
+            if (to == from)
+                return;
+        } else if (to->resume & UVGO_RESUME_SAMPLED) {
+            latency_record(w, to);
+        }
     }
-    if (UVGO_UNLIKELY(to->ready_ticks))
-        latency_record(w, to);
     if (from != &w->sched) {
         int bad =
             uvgo__stack_check(&from->stack, from, __builtin_frame_address(0));
@@ -879,17 +887,14 @@ static void run_pending(struct uvgo_worker *w)
 
     w->pending = UVGO_PENDING_NONE;
     w->pending_task = NULL;
-    switch (op) {
-    case UVGO_PENDING_REQUEUE:
+    /* Not a switch: GCC tested a yield's re-queue, the common case,
+     * last. */
+    if (op == UVGO_PENDING_REQUEUE)
         uvgo__runq_put(w, t);
-        break;
-    case UVGO_PENDING_MOVE:
-        uvgo__inbox_put(w->pending_to, t);
-        break;
-    case UVGO_PENDING_EXIT:
+    else if (op == UVGO_PENDING_EXIT)
         uvgo__task_exited(w, t);
-        break;
-    }
+    else if (op == UVGO_PENDING_MOVE)
+        uvgo__inbox_put(w->pending_to, t);
 }
 
 int uvgo_task_yield(void)
@@ -1330,6 +1335,7 @@ int uvgo__sched_worker_init(struct uvgo_runtime *rt, struct uvgo_worker *w,
     }
     w->loop = loop;
     w->started_ns = uv_hrtime();
+    w->stats.sample_countdown = UVGO_METRICS_SAMPLE_EVERY;
     w->current = &w->sched;
     w->rand = 0x9E3779B97F4A7C15ULL * (uint64_t)(w->id + 1) ^ uv_hrtime();
     if (!w->rand)

@@ -235,7 +235,7 @@ static void on_segv(int sig, siginfo_t *si, void *uc)
      * is in the page right under it: that task overflowed, whoever owns
      * the memory it ran into (a canary stack's overflow runs through the
      * slots below until it meets a guard). */
-    if (t && !t->fresh && t->stack.lo) {
+    if (t && !(t->resume & UVGO_RESUME_FRESH) && t->stack.lo) {
         char *lo = t->stack.lo, *hi = lo + t->stack.size;
         if (sp && (sp < lo || sp > hi))
             report_overflow(t->id, t->name, t->stack.size,

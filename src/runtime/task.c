@@ -227,10 +227,10 @@ static void record_clear(uvgo_task_t *t)
     size_t name = offsetof(uvgo_task_t, name);
     size_t name_end = name + sizeof t->name;
 
-    /* state, flags, on_cpu, fresh and gen lie together (runtime.h); of
+    /* state, flags, on_cpu, resume and gen lie together (runtime.h); of
      * those in between, a free record has on_cpu 0 (cleared after its
      * task's last switch, before it was freed, or never set) and the
-     * caller sets flags and fresh. */
+     * caller sets flags and resume. */
     _Static_assert(offsetof(uvgo_task_t, gen) - offsetof(uvgo_task_t, state) <
                        8,
                    "state and gen must lie together");
@@ -250,21 +250,48 @@ static void record_clear(uvgo_task_t *t)
 _Static_assert(UVGO_TASK_NAME_MAX % sizeof(uint64_t) == 0,
                "a task name is whole words");
 
-/* Writes t's id and name (cut to fit, NUL-padded) for uvgo__task_peek. */
-static void record_name(uvgo_task_t *t, uint64_t id, const char *name)
+/* The name of a task spawned without one, in words. */
+static const union {
+    char c[UVGO_TASK_NAME_MAX];
+    uint64_t w[NAME_WORDS];
+} default_name = {"task"};
+
+/* Copies name (cut to fit, NUL-padded) into dst for record_name. */
+static UVGO_NOINLINE void name_copy(uint64_t *dst, const char *name)
 {
     uint64_t w[NAME_WORDS] = {0};
-    uint64_t *dst = (uint64_t *)(void *)t->name;
     size_t n = strlen(name);
 
-    if (n >= sizeof t->name)
-        n = sizeof t->name - 1;
+    if (n >= UVGO_TASK_NAME_MAX)
+        n = UVGO_TASK_NAME_MAX - 1;
     memcpy(w, name, n);
+    /* relaxed: see record_name. */
+    for (size_t i = 0; i < NAME_WORDS; i++)
+        __atomic_store_n(&dst[i], w[i], __ATOMIC_RELAXED);
+}
+
+/* Writes t's id and name (NULL: "task") for uvgo__task_peek.  Inline, so
+ * that the default name is a few stores of constants: most tasks have
+ * it, and copying a name through a buffer was most of what bench spawn
+ * paid over 1e85b25 (fifty instructions). */
+static inline void record_name(uvgo_task_t *t, uint64_t id, const char *name)
+{
+    uint64_t *dst = (uint64_t *)(void *)t->name;
+
     /* relaxed: the monitor's lock-free reads; others see the spawn's
      * release of t->state. */
     __atomic_store_n(&t->id, id, __ATOMIC_RELAXED);
-    for (size_t i = 0; i < NAME_WORDS; i++)
-        __atomic_store_n(&dst[i], w[i], __ATOMIC_RELAXED);
+    if (UVGO_UNLIKELY(name != NULL)) {
+        name_copy(dst, name);
+        return;
+    }
+    /* Spelled out: GCC keeps a loop of atomic stores a loop, and loads
+     * each word instead of storing constants. */
+    _Static_assert(NAME_WORDS == 4, "four words of default name");
+    __atomic_store_n(&dst[0], default_name.w[0], __ATOMIC_RELAXED);
+    __atomic_store_n(&dst[1], default_name.w[1], __ATOMIC_RELAXED);
+    __atomic_store_n(&dst[2], default_name.w[2], __ATOMIC_RELAXED);
+    __atomic_store_n(&dst[3], default_name.w[3], __ATOMIC_RELAXED);
 }
 
 void uvgo__task_peek(const uvgo_task_t *t, uint64_t *id,
@@ -319,7 +346,7 @@ int uvgo__task_create(uvgo_task_t **out, uvgo_task_fn fn, void *arg,
 {
     size_t size = opts && opts->stack_size ? opts->stack_size
                                            : (size_t)UVGO_DEFAULT_STACK_SIZE;
-    const char *name = opts && opts->name ? opts->name : "task";
+    const char *name = opts ? opts->name : NULL; /* NULL: "task" */
     uvgo_task_t *t;
 
     if (size > MAX_STACK_SIZE)
@@ -340,7 +367,7 @@ int uvgo__task_create(uvgo_task_t **out, uvgo_task_fn fn, void *arg,
     }
     if (!t->stack.lo)
         t->promiser = w;
-    t->fresh = 1;
+    t->resume = UVGO_RESUME_FRESH;
     t->stack_want = size;
     t->fn = fn;
     t->arg = arg;
@@ -396,15 +423,16 @@ int uvgo__task_first_run(struct uvgo_worker *w, uvgo_task_t *t)
     t->asan_bottom = t->stack.lo;
     t->asan_size = (size_t)(frames - t->stack.lo);
 #endif
-    t->fresh = 0;
+    t->resume &= (uint8_t)~UVGO_RESUME_FRESH;
     return 1;
 }
 
 /* Spawns as uvgo_task_spawn documents; `site` is the spawner's code
- * address, for dumps ("spawned at"). */
-static int spawn(uvgo_task_t **task, uvgo_task_fn fn, void *arg,
-                 const uvgo_task_opts_t *opts, const void *site,
-                 struct uvgo_bubble *b)
+ * address, for dumps ("spawned at").  Inlined into each entry point: the
+ * call with six arguments cost bench spawn fifteen instructions a task. */
+static inline __attribute__((always_inline)) int
+spawn(uvgo_task_t **task, uvgo_task_fn fn, void *arg,
+      const uvgo_task_opts_t *opts, const void *site, struct uvgo_bubble *b)
 {
     struct uvgo_runtime *rt =
         atomic_load_explicit(&uvgo__rt, memory_order_acquire);

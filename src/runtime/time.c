@@ -476,7 +476,7 @@ static void timer_fire(struct uvgo_timer *t, uint64_t seq, int64_t now)
             uvgo__spin_lock(&t->ch->lock, UVGO_RANK_CHAN);
             /* A waiting receiver gets it; else one slot buffers it; a
              * ticker's value that finds the slot full is dropped. */
-            uvgo__chan_try_send_locked(t->ch, &now, &wake);
+            uvgo__chan_try_send_locked_call(t->ch, &now, &wake);
             uvgo__spin_unlock(&t->ch->lock);
         } else if (t->kind == TIMER_FUNC) {
             uvgo__go_or_die(t->fn, t->arg, "uvgo_after_func");
@@ -759,7 +759,8 @@ static int timer_new(struct uvgo_timer **out, int kind, int64_t period,
             return err;
         }
         t->ch->timer = 1;
-        t->ch->recv_only = 1;
+        t->ch->wait_hooks |= UVGO__CHAN_HOOK_TIMER;
+        uvgo__chan_set_recv_only(t->ch);
     }
     *out = t;
     return 0;
