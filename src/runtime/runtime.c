@@ -182,6 +182,7 @@ static int rt_create(int n, uv_loop_t *host, struct uvgo_runtime **out)
     pthread_mutex_init(&rt->lock, NULL);
     rt->embedded = host != NULL;
     rt->ticks_per_poll = calibrate_poll_ticks();
+    rt->ns_per_tick = 50000.0 / (double)rt->ticks_per_poll;
     rt->workers = uvgo__calloc((size_t)n, sizeof *rt->workers);
     err = UVGO_ENOMEM;
     if (!rt->workers)

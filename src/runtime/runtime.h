@@ -225,6 +225,7 @@ struct uvgo_worker {
     int keep_polling;         /* idle but still spinning: do not park */
     int spin_shift;           /* spin budget: SPIN_US >> spin_shift */
     uint64_t last_release;    /* single-loop mode: last stack release */
+    uint64_t last_trim;       /* uvgo__ticks() of the last stack trim */
     int dead_parked;          /* counted in rt->ndead (under rt->lock) */
     uint64_t next_id, id_end; /* task ids reserved for this worker */
     uvgo_task_t *rec_free;    /* free task records, linked through next */
@@ -279,6 +280,7 @@ struct uvgo_runtime {
     atomic_long foreign_freed;   /* tasks freed off the workers */
     atomic_int external_refs;    /* uvgo_ref(): outside wakers may exist */
     uint64_t ticks_per_poll;     /* poll the loop at least this often */
+    double ns_per_tick;          /* POLL_INTERVAL_US over ticks_per_poll */
 
     /* Under lock. */
     pthread_mutex_t lock;
