@@ -172,17 +172,23 @@ static int runq_put_slow(struct uvgo_worker *w, uvgo_task_t *t, uint32_t h,
     return 1;
 }
 
+/* Queues t, which may run on w only, at the back of w's pinned queue. */
+static inline void pin_put(struct uvgo_worker *w, uvgo_task_t *t)
+{
+    t->next = NULL;
+    if (w->pin_tail)
+        w->pin_tail->next = t;
+    else
+        w->pin_head = t;
+    w->pin_tail = t;
+}
+
 void uvgo__runq_put(struct uvgo_worker *w, uvgo_task_t *t)
 {
     uvgo__assert(w == uvgo__worker_self() && t != &w->sched);
     atomic_store_explicit(&t->state, UVGO_TASK_RUNNABLE, memory_order_relaxed);
     if (UVGO_UNLIKELY(t->flags & (UVGO_TASK_PINNED | UVGO_TASK_BOUND))) {
-        t->next = NULL;
-        if (w->pin_tail)
-            w->pin_tail->next = t;
-        else
-            w->pin_head = t;
-        w->pin_tail = t;
+        pin_put(w, t);
     } else {
         /* Never a task whose registers are unsaved (runtime.h). */
         uvgo__assert(!atomic_load_explicit(&t->on_cpu, memory_order_relaxed));
@@ -577,7 +583,15 @@ ready_queue(struct uvgo_worker *self, struct uvgo_worker *w, uvgo_task_t *t)
          * loading their stacks meanwhile (bench echo: the first load from
          * a woken task's stack, in the switch, missed the cache). */
         prefetch_resume(t);
-        uvgo__runq_put(self, t);
+        if (t->flags & (UVGO_TASK_PINNED | UVGO_TASK_BOUND)) {
+            /* A connection's task woken by its I/O: runq_put's pinned
+             * branch, without the call (bench echo, once per message). */
+            atomic_store_explicit(&t->state, UVGO_TASK_RUNNABLE,
+                                  memory_order_relaxed);
+            pin_put(self, t);
+        } else {
+            uvgo__runq_put(self, t);
+        }
     } else {
         atomic_store_explicit(&t->state, UVGO_TASK_RUNNABLE,
                               memory_order_relaxed);
