@@ -421,7 +421,8 @@ static int read_turn(uvgo_conn_t *c, void *buf, size_t len, uvgo_chan_t *done)
     return wait_in_slot(c, &w, &c->reader, done, "conn read");
 }
 
-static int conn_read(uvgo_conn_t *c, void *buf, size_t len, uvgo_ctx_t *ctx)
+static UVGO_NOINLINE int conn_read(uvgo_conn_t *c, void *buf, size_t len,
+                                   uvgo_ctx_t *ctx)
 {
     uvgo_chan_t *done = NULL;
     int err;
@@ -512,26 +513,44 @@ int uvgo_conn_read_full(uvgo_conn_t *c, void *buf, size_t len, size_t *got)
  * per message (callgrind, bench echo), for a runtime that never cancels a
  * thread.  Returns the bytes taken, UV_EAGAIN or an error, as
  * uv_try_write does (ENOBUFS is transient there too). */
-static int write_first(uvgo_conn_t *c, const uv_buf_t *b)
+static UVGO_NOINLINE int write_first_slow(uvgo_conn_t *c, const uv_buf_t *b,
+                                          long r)
 {
 #if defined(__linux__) && defined(SYS_write)
-    if (UVGO_UNLIKELY(c->fd == FD_UNKNOWN)) {
+    if (c->fd == FD_UNKNOWN) {
         uv_os_fd_t fd;
         c->fd = uv_fileno((uv_handle_t *)c->stream, &fd) == 0 ? fd : FD_NONE;
-    }
-    if (UVGO_LIKELY(c->fd >= 0)) {
-        long r;
-        do
+        if (c->fd >= 0)
             r = syscall(SYS_write, c->fd, b->base, (size_t)b->len);
-        while (r < 0 && errno == EINTR);
+    }
+    if (c->fd >= 0) {
+        while (r < 0 && errno == EINTR)
+            r = syscall(SYS_write, c->fd, b->base, (size_t)b->len);
         if (r >= 0)
             return (int)r;
         if (errno == EAGAIN || errno == EWOULDBLOCK || errno == ENOBUFS)
             return UV_EAGAIN;
         return uv_translate_sys_error(errno);
     }
+#else
+    (void)r;
 #endif
     return uv_try_write(c->stream, b, 1);
+}
+
+/* Inline, so that the common write keeps few registers across it. */
+static inline __attribute__((always_inline)) int write_first(uvgo_conn_t *c,
+                                                             const uv_buf_t *b)
+{
+    long r = -1;
+#if defined(__linux__) && defined(SYS_write)
+    if (UVGO_LIKELY(c->fd >= 0)) {
+        r = syscall(SYS_write, c->fd, b->base, (size_t)b->len);
+        if (UVGO_LIKELY(r >= 0))
+            return (int)r;
+    }
+#endif
+    return write_first_slow(c, b, r);
 }
 
 static void on_wreq(uv_write_t *req, int status)
@@ -714,13 +733,37 @@ int uvgo_conn_write_ctx(uvgo_conn_t *c, const void *buf, size_t len,
     return conn_writev(c, bufs, n, written, ctx);
 }
 
+/* uvgo_conn_write after a first try that the kernel did not take whole:
+ * r bytes taken, or UV_EAGAIN, or an error. */
+static UVGO_NOINLINE int write_rest(uvgo_conn_t *c, const void *buf, size_t len,
+                                    size_t *written, int r)
+{
+    if (r > 0) {
+        /* Partly taken: the rest waits its turn as any write does. */
+        int err = uvgo_conn_write_ctx(c, (const char *)buf + r, len - (size_t)r,
+                                      written, NULL);
+        if (written)
+            *written += (size_t)r;
+        return err;
+    }
+    if (r != UV_EAGAIN) {
+        c->write_err = r;
+        if (written)
+            *written = 0;
+        return r;
+    }
+    return uvgo_conn_write_ctx(c, buf, len, written, NULL);
+}
+
 int uvgo_conn_write(uvgo_conn_t *c, const void *buf, size_t len,
                     size_t *written)
 {
     /* The common write, as conn_writev's first step but without building
      * its position and entering it: a task at home on c's loop whose
      * bytes the kernel takes at once never parks, so it needs no turn and
-     * holds c by running (~30 instructions per write, bench echo). */
+     * holds c by running (~30 instructions per write, bench echo).  What
+     * is not the common case is out of line, so that this path saves few
+     * registers. */
     if (UVGO_LIKELY(c && buf && len && len <= INT_MAX &&
                     uvgo__loop_home(c->loop) && !c->wturn.busy && !c->closed &&
                     !c->write_err && !c->shut && !c->wreq_busy &&
@@ -732,20 +775,7 @@ int uvgo_conn_write(uvgo_conn_t *c, const void *buf, size_t len,
                 *written = len;
             return 0;
         }
-        if (r > 0) {
-            /* Partly taken: the rest waits its turn as any write does. */
-            int err = uvgo_conn_write_ctx(c, (const char *)buf + r,
-                                          len - (size_t)r, written, NULL);
-            if (written)
-                *written += (size_t)r;
-            return err;
-        }
-        if (r != UV_EAGAIN) {
-            c->write_err = r;
-            if (written)
-                *written = 0;
-            return r;
-        }
+        return write_rest(c, buf, len, written, r);
     }
     return uvgo_conn_write_ctx(c, buf, len, written, NULL);
 }
