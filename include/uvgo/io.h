@@ -27,10 +27,11 @@
  * serving a connection runs on its loop and a stolen one hops back.
  *
  * Speed.  No call allocates or copies on its way: a read hands the caller's
- * buffer to libuv while the task waits, and reading stops while no task
- * waits, so the kernel applies back-pressure to the peer; a write goes
- * straight to the socket (uv_try_write) and waits only when the kernel's
- * buffer is full.
+ * buffer to libuv while the task waits, and while no task waits at most
+ * one byte is read ahead before reading stops, so the kernel applies
+ * back-pressure to the peer; a write goes straight to the socket (one
+ * write(2), as uv_try_write would make it) and waits only when the
+ * kernel's buffer is full.
  */
 #ifndef UVGO_IO_H
 #define UVGO_IO_H
