@@ -574,7 +574,10 @@ static void event_set_before_wait_returns_at_once_and_second_waiter_fails(void)
 
     uvgo_task_t *a;
     ASSERT_OK(uvgo_task_spawn(&a, wait_shared, NULL, NULL));
-    while (uvgo_task_count() < 2 || shared_ev.state_ == 0)
+    /* Atomic: the waiter may run on another worker (TSan found the plain
+     * read racing with its compare-and-swap). */
+    while (uvgo_task_count() < 2 ||
+           __atomic_load_n(&shared_ev.state_, __ATOMIC_ACQUIRE) == 0)
         uvgo_sleep(UVGO_MILLISECOND);
     ASSERT_ERR(uvgo_event_wait(&shared_ev, "second"), UVGO_EINVAL);
     uvgo_event_set(&shared_ev);
