@@ -88,11 +88,7 @@ int uvgo__waiter_park(struct uvgo__waiter *w, uv_loop_t *loop,
         /* Only a waker on this loop's thread ends this wait, and it
          * readies us directly (stream.h). */
         w->task = uvgo__task_self();
-        do
-            uvgo__task_park(what);
-        while (!w->woken);
-        if (!uvgo__loop_home(loop))
-            uvgo_loop_enter(loop); /* readied, then stolen: come home */
+        uvgo__waiter_park_plain(w, loop, what);
         return 0;
     }
     w->task = NULL;
@@ -464,11 +460,7 @@ int uvgo_conn_read(uvgo_conn_t *c, void *buf, size_t len)
         c->rbuf = buf;
         c->rlen = len;
         c->reader = &wt;
-        do
-            uvgo__task_park("conn read");
-        while (!wt.woken);
-        if (UVGO_UNLIKELY(!uvgo__loop_home(c->loop)))
-            uvgo_loop_enter(c->loop); /* readied, then stolen: come home */
+        uvgo__waiter_park_plain(&wt, c->loop, "conn read");
         turn_give(&c->rturn);
         return conn_leave(c, wt.result);
     }
@@ -536,6 +528,14 @@ static UVGO_NOINLINE int write_first_slow(uvgo_conn_t *c, const uv_buf_t *b,
     (void)r;
 #endif
     return uv_try_write(c->stream, b, 1);
+}
+
+/* Nothing stands before a write's first try: no other writer, no sticky
+ * error, no queued byte, no expired deadline. */
+static inline int write_clear(const uvgo_conn_t *c)
+{
+    return !c->wturn.busy && !c->closed && !c->write_err && !c->shut &&
+           !c->wreq_busy && !c->wexpired;
 }
 
 /* Inline, so that the common write keeps few registers across it. */
@@ -670,9 +670,7 @@ static int conn_writev(uvgo_conn_t *c, const uv_buf_t *bufs, size_t n,
         return ctx || uvgo__task_self() ? UVGO_EINVAL : UVGO_ENOTTASK;
     if ((err = conn_enter(c)))
         return err;
-    if (UVGO_LIKELY(n == 1 && bufs[0].len <= INT_MAX && !c->wturn.busy &&
-                    !c->closed && !c->write_err && !c->shut && !c->wreq_busy &&
-                    !c->wexpired)) {
+    if (UVGO_LIKELY(n == 1 && bufs[0].len <= INT_MAX && write_clear(c))) {
         /* The common write: one buffer, nothing in the way, and the
          * kernel usually takes it all at once (write_turn's first step,
          * without its bookkeeping). */
@@ -765,9 +763,7 @@ int uvgo_conn_write(uvgo_conn_t *c, const void *buf, size_t len,
      * is not the common case is out of line, so that this path saves few
      * registers. */
     if (UVGO_LIKELY(c && buf && len && len <= INT_MAX &&
-                    uvgo__loop_home(c->loop) && !c->wturn.busy && !c->closed &&
-                    !c->write_err && !c->shut && !c->wreq_busy &&
-                    !c->wexpired)) {
+                    uvgo__loop_home(c->loop) && write_clear(c))) {
         uv_buf_t one = buf_of((char *)buf, len);
         int r = write_first(c, &one);
         if (UVGO_LIKELY((size_t)r == len)) {

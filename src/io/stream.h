@@ -65,6 +65,19 @@ static inline void uvgo__waiter_wake(struct uvgo__waiter *w, int result)
         uvgo_event_set(&w->ev);
 }
 
+/* uvgo__waiter_park without a context: parks until a waker on `loop`'s
+ * thread readies w->task (the caller, who set it), then comes back to
+ * `loop`.  Inline for the hot reads (stream.c). */
+static inline void uvgo__waiter_park_plain(struct uvgo__waiter *w,
+                                           uv_loop_t *loop, const char *what)
+{
+    do
+        uvgo__task_park(what);
+    while (!w->woken);
+    if (UVGO_UNLIKELY(!uvgo__loop_home(loop)))
+        uvgo_loop_enter(loop); /* readied, then stolen: come home */
+}
+
 /* Parks the calling task until w is woken or `done` (NULL: never) closes,
  * then returns on `loop`'s thread: 0 when woken (read w->result), or
  * UVGO__DONE when the context won and no waker touched w; then the caller

@@ -99,7 +99,7 @@ void uvgo_chan_release(uvgo_chan_t *ch)
 size_t uvgo_chan_len(uvgo_chan_t *ch)
 {
     size_t n;
-    if (!ch || ch->timer)
+    if (!ch || (ch->wait_hooks & UVGO__CHAN_HOOK_TIMER))
         return 0;
     uvgo__spin_lock(&ch->lock, UVGO_RANK_CHAN);
     n = ch->count;
@@ -109,7 +109,7 @@ size_t uvgo_chan_len(uvgo_chan_t *ch)
 
 size_t uvgo_chan_cap(uvgo_chan_t *ch)
 {
-    return ch && !ch->timer ? ch->cap : 0;
+    return ch && !(ch->wait_hooks & UVGO__CHAN_HOOK_TIMER) ? ch->cap : 0;
 }
 
 void uvgo__block_forever(const char *what)

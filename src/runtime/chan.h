@@ -48,12 +48,12 @@ struct uvgo_chan {
     uint32_t sendx; /* next free buffer slot */
     int closed;
     /* Immutable once published. */
-    uint8_t timer;      /* a timer's channel: len and cap report 0 (Go 1.23) */
-    uint8_t wait_hooks; /* UVGO__CHAN_HOOK_*: what a task blocking on it
-                           must tell others, tested once on the way */
-    uint8_t recv_only;  /* a timer's or a context's Done: users may only
-                           receive (Go's <-chan); the runtime sends, closes;
-                           set with uvgo__chan_set_recv_only */
+    uint8_t wait_hooks;         /* UVGO__CHAN_HOOK_*: what a task blocking on it
+                                   must tell others, tested once on the way; a
+                                   timer's channel reports len and cap 0 (Go 1.23) */
+    uint8_t recv_only;          /* a timer's or a context's Done: users may only
+                                   receive (Go's <-chan); the runtime sends, closes;
+                                   set with uvgo__chan_set_recv_only */
     struct uvgo_bubble *bubble; /* made in this synctest bubble, or NULL */
     uvgo_list_t recvq, sendq;   /* waiters (uvgo_waiter_t), oldest first */
     char buf[];                 /* cap * elem_size bytes */

@@ -758,7 +758,6 @@ static int timer_new(struct uvgo_timer **out, int kind, int64_t period,
             timer_rec_free(t);
             return err;
         }
-        t->ch->timer = 1;
         t->ch->wait_hooks |= UVGO__CHAN_HOOK_TIMER;
         uvgo__chan_set_recv_only(t->ch);
     }
