@@ -635,6 +635,36 @@ static void per_host_limit_queues_requests(void)
     done(g.c);
 }
 
+/* Sixteen tasks placed on one worker start their requests together: the
+ * client spreads them over both workers' loops (each loop's pool holds
+ * half the per-host limit), whether or not the other worker steals any of
+ * them first.  Counted while all sixteen are in flight. */
+static void burst_on_one_worker_spreads_over_the_loops(void)
+{
+    start_server();
+    uvgo_http_client_opts_t o = {.max_conns_per_host = 32};
+    struct slow_get g = {client(&o), url("/slow/800")};
+    uvgo_task_opts_t to = {.worker = 1 + uvgo_worker_id()};
+    uvgo_task_t *t[16];
+    int l0 = 0, l1 = 0;
+
+    for (int i = 0; i < 16; i++)
+        ASSERT_OK(uvgo_task_spawn(&t[i], slow_get, &g, &to));
+    for (int i = 0; i < 700 && l0 + l1 < 16; i++) {
+        uvgo_sleep(MS);
+        l0 = uvgo__http_test_load(g.c, 0);
+        l1 = uvgo__http_test_load(g.c, 1);
+    }
+    ASSERT_EQ(l0 + l1, 16);
+    /* Within two and an eighth of the larger (client.c, loop_pick). */
+    ASSERT_LE(abs(l0 - l1), 3);
+    for (int i = 0; i < 16; i++)
+        test_join(t[i]);
+    ASSERT_EQ(atomic_load(&srv.requests), 16);
+    ASSERT_EQ(uvgo__http_test_load(g.c, 0) + uvgo__http_test_load(g.c, 1), 0);
+    done(g.c);
+}
+
 static void proxy_comes_from_the_environment_but_not_for_loopback(void)
 {
     start_server();
@@ -1117,6 +1147,7 @@ static const test_case_t cases[] = {
     CASE(talks_to_the_uvgo_server),
     CASE_PROCS(worker_serves_other_tasks_while_requests_wait, 1),
     CASE_PROCS(stolen_task_hops_back_to_its_loop, 2),
+    CASE_PROCS(burst_on_one_worker_spreads_over_the_loops, 2),
     CASE(closing_a_polled_socket_stops_the_poll_first),
     CASE(sockets_curl_closes_are_never_left_polled),
     CASE(server_closing_an_idle_connection_costs_a_new_one),

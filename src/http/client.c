@@ -52,6 +52,7 @@ struct uvgo_http_client {
     uvgo__curl_conf_t conf;
     int nloops;
     _Atomic(uvgo__curl_loop_t *) *loops; /* by worker; see top */
+    atomic_int *load; /* by worker: exchanges not yet freed (loop_pick) */
 
     uvgo__curl_stats_t stats;
     atomic_int live; /* exchanges not yet freed */
@@ -69,6 +70,7 @@ struct exchange {
                                   (NULL: the client's) */
     char *all;                 /* uvgo_http_response_read_all's buffer */
     int plain;                 /* a GET with no body nor fields of its own */
+    int slot;                  /* the worker whose load counts it */
 };
 
 /* ---- errors
@@ -267,6 +269,7 @@ static void client_free_fields(uvgo_http_client_t *c)
     uvgo__free(c->user_agent);
     uvgo__free(c->noproxy);
     uvgo__free(c->loops);
+    uvgo__free(c->load);
     uvgo__free(c);
 }
 
@@ -311,6 +314,7 @@ int uvgo_http_client_make(uvgo_http_client_t **out,
     c->noproxy = make_noproxy(c->proxies);
     c->nloops = n;
     c->loops = uvgo__calloc((size_t)n, sizeof *c->loops);
+    c->load = uvgo__calloc((size_t)n, sizeof *c->load);
     /* The per-host limit is per loop in curl: split it over the workers,
      * rounding up (see "Connections" in curl.c). */
     if (opts->max_conns_per_host > 0)
@@ -319,7 +323,8 @@ int uvgo_http_client_make(uvgo_http_client_t **out,
         opts->max_idle_conns > 0 ? (opts->max_idle_conns + n - 1) / n : 0;
     c->conf.stats = &c->stats;
     if ((opts->ca_file && !c->ca_file) || !c->user_agent || !c->noproxy ||
-        !c->loops || default_fields(c) || uvgo__curl_share_init(&c->share)) {
+        !c->loops || !c->load || default_fields(c) ||
+        uvgo__curl_share_init(&c->share)) {
         client_free_fields(c);
         return UVGO_ENOMEM;
     }
@@ -384,6 +389,63 @@ static int loop_for_self(uvgo_http_client_t *c, uvgo__curl_loop_t **out)
     }
     *out = cl;
     return 0;
+}
+
+/* The loop for the calling task's next request, and the worker whose load
+ * now counts it (*slot; the caller gives it back with unload()).
+ * Requests spread over the workers' loops by load (see "Connections" in
+ * curl.c): each loop's pool holds only its share of the per-host limit,
+ * so a burst of tasks that all started on one worker would otherwise queue
+ * there for connections while the other loops' shares sat unused (and one
+ * core did all of curl's work).  A task free to move whose worker carries
+ * clearly more of this client's exchanges than the least loaded one moves
+ * there first, as a stolen task would.  The count is taken before the
+ * move, so a burst deciding faster than the moved tasks arrive sees them
+ * already; uvgo_loop_enter binds the task to its new loop, so a task
+ * moves at most once and loads cannot ping-pong.  Tasks that hold handles
+ * of their own (bound) or were pinned stay where they are. */
+static int loop_pick(uvgo_http_client_t *c, uvgo__curl_loop_t **out, int *slot)
+{
+    int w = uvgo_worker_id(), err;
+
+    if (w < 0 || w >= c->nloops)
+        return UVGO_ENOTTASK;
+    int to = w;
+    if (c->nloops > 1) {
+        int mine = atomic_load_explicit(&c->load[w], memory_order_relaxed);
+        int least = mine;
+        for (int i = 0; i < c->nloops && mine >= 2; i++) {
+            int n = atomic_load_explicit(&c->load[i], memory_order_relaxed);
+            if (n < least) {
+                least = n;
+                to = i;
+            }
+        }
+        /* "Clearly": by two and an eighth, so that loads coming and going
+         * between polls move nobody. */
+        if (mine - least < 2 + mine / 8)
+            to = w;
+    }
+    atomic_fetch_add_explicit(&c->load[to], 1, memory_order_relaxed);
+    if (to != w) {
+        if (uvgo__task_move_to(to)) {
+            atomic_fetch_add_explicit(&c->stats.spread, 1,
+                                      memory_order_relaxed);
+        } else {
+            atomic_fetch_sub_explicit(&c->load[to], 1, memory_order_relaxed);
+            atomic_fetch_add_explicit(&c->load[w], 1, memory_order_relaxed);
+            to = w;
+        }
+    }
+    if ((err = loop_for_self(c, out)))
+        atomic_fetch_sub_explicit(&c->load[to], 1, memory_order_relaxed);
+    *slot = to;
+    return err;
+}
+
+static void unload(uvgo_http_client_t *c, int slot)
+{
+    atomic_fetch_sub_explicit(&c->load[slot], 1, memory_order_relaxed);
 }
 
 /* ---- requests
@@ -614,6 +676,7 @@ static void exchange_free(struct exchange *t)
         w >= 0 && w < c->nloops
             ? atomic_load_explicit(&c->loops[w], memory_order_acquire)
             : NULL;
+    unload(c, t->slot);
     /* Removes the transfer if it runs: curl lets go of fields. */
     uvgo__xfer_free(&t->x, here, t->plain);
     curl_slist_free_all(t->fields);
@@ -641,7 +704,7 @@ int uvgo_http_do_ctx(uvgo_http_client_t *c, uvgo_http_client_request_t *req,
 {
     struct exchange *t;
     uvgo__curl_loop_t *cl;
-    int err, ready;
+    int err, ready, slot;
 
     if (!c || !req || !out)
         return UVGO_EINVAL;
@@ -656,12 +719,14 @@ int uvgo_http_do_ctx(uvgo_http_client_t *c, uvgo_http_client_request_t *req,
         goto fail_early;
     }
     if ((err = check_scheme(req->url)) || (err = uvgo_ctx_err(ctx)) ||
-        (err = loop_for_self(c, &cl)))
+        (err = loop_pick(c, &cl, &slot)))
         goto fail_early;
     if (!(t = exchange_new(cl))) {
+        unload(c, slot);
         err = UVGO_ENOMEM;
         goto fail_early;
     }
+    t->slot = slot;
     atomic_fetch_add_explicit(&c->live, 1, memory_order_relaxed);
     t->client = c;
     t->x.cl = cl;
@@ -872,6 +937,11 @@ uvgo__curl_loop_t *uvgo__http_test_loop(uvgo_http_client_t *c)
 uvgo__curl_stats_t *uvgo__http_test_stats(uvgo_http_client_t *c)
 {
     return &c->stats;
+}
+
+int uvgo__http_test_load(uvgo_http_client_t *c, int worker)
+{
+    return atomic_load_explicit(&c->load[worker], memory_order_relaxed);
 }
 
 size_t uvgo__http_test_buffer_size(uvgo_http_response_t *r)

@@ -53,8 +53,11 @@
  * workers (spawning, stealing), and so do their requests: a burst to one
  * host opens connections on every worker, each worker reusing its own.  The
  * client's per-host limit is divided between the workers for that reason
- * (client.c).  DNS answers and TLS sessions are shared through a CURLSH, so
- * a second worker neither resolves again nor does a full TLS handshake.
+ * (client.c), and where stealing has not spread a burst, the client does:
+ * a task whose worker carries clearly more of the client's requests than
+ * another moves there before it starts one (client.c, loop_pick).  DNS
+ * answers and TLS sessions are shared through a CURLSH, so a second worker
+ * neither resolves again nor does a full TLS handshake.
  *
  * URLs.  Given CURLOPT_URL, curl parses the string again for every
  * transfer and prints it back in its normal form (curl_url_set, then

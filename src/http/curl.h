@@ -41,6 +41,7 @@ typedef struct uvgo__curl_stats {
     atomic_ulong closed_polled;   /* closes of a socket a poll watched */
     atomic_ulong foreign_socks;   /* sockets curl opened itself (resolver) */
     atomic_ulong hops;            /* calls that moved a task to its loop */
+    atomic_ulong spread;          /* requests moved to a less loaded loop */
 } uvgo__curl_stats_t;
 
 /* What every loop of one client shares: curl's DNS and TLS-session caches,
@@ -264,6 +265,7 @@ int uvgo__curl_test_polled(uvgo__curl_loop_t *cl, curl_socket_t fd);
  * counters, and the size of r's body buffer. */
 uvgo__curl_loop_t *uvgo__http_test_loop(uvgo_http_client_t *c);
 uvgo__curl_stats_t *uvgo__http_test_stats(uvgo_http_client_t *c);
+int uvgo__http_test_load(uvgo_http_client_t *c, int worker);
 size_t uvgo__http_test_buffer_size(uvgo_http_response_t *r);
 
 #endif /* UVGO_HTTP_CURL_H */

@@ -990,6 +990,23 @@ int uvgo_loop_enter(uv_loop_t *loop)
     return 0;
 }
 
+int uvgo__task_move_to(int i)
+{
+    struct uvgo_runtime *rt = atomic_load(&uvgo__rt);
+    struct uvgo_worker *w = uvgo__worker_self();
+    uvgo_task_t *self;
+
+    if (!rt || !w || w->current == &w->sched || i < 0 || i >= rt->nworkers ||
+        rt->workers[i] == w)
+        return 0;
+    self = w->current;
+    if ((__atomic_load_n(&self->flags, __ATOMIC_RELAXED) &
+         (UVGO_TASK_PINNED | UVGO_TASK_BOUND)) ||
+        self->bubble)
+        return 0;
+    return uvgo_loop_enter(rt->workers[i]->loop) == 0;
+}
+
 /* ---- the loop side ------------------------------------------------------ */
 
 static void on_idle(uv_idle_t *h)
