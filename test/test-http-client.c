@@ -665,6 +665,34 @@ static void burst_on_one_worker_spreads_over_the_loops(void)
     done(g.c);
 }
 
+/* libcurl is opened when the first client is made (src/http/curlapi.h):
+ * a library that is not there fails that call, and only that call. */
+static void client_without_libcurl_fails_cleanly(void)
+{
+    uvgo_http_client_t *c = NULL;
+    setenv("UVGO_LIBCURL", "/nonexistent/libcurl.so.4", 1);
+    ASSERT_EQ(uvgo_http_client_make(&c, NULL), UVGO_ENOSYS);
+    ASSERT_PTR_EQ(c, NULL);
+    ASSERT(strstr(uvgo__curl_load_error(), "/nonexistent/libcurl.so.4"));
+    /* Once per process, as curl_global_init is. */
+    unsetenv("UVGO_LIBCURL");
+    ASSERT_EQ(uvgo_http_client_make(&c, NULL), UVGO_ENOSYS);
+}
+
+static void uvgo_libcurl_names_the_library(void)
+{
+    start_server();
+    setenv("UVGO_LIBCURL", "libcurl.so.4", 1);
+    uvgo_http_client_t *c = client(NULL);
+    char *body;
+    size_t len;
+    uvgo_http_response_t *r = get_all(c, "/hello", &body, &len);
+    ASSERT_EQ(len, 13);
+    uvgo_http_response_free(r);
+    ASSERT_STR_EQ(uvgo__curl_load_error(), "");
+    done(c);
+}
+
 static void proxy_comes_from_the_environment_but_not_for_loopback(void)
 {
     start_server();
@@ -1148,6 +1176,8 @@ static const test_case_t cases[] = {
     CASE_PROCS(worker_serves_other_tasks_while_requests_wait, 1),
     CASE_PROCS(stolen_task_hops_back_to_its_loop, 2),
     CASE_PROCS(burst_on_one_worker_spreads_over_the_loops, 2),
+    CASE(client_without_libcurl_fails_cleanly),
+    CASE(uvgo_libcurl_names_the_library),
     CASE(closing_a_polled_socket_stops_the_poll_first),
     CASE(sockets_curl_closes_are_never_left_polled),
     CASE(server_closing_an_idle_connection_costs_a_new_one),

@@ -567,7 +567,12 @@ typedef struct uvgo_http_client_opts {
 } uvgo_http_client_opts_t;
 
 /* Makes a client.  `opts` may be NULL; its strings are copied.  Returns 0,
- * UVGO_EINVAL, UVGO_ENOMEM or UVGO_ENOTTASK (no runtime running).
+ * UVGO_EINVAL, UVGO_ENOMEM, UVGO_ENOTTASK (no runtime running) or
+ * UVGO_ENOSYS: libcurl could not be opened.  uvgo opens libcurl when the
+ * first client is made, not when the program starts, so that programs that
+ * never make a request do not load it (and OpenSSL, and the rest): it
+ * looks for libcurl.so.4 (7.62 or later), or for the library that
+ * UVGO_LIBCURL in the environment names.
  * Owner: the caller, free with uvgo_http_client_free().  Thread: any,
  * while the runtime runs. */
 UVGO_EXTERN int uvgo_http_client_make(uvgo_http_client_t **c,

@@ -168,14 +168,6 @@ static const uvgo__xfer_hooks_t hooks = {on_reset, on_field};
 /* ---- the client
  * -------------------------------------------------------------- */
 
-static pthread_once_t global_once = PTHREAD_ONCE_INIT;
-static CURLcode global_result;
-
-static void global_init(void)
-{
-    global_result = curl_global_init(CURL_GLOBAL_DEFAULT);
-}
-
 static char *dup_or_null(const char *s)
 {
     return s ? uvgo__strdup(s) : NULL;
@@ -278,7 +270,7 @@ int uvgo_http_client_make(uvgo_http_client_t **out,
 {
     static const uvgo_http_client_opts_t none;
     uvgo_http_client_t *c;
-    int n = uvgo_worker_count();
+    int n = uvgo_worker_count(), err;
 
     if (!out)
         return UVGO_EINVAL;
@@ -286,8 +278,9 @@ int uvgo_http_client_make(uvgo_http_client_t **out,
         opts = &none;
     if (n <= 0)
         return UVGO_ENOTTASK;
-    pthread_once(&global_once, global_init);
-    if (global_result != CURLE_OK || !(c = uvgo__calloc(1, sizeof *c)))
+    if ((err = uvgo__curl_load()))
+        return err;
+    if (!(c = uvgo__calloc(1, sizeof *c)))
         return UVGO_ENOMEM;
     c->max_redirects =
         opts->max_redirects ? opts->max_redirects : DEFAULT_REDIRECTS;

@@ -21,7 +21,7 @@
 #ifndef UVGO_HTTP_CURL_H
 #define UVGO_HTTP_CURL_H
 
-#include <curl/curl.h>
+#include "http/curlapi.h"
 #include <pthread.h>
 #include <stdatomic.h>
 

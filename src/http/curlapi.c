@@ -1,0 +1,88 @@
+/* curlapi.c: opens libcurl on first use (see curlapi.h). */
+#include <dlfcn.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "http/curlapi.h"
+#include "uvgo/errno.h"
+
+uvgo__curl_api_t uvgo__curl_api;
+
+static pthread_once_t load_once = PTHREAD_ONCE_INIT;
+static int load_result;
+static char load_error[256];
+
+/* The names libcurl's one ABI has carried since 7.16 (libcurl.so.4), then
+ * the development link, for a libcurl installed under another soname. */
+static const char *const names[] = {
+#ifdef __APPLE__
+    "libcurl.4.dylib",
+    "libcurl.dylib",
+#else
+    "libcurl.so.4",
+    "libcurl.so",
+#endif
+};
+
+static void load(void)
+{
+    void *h = NULL;
+    const char *why = "not found";
+    curl_version_info_data *v;
+
+    const char *env = getenv("UVGO_LIBCURL");
+
+    if (env && *env) {
+        /* The library the user names, and no other. */
+        if (!(h = dlopen(env, RTLD_NOW | RTLD_LOCAL)))
+            why = dlerror();
+    }
+    for (size_t i = 0;
+         !(env && *env) && !h && i < sizeof names / sizeof names[0]; i++) {
+        /* RTLD_LOCAL: its symbols stay out of the program's namespace (a
+         * program that links its own libcurl keeps calling that one). */
+        if (!(h = dlopen(names[i], RTLD_NOW | RTLD_LOCAL)))
+            why = dlerror();
+    }
+    if (!h) {
+        snprintf(load_error, sizeof load_error, "libcurl: %s", why);
+        load_result = UVGO_ENOSYS;
+        return;
+    }
+#define UVGO__CURL_SYM(name)                                                   \
+    if (!(*(void **)&uvgo__curl_api.name = dlsym(h, "curl_" #name))) {         \
+        snprintf(load_error, sizeof load_error,                                \
+                 "libcurl: no curl_" #name " (7.62 or later needed)");         \
+        load_result = UVGO_ENOSYS;                                             \
+        return;                                                                \
+    }
+    UVGO__CURL_FUNCS(UVGO__CURL_SYM)
+#undef UVGO__CURL_SYM
+    v = curl_version_info(CURLVERSION_NOW);
+    if (!v || v->version_num < 0x073e00) {
+        snprintf(load_error, sizeof load_error,
+                 "libcurl %s: 7.62 or later needed",
+                 v && v->version ? v->version : "?");
+        load_result = UVGO_ENOSYS;
+        return;
+    }
+    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+        snprintf(load_error, sizeof load_error,
+                 "libcurl: curl_global_init failed");
+        load_result = UVGO_ENOMEM;
+    }
+    /* The handle stays open: curl's memory and threads live until exit. */
+}
+
+int uvgo__curl_load(void)
+{
+    pthread_once(&load_once, load);
+    return load_result;
+}
+
+const char *uvgo__curl_load_error(void)
+{
+    pthread_once(&load_once, load);
+    return load_error;
+}
