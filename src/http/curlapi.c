@@ -13,43 +13,41 @@ static pthread_once_t load_once = PTHREAD_ONCE_INIT;
 static int load_result;
 static char load_error[256];
 
-/* The names libcurl's one ABI has carried since 7.16 (libcurl.so.4), then
- * the development link, for a libcurl installed under another soname. */
+/* The sonames libcurl's one ABI has carried since 7.16: the OpenSSL build,
+ * then Debian's GnuTLS and NSS builds (whichever -dev package uvgo was
+ * built against), then the development link. */
 static const char *const names[] = {
 #ifdef __APPLE__
     "libcurl.4.dylib",
     "libcurl.dylib",
 #else
     "libcurl.so.4",
+    "libcurl-gnutls.so.4",
+    "libcurl-nss.so.4",
     "libcurl.so",
 #endif
 };
 
 static void load(void)
 {
-    void *h = NULL;
-    const char *why = "not found";
-    curl_version_info_data *v;
-
     const char *env = getenv("UVGO_LIBCURL");
+    int named = env && *env; /* the library the user names, and no other */
+    size_t n = named ? 1 : sizeof names / sizeof names[0];
+    curl_version_info_data *v;
+    void *h = NULL;
 
-    if (env && *env) {
-        /* The library the user names, and no other. */
-        if (!(h = dlopen(env, RTLD_NOW | RTLD_LOCAL)))
-            why = dlerror();
-    }
-    for (size_t i = 0;
-         !(env && *env) && !h && i < sizeof names / sizeof names[0]; i++) {
+    for (size_t i = 0; !h && i < n; i++) {
         /* RTLD_LOCAL: its symbols stay out of the program's namespace (a
          * program that links its own libcurl keeps calling that one). */
-        if (!(h = dlopen(names[i], RTLD_NOW | RTLD_LOCAL)))
-            why = dlerror();
+        h = dlopen(named ? env : names[i], RTLD_NOW | RTLD_LOCAL);
+        if (!h && i == 0) /* the first name's reason, copied at once */
+            snprintf(load_error, sizeof load_error, "libcurl: %s", dlerror());
     }
     if (!h) {
-        snprintf(load_error, sizeof load_error, "libcurl: %s", why);
         load_result = UVGO_ENOSYS;
         return;
     }
+    load_error[0] = '\0';
 #define UVGO__CURL_SYM(name)                                                   \
     if (!(*(void **)&uvgo__curl_api.name = dlsym(h, "curl_" #name))) {         \
         snprintf(load_error, sizeof load_error,                                \
