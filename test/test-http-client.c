@@ -665,6 +665,47 @@ static void burst_on_one_worker_spreads_over_the_loops(void)
     done(g.c);
 }
 
+struct hang_get {
+    uvgo_http_client_t *c;
+    const char *url;
+    uvgo_ctx_t *ctx;
+};
+
+static void *hang_get(void *arg)
+{
+    struct hang_get *g = arg;
+    uvgo_http_response_t *r = NULL;
+    uvgo_http_client_request_t req = {.url = g->url};
+    ASSERT_ERR(uvgo_http_do_ctx(g->c, &req, &r, g->ctx), UVGO_ECANCELED);
+    ASSERT_PTR_EQ(r, NULL);
+    return NULL;
+}
+
+/* A burst to a host not met before, over plain HTTP: every request goes
+ * out at once on a connection of its own, as Go's transport sends them.
+ * (curl's PIPEWAIT, meant for HTTP/2 over TLS, would hold all but one per
+ * loop until the first response says whether the server multiplexes: the
+ * server below never answers, so only two would ever arrive.) */
+static void burst_to_a_new_plain_host_is_not_held_back(void)
+{
+    start_server();
+    uvgo_http_client_t *c = client(NULL);
+    struct hang_get g = {c, url("/hang"), test_ctx_cancel()};
+    uvgo_task_t *t[8];
+
+    for (int i = 0; i < 8; i++)
+        t[i] = test_spawn(hang_get, &g);
+    for (int i = 0; i < 2000 && atomic_load(&srv.requests) < 8; i++)
+        uvgo_sleep(MS);
+    ASSERT_EQ(atomic_load(&srv.requests), 8);
+    ASSERT_EQ(atomic_load(&srv.conns), 8);
+    uvgo_ctx_cancel(g.ctx);
+    for (int i = 0; i < 8; i++)
+        test_join(t[i]);
+    test_ctx_done(g.ctx);
+    done(c);
+}
+
 /* libcurl is opened when the first client is made (src/http/curlapi.h):
  * a library that is not there fails that call, and only that call. */
 static void client_without_libcurl_fails_cleanly(void)
@@ -1176,6 +1217,7 @@ static const test_case_t cases[] = {
     CASE_PROCS(worker_serves_other_tasks_while_requests_wait, 1),
     CASE_PROCS(stolen_task_hops_back_to_its_loop, 2),
     CASE_PROCS(burst_on_one_worker_spreads_over_the_loops, 2),
+    CASE_PROCS(burst_to_a_new_plain_host_is_not_held_back, 2),
     CASE(client_without_libcurl_fails_cleanly),
     CASE(uvgo_libcurl_names_the_library),
     CASE(closing_a_polled_socket_stops_the_poll_first),

@@ -18,8 +18,9 @@
  *                  (NOPROXY, below)
  *   HTTP/2         over TLS when the server offers it (ALPN), streams
  *                  multiplexed on one connection; CURLOPT_PIPEWAIT makes a
- *                  second request wait for the first connection to say
- *                  whether it multiplexes instead of opening another
+ *                  second https request wait for the first connection to
+ *                  say whether it multiplexes instead of opening another
+ *                  (plain http:// is HTTP/1.1, as in Go: never held)
  *   compression    gzip asked for and decoded, as Go's transport does
  */
 #include <limits.h>
@@ -534,7 +535,6 @@ static void setup_client(uvgo_http_client_t *c, CURL *e)
     curl_easy_setopt(e, CURLOPT_NOPROXY, c->noproxy);
     curl_easy_setopt(e, CURLOPT_SUPPRESS_CONNECT_HEADERS, 1L);
     curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
-    curl_easy_setopt(e, CURLOPT_PIPEWAIT, 1L);
     curl_easy_setopt(e, CURLOPT_HTTP_VERSION,
                      c->http2 ? CURL_HTTP_VERSION_2TLS : CURL_HTTP_VERSION_1_1);
     if (c->max_redirects >= 0) {
@@ -567,6 +567,14 @@ static int setup(struct exchange *t, const uvgo_http_client_request_t *req,
     int err;
 
     t->x.url = req->url; /* set by uvgo__xfer_start */
+    /* Wait for a new host's first connection to say whether it multiplexes
+     * only where it can: over TLS (ALPN).  curl 7.88 waits over plain HTTP
+     * as well once HTTP/2 is allowed at all, which held a burst to a new
+     * http:// host to one request per loop until the first answer.  Per
+     * request, because a kept handle serves any URL. */
+    curl_easy_setopt(
+        e, CURLOPT_PIPEWAIT,
+        t->client->http2 && strncasecmp(req->url, "https", 5) == 0 ? 1L : 0L);
     if (ready)
         return 0;
     setup_client(t->client, e);
