@@ -734,6 +734,29 @@ static void uvgo_libcurl_names_the_library(void)
     done(c);
 }
 
+/* Go's MaxConnsPerHost counts every connection to the host.  Each loop
+ * has its own pool, so a limit below the number of workers uses that many
+ * loops only: requests started on all four workers, at most `limit`
+ * connections in all. */
+static void per_host_limit_holds_in_total_across_workers(void)
+{
+    for (int limit = 1; limit <= 3; limit += 2) {
+        start_server();
+        uvgo_http_client_opts_t o = {.max_conns_per_host = limit};
+        struct slow_get g = {client(&o), url("/slow/30")};
+        uvgo_task_t *t[12];
+        for (int i = 0; i < 12; i++) {
+            uvgo_task_opts_t to = {.worker = 1 + i % 4};
+            ASSERT_OK(uvgo_task_spawn(&t[i], slow_get, &g, &to));
+        }
+        for (int i = 0; i < 12; i++)
+            test_join(t[i]);
+        ASSERT_EQ(atomic_load(&srv.requests), 12);
+        ASSERT_LE(atomic_load(&srv.conns), limit);
+        done(g.c);
+    }
+}
+
 static void proxy_comes_from_the_environment_but_not_for_loopback(void)
 {
     start_server();
@@ -1218,6 +1241,7 @@ static const test_case_t cases[] = {
     CASE_PROCS(stolen_task_hops_back_to_its_loop, 2),
     CASE_PROCS(burst_on_one_worker_spreads_over_the_loops, 2),
     CASE_PROCS(burst_to_a_new_plain_host_is_not_held_back, 2),
+    CASE_PROCS(per_host_limit_holds_in_total_across_workers, 4),
     CASE(client_without_libcurl_fails_cleanly),
     CASE(uvgo_libcurl_names_the_library),
     CASE(closing_a_polled_socket_stops_the_poll_first),

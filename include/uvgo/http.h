@@ -547,8 +547,11 @@ typedef struct uvgo_http_client uvgo_http_client_t;
 /* Client settings; all-zero means Go's defaults. */
 typedef struct uvgo_http_client_opts {
     int max_redirects;      /* 0: 10; < 0: return 3xx responses as they are */
-    int max_conns_per_host; /* 0: no limit (Go's MaxConnsPerHost); shared
-                               out between the workers, rounded up */
+    int max_conns_per_host; /* 0: no limit; else Go's MaxConnsPerHost:
+                               connections to one host in all, shared out
+                               between the workers' pools (a limit below
+                               the number of workers runs all of the
+                               client's requests on that many workers) */
     int max_idle_conns;     /* idle connections kept, over all workers;
                                0: libcurl's default */
     uvgo_duration_t connect_timeout; /* 0: none beyond the context's */

@@ -52,6 +52,8 @@ struct uvgo_http_client {
     uvgo__curl_share_t share;
     uvgo__curl_conf_t conf;
     int nloops;
+    int nused;       /* loops that take requests: [0, nused) (loop_pick) */
+    long host_limit; /* max_conns_per_host, in all; 0: none */
     _Atomic(uvgo__curl_loop_t *) *loops; /* by worker; see top */
     atomic_int *load; /* by worker: exchanges not yet freed (loop_pick) */
 
@@ -309,10 +311,15 @@ int uvgo_http_client_make(uvgo_http_client_t **out,
     c->nloops = n;
     c->loops = uvgo__calloc((size_t)n, sizeof *c->loops);
     c->load = uvgo__calloc((size_t)n, sizeof *c->load);
-    /* The per-host limit is per loop in curl: split it over the workers,
-     * rounding up (see "Connections" in curl.c). */
-    if (opts->max_conns_per_host > 0)
-        c->conf.max_host_conns = (opts->max_conns_per_host + n - 1) / n;
+    /* The per-host limit is per loop in curl: it is shared out exactly
+     * (loop_for_self), over as many loops as it allows, at most one per
+     * worker (see "Connections" in curl.c). */
+    c->nused = n;
+    if (opts->max_conns_per_host > 0) {
+        c->host_limit = opts->max_conns_per_host;
+        if (c->host_limit < n)
+            c->nused = (int)c->host_limit;
+    }
     c->conf.max_idle =
         opts->max_idle_conns > 0 ? (opts->max_idle_conns + n - 1) / n : 0;
     c->conf.stats = &c->stats;
@@ -377,7 +384,16 @@ static int loop_for_self(uvgo_http_client_t *c, uvgo__curl_loop_t **out)
     if (!cl) {
         /* Only worker w's thread gets here for slot w, and opening does
          * not block: no other task can race us for it. */
-        if ((err = uvgo__curl_loop_open(&cl, &c->conf)))
+        uvgo__curl_conf_t conf = c->conf;
+        /* Loop w's share of the per-host limit: the shares of the loops in
+         * use add up to the limit.  A loop outside them (a task that could
+         * not move: loop_pick) gets one connection. */
+        if (c->host_limit > 0)
+            conf.max_host_conns =
+                w < c->nused ? c->host_limit / c->nused +
+                                   (w < c->host_limit % c->nused ? 1 : 0)
+                             : 1;
+        if ((err = uvgo__curl_loop_open(&cl, &conf)))
             return err;
         atomic_store_explicit(&c->loops[w], cl, memory_order_release);
     }
@@ -397,18 +413,22 @@ static int loop_for_self(uvgo_http_client_t *c, uvgo__curl_loop_t **out)
  * move, so a burst deciding faster than the moved tasks arrive sees them
  * already; uvgo_loop_enter binds the task to its new loop, so a task
  * moves at most once and loads cannot ping-pong.  Tasks that hold handles
- * of their own (bound) or were pinned stay where they are. */
+ * of their own (bound) or were pinned stay where they are, except on a
+ * worker whose loop is not in use: a per-host limit below the number of
+ * workers uses that many loops only, one connection each at least. */
 static int loop_pick(uvgo_http_client_t *c, uvgo__curl_loop_t **out, int *slot)
 {
-    int w = uvgo_worker_id(), err;
+    int w = uvgo_worker_id(), err, moved;
 
     if (w < 0 || w >= c->nloops)
         return UVGO_ENOTTASK;
-    int to = w;
-    if (c->nloops > 1) {
-        int mine = atomic_load_explicit(&c->load[w], memory_order_relaxed);
+    int to = w, outside = w >= c->nused;
+    if (c->nused > 1 || outside) {
+        int mine =
+            outside ? INT_MAX
+                    : atomic_load_explicit(&c->load[w], memory_order_relaxed);
         int least = mine;
-        for (int i = 0; i < c->nloops && mine >= 2; i++) {
+        for (int i = 0; i < c->nused && mine >= 2; i++) {
             int n = atomic_load_explicit(&c->load[i], memory_order_relaxed);
             if (n < least) {
                 least = n;
@@ -417,12 +437,15 @@ static int loop_pick(uvgo_http_client_t *c, uvgo__curl_loop_t **out, int *slot)
         }
         /* "Clearly": by two and an eighth, so that loads coming and going
          * between polls move nobody. */
-        if (mine - least < 2 + mine / 8)
+        if (!outside && mine - least < 2 + mine / 8)
             to = w;
     }
     atomic_fetch_add_explicit(&c->load[to], 1, memory_order_relaxed);
     if (to != w) {
-        if (uvgo__task_move_to(to)) {
+        /* Outside the loops in use, even a pinned or bound task moves (as
+         * it may itself, uvgo_loop_enter): the per-host limit holds in all. */
+        moved = uvgo__task_move_to(to, outside);
+        if (moved) {
             atomic_fetch_add_explicit(&c->stats.spread, 1,
                                       memory_order_relaxed);
         } else {

@@ -52,7 +52,8 @@
  * the worker its task runs on when it starts.  Tasks spread over the
  * workers (spawning, stealing), and so do their requests: a burst to one
  * host opens connections on every worker, each worker reusing its own.  The
- * client's per-host limit is divided between the workers for that reason
+ * client's per-host limit is shared out exactly between the loops for
+ * that reason, over fewer loops when it is below the number of workers
  * (client.c), and where stealing has not spread a burst, the client does:
  * a task whose worker carries clearly more of the client's requests than
  * another moves there before it starts one (client.c, loop_pick).  DNS

@@ -382,9 +382,11 @@ static inline struct uvgo_worker *uvgo__loop_home(uv_loop_t *loop)
 
 /* Moves the calling task onto worker i's loop, as uvgo_loop_enter would,
  * if it is free to move: not pinned, not in a bubble, and not bound to a
- * loop (whose handles it would then reach by hops).  Returns 1 if it
- * moved, else 0.  For code that spreads its work over the workers. */
-int uvgo__task_move_to(int i);
+ * loop (whose handles it would then reach by hops); with `force`, pinned
+ * and bound tasks move too (never a bubble's: its tasks share a worker).
+ * Returns 1 if it moved, else 0.  For code that spreads its work over the
+ * workers. */
+int uvgo__task_move_to(int i, int force);
 
 /* Switches the running task out until uvgo__task_ready().  The caller has
  * published itself to its waker and stored `reason`.

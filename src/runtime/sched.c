@@ -990,7 +990,7 @@ int uvgo_loop_enter(uv_loop_t *loop)
     return 0;
 }
 
-int uvgo__task_move_to(int i)
+int uvgo__task_move_to(int i, int force)
 {
     struct uvgo_runtime *rt = atomic_load(&uvgo__rt);
     struct uvgo_worker *w = uvgo__worker_self();
@@ -1000,9 +1000,9 @@ int uvgo__task_move_to(int i)
         rt->workers[i] == w)
         return 0;
     self = w->current;
-    if ((__atomic_load_n(&self->flags, __ATOMIC_RELAXED) &
-         (UVGO_TASK_PINNED | UVGO_TASK_BOUND)) ||
-        self->bubble)
+    if (self->bubble ||
+        (!force && (__atomic_load_n(&self->flags, __ATOMIC_RELAXED) &
+                    (UVGO_TASK_PINNED | UVGO_TASK_BOUND))))
         return 0;
     return uvgo_loop_enter(rt->workers[i]->loop) == 0;
 }
