@@ -11,9 +11,12 @@
  *                     takes them
  *   /redirect/N       302 to /redirect/N-1; /redirect/0 is 200 "landed"
  *   /loop             302 to itself
+ *   /goto/CODE/HOST   status CODE, Location: http://HOST:port/echo (HOST
+ *                     "same": a path on this server, /echo)
  *   /headers          200; fields X-One: 1, X-Multi: a, X-Multi: b; the
  *                     body is the request's head
- *   /echo             200; the request body back, X-Method: the method
+ *   /echo             200; the request body back, X-Method: the method,
+ *                     X-Authorized: yes if it had an Authorization field
  *   /status/N         status N, body "status N"
  *   /slow/MS          200 "slow" after MS milliseconds
  *   /stall            Content-Length 1000, 10 bytes, then nothing
@@ -198,6 +201,20 @@ static int ts_serve(test_server_t *s, struct ts_conn *c, char *head,
                       n - 1);
         else
             ts_reply(c, 200, NULL, "landed", 6);
+    } else if (!strncmp(target, "/goto/", 6) &&
+               sscanf(target, "/goto/%ld/", &n) == 1) {
+        const char *host = strchr(target + 6, '/');
+        host = host ? host + 1 : "same";
+        if (!strcmp(host, "same"))
+            ts_printf(c,
+                      "HTTP/1.1 %ld Moved\r\nLocation: /echo\r\n"
+                      "Content-Length: 0\r\n\r\n",
+                      n);
+        else
+            ts_printf(c,
+                      "HTTP/1.1 %ld Moved\r\nLocation: http://%s:%d/echo\r\n"
+                      "Content-Length: 0\r\n\r\n",
+                      n, host, s->port);
     } else if (!strcmp(target, "/loop")) {
         ts_printf(c, "HTTP/1.1 302 Found\r\nLocation: /loop\r\n"
                      "Content-Length: 0\r\n\r\n");
@@ -205,8 +222,9 @@ static int ts_serve(test_server_t *s, struct ts_conn *c, char *head,
         ts_reply(c, 200, "X-One: 1\r\nX-Multi: a\r\nX-Multi: b\r\n", head,
                  head_len);
     } else if (!strcmp(target, "/echo")) {
-        char extra[64];
-        snprintf(extra, sizeof extra, "X-Method: %s\r\n", method);
+        char extra[96];
+        snprintf(extra, sizeof extra, "X-Method: %s\r\nX-Authorized: %s\r\n",
+                 method, strcasestr(head, "\nauthorization:") ? "yes" : "no");
         ts_reply(c, 200, extra, body ? body : "", blen);
     } else if (sscanf(target, "/status/%ld", &n) == 1) {
         char b[32];

@@ -287,6 +287,78 @@ static void large_body_streams_in_bounded_memory(void)
 /* ---- redirects -------------------------------------------------------------
  */
 
+/* Go's redirect rules for every method: 301, 302 and 303 become a GET
+ * without the body; 307 and 308 repeat the method with its body.  (curl
+ * does this for POST; other methods uvgo follows itself.) */
+static void redirects_change_the_method_as_go_does(void)
+{
+    static const char *const methods[] = {"PUT", "DELETE", "PATCH", "POST"};
+    static const int codes[] = {301, 302, 303, 307, 308};
+    start_server();
+    uvgo_http_client_t *c = client(NULL);
+
+    for (size_t m = 0; m < 4; m++) {
+        for (size_t k = 0; k < 5; k++) {
+            char path[64], u[256], *body;
+            size_t len;
+            uvgo_http_response_t *r;
+            int keep = codes[k] >= 307;
+            snprintf(path, sizeof path, "/goto/%d/same", codes[k]);
+            snprintf(u, sizeof u, "%s", url(path));
+            uvgo_http_client_request_t req = {.method = methods[m],
+                                              .url = u,
+                                              .body = "payload",
+                                              .body_len = 7};
+            int err = uvgo_http_do(c, &req, &r);
+            if (err)
+                TEST_FAIL_("%s %d: %s: %s", methods[m], codes[k],
+                           uvgo_err_name(err), req.error);
+            ASSERT_OK(uvgo_http_response_read_all(r, &body, &len, 100));
+            ASSERT_EQ(r->status, 200);
+            ASSERT_EQ(r->redirects, 1);
+            ASSERT_STR_EQ(r->url, url("/echo"));
+            ASSERT_STR_EQ(uvgo_http_header_get(r->header, "X-Method"),
+                          keep ? methods[m] : "GET");
+            ASSERT_EQ(len, keep ? 7 : 0);
+            if (keep)
+                ASSERT(memcmp(body, "payload", 7) == 0);
+            uvgo_http_response_free(r);
+        }
+    }
+    /* A loop ends at the limit, for any method. */
+    uvgo_http_response_t *r = NULL;
+    uvgo_http_client_request_t req = {.method = "DELETE", .url = url("/loop")};
+    ASSERT_ERR(uvgo_http_do(c, &req, &r), UVGO_EREDIRECTS);
+    ASSERT_PTR_EQ(r, NULL);
+    ASSERT(strlen(req.error) > 0);
+    done(c);
+}
+
+/* Credentials stay behind when a redirect leaves the host, as in Go. */
+static void redirect_to_another_host_drops_credentials(void)
+{
+    start_server();
+    uvgo_http_client_t *c = client(NULL);
+    uvgo_http_header_t *h;
+    char u[256];
+    ASSERT_OK(uvgo_http_header_make(&h));
+    ASSERT_OK(uvgo_http_header_add(h, "Authorization", "Bearer secret"));
+    for (int other = 0; other < 2; other++) {
+        uvgo_http_response_t *r;
+        snprintf(u, sizeof u, "%s",
+                 url(other ? "/goto/307/localhost" : "/goto/307/same"));
+        uvgo_http_client_request_t req = {
+            .method = "PUT", .url = u, .header = h};
+        ASSERT_OK(uvgo_http_do(c, &req, &r));
+        ASSERT_EQ(r->status, 200);
+        ASSERT_STR_EQ(uvgo_http_header_get(r->header, "X-Authorized"),
+                      other ? "no" : "yes");
+        uvgo_http_response_free(r);
+    }
+    uvgo_http_header_free(h);
+    done(c);
+}
+
 static void redirects_are_followed_up_to_the_limit(void)
 {
     start_server();
@@ -1224,6 +1296,8 @@ static const test_case_t cases[] = {
     CASE(post_put_and_streamed_bodies_reach_the_server),
     CASE(large_body_streams_in_bounded_memory),
     CASE(redirects_are_followed_up_to_the_limit),
+    CASE(redirects_change_the_method_as_go_does),
+    CASE(redirect_to_another_host_drops_credentials),
     CASE(parsed_urls_still_name_each_response),
     CASE(deadline_cuts_a_stalled_server),
     CASE(cancellation_mid_body_removes_the_transfer_at_once),

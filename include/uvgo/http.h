@@ -504,16 +504,23 @@ UVGO_EXTERN void uvgo_http_debug_serve(uvgo_http_writer_t *w,
  * connection closed), the waiting call returns the context's error
  * (UVGO_ECANCELED, UVGO_ETIMEDOUT), and so do later reads.
  *
- * Go's defaults: up to 10 redirects (http and https only); keep-alive
+ * Go's defaults: up to 10 redirects (http and https only), followed as
+ * Go's client does: 301, 302 and 303 as a GET without the body, 307 and
+ * 308 with the same method and body (a streamed body cannot be sent
+ * again: the 307/308 response is returned), credentials and cookies left
+ * behind when the host changes; keep-alive
  * connections reused (uvgo_http_client_stats counts reuse); TLS verified
  * against the system's CAs; proxies from http_proxy, https_proxy and
  * no_proxy (read when the client is made), loopback never proxied;
  * HTTP/2 over TLS when the server offers it, with requests multiplexed on
  * one connection; gzip asked for and decoded.  Connections are pooled per
- * worker: a request uses the pool of the worker its task runs on when it starts
- * (a task that must keep one connection for a series of requests runs pinned:
- * UVGO_TASK_PINNED, as a task may otherwise move to another worker between two
- * requests, whose pool has its own connections).  DNS answers and TLS sessions
+ * worker: a request uses the pool of the worker its task runs on when it
+ * starts, and a task whose worker carries clearly more of the client's
+ * requests than another moves there first, so that a burst uses every
+ * worker's pool (a task that must keep one connection for a series of
+ * requests runs pinned: UVGO_TASK_PINNED, as a task may otherwise move to
+ * another worker between two requests, whose pool has its own
+ * connections).  DNS answers and TLS sessions
  * are shared by all the workers of a client.
  *
  * Errors.  Beyond uvgo/errno.h's and the context's, each a distinct code:

@@ -74,6 +74,9 @@ struct exchange {
     char *all;                 /* uvgo_http_response_read_all's buffer */
     int plain;                 /* a GET with no body nor fields of its own */
     int slot;                  /* the worker whose load counts it */
+    int follow_here;           /* redirects followed by do_ctx, not curl */
+    char *next_url;            /* the URL of a redirect followed here */
+    uvgo_http_header_t *next_header; /* the fields it was sent with */
 };
 
 /* ---- errors
@@ -601,6 +604,8 @@ static int setup(struct exchange *t, const uvgo_http_client_request_t *req,
     if (ready)
         return 0;
     setup_client(t->client, e);
+    if (t->follow_here) /* uvgo_http_do_ctx follows them (curl_follows) */
+        curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
     if (t->plain)
         return 0;
     if ((err = build_fields(t, req->header)))
@@ -611,8 +616,8 @@ static int setup(struct exchange *t, const uvgo_http_client_request_t *req,
     } else if (has_body || strcmp(method, "POST") == 0 ||
                strcmp(method, "PUT") == 0 || strcmp(method, "PATCH") == 0) {
         /* A body goes as curl's POST; a method named otherwise is set on
-         * top (curl keeps such a method across redirects; Go turns it into
-         * GET on 301/302/303, as curl does for POST). */
+         * top (and its redirects are followed by uvgo_http_do_ctx: see
+         * curl_follows). */
         curl_easy_setopt(e, CURLOPT_POST, 1L);
         if (req->body_fn) {
             t->x.upload = req->body_fn;
@@ -705,6 +710,8 @@ static void exchange_free(struct exchange *t)
     uvgo__xfer_free(&t->x, here, t->plain);
     curl_slist_free_all(t->fields);
     uvgo__free(t->all);
+    uvgo__free(t->next_url);
+    uvgo_http_header_free(t->next_header);
     if (here && uvgo_loop() == here->loop && !here->closing &&
         here->nexchanges < EXCHANGES_KEPT) {
         uvgo_http_header_t h = t->header;
@@ -723,33 +730,35 @@ static void exchange_free(struct exchange *t)
     atomic_fetch_sub_explicit(&c->live, 1, memory_order_release);
 }
 
-int uvgo_http_do_ctx(uvgo_http_client_t *c, uvgo_http_client_request_t *req,
-                     uvgo_http_response_t **out, uvgo_ctx_t *ctx)
+/* Whether curl follows this method's redirects as Go's client does.  curl
+ * turns a POST into a GET on 301, 302 and 303 and keeps it, with its body,
+ * on 307 and 308, as Go does; but any other method (PUT, DELETE...) it
+ * keeps across a 301-303 as well, without its body (7.88), where Go sends
+ * a GET.  Requests with those methods follow their redirects here. */
+static int curl_follows(const char *method)
+{
+    return !method || !*method || strcmp(method, "GET") == 0 ||
+           strcmp(method, "HEAD") == 0 || strcmp(method, "POST") == 0;
+}
+
+/* One request, up to its final headers: *tp is its exchange, NULL if it
+ * failed before it had one.  Returns 0 or the error. */
+static int exchange_run(uvgo_http_client_t *c, uvgo_http_client_request_t *req,
+                        uvgo_ctx_t *ctx, int follow_here, struct exchange **tp)
 {
     struct exchange *t;
     uvgo__curl_loop_t *cl;
     int err, ready, slot;
 
-    if (!c || !req || !out)
-        return UVGO_EINVAL;
-    *out = NULL;
-    req->error[0] = '\0';
-    if (!req->url) {
-        err = UVGO_EINVAL;
-        goto fail_early;
-    }
-    if (!uvgo_task_self()) {
-        err = UVGO_ENOTTASK;
-        goto fail_early;
-    }
+    *tp = NULL;
     if ((err = check_scheme(req->url)) || (err = uvgo_ctx_err(ctx)) ||
         (err = loop_pick(c, &cl, &slot)))
-        goto fail_early;
+        return err;
     if (!(t = exchange_new(cl))) {
         unload(c, slot);
-        err = UVGO_ENOMEM;
-        goto fail_early;
+        return UVGO_ENOMEM;
     }
+    *tp = t;
     t->slot = slot;
     atomic_fetch_add_explicit(&c->live, 1, memory_order_relaxed);
     t->client = c;
@@ -757,33 +766,147 @@ int uvgo_http_do_ctx(uvgo_http_client_t *c, uvgo_http_client_request_t *req,
     t->x.ctx = uvgo_ctx_retain(ctx);
     t->x.hooks = &hooks;
     t->x.data = t;
-    t->x.follow = c->max_redirects >= 0;
+    t->x.follow = c->max_redirects >= 0 && !follow_here;
+    t->follow_here = follow_here;
     t->x.body_cap = c->body_buffer;
     t->x.stall_ms = c->stall_ms;
     /* Still on cl's loop: nothing has blocked since loop_for_self. */
     t->plain = is_plain(req);
-    if (!(t->x.easy = uvgo__curl_easy_get(cl, t->plain, &ready))) {
-        err = UVGO_ENOMEM;
-        goto fail;
-    }
+    if (!(t->x.easy = uvgo__curl_easy_get(cl, t->plain, &ready)))
+        return UVGO_ENOMEM;
     t->x.ready = ready;
     if ((err = setup(t, req, ready)) || (err = uvgo__xfer_start(&t->x)) ||
         (err = uvgo__xfer_wait(&t->x, UVGO__XFER_HEADERS, "http request")))
-        goto fail;
-    if (t->x.err) {
-        err = t->x.err;
+        return err;
+    if (t->x.err)
+        return t->x.err;
+    return fill_response(t);
+}
+
+/* The fields a request keeps when redirected from host `from` to `to`: as
+ * Go's client, credentials and cookies stay behind on another host.  Sets
+ * *out to a copy without them, or NULL to keep h as it is.  Returns 0 or
+ * UVGO_ENOMEM. */
+static int redirect_fields(const uvgo_http_header_t *h, const char *from,
+                           const char *to, uvgo_http_header_t **out)
+{
+    static const char *const strip[] = {"Authorization", "Www-Authenticate",
+                                        "Cookie", "Cookie2"};
+    char *a = NULL, *b = NULL;
+    CURLU *ua = curl_url(), *ub = curl_url();
+    int same, err = 0;
+
+    *out = NULL;
+    same = ua && ub && !curl_url_set(ua, CURLUPART_URL, from, 0) &&
+           !curl_url_set(ub, CURLUPART_URL, to, 0) &&
+           !curl_url_get(ua, CURLUPART_HOST, &a, 0) &&
+           !curl_url_get(ub, CURLUPART_HOST, &b, 0) && strcasecmp(a, b) == 0;
+    curl_free(a);
+    curl_free(b);
+    curl_url_cleanup(ua);
+    curl_url_cleanup(ub);
+    if (same || !h)
+        return 0;
+    if ((err = uvgo_http_header_make(out)))
+        return err;
+    for (size_t i = 0; i < uvgo_http_header_len(h); i++) {
+        const uvgo_http_field_t *f = uvgo_http_header_at(h, i);
+        int keep = 1;
+        for (size_t k = 0; k < sizeof strip / sizeof strip[0]; k++)
+            keep = keep && strcasecmp(f->name, strip[k]) != 0;
+        if (keep && (err = uvgo_http_header_add(*out, f->name, f->value)))
+            break;
+    }
+    if (err) {
+        uvgo_http_header_free(*out);
+        *out = NULL;
+    }
+    return err;
+}
+
+int uvgo_http_do_ctx(uvgo_http_client_t *c, uvgo_http_client_request_t *req,
+                     uvgo_http_response_t **out, uvgo_ctx_t *ctx)
+{
+    uvgo_http_client_request_t cur;
+    struct exchange *t = NULL;
+    char *url = NULL;               /* a redirect's URL, ours */
+    uvgo_http_header_t *hdr = NULL; /* fields left for another host, ours */
+    int err, follow_here;
+
+    if (!c || !req || !out)
+        return UVGO_EINVAL;
+    *out = NULL;
+    req->error[0] = '\0';
+    if (!req->url) {
+        err = UVGO_EINVAL;
         goto fail;
     }
-    if ((err = fill_response(t)))
+    if (!uvgo_task_self()) {
+        err = UVGO_ENOTTASK;
         goto fail;
-    *out = &t->resp;
-    return 0;
+    }
+    follow_here = c->max_redirects >= 0 && !curl_follows(req->method);
+    cur = *req;
+    for (int hops = 0;; hops++) {
+        char *where = NULL, *next;
+        uvgo_http_header_t *next_hdr = NULL;
+        int st;
+
+        if ((err = exchange_run(c, &cur, ctx, follow_here, &t)))
+            goto fail;
+        /* Go's client redirects on 301, 302 and 303 with a GET and no
+         * body, on 307 and 308 as the request was, unless its body was a
+         * stream (it cannot be sent again: the response is returned as
+         * it is, as Go does without GetBody).  Any other status, or no
+         * Location, is the response. */
+        st = t->resp.status;
+        if (follow_here)
+            curl_easy_getinfo(t->x.easy, CURLINFO_REDIRECT_URL, &where);
+        if (!where ||
+            !(st == 301 || st == 302 || st == 303 || st == 307 || st == 308) ||
+            ((st == 307 || st == 308) && cur.body_fn)) {
+            t->resp.redirects += hops;
+            /* The final exchange keeps what its request pointed to. */
+            t->next_url = url;
+            t->next_header = hdr;
+            *out = &t->resp;
+            return 0;
+        }
+        if (hops == c->max_redirects) {
+            err = UVGO_EREDIRECTS;
+            snprintf(req->error, UVGO_HTTP_ERROR_MAX,
+                     "stopped after %d redirects", hops);
+            goto done;
+        }
+        if (!(next = uvgo__strdup(where)) ||
+            redirect_fields(cur.header, cur.url, next, &next_hdr)) {
+            uvgo__free(next);
+            err = UVGO_ENOMEM;
+            goto fail;
+        }
+        exchange_free(t);
+        t = NULL;
+        uvgo__free(url);
+        cur.url = url = next;
+        if (next_hdr) {
+            uvgo_http_header_free(hdr);
+            cur.header = hdr = next_hdr;
+        }
+        if (st != 307 && st != 308) {
+            cur.method = "GET";
+            cur.body = NULL;
+            cur.body_len = 0;
+            cur.body_fn = NULL;
+            cur.content_length = 0;
+        }
+    }
 fail:
-    error_text(req->error, &t->x, err);
-    exchange_free(t);
-    return err;
-fail_early:
-    error_text(req->error, NULL, err);
+    error_text(req->error, t ? &t->x : NULL, err);
+done:
+    if (t)
+        exchange_free(t);
+    uvgo__free(url);
+    uvgo_http_header_free(hdr);
     return err;
 }
 
