@@ -16,7 +16,8 @@
  *   /headers          200; fields X-One: 1, X-Multi: a, X-Multi: b; the
  *                     body is the request's head
  *   /echo             200; the request body back, X-Method: the method,
- *                     X-Authorized: yes if it had an Authorization field
+ *                     X-Authorized: yes if it had an Authorization field,
+ *                     X-Referer: its Referer, or -
  *   /status/N         status N, body "status N"
  *   /slow/MS          200 "slow" after MS milliseconds
  *   /stall            Content-Length 1000, 10 bytes, then nothing
@@ -222,9 +223,14 @@ static int ts_serve(test_server_t *s, struct ts_conn *c, char *head,
         ts_reply(c, 200, "X-One: 1\r\nX-Multi: a\r\nX-Multi: b\r\n", head,
                  head_len);
     } else if (!strcmp(target, "/echo")) {
-        char extra[96];
-        snprintf(extra, sizeof extra, "X-Method: %s\r\nX-Authorized: %s\r\n",
-                 method, strcasestr(head, "\nauthorization:") ? "yes" : "no");
+        char extra[512], ref[300] = "-";
+        const char *r = strcasestr(head, "\nreferer:");
+        if (r)
+            sscanf(r + 9, " %299[^\r\n]", ref);
+        snprintf(extra, sizeof extra,
+                 "X-Method: %s\r\nX-Authorized: %s\r\nX-Referer: %s\r\n",
+                 method, strcasestr(head, "\nauthorization:") ? "yes" : "no",
+                 ref);
         ts_reply(c, 200, extra, body ? body : "", blen);
     } else if (sscanf(target, "/status/%ld", &n) == 1) {
         char b[32];

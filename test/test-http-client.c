@@ -359,6 +359,27 @@ static void redirect_to_another_host_drops_credentials(void)
     done(c);
 }
 
+/* A redirected request names the page it came from, as Go's does: curl's
+ * redirects (GET) and the client's own (PUT) alike. */
+static void redirected_request_sends_a_referer(void)
+{
+    start_server();
+    uvgo_http_client_t *c = client(NULL);
+    static const char *const methods[] = {"GET", "PUT"};
+    char u[256];
+    for (int m = 0; m < 2; m++) {
+        uvgo_http_response_t *r;
+        snprintf(u, sizeof u, "%s", url("/goto/307/same"));
+        uvgo_http_client_request_t req = {.method = methods[m], .url = u};
+        ASSERT_OK(uvgo_http_do(c, &req, &r));
+        ASSERT_EQ(r->status, 200);
+        ASSERT_EQ(r->redirects, 1);
+        ASSERT_STR_EQ(uvgo_http_header_get(r->header, "X-Referer"), u);
+        uvgo_http_response_free(r);
+    }
+    done(c);
+}
+
 static void redirects_are_followed_up_to_the_limit(void)
 {
     start_server();
@@ -1298,6 +1319,7 @@ static const test_case_t cases[] = {
     CASE(redirects_are_followed_up_to_the_limit),
     CASE(redirects_change_the_method_as_go_does),
     CASE(redirect_to_another_host_drops_credentials),
+    CASE(redirected_request_sends_a_referer),
     CASE(parsed_urls_still_name_each_response),
     CASE(deadline_cuts_a_stalled_server),
     CASE(cancellation_mid_body_removes_the_transfer_at_once),

@@ -507,8 +507,9 @@ UVGO_EXTERN void uvgo_http_debug_serve(uvgo_http_writer_t *w,
  * Go's defaults: up to 10 redirects (http and https only), followed as
  * Go's client does: 301, 302 and 303 as a GET without the body, 307 and
  * 308 with the same method and body (a streamed body cannot be sent
- * again: the 307/308 response is returned), credentials and cookies left
- * behind when the host changes; keep-alive
+ * again: the 307/308 response is returned), a Referer naming the page
+ * redirected from, credentials and cookies left behind unless the target
+ * is the first request's host and port or a subdomain of it; keep-alive
  * connections reused (uvgo_http_client_stats counts reuse); TLS verified
  * against the system's CAs; proxies from http_proxy, https_proxy and
  * no_proxy (read when the client is made), loopback never proxied;

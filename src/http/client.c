@@ -565,6 +565,9 @@ static void setup_client(uvgo_http_client_t *c, CURL *e)
                      c->http2 ? CURL_HTTP_VERSION_2TLS : CURL_HTTP_VERSION_1_1);
     if (c->max_redirects >= 0) {
         curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 1L);
+        /* Go sends the page it was redirected from as Referer (curl
+         * leaves out credentials and fragment, as Go does). */
+        curl_easy_setopt(e, CURLOPT_AUTOREFERER, 1L);
         curl_easy_setopt(e, CURLOPT_MAXREDIRS, (long)c->max_redirects);
         set_protocols(e, CURLOPT_REDIR_PROTOCOLS_STR);
     }
@@ -783,39 +786,94 @@ static int exchange_run(uvgo_http_client_t *c, uvgo_http_client_request_t *req,
     return fill_response(t);
 }
 
-/* The fields a request keeps when redirected from host `from` to `to`: as
- * Go's client, credentials and cookies stay behind on another host.  Sets
- * *out to a copy without them, or NULL to keep h as it is.  Returns 0 or
- * UVGO_ENOMEM. */
-static int redirect_fields(const uvgo_http_header_t *h, const char *from,
-                           const char *to, uvgo_http_header_t **out)
+/* Host and port of url (the scheme's port when it names none), as
+ * "host:port" in buf; "" if url does not parse. */
+static void host_port(const char *url, char *buf, size_t len)
+{
+    CURLU *u = curl_url();
+    char *host = NULL, *port = NULL;
+    buf[0] = '\0';
+    if (u && !curl_url_set(u, CURLUPART_URL, url, 0) &&
+        !curl_url_get(u, CURLUPART_HOST, &host, 0) &&
+        !curl_url_get(u, CURLUPART_PORT, &port, CURLU_DEFAULT_PORT))
+        snprintf(buf, len, "%s:%s", host, port);
+    curl_free(host);
+    curl_free(port);
+    curl_url_cleanup(u);
+}
+
+/* Go's shouldCopyHeaderOnRedirect: credentials go on to the first
+ * request's host and port, or to a subdomain of its host. */
+static int trusted_target(const char *first, const char *to)
+{
+    char a[300], b[300];
+    size_t na, nb;
+    host_port(first, a, sizeof a);
+    host_port(to, b, sizeof b);
+    if (!a[0] || !b[0])
+        return 0;
+    if (strcasecmp(a, b) == 0)
+        return 1;
+    /* Hosts without ports: is b's a subdomain of a's? */
+    *strrchr(a, ':') = '\0';
+    *strrchr(b, ':') = '\0';
+    na = strlen(a);
+    nb = strlen(b);
+    return nb > na + 1 && b[nb - na - 1] == '.' &&
+           strcasecmp(b + nb - na, a) == 0;
+}
+
+/* Go's refererForURL: the page redirected from, without its credentials
+ * and fragment, and none from https to http.  NULL for none. */
+static char *referer_for(const char *from, const char *to)
+{
+    CURLU *u = curl_url();
+    char *ref = NULL, *out = NULL;
+    if (strncasecmp(from, "https:", 6) == 0 &&
+        strncasecmp(to, "http:", 5) == 0) {
+        curl_url_cleanup(u);
+        return NULL;
+    }
+    if (u && !curl_url_set(u, CURLUPART_URL, from, 0) &&
+        !curl_url_set(u, CURLUPART_USER, NULL, 0) &&
+        !curl_url_set(u, CURLUPART_PASSWORD, NULL, 0) &&
+        !curl_url_set(u, CURLUPART_FRAGMENT, NULL, 0) &&
+        !curl_url_get(u, CURLUPART_URL, &ref, 0))
+        out = uvgo__strdup(ref);
+    curl_free(ref);
+    curl_url_cleanup(u);
+    return out;
+}
+
+/* The fields of a request redirected from `from` to `to` (the first
+ * request went to `first`), as Go's client sends them: the request's own,
+ * less Authorization, WWW-Authenticate and cookies unless `to` is trusted
+ * (trusted_target), and a Referer unless the request set one.  *out gets
+ * a new map.  Returns 0 or UVGO_ENOMEM. */
+static int redirect_fields(const uvgo_http_header_t *h, const char *first,
+                           const char *from, const char *to,
+                           uvgo_http_header_t **out)
 {
     static const char *const strip[] = {"Authorization", "Www-Authenticate",
                                         "Cookie", "Cookie2"};
-    char *a = NULL, *b = NULL;
-    CURLU *ua = curl_url(), *ub = curl_url();
-    int same, err = 0;
+    int trusted = trusted_target(first, to), err;
+    size_t n = h ? uvgo_http_header_len(h) : 0;
+    char *ref;
 
-    *out = NULL;
-    same = ua && ub && !curl_url_set(ua, CURLUPART_URL, from, 0) &&
-           !curl_url_set(ub, CURLUPART_URL, to, 0) &&
-           !curl_url_get(ua, CURLUPART_HOST, &a, 0) &&
-           !curl_url_get(ub, CURLUPART_HOST, &b, 0) && strcasecmp(a, b) == 0;
-    curl_free(a);
-    curl_free(b);
-    curl_url_cleanup(ua);
-    curl_url_cleanup(ub);
-    if (same || !h)
-        return 0;
     if ((err = uvgo_http_header_make(out)))
         return err;
-    for (size_t i = 0; i < uvgo_http_header_len(h); i++) {
+    for (size_t i = 0; i < n && !err; i++) {
         const uvgo_http_field_t *f = uvgo_http_header_at(h, i);
         int keep = 1;
-        for (size_t k = 0; k < sizeof strip / sizeof strip[0]; k++)
+        for (size_t k = 0; !trusted && k < sizeof strip / sizeof strip[0]; k++)
             keep = keep && strcasecmp(f->name, strip[k]) != 0;
-        if (keep && (err = uvgo_http_header_add(*out, f->name, f->value)))
-            break;
+        if (keep)
+            err = uvgo_http_header_add(*out, f->name, f->value);
+    }
+    if (!err && !uvgo_http_header_get(*out, "Referer") &&
+        (ref = referer_for(from, to))) {
+        err = uvgo_http_header_add(*out, "Referer", ref);
+        uvgo__free(ref);
     }
     if (err) {
         uvgo_http_header_free(*out);
@@ -879,7 +937,7 @@ int uvgo_http_do_ctx(uvgo_http_client_t *c, uvgo_http_client_request_t *req,
             goto done;
         }
         if (!(next = uvgo__strdup(where)) ||
-            redirect_fields(cur.header, cur.url, next, &next_hdr)) {
+            redirect_fields(cur.header, req->url, cur.url, next, &next_hdr)) {
             uvgo__free(next);
             err = UVGO_ENOMEM;
             goto fail;
@@ -888,10 +946,8 @@ int uvgo_http_do_ctx(uvgo_http_client_t *c, uvgo_http_client_request_t *req,
         t = NULL;
         uvgo__free(url);
         cur.url = url = next;
-        if (next_hdr) {
-            uvgo_http_header_free(hdr);
-            cur.header = hdr = next_hdr;
-        }
+        uvgo_http_header_free(hdr);
+        cur.header = hdr = next_hdr;
         if (st != 307 && st != 308) {
             cur.method = "GET";
             cur.body = NULL;
