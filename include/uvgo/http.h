@@ -509,7 +509,9 @@ UVGO_EXTERN void uvgo_http_debug_serve(uvgo_http_writer_t *w,
  * 308 with the same method and body (a streamed body cannot be sent
  * again: the 307/308 response is returned), a Referer naming the page
  * redirected from, credentials and cookies left behind unless the target
- * is the first request's host and port or a subdomain of it; keep-alive
+ * is the first request's host and port or a subdomain of it (for GET,
+ * HEAD and POST, which libcurl follows, its stricter rule: the same host
+ * and port only); keep-alive
  * connections reused (uvgo_http_client_stats counts reuse); TLS verified
  * against the system's CAs; proxies from http_proxy, https_proxy and
  * no_proxy (read when the client is made), loopback never proxied;

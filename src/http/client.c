@@ -10,7 +10,9 @@
  * task drives it; see curl.h for the thread rules.
  *
  * Go's defaults and where they come from here:
- *   redirects      curl follows up to max_redirects (10), http(s) only
+ *   redirects      up to max_redirects (10), http(s) only: curl follows
+ *                  those of GET, HEAD and POST, uvgo_http_do_ctx the rest
+ *                  (curl_follows)
  *   keep-alive     curl's connection cache, per worker (curl.c)
  *   TLS            verified against the system CAs (curl's build default)
  *   proxies        http_proxy, https_proxy, no_proxy, read when the client
@@ -803,37 +805,31 @@ static void host_port(const char *url, char *buf, size_t len)
 }
 
 /* Go's shouldCopyHeaderOnRedirect: credentials go on to the first
- * request's host and port, or to a subdomain of its host. */
+ * request's host and port, or to a subdomain of it on the same port
+ * ("host:port" strings, compared as Go's isDomainOrSubdomain does). */
 static int trusted_target(const char *first, const char *to)
 {
     char a[300], b[300];
     size_t na, nb;
     host_port(first, a, sizeof a);
     host_port(to, b, sizeof b);
-    if (!a[0] || !b[0])
-        return 0;
-    if (strcasecmp(a, b) == 0)
-        return 1;
-    /* Hosts without ports: is b's a subdomain of a's? */
-    *strrchr(a, ':') = '\0';
-    *strrchr(b, ':') = '\0';
     na = strlen(a);
     nb = strlen(b);
-    return nb > na + 1 && b[nb - na - 1] == '.' &&
-           strcasecmp(b + nb - na, a) == 0;
+    if (!na || !nb)
+        return 0;
+    return strcasecmp(a, b) == 0 || (nb > na + 1 && b[nb - na - 1] == '.' &&
+                                     strcasecmp(b + nb - na, a) == 0);
 }
 
 /* Go's refererForURL: the page redirected from, without its credentials
  * and fragment, and none from https to http.  NULL for none. */
 static char *referer_for(const char *from, const char *to)
 {
-    CURLU *u = curl_url();
+    CURLU *u;
     char *ref = NULL, *out = NULL;
-    if (strncasecmp(from, "https:", 6) == 0 &&
-        strncasecmp(to, "http:", 5) == 0) {
-        curl_url_cleanup(u);
+    if (strncasecmp(from, "https:", 6) == 0 && strncasecmp(to, "http:", 5) == 0)
         return NULL;
-    }
+    u = curl_url();
     if (u && !curl_url_set(u, CURLUPART_URL, from, 0) &&
         !curl_url_set(u, CURLUPART_USER, NULL, 0) &&
         !curl_url_set(u, CURLUPART_PASSWORD, NULL, 0) &&
